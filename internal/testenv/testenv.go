@@ -1,0 +1,83 @@
+// Package testenv finds the services that integration tests need.
+//
+// Tests that need PostgreSQL or Redis read WAYMARK_TEST_DATABASE_URL and
+// WAYMARK_TEST_REDIS_URL. Without them a test skips with a loud reason,
+// except under CI=true, where a missing service fails the run.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+)
+
+// CI reports whether the tests run in CI, where every service must be present.
+func CI() bool { return os.Getenv("CI") == "true" }
+
+func require(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if CI() {
+			t.Fatalf("%s is not set and CI=true: this test needs the service (see .ci/run)", name)
+		}
+		t.Skipf("SKIPPING: %s is not set; set it to run this test against the real service", name)
+	}
+	return v
+}
+
+// RedisURL returns the test Redis URL.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	return require(t, "WAYMARK_TEST_REDIS_URL")
+}
+
+// PostgresURL returns a URL for a fresh, empty schema in the test PostgreSQL
+// database; the schema is dropped when the test ends.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base := require(t, "WAYMARK_TEST_DATABASE_URL")
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("WAYMARK_TEST_DATABASE_URL: %v", err)
+	}
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("opening test database: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	schema := "t_" + randomHex(8)
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("creating test schema (is PostgreSQL running at %s?): %v", u.Host, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
+	})
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// SQLiteURL returns a URL for a fresh SQLite file in the test's temp dir.
+func SQLiteURL(t testing.TB) string {
+	t.Helper()
+	return "sqlite:" + t.TempDir() + "/waymark.db"
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
