@@ -1,0 +1,238 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// envVar documents one WAYMARK_* variable; the table drives parsing and --help.
+type envVar struct {
+	name, def, help string
+}
+
+var envVars = []envVar{
+	{"WAYMARK_DATABASE_URL", "sqlite:<data dir>/waymark.db", "postgres://user:pass@host:5432/db for production, or sqlite:PATH"},
+	{"WAYMARK_REDIS_URL", "(embedded)", "redis://[:pass@]host:6379/0 or rediss://…; empty runs an in-process Redis (single node only)"},
+	{"WAYMARK_LISTEN_ADDR", "127.0.0.1:8080", "address the web server listens on"},
+	{"WAYMARK_BASE_URL", "http://<listen addr>", "public URL of this install (links, hook URLs, cookie security); https:// turns on Secure __Host- cookies"},
+	{"WAYMARK_DATA_DIR", "./data", "directory for the SQLite file and the generated secret key (embedded mode)"},
+	{"WAYMARK_SECRET_KEY", "(generated into the data dir in embedded mode)", "32-byte key, base64 or hex, that encrypts secrets at rest; required with PostgreSQL"},
+	{"WAYMARK_SECRET_KEY_FILE", "", "file holding WAYMARK_SECRET_KEY (wins over the variable)"},
+	{"WAYMARK_WORKER_CONCURRENCY", "10", "tasks one worker process runs at once"},
+	{"WAYMARK_BODY_LIMIT", "1048576", "largest request body in bytes (larger bodies get 413)"},
+	{"WAYMARK_SESSION_IDLE_TIMEOUT", "12h", "sign out after this long without activity"},
+	{"WAYMARK_SESSION_MAX_AGE", "168h", "sign out this long after signing in, active or not"},
+	{"WAYMARK_SHUTDOWN_TIMEOUT", "15s", "how long a stopping process waits for in-flight work"},
+	{"WAYMARK_DB_MAX_CONNS", "20", "PostgreSQL connection pool size per process"},
+	{"WAYMARK_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"WAYMARK_LOG_FORMAT", "text", "text or json"},
+}
+
+// config is every setting, parsed once from the environment.
+type config struct {
+	DatabaseURL        string
+	DatabaseDialect    string
+	RedisURL           string // "" = embedded
+	ListenAddr         string
+	BaseURL            string
+	DataDir            string
+	SecretKey          []byte // nil until loaded (embedded mode may generate it)
+	WorkerConcurrency  int
+	BodyLimit          int
+	SessionIdleTimeout time.Duration
+	SessionMaxAge      time.Duration
+	ShutdownTimeout    time.Duration
+	DBMaxConns         int
+	LogLevel           string
+	LogFormat          string
+}
+
+// configError is a bad setting: main prints it on one line and exits 2.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+func badConfig(name, format string, args ...any) error {
+	return &configError{msg: name + ": " + fmt.Sprintf(format, args...)}
+}
+
+func loadConfig(getenv func(string) string) (*config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &config{
+		DataDir:    get("WAYMARK_DATA_DIR", "./data"),
+		ListenAddr: get("WAYMARK_LISTEN_ADDR", "127.0.0.1:8080"),
+		RedisURL:   get("WAYMARK_REDIS_URL", ""),
+		LogLevel:   strings.ToLower(get("WAYMARK_LOG_LEVEL", "info")),
+		LogFormat:  strings.ToLower(get("WAYMARK_LOG_FORMAT", "text")),
+	}
+	c.DatabaseURL = get("WAYMARK_DATABASE_URL", "sqlite:"+filepath.Join(c.DataDir, "waymark.db"))
+	var err error
+	if c.DatabaseDialect, _, err = store.ParseURL(c.DatabaseURL); err != nil {
+		return nil, badConfig("WAYMARK_DATABASE_URL", "%v", err)
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return nil, badConfig("WAYMARK_REDIS_URL", "want redis://host:port[/db] or rediss://…")
+		}
+	}
+	if _, _, err := splitHostPort(c.ListenAddr); err != nil {
+		return nil, badConfig("WAYMARK_LISTEN_ADDR", "%v", err)
+	}
+	c.BaseURL = strings.TrimRight(get("WAYMARK_BASE_URL", "http://"+c.ListenAddr), "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, badConfig("WAYMARK_BASE_URL", "want http(s)://host[:port]")
+	}
+	ints := []struct {
+		name string
+		def  int
+		min  int
+		dst  *int
+	}{
+		{"WAYMARK_WORKER_CONCURRENCY", 10, 1, &c.WorkerConcurrency},
+		{"WAYMARK_BODY_LIMIT", 1 << 20, 1024, &c.BodyLimit},
+		{"WAYMARK_DB_MAX_CONNS", 20, 1, &c.DBMaxConns},
+	}
+	for _, v := range ints {
+		raw := get(v.name, strconv.Itoa(v.def))
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < v.min {
+			return nil, badConfig(v.name, "want a whole number ≥ %d, got %q", v.min, raw)
+		}
+		*v.dst = n
+	}
+	durs := []struct {
+		name, def string
+		dst       *time.Duration
+	}{
+		{"WAYMARK_SESSION_IDLE_TIMEOUT", "12h", &c.SessionIdleTimeout},
+		{"WAYMARK_SESSION_MAX_AGE", "168h", &c.SessionMaxAge},
+		{"WAYMARK_SHUTDOWN_TIMEOUT", "15s", &c.ShutdownTimeout},
+	}
+	for _, v := range durs {
+		raw := get(v.name, v.def)
+		d, err := time.ParseDuration(raw)
+		if err != nil || d <= 0 {
+			return nil, badConfig(v.name, "want a positive duration such as 30s or 12h, got %q", raw)
+		}
+		*v.dst = d
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, badConfig("WAYMARK_LOG_LEVEL", "want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, badConfig("WAYMARK_LOG_FORMAT", "want text or json, got %q", c.LogFormat)
+	}
+	if f := get("WAYMARK_SECRET_KEY_FILE", ""); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, badConfig("WAYMARK_SECRET_KEY_FILE", "%v", err)
+		}
+		if c.SecretKey, err = decodeKey(strings.TrimSpace(string(b))); err != nil {
+			return nil, badConfig("WAYMARK_SECRET_KEY_FILE", "%v", err)
+		}
+	} else if k := get("WAYMARK_SECRET_KEY", ""); k != "" {
+		if c.SecretKey, err = decodeKey(k); err != nil {
+			return nil, badConfig("WAYMARK_SECRET_KEY", "%v", err)
+		}
+	}
+	return c, nil
+}
+
+// Embedded reports whether this is single-node mode (SQLite or in-process Redis).
+func (c *config) Embedded() bool {
+	return c.DatabaseDialect == store.DialectSQLite || c.RedisURL == ""
+}
+
+// CookieSecure reports whether the public URL is HTTPS.
+func (c *config) CookieSecure() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+func decodeKey(s string) ([]byte, error) {
+	for _, dec := range []func(string) ([]byte, error){
+		hex.DecodeString, base64.StdEncoding.DecodeString, base64.RawStdEncoding.DecodeString,
+		base64.URLEncoding.DecodeString, base64.RawURLEncoding.DecodeString,
+	} {
+		if b, err := dec(s); err == nil && len(b) == 32 {
+			return b, nil
+		}
+	}
+	return nil, errors.New("want 32 bytes, base64- or hex-encoded (generate one with: openssl rand -base64 32)")
+}
+
+// ensureSecretKey loads the secret key, generating one into the data dir in
+// embedded mode; production (PostgreSQL) must configure it.
+func (c *config) ensureSecretKey() (generated bool, err error) {
+	if c.SecretKey != nil {
+		return false, nil
+	}
+	if c.DatabaseDialect != store.DialectSQLite {
+		return false, badConfig("WAYMARK_SECRET_KEY", "required with PostgreSQL (generate one with: openssl rand -base64 32)")
+	}
+	path := filepath.Join(c.DataDir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := decodeKey(strings.TrimSpace(string(b)))
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", path, err)
+		}
+		c.SecretKey = k
+		return false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return false, err
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(auth.Token(32))
+	if err != nil {
+		return false, err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(raw)+"\n"), 0o600); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	c.SecretKey = raw
+	return true, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	i := strings.LastIndex(addr, ":")
+	if i < 0 {
+		return "", 0, fmt.Errorf("want host:port, got %q", addr)
+	}
+	p, err := strconv.Atoi(addr[i+1:])
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", addr)
+	}
+	return addr[:i], p, nil
+}
+
+// envHelp renders the variables table for --help.
+func envHelp() string {
+	var b strings.Builder
+	b.WriteString("Environment (defaults in brackets):\n")
+	for _, v := range envVars {
+		def := v.def
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(&b, "  %-30s %s [%s]\n", v.name, v.help, def)
+	}
+	return b.String()
+}

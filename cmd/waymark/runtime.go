@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/embedredis"
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui"
+	"github.com/waymarkhq/waymark/worker"
+)
+
+type mode int
+
+const (
+	modeAll mode = iota
+	modeWeb
+	modeWorker
+)
+
+func (m mode) String() string { return [...]string{"serve", "web", "worker"}[m] }
+
+func (c *cli) serve(ctx context.Context, args []string) error {
+	return c.start(ctx, modeAll, args)
+}
+
+func (c *cli) web(ctx context.Context, args []string) error { return c.start(ctx, modeWeb, args) }
+
+func (c *cli) worker(ctx context.Context, args []string) error {
+	return c.start(ctx, modeWorker, args)
+}
+
+func (c *cli) newLogger(cfg *config) *slog.Logger {
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(c.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(c.stderr, opts))
+}
+
+// openStore connects to the database; a failure is one clear line.
+func openStore(ctx context.Context, cfg *config, logger *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, Logger: logger})
+	if err != nil {
+		return nil, &exitError{code: 1, msg: err.Error()}
+	}
+	return st, nil
+}
+
+// openRedis connects to the configured Redis, or starts the embedded one.
+func openRedis(ctx context.Context, cfg *config) (redis.UniversalClient, func(), error) {
+	url := cfg.RedisURL
+	var emb *embedredis.Server
+	if url == "" {
+		var err error
+		if emb, err = embedredis.Start(); err != nil {
+			return nil, nil, err
+		}
+		url = emb.URL()
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, nil, badConfig("WAYMARK_REDIS_URL", "%v", err)
+	}
+	rdb := redis.NewClient(opt)
+	closeAll := func() {
+		_ = rdb.Close()
+		if emb != nil {
+			emb.Close()
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("connecting to Redis at %s: %v", opt.Addr, err)
+	}
+	return rdb, closeAll, nil
+}
+
+func (c *cli) start(ctx context.Context, m mode, args []string) error {
+	fs := newFlags(m.String())
+	if err := c.parse(fs, m.String(), args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(c.getenv)
+	if err != nil {
+		return err
+	}
+	logger := c.newLogger(cfg)
+	if m != modeAll && cfg.Embedded() {
+		return usageError("'waymark %s' is split mode: several processes must share one database and one Redis, "+
+			"so it needs WAYMARK_DATABASE_URL=postgres://… and WAYMARK_REDIS_URL=redis://… "+
+			"(SQLite and the in-process Redis belong to one process: use 'waymark serve')", m)
+	}
+	generated, err := cfg.ensureSecretKey()
+	if err != nil {
+		return err
+	}
+	if generated {
+		logger.Info("generated a new secret key", slog.String("path", filepath.Join(cfg.DataDir, "secret.key")))
+	}
+
+	st, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if m == modeAll {
+		applied, err := st.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) > 0 {
+			logger.Info("applied database migrations", slog.Any("versions", applied))
+		}
+	} else {
+		cur, latest, err := st.SchemaVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if cur != latest {
+			return fmt.Errorf("database schema is at version %d, this binary needs %d: run 'waymark migrate' first", cur, latest)
+		}
+	}
+	if _, err := st.EnsureWorkspace(ctx, store.DefaultWorkspaceID, "Default"); err != nil {
+		return err
+	}
+
+	rdb, closeRedis, err := openRedis(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	if cfg.Embedded() {
+		logger.Info("single-node mode: everything runs in this process; not for production",
+			slog.String("database", describeDB(cfg)), slog.String("redis", describeRedis(cfg)),
+			slog.String("data_dir", absPath(cfg.DataDir)))
+	} else {
+		logger.Info("production mode", slog.String("role", m.String()), slog.String("database", "postgres"), slog.String("redis", "external"))
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	var stops []func(context.Context)
+
+	if m == modeAll || m == modeWorker {
+		srv := worker.NewServer(rdb, worker.Config{Concurrency: cfg.WorkerConcurrency, ShutdownTimeout: cfg.ShutdownTimeout}, logger)
+		mux := asynq.NewServeMux()
+		mux.Handle(worker.TaskHousekeeping, worker.NewHousekeeper(st, logger))
+		if err := srv.Start(mux); err != nil {
+			return fmt.Errorf("starting worker: %w", err)
+		}
+		client := asynq.NewClientFromRedisClient(rdb)
+		sched := worker.NewScheduler(client, time.Minute, time.Now, logger)
+		schedCtx, stopSched := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); sched.Run(schedCtx) }()
+		stops = append(stops, func(context.Context) {
+			stopSched()
+			<-done
+			srv.Shutdown() // stops taking tasks, waits up to ShutdownTimeout, requeues the rest
+		})
+		logger.Info("worker started", slog.Int("concurrency", cfg.WorkerConcurrency))
+	}
+
+	if m == modeAll || m == modeWeb {
+		setupToken := ""
+		n, err := st.CountUsers(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			setupToken = auth.Token(24)
+		}
+		web, err := ui.New(ui.Config{
+			Version: version, BodyLimit: cfg.BodyLimit, CookieSecure: cfg.CookieSecure(), TrustedOrigin: cfg.BaseURL,
+			SessionIdleTimeout: cfg.SessionIdleTimeout, SessionMaxAge: cfg.SessionMaxAge, SetupToken: setupToken,
+		}, st, []ui.Check{
+			{Name: "database", Fn: st.Ping},
+			{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+		}, logger)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.ListenAddr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %v", cfg.ListenAddr, err)
+		}
+		go func() { errc <- web.App().Listener(ln) }()
+		stops = append([]func(context.Context){func(ctx context.Context) { _ = web.Shutdown(ctx) }}, stops...)
+		addr := ln.Addr().String()
+		logger.Info("Waymark is listening", slog.String("url", "http://"+addr))
+		if setupToken != "" {
+			logger.Warn("first run: no user exists yet; create the admin account at this one-time link",
+				slog.String("setup_url", cfg.BaseURL+"/setup/"+setupToken))
+		}
+		if c.onListen != nil {
+			c.onListen(addr)
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-errc:
+		if err != nil {
+			logger.Error("web server stopped", slog.String("error", err.Error()))
+		}
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer scancel()
+	for _, stop := range stops {
+		stop(sctx)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func describeDB(cfg *config) string {
+	if cfg.DatabaseDialect == store.DialectSQLite {
+		_, p, _ := store.ParseURL(cfg.DatabaseURL)
+		return "sqlite " + absPath(p)
+	}
+	return "postgres"
+}
+
+func describeRedis(cfg *config) string {
+	if cfg.RedisURL == "" {
+		return "in-process (embedded; the schedule is rebuilt from the database at start)"
+	}
+	return "external"
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func (c *cli) migrate(ctx context.Context, args []string) error {
+	fs := newFlags("migrate")
+	if err := c.parse(fs, "migrate", args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(c.getenv)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, c.newLogger(cfg))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	cur, _, err := st.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(c.stdout, "database is up to date (version %d)\n", cur)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "applied %d migration(s); database is at version %d\n", len(applied), cur)
+	return nil
+}
+
+// openForAdmin opens and migrates the store for an admin command.
+func (c *cli) openForAdmin(ctx context.Context) (*store.Store, error) {
+	cfg, err := loadConfig(c.getenv)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg, c.newLogger(cfg))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if _, err := st.EnsureWorkspace(ctx, store.DefaultWorkspaceID, "Default"); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+

@@ -1,0 +1,33 @@
+package ui
+
+import (
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/ui/views"
+)
+
+// render writes a templ component as an HTML page.
+func render(c *fiber.Ctx, comp templ.Component) error {
+	c.Type("html", "utf-8")
+	return comp.Render(c.UserContext(), c.Response().BodyWriter())
+}
+
+func (s *Server) renderStatus(c *fiber.Ctx, status int, comp templ.Component) error {
+	c.Status(status)
+	return render(c, comp)
+}
+
+func errorPage(p views.Page, e *Error) templ.Component {
+	return views.ErrorPage(p, e.Status, e.Message)
+}
+
+// page fills the layout's props for this request.
+func (s *Server) page(c *fiber.Ctx, title string) views.Page {
+	p := views.Page{Title: title, CSSURL: s.assetURLs["app.css"], Version: s.cfg.Version}
+	if u, ok := currentUser(c); ok {
+		p.User = &views.User{Email: u.Email, Role: string(u.Role)}
+	}
+	p.CSRF = s.csrfToken(c)
+	return p
+}

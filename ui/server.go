@@ -1,0 +1,140 @@
+// Package ui serves Waymark over HTTP: the server-rendered UI (templ +
+// htmx), the JSON API under /api/v1, health and readiness probes. It uses
+// storage only through the Store interface it declares.
+package ui
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/waymarkhq/waymark/store"
+)
+
+// Store is the storage the HTTP layer needs.
+type Store interface {
+	CountUsers(ctx context.Context) (int64, error)
+	CreateUser(ctx context.Context, u store.User) (store.User, error)
+	GetUserByEmail(ctx context.Context, email string) (store.User, error)
+	RecordLogin(ctx context.Context, id string) error
+
+	CreateSession(ctx context.Context, s store.Session) (store.Session, error)
+	GetSession(ctx context.Context, id string) (store.Session, store.User, error)
+	TouchSession(ctx context.Context, id string) error
+	DeleteSession(ctx context.Context, id string) error
+
+	GetAPIKeyByHash(ctx context.Context, hash string) (store.APIKey, error)
+	TouchAPIKey(ctx context.Context, id string) error
+
+	ListJourneys(ctx context.Context, workspaceID string, f store.JourneyFilter) ([]store.Journey, string, error)
+
+	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
+}
+
+// Check is a named readiness probe (database, Redis…).
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Config tunes the HTTP layer.
+type Config struct {
+	Version            string
+	BodyLimit          int           // bytes; default 1 MiB
+	CookieSecure       bool          // Secure + __Host- cookies (serve over HTTPS)
+	TrustedOrigin      string        // scheme://host[:port] of the public base URL
+	SessionIdleTimeout time.Duration // default 12h
+	SessionMaxAge      time.Duration // default 7 days
+	SetupToken         string        // one-time token for the first admin; "" disables /setup
+	Now                func() time.Time
+}
+
+// Server is Waymark's HTTP front end.
+type Server struct {
+	app       *fiber.App
+	cfg       Config
+	store     Store
+	checks    []Check
+	logger    *slog.Logger
+	assets    assets
+	assetURLs map[string]string
+}
+
+// New builds the server and its routes.
+func New(cfg Config, st Store, checks []Check, logger *slog.Logger) (*Server, error) {
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.SessionIdleTimeout <= 0 {
+		cfg.SessionIdleTimeout = 12 * time.Hour
+	}
+	if cfg.SessionMaxAge <= 0 {
+		cfg.SessionMaxAge = 7 * 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	as, urls, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, checks: checks, logger: logger, assets: as, assetURLs: urls}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "waymark",
+		BodyLimit:             cfg.BodyLimit,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		// Values from c.Params/c.FormValue outlive handlers in places (logs,
+		// goroutines); immutable strings rule out buffer-reuse bugs.
+		Immutable: true,
+	})
+	s.routes()
+	return s, nil
+}
+
+// App exposes the fiber app (for app.Test in tests and for Listen).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Shutdown stops accepting connections and waits for in-flight requests.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.requestID, s.accessLog, recover.New(), s.securityHeaders)
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Get("/static/*", s.assets.handler)
+
+	api := app.Group("/api/v1", s.apiAuth)
+	api.Get("/whoami", s.apiWhoami)
+	api.Use(func(c *fiber.Ctx) error { return errNotFound("endpoint " + c.Method() + " " + c.Path()) })
+
+	ui := app.Group("", s.loadSession, s.csrf)
+	ui.Get("/login", s.loginForm)
+	ui.Post("/login", s.login)
+	ui.Post("/logout", s.logout)
+	ui.Get("/setup/:token", s.setupForm)
+	ui.Post("/setup/:token", s.setup)
+	ui.Get("/", s.requireUser, func(c *fiber.Ctx) error { return c.Redirect("/journeys", fiber.StatusSeeOther) })
+	ui.Get("/journeys", s.requireUser, s.journeyList)
+}
+
+// isUIPath reports whether CSRF and sessions apply (not API, hooks or probes).
+func isUIPath(p string) bool {
+	for _, pre := range []string{"/api/", "/hooks/", "/static/", "/u/", "/callbacks/"} {
+		if strings.HasPrefix(p, pre) {
+			return false
+		}
+	}
+	return p != "/healthz" && p != "/readyz"
+}

@@ -1,0 +1,197 @@
+package ui
+
+import (
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/store"
+)
+
+type localKey int
+
+const (
+	localRequestID localKey = iota
+	localSession
+	localUser
+	localAnonCSRF
+	localAPIKey
+)
+
+func (s *Server) sessionCookieName() string {
+	if s.cfg.CookieSecure {
+		return "__Host-waymark_session"
+	}
+	return "waymark_session"
+}
+
+func (s *Server) csrfCookieName() string {
+	if s.cfg.CookieSecure {
+		return "__Host-waymark_csrf"
+	}
+	return "waymark_csrf"
+}
+
+func (s *Server) setCookie(c *fiber.Ctx, name, value string, expires time.Time) {
+	c.Cookie(&fiber.Cookie{
+		Name: name, Value: value, Path: "/", Expires: expires,
+		Secure: s.cfg.CookieSecure, HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
+	})
+}
+
+func (s *Server) clearCookie(c *fiber.Ctx, name string) {
+	s.setCookie(c, name, "", time.Unix(0, 0))
+}
+
+// loadSession finds the signed-in user, if any, and enforces the idle timeout.
+func (s *Server) loadSession(c *fiber.Ctx) error {
+	if !isUIPath(c.Path()) {
+		return c.Next()
+	}
+	tok := c.Cookies(s.sessionCookieName())
+	if tok == "" {
+		return c.Next()
+	}
+	ctx := c.UserContext()
+	id := auth.HashToken(tok)
+	sess, user, err := s.store.GetSession(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.clearCookie(c, s.sessionCookieName())
+		return c.Next()
+	case err != nil:
+		return err
+	}
+	now := s.cfg.Now()
+	if now.Sub(sess.LastSeenAt) > s.cfg.SessionIdleTimeout || user.DisabledAt != nil {
+		_ = s.store.DeleteSession(ctx, id)
+		s.clearCookie(c, s.sessionCookieName())
+		return c.Next()
+	}
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		if err := s.store.TouchSession(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	c.Locals(localSession, sess)
+	c.Locals(localUser, user)
+	return c.Next()
+}
+
+func currentUser(c *fiber.Ctx) (store.User, bool) {
+	u, ok := c.Locals(localUser).(store.User)
+	return u, ok
+}
+
+func currentSession(c *fiber.Ctx) (store.Session, bool) {
+	sess, ok := c.Locals(localSession).(store.Session)
+	return sess, ok
+}
+
+// requireUser sends anonymous visitors to the login page (GET) or answers 401.
+func (s *Server) requireUser(c *fiber.Ctx) error {
+	if _, ok := currentUser(c); ok {
+		return c.Next()
+	}
+	if c.Method() == fiber.MethodGet {
+		return c.Redirect("/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+	}
+	return newError(fiber.StatusUnauthorized, "unauthenticated", "sign in first")
+}
+
+// csrfToken returns the token forms must carry: the session's, or for a
+// signed-out visitor a random one in its own cookie (double submit).
+func (s *Server) csrfToken(c *fiber.Ctx) string {
+	if sess, ok := currentSession(c); ok {
+		return sess.CSRFToken
+	}
+	if tok, ok := c.Locals(localAnonCSRF).(string); ok {
+		return tok
+	}
+	tok := c.Cookies(s.csrfCookieName())
+	if len(tok) < 32 {
+		tok = auth.Token(32)
+		s.setCookie(c, s.csrfCookieName(), tok, time.Time{})
+	}
+	c.Locals(localAnonCSRF, tok)
+	return tok
+}
+
+// csrf refuses a state-changing UI request without the right token or from
+// a foreign origin. GET, HEAD and OPTIONS never change state.
+func (s *Server) csrf(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return c.Next()
+	}
+	if !isUIPath(c.Path()) {
+		return c.Next()
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.sameOrigin(c, origin) {
+		s.logger.Warn("csrf: foreign origin", slog.String("origin", origin), slog.String("path", c.Path()))
+		return newError(fiber.StatusForbidden, "csrf", "request from another site refused")
+	}
+	var want string
+	if sess, ok := currentSession(c); ok {
+		want = sess.CSRFToken
+	} else {
+		want = c.Cookies(s.csrfCookieName())
+	}
+	got := c.FormValue("_csrf")
+	if got == "" {
+		got = c.Get("X-CSRF-Token")
+	}
+	if want == "" || got == "" || !auth.Equal(want, got) {
+		return newError(fiber.StatusForbidden, "csrf", "the form has expired or did not come from Waymark; reload the page and try again")
+	}
+	return c.Next()
+}
+
+func (s *Server) sameOrigin(c *fiber.Ctx, origin string) bool {
+	if s.cfg.TrustedOrigin != "" && strings.EqualFold(origin, s.cfg.TrustedOrigin) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, string(c.Request().Host()))
+}
+
+// startSession signs the user in with a fresh session id (never reusing a
+// pre-login token) and sets the cookie.
+func (s *Server) startSession(c *fiber.Ctx, u store.User) error {
+	tok := auth.Token(32)
+	now := s.cfg.Now()
+	exp := now.Add(s.cfg.SessionMaxAge)
+	ua := c.Get(fiber.HeaderUserAgent)
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	_, err := s.store.CreateSession(c.UserContext(), store.Session{
+		ID: auth.HashToken(tok), UserID: u.ID, WorkspaceID: u.WorkspaceID, CSRFToken: auth.Token(32),
+		IP: c.IP(), UserAgent: ua, ExpiresAt: exp,
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.store.RecordLogin(c.UserContext(), u.ID); err != nil {
+		return err
+	}
+	s.setCookie(c, s.sessionCookieName(), tok, exp)
+	s.clearCookie(c, s.csrfCookieName())
+	return nil
+}
+
+// safeNext keeps post-login redirects on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/journeys"
+	}
+	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+		return "/journeys"
+	}
+	return next
+}

@@ -1,0 +1,89 @@
+package ui
+
+import (
+	"errors"
+	"net/mail"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/views"
+)
+
+// setupAllowed reports whether the first-run page may be used: a setup token
+// was configured, the URL carries it, and no user exists yet.
+func (s *Server) setupAllowed(c *fiber.Ctx) (bool, error) {
+	if s.cfg.SetupToken == "" || !auth.Equal(s.cfg.SetupToken, c.Params("token")) {
+		return false, nil
+	}
+	n, err := s.store.CountUsers(c.UserContext())
+	return n == 0, err
+}
+
+func (s *Server) setupForm(c *fiber.Ctx) error {
+	ok, err := s.setupAllowed(c)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotFound("setup page (an account already exists, or the link is wrong)")
+	}
+	return render(c, views.SetupPage(s.page(c, "Set up Waymark"), views.SetupForm{Token: c.Params("token")}))
+}
+
+func (s *Server) setup(c *fiber.Ctx) error {
+	ok, err := s.setupAllowed(c)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotFound("setup page (an account already exists, or the link is wrong)")
+	}
+	f := views.SetupForm{
+		Token:  c.Params("token"),
+		Email:  strings.TrimSpace(c.FormValue("email")),
+		Name:   strings.TrimSpace(c.FormValue("name")),
+		Errors: views.FieldErrors{},
+	}
+	pw := c.FormValue("password")
+	if _, err := mail.ParseAddress(f.Email); err != nil || !strings.Contains(f.Email, "@") {
+		f.Errors["email"] = "Enter a valid email address."
+	}
+	if f.Name == "" {
+		f.Errors["name"] = "Enter your name."
+	} else if len(f.Name) > 200 {
+		f.Errors["name"] = "Use at most 200 characters."
+	}
+	if err := auth.CheckPassword(pw); err != nil {
+		f.Errors["password"] = strings.ToUpper(err.Error()[:1]) + err.Error()[1:] + "."
+	}
+	if len(f.Errors) > 0 {
+		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.SetupPage(s.page(c, "Set up Waymark"), f))
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	u, err := s.store.CreateUser(c.UserContext(), store.User{
+		WorkspaceID: store.DefaultWorkspaceID, Email: f.Email, Name: f.Name, PasswordHash: hash, Role: store.RoleAdmin,
+	})
+	if errors.Is(err, store.ErrConflict) {
+		f.Errors["email"] = "This email is already taken."
+		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.SetupPage(s.page(c, "Set up Waymark"), f))
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.AppendAudit(c.UserContext(), store.AuditEntry{
+		WorkspaceID: u.WorkspaceID, ActorType: "user", ActorID: u.ID, Action: "user.create",
+		TargetType: "user", TargetID: u.ID, Summary: map[string]any{"role": "admin", "via": "setup"}, IP: c.IP(),
+	}); err != nil {
+		return err
+	}
+	if err := s.startSession(c, u); err != nil {
+		return err
+	}
+	return c.Redirect("/journeys", fiber.StatusSeeOther)
+}
