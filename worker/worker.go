@@ -56,7 +56,9 @@ func NewServer(rdb redis.UniversalClient, cfg Config, logger *slog.Logger) *asyn
 type asynqLogger struct{ l *slog.Logger }
 
 // NewAsynqLogger returns an asynq.Logger that writes to l.
-func NewAsynqLogger(l *slog.Logger) asynq.Logger { return asynqLogger{l.With(slog.String("component", "asynq"))} }
+func NewAsynqLogger(l *slog.Logger) asynq.Logger {
+	return asynqLogger{l.With(slog.String("component", "asynq"))}
+}
 
 func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
 func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }

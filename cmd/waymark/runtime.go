@@ -300,4 +300,3 @@ func (c *cli) openForAdmin(ctx context.Context) (*store.Store, error) {
 	}
 	return st, nil
 }
-
