@@ -120,14 +120,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		Logger:                 logger.Discard,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
-	if opts.Logger != nil {
-		cfg.Logger = logger.NewSlogLogger(opts.Logger, logger.Config{
-			SlowThreshold:             500 * time.Millisecond,
-			LogLevel:                  logger.Warn,
-			IgnoreRecordNotFoundError: true,
-			ParameterizedQueries:      true,
-		})
-	}
 	var db *gorm.DB
 	switch dialect {
 	case DialectPostgres:
@@ -143,6 +135,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s database: %s", dialect, oneLine(err))
+	}
+	if opts.Logger != nil {
+		// Set after Open: gorm logs connection failures itself, and the
+		// caller already reports them as one line.
+		db.Logger = logger.NewSlogLogger(opts.Logger, logger.Config{
+			SlowThreshold:             500 * time.Millisecond,
+			LogLevel:                  logger.Warn,
+			IgnoreRecordNotFoundError: true,
+			ParameterizedQueries:      true,
+		})
 	}
 	sqlDB, err := db.DB()
 	if err != nil {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -66,7 +67,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	id := TaskHousekeeping + ":" + strconv.FormatInt(period, 10)
 	_, err := s.client.EnqueueContext(ctx, asynq.NewTask(TaskHousekeeping, nil),
 		asynq.TaskID(id), asynq.Queue(QueueBulk), asynq.MaxRetry(3), asynq.Retention(2*s.every))
-	if err != nil && err != asynq.ErrTaskIDConflict {
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueueing %s: %w", id, err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -33,10 +34,24 @@ func require(t testing.TB, name string) string {
 	return v
 }
 
-// RedisURL returns the test Redis URL.
-func RedisURL(t testing.TB) string {
+// Redis logical databases by test package: Asynq servers in one package
+// must not take another package's tasks when `go test ./...` runs packages
+// in parallel.
+const (
+	RedisDBWorker = 1
+	RedisDBCmd    = 2
+	RedisDBUI     = 3
+)
+
+// RedisURL returns the test Redis URL pointed at logical database db.
+func RedisURL(t testing.TB, db int) string {
 	t.Helper()
-	return require(t, "WAYMARK_TEST_REDIS_URL")
+	u, err := url.Parse(require(t, "WAYMARK_TEST_REDIS_URL"))
+	if err != nil {
+		t.Fatalf("WAYMARK_TEST_REDIS_URL: %v", err)
+	}
+	u.Path = "/" + strconv.Itoa(db)
+	return u.String()
 }
 
 // PostgresURL returns a URL for a fresh, empty schema in the test PostgreSQL
