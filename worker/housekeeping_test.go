@@ -25,7 +25,10 @@ func (f *fakeSessions) DeleteExpiredSessions(context.Context) (int64, error) {
 
 type testLogWriter struct{ t *testing.T }
 
-func (w testLogWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // TestHousekeepingRunsOncePerPeriod uses real Redis: two schedulers ticking
 // in the same period enqueue one task, and the worker runs it.
