@@ -1,0 +1,68 @@
+package builtin
+
+import "github.com/waymarkhq/waymark/nodes"
+
+// triggers are the kinds that start runs.
+func triggers() []nodes.Spec {
+	return []nodes.Spec{
+		{
+			Kind: "trigger_webhook", Title: "Webhook", Category: nodes.Trigger,
+			Help: "Starts a run for each signed POST to the journey's hook URL. " +
+				"Expressions see the request as event.body (parsed JSON) and event.headers.",
+			Fields: []nodes.Field{
+				{Name: "profile_id", Title: "Profile ID", Type: nodes.Expression, Required: true,
+					Help:        "Expression giving the profile's external id; the profile is created if it does not exist.",
+					Placeholder: "event.body.user_id"},
+				{Name: "email", Title: "Email", Type: nodes.Expression,
+					Help: "Optional expression giving the profile's email address, stored on the profile when set.", Placeholder: "event.body.email"},
+				{Name: "phone", Title: "Phone", Type: nodes.Expression,
+					Help: "Optional expression giving the profile's phone number (E.164), stored on the profile when set.", Placeholder: "event.body.phone"},
+			},
+			Ports:   []nodes.Port{out(nodes.MustConnect)},
+			Example: map[string]any{"profile_id": "event.body.user_id", "email": "event.body.email"},
+		},
+		{
+			Kind: "trigger_event", Title: "Event", Category: nodes.Trigger,
+			Help: "Starts a run when a profile event with this name arrives (POST /api/v1/events) and the filter, if any, is true.",
+			Fields: []nodes.Field{
+				{Name: "event", Title: "Event name", Type: nodes.String, Required: true, MaxLength: 128,
+					Help: "Name of the event, e.g. cart_abandoned.", Placeholder: "cart_abandoned"},
+				{Name: "filter", Title: "Filter", Type: nodes.Condition,
+					Help: "Optional condition on the event and profile, e.g. event.properties.total > 50."},
+			},
+			Ports:   []nodes.Port{out(nodes.MustConnect)},
+			Example: map[string]any{"event": "cart_abandoned", "filter": "event.properties.total > 50"},
+		},
+		{
+			Kind: "trigger_segment", Title: "Segment entry", Category: nodes.Trigger,
+			Help: "Starts a run when a profile starts matching the condition (checked when the profile changes), " +
+				"and, with a sweep interval, for matching profiles found by a recurring sweep.",
+			Fields: []nodes.Field{
+				{Name: "expr", Title: "Condition", Type: nodes.Condition, Required: true,
+					Help: "Condition on the profile, e.g. profile.plan == \"trial\" && days_since(profile.signed_up_at) >= 7."},
+				{Name: "sweep", Title: "Sweep every", Type: nodes.Duration, Min: seconds(900), Max: days(31),
+					Help: "Optional: also check every profile this often (15m to 31d)."},
+			},
+			Ports:   []nodes.Port{out(nodes.MustConnect)},
+			Example: map[string]any{"expr": "profile.plan == \"trial\"", "sweep": "1d"},
+		},
+		{
+			Kind: "trigger_schedule", Title: "Schedule", Category: nodes.Trigger,
+			Help: "On a recurring schedule, starts a run for every profile matching the condition.",
+			Fields: []nodes.Field{
+				{Name: "mode", Title: "Repeat", Type: nodes.Enum, Enum: []string{"cron", "every"}, Default: "every",
+					Help: "cron: a cron spec; every: a fixed interval."},
+				{Name: "cron", Title: "Cron", Type: nodes.Cron, Required: true, When: &nodes.When{Field: "mode", Values: []string{"cron"}},
+					Help: "5-field cron spec (minute hour day-of-month month day-of-week) or @daily, @weekly…", Placeholder: "0 9 * * mon-fri"},
+				{Name: "every", Title: "Every", Type: nodes.Duration, Required: true, When: &nodes.When{Field: "mode", Values: []string{"every"}},
+					Min: seconds(3600), Max: days(366), Help: "Interval in hours or days, at least 1h, e.g. 6h or 7d."},
+				{Name: "timezone", Title: "Time zone", Type: nodes.Timezone,
+					Help: "IANA time zone the schedule runs in; default: the journey's time zone."},
+				{Name: "expr", Title: "Audience", Type: nodes.Condition, Default: "true",
+					Help: "Condition selecting the profiles that enter on each run of the schedule."},
+			},
+			Ports:   []nodes.Port{out(nodes.MustConnect)},
+			Example: map[string]any{"mode": "cron", "cron": "0 9 * * mon", "timezone": "Europe/Paris", "expr": "profile.newsletter == true"},
+		},
+	}
+}
