@@ -33,7 +33,7 @@ bench: ## run the benchmarks
 .PHONY: generate
 generate: ## regenerate templ components (pinned version) and generated docs
 	$(TEMPL) generate -path ui
-	$(GO) test ./nodes/... -run 'TestJourneyFormatDoc' -update >/dev/null
+	$(GO) test ./flows -run 'TestReferenceDoc' -update >/dev/null
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, and a check that generated files are current

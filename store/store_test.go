@@ -485,3 +485,27 @@ func TestOpenUnreachable(t *testing.T) {
 	require.True(t, !errors.Is(err, store.ErrNotFound))
 	require.ErrorContains(t, err, "connecting to postgres database")
 }
+
+func TestConnectorTypes(t *testing.T) {
+	t.Parallel()
+	conformance(t, func(t *testing.T, b testBundle) {
+		got, err := b.store.ConnectorTypes(b.ctx, b.ws)
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"sandbox": "sandbox"}, got, "the sandbox always exists")
+		now := b.clock.Now()
+		for _, c := range []struct {
+			name, typ string
+			enabled   bool
+		}{{"mail", "smtp", true}, {"old-sms", "twilio", false}} {
+			require.NoError(t, b.store.DB().Exec(
+				"INSERT INTO connectors (id, workspace_id, name, type, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+				store.NewID(), b.ws, c.name, c.typ, c.enabled, now, now).Error)
+		}
+		got, err = b.store.ConnectorTypes(b.ctx, b.ws)
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"sandbox": "sandbox", "mail": "smtp"}, got, "disabled connectors are left out")
+		other, err := b.store.ConnectorTypes(b.ctx, "other")
+		require.NoError(t, err)
+		require.Len(t, other, 1)
+	})
+}

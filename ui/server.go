@@ -12,6 +12,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
+	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
 )
 
@@ -30,7 +32,10 @@ type Store interface {
 	GetAPIKeyByHash(ctx context.Context, hash string) (store.APIKey, error)
 	TouchAPIKey(ctx context.Context, id string) error
 
+	GetJourney(ctx context.Context, workspaceID, id string) (store.Journey, error)
 	ListJourneys(ctx context.Context, workspaceID string, f store.JourneyFilter) ([]store.Journey, string, error)
+	ListJourneyVersions(ctx context.Context, workspaceID, id string) ([]store.JourneyVersion, error)
+	SetJourneyStatus(ctx context.Context, workspaceID, id, status, by string) (store.Journey, error)
 
 	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
 }
@@ -53,11 +58,20 @@ type Config struct {
 	Now                func() time.Time
 }
 
+// Deps are the collaborators the server uses.
+type Deps struct {
+	Store    Store
+	Journeys *journeys.Service // journey documents: validate, save, publish
+	Checks   []Check           // readiness probes
+	Logger   *slog.Logger
+}
+
 // Server is Waymark's HTTP front end.
 type Server struct {
 	app       *fiber.App
 	cfg       Config
 	store     Store
+	journeys  *journeys.Service
 	checks    []Check
 	logger    *slog.Logger
 	assets    assets
@@ -65,7 +79,7 @@ type Server struct {
 }
 
 // New builds the server and its routes.
-func New(cfg Config, st Store, checks []Check, logger *slog.Logger) (*Server, error) {
+func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
 	}
@@ -82,7 +96,7 @@ func New(cfg Config, st Store, checks []Check, logger *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, checks: checks, logger: logger, assets: as, assetURLs: urls}
+	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -117,6 +131,21 @@ func (s *Server) routes() {
 
 	api := app.Group("/api/v1", s.apiAuth)
 	api.Get("/whoami", s.apiWhoami)
+	api.Get("/nodes", s.apiNodes)
+	read, write := requireScope(auth.ScopeJourneysRead), requireScope(auth.ScopeJourneysWrite)
+	api.Post("/journeys/validate", read, s.apiJourneyValidate)
+	api.Get("/journeys", read, s.apiJourneyList)
+	api.Post("/journeys", write, s.apiJourneyCreate)
+	api.Get("/journeys/:id", read, s.apiJourneyGet)
+	api.Get("/journeys/:id/export", read, s.apiJourneyExport)
+	api.Put("/journeys/:id/draft", write, s.apiJourneyDraft)
+	api.Post("/journeys/:id/publish", write, s.apiJourneyPublish)
+	api.Post("/journeys/:id/pause", write, s.apiJourneyStatus(store.JourneyPaused))
+	api.Post("/journeys/:id/resume", write, s.apiJourneyStatus(store.JourneyLive))
+	api.Post("/journeys/:id/archive", write, s.apiJourneyStatus(store.JourneyArchived))
+	api.Get("/journeys/:id/versions", read, s.apiJourneyVersions)
+	api.Get("/journeys/:id/versions/:version", read, s.apiJourneyVersion)
+	api.Get("/journeys/:id/diff", read, s.apiJourneyDiff)
 	api.Use(func(c *fiber.Ctx) error { return errNotFound("endpoint " + c.Method() + " " + c.Path()) })
 
 	ui := app.Group("", s.loadSession, s.csrf)

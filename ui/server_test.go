@@ -17,7 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/testenv"
+	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui"
 )
@@ -48,10 +51,17 @@ func setup(t *testing.T) *testBundle {
 	_, err = st.EnsureWorkspace(ctx, store.DefaultWorkspaceID, "Default")
 	require.NoError(t, err)
 	b := &testBundle{t: t, ctx: ctx, store: st}
-	srv, err := ui.New(ui.Config{Version: "test", SetupToken: "setup-token-123", BodyLimit: 64 << 10}, st, []ui.Check{
-		{Name: "database", Fn: st.Ping},
-		{Name: "redis", Fn: func(context.Context) error { return b.redis }},
-	}, slog.New(slog.NewTextHandler(testLogWriter{t}, nil)))
+	reg := nodes.NewRegistry()
+	require.NoError(t, builtin.Register(reg))
+	srv, err := ui.New(ui.Config{Version: "test", SetupToken: "setup-token-123", BodyLimit: 64 << 10}, ui.Deps{
+		Store:    st,
+		Journeys: journeys.New(st, reg),
+		Logger:   slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
+		Checks: []ui.Check{
+			{Name: "database", Fn: st.Ping},
+			{Name: "redis", Fn: func(context.Context) error { return b.redis }},
+		},
+	})
 	require.NoError(t, err)
 	b.server = srv
 	return b

@@ -79,6 +79,7 @@ func commands() []command {
 		{"worker", "worker", "run the worker and scheduler only (split mode: PostgreSQL and Redis required)", (*cli).worker},
 		{"migrate", "migrate", "apply pending database migrations and exit", (*cli).migrate},
 		{"users", "users create --email E --role R [--name N] [--password-stdin]", "manage users", (*cli).users},
+		{"journeys", "journeys validate FILE… | import FILE | export ID [--version N]", "journeys as code: check, import and export v1 documents", (*cli).journeys},
 		{"apikeys", "apikeys create --name N --scopes S", "manage API keys (the key is printed once)", (*cli).apikeys},
 		{"version", "version", "print the version", (*cli).version},
 	}

@@ -13,6 +13,9 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/embedredis"
+	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui"
 	"github.com/waymarkhq/waymark/worker"
@@ -184,13 +187,22 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		if n == 0 {
 			setupToken = auth.Token(24)
 		}
+		reg, err := newRegistry()
+		if err != nil {
+			return err
+		}
 		web, err := ui.New(ui.Config{
 			Version: version, BodyLimit: cfg.BodyLimit, CookieSecure: cfg.CookieSecure(), TrustedOrigin: cfg.BaseURL,
 			SessionIdleTimeout: cfg.SessionIdleTimeout, SessionMaxAge: cfg.SessionMaxAge, SetupToken: setupToken,
-		}, st, []ui.Check{
-			{Name: "database", Fn: st.Ping},
-			{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
-		}, logger)
+		}, ui.Deps{
+			Store:    st,
+			Journeys: journeys.New(st, reg),
+			Logger:   logger,
+			Checks: []ui.Check{
+				{Name: "database", Fn: st.Ping},
+				{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+			},
+		})
 		if err != nil {
 			return err
 		}
@@ -299,4 +311,13 @@ func (c *cli) openForAdmin(ctx context.Context) (*store.Store, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// newRegistry builds the node catalogue with every built-in kind.
+func newRegistry() (*nodes.Registry, error) {
+	reg := nodes.NewRegistry()
+	if err := builtin.Register(reg); err != nil {
+		return nil, fmt.Errorf("registering node kinds: %w", err)
+	}
+	return reg, nil
 }

@@ -1,0 +1,233 @@
+// Package journeys is the application service for journey documents: it
+// joins flows (parse, validate, compile, diff) with the store, so the API,
+// the UI and the CLI create, save, publish and export journeys the same way.
+package journeys
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// Store is the storage the service needs.
+type Store interface {
+	CreateJourney(ctx context.Context, j store.Journey) (store.Journey, error)
+	GetJourney(ctx context.Context, workspaceID, id string) (store.Journey, error)
+	UpdateDraft(ctx context.Context, workspaceID, id string, expectRevision int, name string, draft json.RawMessage, by string) (store.Journey, error)
+	PublishJourney(ctx context.Context, workspaceID, id string, document json.RawMessage, by string) (store.JourneyVersion, error)
+	GetJourneyVersion(ctx context.Context, workspaceID, id string, version int) (store.JourneyVersion, error)
+	ConnectorTypes(ctx context.Context, workspaceID string) (map[string]string, error)
+}
+
+// InvalidError lists every problem that stops a document from being saved
+// or published.
+type InvalidError struct {
+	Problems []flows.Problem
+}
+
+func (e *InvalidError) Error() string {
+	if len(e.Problems) == 0 {
+		return "invalid journey"
+	}
+	s := "invalid journey: " + e.Problems[0].String()
+	if n := len(e.Problems) - 1; n > 0 {
+		s += fmt.Sprintf(" (and %d more)", n)
+	}
+	return s
+}
+
+// Service creates, saves, publishes and exports journeys.
+type Service struct {
+	store Store
+	reg   *nodes.Registry
+}
+
+// New returns a service over st with the node kinds in reg.
+func New(st Store, reg *nodes.Registry) *Service { return &Service{store: st, reg: reg} }
+
+// Registry returns the node kinds the service validates against.
+func (s *Service) Registry() *nodes.Registry { return s.reg }
+
+// Check parses and validates a document without saving it. Connectors are
+// checked against the workspace when workspaceID is not empty. A document
+// that does not parse is a *flows.ParseError; problems come back as a list.
+func (s *Service) Check(ctx context.Context, workspaceID string, doc []byte) (*flows.Journey, []flows.Problem, error) {
+	j, err := flows.Parse(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := s.options(ctx, workspaceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return j, flows.Validate(s.reg, j, opts), nil
+}
+
+func (s *Service) options(ctx context.Context, workspaceID string) (flows.ValidateOptions, error) {
+	if workspaceID == "" {
+		return flows.ValidateOptions{}, nil
+	}
+	types, err := s.store.ConnectorTypes(ctx, workspaceID)
+	if err != nil {
+		return flows.ValidateOptions{}, err
+	}
+	return flows.ValidateOptions{ConnectorServes: func(name, kind string) (bool, bool) {
+		typ, ok := types[name]
+		return ok, ok && ConnectorServes(typ, kind)
+	}}, nil
+}
+
+// ConnectorServes reports whether a connector type can carry a node kind.
+// The connector registry (issue "Channel connectors") will declare this per
+// type; until then this table is the single place that knows it.
+func ConnectorServes(connectorType, kind string) bool {
+	switch connectorType {
+	case store.SandboxConnector:
+		return true
+	case "smtp":
+		return kind == "send_email"
+	case "twilio":
+		return kind == "send_sms"
+	case "webhook":
+		return kind == "send_webhook"
+	case "meta_audiences", "google_customer_match":
+		return kind == "audience_add" || kind == "audience_remove"
+	}
+	return false
+}
+
+// SaveOptions tune Create and SaveDraft.
+type SaveOptions struct {
+	// AllowInvalid saves a draft that parses but has validation problems
+	// (the editor saves work in progress); the problems are returned.
+	AllowInvalid bool
+}
+
+// prepare parses and validates doc and returns the canonical bytes to store.
+// Drafts are checked without connectors: those are checked at publish.
+func (s *Service) prepare(doc []byte, opts SaveOptions) (*flows.Journey, []byte, []flows.Problem, error) {
+	j, err := flows.Parse(doc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	problems := flows.Validate(s.reg, j, flows.ValidateOptions{})
+	if len(problems) > 0 && !opts.AllowInvalid {
+		return nil, nil, nil, &InvalidError{Problems: problems}
+	}
+	if strings.TrimSpace(j.Name) == "" {
+		return nil, nil, nil, &InvalidError{Problems: []flows.Problem{{Field: "name", Message: "a journey needs a name"}}}
+	}
+	canonical, err := flows.Marshal(j)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return j, canonical, problems, nil
+}
+
+// Create stores doc as a new journey's draft.
+func (s *Service) Create(ctx context.Context, workspaceID string, doc []byte, by string, opts SaveOptions) (store.Journey, []flows.Problem, error) {
+	j, canonical, problems, err := s.prepare(doc, opts)
+	if err != nil {
+		return store.Journey{}, nil, err
+	}
+	out, err := s.store.CreateJourney(ctx, store.Journey{WorkspaceID: workspaceID, Name: j.Name, Draft: canonical, CreatedBy: by})
+	return out, problems, err
+}
+
+// SaveDraft replaces a journey's draft. expectRevision 0 means "whatever is
+// current" (last write wins); otherwise a stale revision is store.ErrConflict.
+func (s *Service) SaveDraft(ctx context.Context, workspaceID, id string, expectRevision int, doc []byte, by string, opts SaveOptions) (store.Journey, []flows.Problem, error) {
+	cur, err := s.store.GetJourney(ctx, workspaceID, id)
+	if err != nil {
+		return store.Journey{}, nil, err
+	}
+	if cur.Status == store.JourneyArchived {
+		return store.Journey{}, nil, fmt.Errorf("journey %s is archived: %w", id, store.ErrConflict)
+	}
+	j, canonical, problems, err := s.prepare(doc, opts)
+	if err != nil {
+		return store.Journey{}, nil, err
+	}
+	if expectRevision == 0 {
+		expectRevision = cur.DraftRevision
+	}
+	out, err := s.store.UpdateDraft(ctx, workspaceID, id, expectRevision, j.Name, canonical, by)
+	return out, problems, err
+}
+
+// Publish validates the draft in full (connectors included), compiles every
+// expression and template, and freezes it as the next version.
+func (s *Service) Publish(ctx context.Context, workspaceID, id, by string) (store.JourneyVersion, error) {
+	cur, err := s.store.GetJourney(ctx, workspaceID, id)
+	if err != nil {
+		return store.JourneyVersion{}, err
+	}
+	j, err := flows.Parse(cur.Draft)
+	if err != nil {
+		return store.JourneyVersion{}, err
+	}
+	opts, err := s.options(ctx, workspaceID)
+	if err != nil {
+		return store.JourneyVersion{}, err
+	}
+	if _, problems := flows.Compile(s.reg, j, opts); len(problems) > 0 {
+		return store.JourneyVersion{}, &InvalidError{Problems: problems}
+	}
+	canonical, err := flows.Marshal(j)
+	if err != nil {
+		return store.JourneyVersion{}, err
+	}
+	return s.store.PublishJourney(ctx, workspaceID, id, canonical, by)
+}
+
+// Document returns a journey's draft (version 0) or a published version, parsed.
+func (s *Service) Document(ctx context.Context, workspaceID, id string, version int) (*flows.Journey, error) {
+	var raw []byte
+	if version == 0 {
+		cur, err := s.store.GetJourney(ctx, workspaceID, id)
+		if err != nil {
+			return nil, err
+		}
+		raw = cur.Draft
+	} else {
+		v, err := s.store.GetJourneyVersion(ctx, workspaceID, id, version)
+		if err != nil {
+			return nil, err
+		}
+		raw = v.Document
+	}
+	j, err := flows.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("stored journey %s does not parse: %w", id, err)
+	}
+	return j, nil
+}
+
+// Export returns the canonical document of the draft (version 0) or of a
+// version: importing it and exporting again gives the same bytes.
+func (s *Service) Export(ctx context.Context, workspaceID, id string, version int) ([]byte, error) {
+	j, err := s.Document(ctx, workspaceID, id, version)
+	if err != nil {
+		return nil, err
+	}
+	return flows.Marshal(j)
+}
+
+// IsInvalid reports whether err is a parse or validation failure (user input).
+func IsInvalid(err error) ([]flows.Problem, bool) {
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return ie.Problems, true
+	}
+	var pe *flows.ParseError
+	if errors.As(err, &pe) {
+		return pe.Problems, true
+	}
+	return nil, false
+}

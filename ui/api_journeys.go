@@ -1,0 +1,342 @@
+package ui
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// journeyJSON is a journey as the API shows it.
+type journeyJSON struct {
+	ID            string          `json:"id"`
+	Name          string          `json:"name"`
+	Status        string          `json:"status"`
+	DraftRevision int             `json:"draft_revision"`
+	LiveVersion   *int            `json:"live_version"`
+	CreatedBy     string          `json:"created_by"`
+	UpdatedBy     string          `json:"updated_by"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	Draft         *flows.Journey  `json:"draft,omitempty"`
+	Problems      []flows.Problem `json:"problems,omitempty"`
+}
+
+func toJourneyJSON(j store.Journey) journeyJSON {
+	out := journeyJSON{
+		ID: j.ID, Name: j.Name, Status: j.Status, DraftRevision: j.DraftRevision,
+		CreatedBy: j.CreatedBy, UpdatedBy: j.UpdatedBy, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+	}
+	if j.LiveVersion > 0 {
+		v := j.LiveVersion
+		out.LiveVersion = &v
+	}
+	return out
+}
+
+// actor names who makes an API change, for created_by and the audit log.
+func actor(c *fiber.Ctx) string {
+	k := currentAPIKey(c)
+	return "api_key:" + k.Name
+}
+
+func (s *Server) audit(c *fiber.Ctx, action, targetType, targetID string, summary map[string]any) error {
+	e := store.AuditEntry{WorkspaceID: currentAPIKey(c).WorkspaceID, ActorType: "api_key", ActorID: currentAPIKey(c).ID,
+		Action: action, TargetType: targetType, TargetID: targetID, Summary: summary, IP: c.IP()}
+	if u, ok := currentUser(c); ok {
+		e.WorkspaceID, e.ActorType, e.ActorID = u.WorkspaceID, "user", u.ID
+	}
+	_, err := s.store.AppendAudit(c.UserContext(), e)
+	return err
+}
+
+// journeyError turns parse and validation failures into 400/422 with every
+// problem in details; other errors pass through.
+func journeyError(err error) error {
+	var pe *flows.ParseError
+	if errors.As(err, &pe) {
+		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_document", Message: err.Error(), Details: details(pe.Problems)}
+	}
+	var ie *journeys.InvalidError
+	if errors.As(err, &ie) {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_journey", Message: err.Error(), Details: details(ie.Problems)}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound("journey")
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return newError(fiber.StatusConflict, "conflict", "%s", err.Error())
+	}
+	return err
+}
+
+func details(ps []flows.Problem) []Detail {
+	out := make([]Detail, len(ps))
+	for i, p := range ps {
+		out[i] = Detail{NodeID: p.NodeID, Field: p.Field, Message: p.Message}
+	}
+	return out
+}
+
+func saveOptions(c *fiber.Ctx) (journeys.SaveOptions, error) {
+	switch c.Query("allow_invalid") {
+	case "", "false":
+		return journeys.SaveOptions{}, nil
+	case "true":
+		return journeys.SaveOptions{AllowInvalid: true}, nil
+	}
+	return journeys.SaveOptions{}, errBadRequest("allow_invalid: want true or false")
+}
+
+// apiNodes lists the node catalogue: every kind's spec.
+func (s *Server) apiNodes(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"nodes": s.journeys.Registry().Specs()})
+}
+
+// apiJourneyValidate checks a document without saving it, connectors included.
+func (s *Server) apiJourneyValidate(c *fiber.Ctx) error {
+	_, problems, err := s.journeys.Check(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Body())
+	if err != nil {
+		return journeyError(err)
+	}
+	if problems == nil {
+		problems = []flows.Problem{}
+	}
+	return c.JSON(fiber.Map{"valid": len(problems) == 0, "problems": problems})
+}
+
+func (s *Server) apiJourneyList(c *fiber.Ctx) error {
+	status := c.Query("status")
+	if !journeyStatuses[status] {
+		return errBadRequest("status: want draft, live, paused, archived or all")
+	}
+	limit := 50
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return errBadRequest("limit: want a number from 1 to 500")
+		}
+		limit = n
+	}
+	rows, next, err := s.store.ListJourneys(c.UserContext(), currentAPIKey(c).WorkspaceID, store.JourneyFilter{
+		Status: status, Search: c.Query("q"), After: c.Query("cursor"), Limit: limit,
+	})
+	if err != nil {
+		return err
+	}
+	out := make([]journeyJSON, len(rows))
+	for i, j := range rows {
+		out[i] = toJourneyJSON(j)
+	}
+	return c.JSON(fiber.Map{"journeys": out, "next": next})
+}
+
+func (s *Server) apiJourneyCreate(c *fiber.Ctx) error {
+	opts, err := saveOptions(c)
+	if err != nil {
+		return err
+	}
+	j, problems, err := s.journeys.Create(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Body(), actor(c), opts)
+	if err != nil {
+		return journeyError(err)
+	}
+	if err := s.audit(c, "journey.create", "journey", j.ID, map[string]any{"name": j.Name}); err != nil {
+		return err
+	}
+	out := toJourneyJSON(j)
+	out.Problems = problems
+	c.Set(fiber.HeaderLocation, "/api/v1/journeys/"+j.ID)
+	return c.Status(fiber.StatusCreated).JSON(out)
+}
+
+func (s *Server) apiJourneyGet(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	doc, err := s.journeys.Document(c.UserContext(), ws, j.ID, 0)
+	if err != nil {
+		return err
+	}
+	out := toJourneyJSON(j)
+	out.Draft = doc
+	c.Set(fiber.HeaderETag, strconv.Quote(strconv.Itoa(j.DraftRevision)))
+	return c.JSON(out)
+}
+
+func versionParam(raw string) (int, error) {
+	if raw == "" || raw == "draft" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		return 0, errBadRequest("version: want a version number or \"draft\", got %q", raw)
+	}
+	return n, nil
+}
+
+// apiJourneyExport returns the canonical v1 document of the draft or a version.
+func (s *Server) apiJourneyExport(c *fiber.Ctx) error {
+	v, err := versionParam(c.Query("version"))
+	if err != nil {
+		return err
+	}
+	b, err := s.journeys.Export(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"), v)
+	if err != nil {
+		return journeyError(err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(b)
+}
+
+// apiJourneyDraft replaces the draft. The revision to replace comes from
+// If-Match (as the ETag of GET) or ?revision=; without one the save is
+// unconditional.
+func (s *Server) apiJourneyDraft(c *fiber.Ctx) error {
+	opts, err := saveOptions(c)
+	if err != nil {
+		return err
+	}
+	rev := 0
+	raw := c.Get(fiber.HeaderIfMatch)
+	if raw == "" {
+		raw = c.Query("revision")
+	}
+	if raw != "" {
+		if uq, err := strconv.Unquote(raw); err == nil {
+			raw = uq
+		}
+		if rev, err = strconv.Atoi(raw); err != nil || rev < 1 {
+			return errBadRequest("revision (If-Match): want the draft_revision number")
+		}
+	}
+	j, problems, err := s.journeys.SaveDraft(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"), rev, c.Body(), actor(c), opts)
+	if errors.Is(err, store.ErrConflict) && rev != 0 {
+		return newError(fiber.StatusConflict, "stale_revision", "the draft was changed by someone else since revision %d; reload it and apply your change again", rev)
+	}
+	if err != nil {
+		return journeyError(err)
+	}
+	out := toJourneyJSON(j)
+	out.Problems = problems
+	c.Set(fiber.HeaderETag, strconv.Quote(strconv.Itoa(j.DraftRevision)))
+	return c.JSON(out)
+}
+
+func (s *Server) apiJourneyPublish(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	v, err := s.journeys.Publish(c.UserContext(), ws, c.Params("id"), actor(c))
+	if err != nil {
+		return journeyError(err)
+	}
+	if err := s.audit(c, "journey.publish", "journey", v.JourneyID, map[string]any{"version": v.Version}); err != nil {
+		return err
+	}
+	j, err := s.store.GetJourney(c.UserContext(), ws, v.JourneyID)
+	if err != nil {
+		return err
+	}
+	out := toJourneyJSON(j)
+	return c.JSON(fiber.Map{"journey": out, "version": v.Version, "published_at": v.PublishedAt})
+}
+
+func (s *Server) apiJourneyStatus(status string) fiber.Handler {
+	action := map[string]string{store.JourneyPaused: "journey.pause", store.JourneyLive: "journey.resume", store.JourneyArchived: "journey.archive"}[status]
+	return func(c *fiber.Ctx) error {
+		ws := currentAPIKey(c).WorkspaceID
+		before, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+		if err != nil {
+			return journeyError(err)
+		}
+		j, err := s.store.SetJourneyStatus(c.UserContext(), ws, before.ID, status, actor(c))
+		if err != nil {
+			return journeyError(err)
+		}
+		if err := s.audit(c, action, "journey", j.ID, map[string]any{"from": before.Status, "to": j.Status}); err != nil {
+			return err
+		}
+		return c.JSON(toJourneyJSON(j))
+	}
+}
+
+type versionJSON struct {
+	Version     int            `json:"version"`
+	PublishedBy string         `json:"published_by"`
+	PublishedAt time.Time      `json:"published_at"`
+	Live        bool           `json:"live"`
+	Document    *flows.Journey `json:"document,omitempty"`
+}
+
+func (s *Server) apiJourneyVersions(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	vs, err := s.store.ListJourneyVersions(c.UserContext(), ws, j.ID)
+	if err != nil {
+		return journeyError(err)
+	}
+	out := make([]versionJSON, len(vs))
+	for i, v := range vs {
+		out[i] = versionJSON{Version: v.Version, PublishedBy: v.PublishedBy, PublishedAt: v.PublishedAt, Live: v.Version == j.LiveVersion}
+	}
+	return c.JSON(fiber.Map{"versions": out, "next": ""})
+}
+
+func (s *Server) apiJourneyVersion(c *fiber.Ctx) error {
+	n, err := versionParam(c.Params("version"))
+	if err != nil || n == 0 {
+		return errBadRequest("version: want a version number")
+	}
+	ws := currentAPIKey(c).WorkspaceID
+	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	doc, err := s.journeys.Document(c.UserContext(), ws, j.ID, n)
+	if err != nil {
+		return journeyError(err)
+	}
+	return c.JSON(versionJSON{Version: n, Live: n == j.LiveVersion, Document: doc})
+}
+
+// apiJourneyDiff compares two versions (or a version and the draft):
+// ?from=1&to=draft. Defaults: from the live version to the draft.
+func (s *Server) apiJourneyDiff(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	fromRaw := c.Query("from")
+	if fromRaw == "" {
+		if j.LiveVersion == 0 {
+			return errBadRequest("from: the journey has no published version; name one with ?from=N")
+		}
+		fromRaw = strconv.Itoa(j.LiveVersion)
+	}
+	from, err := versionParam(fromRaw)
+	if err != nil {
+		return err
+	}
+	to, err := versionParam(c.Query("to"))
+	if err != nil {
+		return err
+	}
+	a, err := s.journeys.Document(c.UserContext(), ws, j.ID, from)
+	if err != nil {
+		return journeyError(err)
+	}
+	b, err := s.journeys.Document(c.UserContext(), ws, j.ID, to)
+	if err != nil {
+		return journeyError(err)
+	}
+	return c.JSON(fiber.Map{"from": fromRaw, "to": c.Query("to", "draft"), "diff": flows.Diff(a, b)})
+}
