@@ -17,8 +17,12 @@ import (
 	"github.com/waymarkhq/waymark/store"
 )
 
-// Store is the storage the HTTP layer needs.
+// Store is the storage the HTTP layer needs. Feature areas declare their own
+// parts (editorStore, connectorStore) beside their handlers.
 type Store interface {
+	editorStore
+	connectorStore
+
 	CountUsers(ctx context.Context) (int64, error)
 	CreateUser(ctx context.Context, u store.User) (store.User, error)
 	GetUserByEmail(ctx context.Context, email string) (store.User, error)
@@ -146,6 +150,7 @@ func (s *Server) routes() {
 	api.Get("/journeys/:id/versions", read, s.apiJourneyVersions)
 	api.Get("/journeys/:id/versions/:version", read, s.apiJourneyVersion)
 	api.Get("/journeys/:id/diff", read, s.apiJourneyDiff)
+	s.connectorAPIRoutes(api)
 	api.Use(func(c *fiber.Ctx) error { return errNotFound("endpoint " + c.Method() + " " + c.Path()) })
 
 	ui := app.Group("", s.loadSession, s.csrf)
@@ -156,6 +161,8 @@ func (s *Server) routes() {
 	ui.Post("/setup/:token", s.setup)
 	ui.Get("/", s.requireUser, func(c *fiber.Ctx) error { return c.Redirect("/journeys", fiber.StatusSeeOther) })
 	ui.Get("/journeys", s.requireUser, s.journeyList)
+	s.editorRoutes(ui)
+	s.connectorUIRoutes(ui)
 }
 
 // isUIPath reports whether CSRF and sessions apply (not API, hooks or probes).
