@@ -2,6 +2,10 @@ package ui
 
 import "github.com/gofiber/fiber/v2"
 
+// ConnectorAdmin is what connector administration needs beyond storage
+// (the connector registry, secret encryption, test calls).
+type ConnectorAdmin interface{}
+
 // connectorStore is the storage connector administration needs.
 type connectorStore interface{}
 

@@ -64,22 +64,24 @@ type Config struct {
 
 // Deps are the collaborators the server uses.
 type Deps struct {
-	Store    Store
-	Journeys *journeys.Service // journey documents: validate, save, publish
-	Checks   []Check           // readiness probes
-	Logger   *slog.Logger
+	Store      Store
+	Journeys   *journeys.Service // journey documents: validate, save, publish
+	Connectors ConnectorAdmin    // connector administration (routes_connectors.go)
+	Checks     []Check           // readiness probes
+	Logger     *slog.Logger
 }
 
 // Server is Waymark's HTTP front end.
 type Server struct {
-	app       *fiber.App
-	cfg       Config
-	store     Store
-	journeys  *journeys.Service
-	checks    []Check
-	logger    *slog.Logger
-	assets    assets
-	assetURLs map[string]string
+	app        *fiber.App
+	cfg        Config
+	store      Store
+	journeys   *journeys.Service
+	connectors ConnectorAdmin
+	checks     []Check
+	logger     *slog.Logger
+	assets     assets
+	assetURLs  map[string]string
 }
 
 // New builds the server and its routes.
@@ -100,7 +102,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
+	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,

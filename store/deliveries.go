@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Delivery statuses.
+const (
+	DeliveryPending    = "pending"    // written before the connector is called
+	DeliverySent       = "sent"       // the provider accepted it
+	DeliveryDelivered  = "delivered"  // final success (sandbox, delivery receipts)
+	DeliveryFailed     = "failed"     // permanent failure, reason in Error
+	DeliveryUnknown    = "unknown"    // may or may not have gone out; never re-sent blindly
+	DeliverySuppressed = "suppressed" // suppression list or consent stopped it
+	DeliverySkipped    = "skipped"    // frequency cap or other policy
+)
+
+// Delivery is one message (or audience change) for one step of a run, keyed
+// by an idempotency key derived from (run, sequence).
+type Delivery struct {
+	ID             string
+	WorkspaceID    string
+	RunID          string
+	Sequence       int
+	NodeID         string
+	IdempotencyKey string
+	Connector      string // connector name
+	Channel        string // node kind: send_email, send_sms, send_webhook, audience_add, audience_remove
+	Recipient      string
+	Subject        string
+	Body           string
+	Payload        json.RawMessage
+	Status         string
+	ProviderID     string
+	Error          string
+	Attempts       int
+	IsTest         bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type deliveryRow struct {
+	ID             string
+	WorkspaceID    string
+	RunID          string
+	Sequence       int
+	NodeID         string
+	IdempotencyKey string
+	Connector      string
+	ConnectorID    string
+	Channel        string
+	Recipient      string
+	Subject        string
+	Body           string
+	Payload        string
+	Status         string
+	ProviderID     string
+	Error          string
+	Attempts       int
+	IsTest         bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+func (deliveryRow) TableName() string { return "deliveries" }
+
+func (r deliveryRow) domain() Delivery {
+	return Delivery{
+		ID: r.ID, WorkspaceID: r.WorkspaceID, RunID: r.RunID, Sequence: r.Sequence, NodeID: r.NodeID,
+		IdempotencyKey: r.IdempotencyKey, Connector: r.Connector, Channel: r.Channel, Recipient: r.Recipient,
+		Subject: r.Subject, Body: r.Body, Payload: json.RawMessage(r.Payload), Status: r.Status, ProviderID: r.ProviderID,
+		Error: r.Error, Attempts: r.Attempts, IsTest: r.IsTest, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+}
+
+func toDeliveryRow(d Delivery) deliveryRow {
+	payload := string(d.Payload)
+	if payload == "" {
+		payload = "{}"
+	}
+	return deliveryRow{
+		ID: d.ID, WorkspaceID: d.WorkspaceID, RunID: d.RunID, Sequence: d.Sequence, NodeID: d.NodeID,
+		IdempotencyKey: d.IdempotencyKey, Connector: d.Connector, Channel: d.Channel, Recipient: d.Recipient,
+		Subject: d.Subject, Body: d.Body, Payload: payload, Status: d.Status, ProviderID: d.ProviderID,
+		Error: d.Error, Attempts: d.Attempts, IsTest: d.IsTest, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	}
+}
+
+// CreateDelivery inserts a delivery; a reused idempotency key is ErrConflict.
+func (s *Store) CreateDelivery(ctx context.Context, d Delivery) (Delivery, error) {
+	now := s.nowUTC()
+	if d.ID == "" {
+		d.ID = NewID()
+	}
+	if d.Status == "" {
+		d.Status = DeliveryPending
+	}
+	d.CreatedAt, d.UpdatedAt = now, now
+	row := toDeliveryRow(d)
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return Delivery{}, dbErr(err, "creating delivery")
+	}
+	return row.domain(), nil
+}
+
+// GetDeliveryByKey finds a delivery by its idempotency key.
+func (s *Store) GetDeliveryByKey(ctx context.Context, key string) (Delivery, error) {
+	var row deliveryRow
+	if err := s.db.WithContext(ctx).Where("idempotency_key = ?", key).Take(&row).Error; err != nil {
+		return Delivery{}, dbErr(err, "loading delivery")
+	}
+	return row.domain(), nil
+}
+
+// GetDelivery returns a workspace's delivery by id.
+func (s *Store) GetDelivery(ctx context.Context, workspaceID, id string) (Delivery, error) {
+	var row deliveryRow
+	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&row).Error; err != nil {
+		return Delivery{}, dbErr(err, "loading delivery")
+	}
+	return row.domain(), nil
+}
+
+// DeliveryUpdate is the outcome of a send attempt.
+type DeliveryUpdate struct {
+	Status     string
+	ProviderID string
+	Error      string
+	Attempts   int // new attempt count (0 leaves it)
+}
+
+// UpdateDelivery records an attempt's outcome.
+func (s *Store) UpdateDelivery(ctx context.Context, id string, u DeliveryUpdate) error {
+	fields := map[string]any{"status": u.Status, "provider_id": u.ProviderID, "error": u.Error, "updated_at": s.nowUTC()}
+	if u.Attempts > 0 {
+		fields["attempts"] = u.Attempts
+	}
+	res := s.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ?", id).Updates(fields)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return dbErr(gorm.ErrRecordNotFound, "updating delivery")
+	}
+	return dbErr(res.Error, "updating delivery")
+}
+
+// DeliveryFilter narrows ListDeliveries; empty fields match everything.
+type DeliveryFilter struct {
+	Connector string // connector name, e.g. "sandbox"
+	RunID     string
+	Status    string
+	Limit     int    // default 50, at most 500
+	After     string // cursor: the last id of the previous page
+}
+
+// ListDeliveries returns a page of a workspace's deliveries, newest first,
+// and the cursor of the next page ("" at the end).
+func (s *Store) ListDeliveries(ctx context.Context, workspaceID string, f DeliveryFilter) ([]Delivery, string, error) {
+	q := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID)
+	if f.Connector != "" {
+		q = q.Where("connector = ?", f.Connector)
+	}
+	if f.RunID != "" {
+		q = q.Where("run_id = ?", f.RunID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.After != "" {
+		q = q.Where("id < ?", f.After)
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	var rows []deliveryRow
+	if err := q.Order("id DESC").Limit(f.Limit + 1).Find(&rows).Error; err != nil {
+		return nil, "", dbErr(err, "listing deliveries")
+	}
+	next := ""
+	if len(rows) > f.Limit {
+		rows = rows[:f.Limit]
+		next = rows[len(rows)-1].ID
+	}
+	out := make([]Delivery, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, next, nil
+}
