@@ -27,6 +27,7 @@ type Delivery struct {
 	RunID          string
 	Sequence       int
 	NodeID         string
+	ProfileID      string // profiles.id (not the external id)
 	IdempotencyKey string
 	Connector      string // connector name
 	Channel        string // node kind: send_email, send_sms, send_webhook, audience_add, audience_remove
@@ -49,6 +50,7 @@ type deliveryRow struct {
 	RunID          string
 	Sequence       int
 	NodeID         string
+	ProfileID      string
 	IdempotencyKey string
 	Connector      string
 	ConnectorID    string
@@ -70,7 +72,7 @@ func (deliveryRow) TableName() string { return "deliveries" }
 
 func (r deliveryRow) domain() Delivery {
 	return Delivery{
-		ID: r.ID, WorkspaceID: r.WorkspaceID, RunID: r.RunID, Sequence: r.Sequence, NodeID: r.NodeID,
+		ID: r.ID, WorkspaceID: r.WorkspaceID, RunID: r.RunID, Sequence: r.Sequence, NodeID: r.NodeID, ProfileID: r.ProfileID,
 		IdempotencyKey: r.IdempotencyKey, Connector: r.Connector, Channel: r.Channel, Recipient: r.Recipient,
 		Subject: r.Subject, Body: r.Body, Payload: json.RawMessage(r.Payload), Status: r.Status, ProviderID: r.ProviderID,
 		Error: r.Error, Attempts: r.Attempts, IsTest: r.IsTest, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
@@ -83,7 +85,7 @@ func toDeliveryRow(d Delivery) deliveryRow {
 		payload = "{}"
 	}
 	return deliveryRow{
-		ID: d.ID, WorkspaceID: d.WorkspaceID, RunID: d.RunID, Sequence: d.Sequence, NodeID: d.NodeID,
+		ID: d.ID, WorkspaceID: d.WorkspaceID, RunID: d.RunID, Sequence: d.Sequence, NodeID: d.NodeID, ProfileID: d.ProfileID,
 		IdempotencyKey: d.IdempotencyKey, Connector: d.Connector, Channel: d.Channel, Recipient: d.Recipient,
 		Subject: d.Subject, Body: d.Body, Payload: payload, Status: d.Status, ProviderID: d.ProviderID,
 		Error: d.Error, Attempts: d.Attempts, IsTest: d.IsTest, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
@@ -188,4 +190,16 @@ func (s *Store) ListDeliveries(ctx context.Context, workspaceID string, f Delive
 		out[i] = r.domain()
 	}
 	return out, next, nil
+}
+
+// CountDeliveriesSince counts a profile's messages on a channel (node kind)
+// created at or after since, tests and skipped ones excluded: what frequency
+// caps count.
+func (s *Store) CountDeliveriesSince(ctx context.Context, profileID, channel string, since time.Time) (int, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&deliveryRow{}).
+		Where("profile_id = ? AND channel = ? AND created_at >= ? AND is_test = ? AND status NOT IN ?", profileID, channel, since.UTC(), false,
+			[]string{DeliverySkipped, DeliverySuppressed, DeliveryFailed}).
+		Count(&n).Error
+	return int(n), dbErr(err, "counting deliveries")
 }
