@@ -169,3 +169,30 @@ func (s *Store) GetProfileByExternalID(ctx context.Context, workspaceID, externa
 	}
 	return row.domain(), nil
 }
+
+// SetProfileConsent records a profile's consent for a channel (email, sms,
+// ads…): status (granted, unsubscribed, opted_out, revoked), its source and
+// the time. Sends check it at send time.
+func (s *Store) SetProfileConsent(ctx context.Context, profileID, channel, status, source string) (Profile, error) {
+	var out Profile
+	err := s.withTx(ctx, func(tx *gorm.DB) error {
+		var row profileRow
+		if err := tx.Clauses(lockForUpdate(s.dialect)...).Where("id = ?", profileID).Take(&row).Error; err != nil {
+			return err
+		}
+		consent := decodeObject(row.Consent)
+		now := s.nowUTC()
+		consent[channel] = map[string]any{"status": status, "source": source, "at": now.Format(time.RFC3339)}
+		enc, err := encodeObject(consent)
+		if err != nil {
+			return err
+		}
+		if err := tx.Model(&profileRow{}).Where("id = ?", profileID).Updates(map[string]any{"consent": enc, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		row.Consent, row.UpdatedAt = enc, now
+		out = row.domain()
+		return nil
+	})
+	return out, dbErr(err, "setting consent")
+}

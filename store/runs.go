@@ -652,3 +652,12 @@ func (s *Store) ReviveRun(ctx context.Context, workspaceID, runID, taskType stri
 	}
 	return out.domain(), nil
 }
+
+// RecordConversion records a goal conversion on a run (live or finished)
+// unless it already has one, and reports whether it recorded this one.
+func (s *Store) RecordConversion(ctx context.Context, runID string, c Conversion) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&runRow{}).Where("id = ? AND converted_at IS NULL", runID).Updates(map[string]any{
+		"converted_at": c.At.UTC(), "conversion_value": c.Value, "conversion_path": c.Path,
+	})
+	return res.RowsAffected == 1, dbErr(res.Error, "recording conversion")
+}

@@ -1,0 +1,334 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// channelOf maps an action kind to the channel name used by frequency caps,
+// consent and suppressions.
+func channelOf(kind string) string {
+	switch kind {
+	case "send_email":
+		return "email"
+	case "send_sms":
+		return "sms"
+	case "send_webhook":
+		return "webhook"
+	}
+	return "audience"
+}
+
+func deliveryKey(runID string, seq int) string { return runID + ":" + strconv.Itoa(seq) }
+
+// sendLease is how long a pending delivery belongs to the attempt that
+// wrote it: another attempt finding it younger backs off instead of
+// declaring the outcome unknown (two workers racing for one step).
+const sendLease = 3 * time.Minute
+
+// idempotentSender is implemented by connectors whose provider de-duplicates
+// by our idempotency key (sandbox, signed webhooks): re-sending after a
+// crash cannot deliver twice.
+type idempotentSender interface{ IdempotentSends() bool }
+
+// act runs an action node: policies, rendering, the delivery record and the
+// connector call.
+func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, error) {
+	st := x.c.Settings
+	// An exit expression without an exit event is checked before every
+	// action (with an event, it filters that event: see HandleEvent).
+	if st.ExitExpr != nil && st.ExitEvent == "" {
+		if ok, _ := st.ExitExpr.EvalBool(x.env); ok {
+			x.record(n, "", OutcomeExited, map[string]any{"reason": "exit criteria met"})
+			x.finishAt(n, store.RunExited, "")
+			return "", true, nil
+		}
+	}
+	channel := channelOf(n.Kind)
+	loc := x.location()
+
+	if st.QuietHours != nil && (channel == "email" || channel == "sms") {
+		if quiet, until := inQuietHours(x.now, loc, st.QuietHours.Start, st.QuietHours.End); quiet {
+			x.record(n, "", OutcomeDeferred, map[string]any{"reason": "quiet hours", "until": until.UTC().Format(time.RFC3339)})
+			x.park(n, store.RunWaiting, until, "")
+			return "", true, nil
+		}
+	}
+	if st.RateLimit != nil && x.e.cfg.RateLimiter != nil {
+		ok, after, err := x.e.cfg.RateLimiter.Take(ctx, "journey:"+x.run.JourneyID, st.RateLimit.Count, st.RateLimit.Per)
+		if err != nil {
+			return "", false, fmt.Errorf("journey rate limit: %w", err)
+		}
+		if !ok {
+			at := x.now.Add(after)
+			x.update = store.RunUpdate{Status: store.RunActive, CurrentNode: n.ID, NextDueAt: &at}
+			x.retryAt = &at
+			return "", true, nil
+		}
+	}
+	if c, ok := st.FrequencyCaps[channel]; ok && c.Count > 0 {
+		since := periodStart(x.now, loc, c.Period)
+		count, err := x.e.cfg.Store.CountDeliveriesSince(ctx, x.profile.ID, n.Kind, since)
+		if err != nil {
+			return "", false, err
+		}
+		if count >= c.Count {
+			x.record(n, "out", OutcomeSkipped, map[string]any{"reason": "frequency cap", "sent": count, "cap": c.Count})
+			return "out", false, nil
+		}
+	}
+
+	recipient, problem := x.recipient(n.Kind)
+	if problem != "" {
+		x.record(n, "failed", OutcomeFailed, map[string]any{"reason": problem})
+		return "failed", false, nil
+	}
+	msg, err := x.render(n)
+	if err != nil {
+		x.record(n, "failed", OutcomeFailed, map[string]any{"reason": err.Error()})
+		return "failed", false, nil
+	}
+	connectorName := n.Config.String("connector")
+	key := deliveryKey(x.run.ID, x.seq)
+	d := store.Delivery{
+		WorkspaceID: x.run.WorkspaceID, RunID: x.run.ID, Sequence: x.seq, NodeID: n.ID, ProfileID: x.profile.ID,
+		IdempotencyKey: key, Connector: connectorName, Channel: n.Kind, Recipient: recipient,
+		Subject: msg.Subject, Body: firstNonEmpty(msg.HTML, msg.Text), Payload: msg.Payload, Status: store.DeliveryPending, Attempts: 1,
+	}
+	if reason, err := x.suppressed(ctx, channel, recipient); err != nil {
+		return "", false, err
+	} else if reason != "" {
+		d.Status, d.Error, d.Attempts = store.DeliverySuppressed, reason, 0
+		if _, err := x.e.cfg.Store.CreateDelivery(ctx, d); err != nil && !errors.Is(err, store.ErrConflict) {
+			return "", false, err
+		}
+		x.record(n, "out", OutcomeSkipped, map[string]any{"reason": reason})
+		return "out", false, nil
+	}
+
+	conn, err := x.e.cfg.Connectors.Resolve(ctx, x.run.WorkspaceID, connectorName)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			x.record(n, "failed", OutcomeFailed, map[string]any{"reason": fmt.Sprintf("connector %q does not exist or is disabled", connectorName)})
+			return "failed", false, nil
+		}
+		return "", false, fmt.Errorf("resolving connector %q: %w", connectorName, err)
+	}
+
+	created, err := x.e.cfg.Store.CreateDelivery(ctx, d)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		existing, err := x.e.cfg.Store.GetDeliveryByKey(ctx, key)
+		if err != nil {
+			return "", false, err
+		}
+		if port, done := x.settled(n, existing); done {
+			return port, false, nil
+		}
+		// Pending: a previous attempt wrote it.
+		if existing.Error == "" {
+			if x.now.Sub(existing.UpdatedAt) < sendLease {
+				return "", false, connectors.TransientError("another attempt of this step is in flight", 10*time.Second, nil)
+			}
+			if is, ok := conn.(idempotentSender); !ok || !is.IdempotentSends() {
+				// It crashed after calling the provider, or before: nobody
+				// can know. Never re-send blindly.
+				reason := "the previous attempt stopped during the send; the message may or may not have gone out"
+				x.pendingDelivery = &store.DeliveryOutcome{ID: existing.ID, DeliveryUpdate: store.DeliveryUpdate{Status: store.DeliveryUnknown, Error: reason}}
+				x.record(n, "out", OutcomeUnknown, map[string]any{"reason": reason, "delivery_id": existing.ID})
+				return "out", false, nil
+			}
+		}
+		if err := x.e.cfg.Store.UpdateDelivery(ctx, existing.ID, store.DeliveryUpdate{Status: store.DeliveryPending, Attempts: existing.Attempts + 1}); err != nil {
+			return "", false, err
+		}
+		created = existing
+		created.Attempts++
+	case err != nil:
+		return "", false, err
+	}
+	msg.DeliveryID, msg.IdempotencyKey = created.ID, key
+
+	res, sendErr := conn.Send(ctx, msg)
+	if sendErr == nil {
+		status := res.Status
+		if status != store.DeliveryDelivered {
+			status = store.DeliverySent
+		}
+		x.pendingDelivery = &store.DeliveryOutcome{ID: created.ID, DeliveryUpdate: store.DeliveryUpdate{Status: status, ProviderID: res.ProviderID}}
+		x.record(n, "out", OutcomeSent, map[string]any{"delivery_id": created.ID, "provider_id": res.ProviderID})
+		return "out", false, nil
+	}
+	class, _, reason := connectors.Classify(sendErr)
+	switch class {
+	case connectors.Permanent:
+		x.pendingDelivery = &store.DeliveryOutcome{ID: created.ID, DeliveryUpdate: store.DeliveryUpdate{Status: store.DeliveryFailed, Error: reason}}
+		x.record(n, "failed", OutcomeFailed, map[string]any{"reason": reason, "delivery_id": created.ID})
+		return "failed", false, nil
+	case connectors.Unknown:
+		x.pendingDelivery = &store.DeliveryOutcome{ID: created.ID, DeliveryUpdate: store.DeliveryUpdate{Status: store.DeliveryUnknown, Error: reason}}
+		x.record(n, "out", OutcomeUnknown, map[string]any{"reason": reason, "delivery_id": created.ID})
+		return "out", false, nil
+	default:
+		if reason == "" {
+			reason = "temporary failure"
+		}
+		if err := x.e.cfg.Store.UpdateDelivery(ctx, created.ID, store.DeliveryUpdate{Status: store.DeliveryPending, Error: reason}); err != nil {
+			return "", false, err
+		}
+		return "", false, sendErr
+	}
+}
+
+// settled turns a delivery that already has its outcome into the step's
+// result without calling the connector again.
+func (x *exec) settled(n *flows.CompiledNode, d store.Delivery) (string, bool) {
+	switch d.Status {
+	case store.DeliverySent, store.DeliveryDelivered:
+		x.record(n, "out", OutcomeSent, map[string]any{"delivery_id": d.ID, "provider_id": d.ProviderID})
+		return "out", true
+	case store.DeliveryFailed:
+		x.record(n, "failed", OutcomeFailed, map[string]any{"reason": d.Error, "delivery_id": d.ID})
+		return "failed", true
+	case store.DeliveryUnknown:
+		x.record(n, "out", OutcomeUnknown, map[string]any{"reason": d.Error, "delivery_id": d.ID})
+		return "out", true
+	case store.DeliverySuppressed, store.DeliverySkipped:
+		x.record(n, "out", OutcomeSkipped, map[string]any{"reason": d.Error, "delivery_id": d.ID})
+		return "out", true
+	}
+	return "", false
+}
+
+// recipient returns the address an action goes to, or why there is none.
+func (x *exec) recipient(kind string) (string, string) {
+	switch kind {
+	case "send_email":
+		if x.profile.Email == "" {
+			return "", "the profile has no email address"
+		}
+		return x.profile.Email, ""
+	case "send_sms":
+		if x.profile.Phone == "" {
+			return "", "the profile has no phone number"
+		}
+		return x.profile.Phone, ""
+	case "audience_add", "audience_remove":
+		if x.profile.Email == "" && x.profile.Phone == "" {
+			return "", "the profile has neither email nor phone to match an audience"
+		}
+		return firstNonEmpty(x.profile.Email, x.profile.Phone), ""
+	}
+	return x.profile.ExternalID, ""
+}
+
+// suppressed says why a message must not go out (consent, suppression list).
+func (x *exec) suppressed(ctx context.Context, channel, address string) (string, error) {
+	consent := func(ch string) string {
+		if m, ok := x.profile.Consent[ch].(map[string]any); ok {
+			s, _ := m["status"].(string)
+			return s
+		}
+		return ""
+	}
+	if channel == "audience" {
+		if consent("ads") != "granted" {
+			return "no ad-platform consent", nil
+		}
+		return "", nil
+	}
+	switch consent(channel) {
+	case "unsubscribed", "opted_out", "revoked":
+		return "the profile opted out of " + channel, nil
+	}
+	if x.e.cfg.Suppressions != nil && channel != "webhook" {
+		ok, err := x.e.cfg.Suppressions.IsSuppressed(ctx, x.run.WorkspaceID, channel, address)
+		if err != nil {
+			return "", fmt.Errorf("checking suppressions: %w", err)
+		}
+		if ok {
+			return "the address is on the suppression list", nil
+		}
+	}
+	return "", nil
+}
+
+// render builds the message with the profile's data.
+func (x *exec) render(n *flows.CompiledNode) (connectors.Message, error) {
+	m := connectors.Message{
+		WorkspaceID: x.run.WorkspaceID, Kind: n.Kind, ProfileID: x.profile.ExternalID, Email: x.profile.Email,
+		Phone: x.profile.Phone, Timezone: x.profile.Timezone,
+	}
+	get := func(field string) (string, error) {
+		t := n.Template(field)
+		if t == nil {
+			return "", nil
+		}
+		s, err := t.Render(x.env)
+		if err != nil {
+			return "", fmt.Errorf("rendering %s: %v", field, err)
+		}
+		return s, nil
+	}
+	var err error
+	switch n.Kind {
+	case "send_email":
+		if m.Subject, err = get("subject"); err != nil {
+			return m, err
+		}
+		if m.HTML, err = get("body"); err != nil {
+			return m, err
+		}
+		if m.Text, err = get("text"); err != nil {
+			return m, err
+		}
+		if m.FromName, err = get("from_name"); err != nil {
+			return m, err
+		}
+		if x.e.cfg.UnsubscribeURL != nil {
+			m.UnsubscribeURL = x.e.cfg.UnsubscribeURL(x.run.WorkspaceID, "email", x.profile.Email)
+		}
+	case "send_sms":
+		if m.Text, err = get("body"); err != nil {
+			return m, err
+		}
+	case "send_webhook":
+		body, err := get("payload")
+		if err != nil {
+			return m, err
+		}
+		if strings.TrimSpace(body) == "" {
+			body = "{}"
+		}
+		if !json.Valid([]byte(body)) {
+			return m, fmt.Errorf("rendering payload: the result is not valid JSON")
+		}
+		m.Payload = json.RawMessage(body)
+	case "audience_add", "audience_remove":
+		m.Attributes = map[string]any{}
+		for _, k := range []string{"country", "zip", "first_name", "last_name"} {
+			if v, ok := x.profile.Attributes[k]; ok {
+				m.Attributes[k] = v
+			}
+		}
+	}
+	return m, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,557 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/flows/expression"
+	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// Step outcomes recorded in the ledger.
+const (
+	OutcomeEntered   = "entered"
+	OutcomeOK        = "ok"
+	OutcomeWaited    = "waited"
+	OutcomeMatched   = "matched"
+	OutcomeTimeout   = "timeout"
+	OutcomeSent      = "sent"
+	OutcomeFailed    = "failed"
+	OutcomeUnknown   = "unknown"
+	OutcomeSkipped   = "skipped"
+	OutcomeDeferred  = "deferred"
+	OutcomeConverted = "converted"
+	OutcomeExited    = "exited"
+	OutcomeCompleted = "completed"
+)
+
+// ProcessTask implements asynq.Handler for TaskAdvance.
+func (e *Engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p advancePayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {
+		return fmt.Errorf("bad %s payload: %w", TaskAdvance, asynq.SkipRetry)
+	}
+	err := e.Advance(ctx, p.RunID, p.Sequence)
+	if err == nil || errors.Is(err, asynq.SkipRetry) {
+		return err
+	}
+	// On the last attempt a step that keeps failing fails its run visibly
+	// instead of disappearing into Asynq's archive.
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if retried >= maxRetry {
+		if ferr := e.failRun(ctx, p.RunID, p.Sequence, fmt.Sprintf("gave up after %d attempts: %v", retried+1, err)); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+	}
+	return err
+}
+
+// exec is one task's walk through a run.
+type exec struct {
+	e       *Engine
+	run     store.Run
+	journey store.Journey
+	c       *flows.Compiled
+	profile store.Profile
+	env     *expression.Env
+	now     time.Time
+
+	seq     int
+	steps   int
+	ledger  []store.RunStep
+	attrs   map[string]any
+	first   bool // the node about to run is the first of this task
+	update  store.RunUpdate
+	outbox  *store.OutboxItem
+	convert *store.Conversion
+	// pendingDelivery is the action's delivery outcome, committed with the step.
+	pendingDelivery *store.DeliveryOutcome
+	// retryAt re-runs this same step later without a ledger entry (rate limits).
+	retryAt *time.Time
+}
+
+// Advance runs a run from ledger sequence seq until it waits, reaches an
+// action that is not its first node, or ends, and commits the result. A
+// task for a sequence the run has left is a no-op.
+func (e *Engine) Advance(ctx context.Context, runID string, seq int) error {
+	run, err := e.cfg.Store.GetRun(ctx, runID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // erased profile or deleted journey: nothing to do
+	}
+	if err != nil {
+		return err
+	}
+	if run.Final() || run.Sequence != seq || run.Status == store.RunPaused {
+		return nil
+	}
+	j, err := e.cfg.Store.GetJourney(ctx, run.WorkspaceID, run.JourneyID)
+	if err != nil {
+		return err
+	}
+	if j.Status == store.JourneyPaused {
+		return e.pauseRun(ctx, run)
+	}
+	c, err := e.compiledVersion(ctx, run.WorkspaceID, run.JourneyID, run.Version)
+	if err != nil {
+		return err
+	}
+	profile, err := e.cfg.Store.GetProfile(ctx, run.ProfileID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	x := &exec{e: e, run: run, journey: j, c: c, profile: profile, now: e.now(), seq: run.Sequence, steps: run.Steps, first: true}
+	x.env = e.env(run, j, profile, x.now)
+	if err := x.walk(ctx); err != nil {
+		return err
+	}
+	return x.commit(ctx)
+}
+
+func (e *Engine) env(run store.Run, j store.Journey, p store.Profile, now time.Time) *expression.Env {
+	var entry EntryEvent
+	_ = json.Unmarshal(run.EntryEvent, &entry)
+	return &expression.Env{
+		Profile: expression.Profile(expression.ProfileFields{ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone, Locale: p.Locale}, p.Attributes),
+		Event:   entry.expression(),
+		Run:     expression.Run{ID: run.ID, EnteredAt: run.EnteredAt, Steps: run.Steps, Entry: entry.expression()},
+		Journey: expression.Journey{ID: j.ID, Name: j.Name, Version: run.Version},
+		Now:     now,
+	}
+}
+
+func (e *Engine) pauseRun(ctx context.Context, run store.Run) error {
+	err := e.cfg.Store.AdvanceRun(ctx, store.RunUpdate{
+		RunID: run.ID, ExpectSequence: run.Sequence, Status: store.RunPaused, CurrentNode: run.CurrentNode,
+		Sequence: run.Sequence, Steps: run.Steps, Port: run.Port, WaitUntil: run.WaitUntil, WaitEvent: run.WaitEvent,
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	return err
+}
+
+// location is the time zone for a profile: its own, else the journey's.
+func (x *exec) location() *time.Location {
+	if x.profile.Timezone != "" {
+		if loc, err := nodes.LoadTimezone(x.profile.Timezone); err == nil {
+			return loc
+		}
+	}
+	if x.c.Settings.Location != nil {
+		return x.c.Settings.Location
+	}
+	return time.UTC
+}
+
+// record appends a ledger step for node n.
+func (x *exec) record(n *flows.CompiledNode, port, outcome string, detail map[string]any) {
+	x.ledger = append(x.ledger, store.RunStep{
+		Sequence: x.seq, NodeID: n.ID, Kind: n.Kind, Port: port, Outcome: outcome, Detail: detail,
+		StartedAt: x.now, FinishedAt: x.e.now(),
+	})
+	x.seq++
+	x.steps++
+	x.env.Run.Steps = x.steps
+}
+
+// walk executes nodes from the run's current node.
+func (x *exec) walk(ctx context.Context) error {
+	n, ok := x.c.Nodes[x.run.CurrentNode]
+	if !ok {
+		x.finish(store.RunFailed, fmt.Sprintf("node %q is not in version %d", x.run.CurrentNode, x.run.Version))
+		return nil
+	}
+	budget := x.c.Settings.StepBudget
+	if budget <= 0 {
+		budget = flows.DefaultStepBudget
+	}
+	for n != nil {
+		if x.steps >= budget {
+			x.finishAt(n, store.RunFailed, fmt.Sprintf("step budget of %d steps exhausted at node %q (a loop that never ends?)", budget, n.ID))
+			return nil
+		}
+		port, stop, err := x.step(ctx, n)
+		if err != nil {
+			return err
+		}
+		if stop {
+			return nil
+		}
+		next, end, err := x.c.Follow(n, port)
+		if err != nil {
+			x.finishAt(n, store.RunFailed, err.Error())
+			return nil
+		}
+		if next == nil {
+			switch end {
+			case nodes.Fail:
+				reason := fmt.Sprintf("node %q left through %q, which is not connected", n.ID, port)
+				if last := x.lastDetail("reason"); last != "" {
+					reason += ": " + last
+				}
+				x.finishAt(n, store.RunFailed, reason)
+			default:
+				x.finishAt(n, store.RunCompleted, "")
+			}
+			return nil
+		}
+		n = next
+		x.first = false
+	}
+	return nil
+}
+
+func (x *exec) lastDetail(key string) string {
+	if len(x.ledger) == 0 {
+		return ""
+	}
+	s, _ := x.ledger[len(x.ledger)-1].Detail[key].(string)
+	return s
+}
+
+// step runs one node and returns the port it leaves through, or stop when
+// the run waits or ends here.
+func (x *exec) step(ctx context.Context, n *flows.CompiledNode) (port string, stop bool, err error) {
+	switch {
+	case n.Spec.Category == nodes.Trigger:
+		x.record(n, "out", OutcomeEntered, nil)
+		return "out", false, nil
+	case n.Spec.Acts:
+		if !x.first {
+			// Each action gets its own task, so its retries never repeat
+			// the steps before it.
+			x.schedule(n, store.RunActive, x.now, nil, "")
+			return "", true, nil
+		}
+		return x.act(ctx, n)
+	}
+	switch n.Kind {
+	case "condition":
+		ok, err := n.Program("expr").EvalBool(x.env)
+		p := "no"
+		if ok {
+			p = "yes"
+		}
+		x.record(n, p, OutcomeOK, evalDetail("value", ok, err))
+		return p, false, nil
+	case "switch":
+		cases := n.Config.List("cases")
+		detail := map[string]any{}
+		for i, cs := range cases {
+			ok, err := n.Program(fmt.Sprintf("cases[%d].expr", i)).EvalBool(x.env)
+			if err != nil {
+				detail[cs.String("name")+"_error"] = err.Error()
+			}
+			if ok {
+				detail["matched"] = cs.String("name")
+				x.record(n, cs.String("name"), OutcomeOK, detail)
+				return cs.String("name"), false, nil
+			}
+		}
+		x.record(n, "default", OutcomeOK, detail)
+		return "default", false, nil
+	case "split":
+		p, detail := x.split(n)
+		x.record(n, p, OutcomeOK, detail)
+		return p, false, nil
+	case "update_profile":
+		detail := map[string]any{}
+		if x.attrs == nil {
+			x.attrs = map[string]any{}
+		}
+		for i, a := range n.Config.List("assignments") {
+			name := a.String("attribute")
+			v, err := n.Program(fmt.Sprintf("assignments[%d].expr", i)).Eval(x.env)
+			if err != nil {
+				detail[name+"_error"] = err.Error()
+				continue
+			}
+			v = jsonValue(v)
+			x.attrs[name] = v
+			x.env.Profile[name] = v
+			detail[name] = v
+		}
+		x.record(n, "out", OutcomeOK, detail)
+		return "out", false, nil
+	case "goal":
+		return x.goal(ctx, n)
+	case "exit":
+		x.record(n, "", OutcomeCompleted, map[string]any{"reason": n.Config.String("reason")})
+		x.finish(store.RunCompleted, "")
+		return "", true, nil
+	case "delay":
+		return x.delay(n)
+	case "wait_event":
+		return x.waitEvent(n)
+	}
+	x.finishAt(n, store.RunFailed, fmt.Sprintf("node kind %q cannot run", n.Kind))
+	return "", true, nil
+}
+
+// evalDetail records an expression's value, or its error (which counts as false).
+func evalDetail(key string, v any, err error) map[string]any {
+	if err != nil {
+		return map[string]any{key: v, "error": err.Error()}
+	}
+	return map[string]any{key: v}
+}
+
+// jsonValue normalises an expression result for JSON storage.
+func jsonValue(v any) any {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC().Format(time.RFC3339)
+	case int:
+		return float64(t)
+	case int64:
+		return float64(t)
+	}
+	return v
+}
+
+// split picks a variant by weight from a stable hash of (run, node), so the
+// choice is random across runs but sticky within one.
+func (x *exec) split(n *flows.CompiledNode) (string, map[string]any) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(x.run.ID + "/" + n.ID))
+	bucket := int(h.Sum32() % 100)
+	acc := 0
+	for _, v := range n.Config.List("variants") {
+		acc += int(v.Int("weight"))
+		if bucket < acc {
+			return v.String("name"), map[string]any{"bucket": bucket, "variant": v.String("name")}
+		}
+	}
+	return "holdout", map[string]any{"bucket": bucket, "variant": "holdout"}
+}
+
+// goal checks whether the profile did the event (matching the filter)
+// within the window before reaching this node.
+func (x *exec) goal(ctx context.Context, n *flows.CompiledNode) (string, bool, error) {
+	since := x.run.EnteredAt
+	if w := n.Config.Duration("window"); w > 0 {
+		since = x.now.Add(-w)
+	}
+	events, err := x.e.cfg.Store.ListProfileEvents(ctx, x.profile.ID, n.Config.String("event"), since, 100)
+	if err != nil {
+		return "", false, err
+	}
+	filter := n.Program("filter")
+	for _, ev := range events {
+		if filter != nil {
+			env := *x.env
+			env.Event = expression.Event{Name: ev.Name, Properties: ev.Properties, OccurredAt: ev.OccurredAt}
+			if ok, _ := filter.EvalBool(&env); !ok {
+				continue
+			}
+		}
+		x.convert = &store.Conversion{At: ev.OccurredAt, Path: x.path(n.ID)}
+		if n.Config.Bool("exit_on_conversion") {
+			x.record(n, "", OutcomeConverted, map[string]any{"event_id": ev.ID, "exit": true})
+			x.finish(store.RunExited, "")
+			return "", true, nil
+		}
+		x.record(n, "out", OutcomeConverted, map[string]any{"event_id": ev.ID})
+		return "out", false, nil
+	}
+	x.record(n, "out", OutcomeOK, map[string]any{"converted": false})
+	return "out", false, nil
+}
+
+// path is the node ids this task has walked, for conversion attribution;
+// the full path is in the ledger.
+func (x *exec) path(last string) string {
+	ids := make([]string, 0, len(x.ledger)+1)
+	for _, s := range x.ledger {
+		ids = append(ids, s.NodeID)
+	}
+	return strings.Join(append(ids, last), ">")
+}
+
+// woken reports whether this task is the wake-up of a wait at node n.
+func (x *exec) woken(n *flows.CompiledNode) bool {
+	return x.first && x.run.CurrentNode == n.ID && x.run.WaitUntil != nil
+}
+
+func (x *exec) delay(n *flows.CompiledNode) (string, bool, error) {
+	if x.woken(n) {
+		if x.now.Before(*x.run.WaitUntil) {
+			// Early (Asynq's whole-second scheduling, clock skew) or
+			// resumed before the wait was over: wait again.
+			x.park(n, store.RunWaiting, *x.run.WaitUntil, "")
+			return "", true, nil
+		}
+		x.record(n, "out", OutcomeWaited, map[string]any{"until": x.run.WaitUntil.UTC().Format(time.RFC3339)})
+		return "out", false, nil
+	}
+	wake, ok, detail := x.wakeTime(n)
+	if !ok || !wake.After(x.now) {
+		x.record(n, "out", OutcomeWaited, detail)
+		return "out", false, nil
+	}
+	x.park(n, store.RunWaiting, wake, "")
+	return "", true, nil
+}
+
+// wakeTime computes a delay node's wake time; ok is false when the run
+// should continue at once (a missing or past date).
+func (x *exec) wakeTime(n *flows.CompiledNode) (time.Time, bool, map[string]any) {
+	cfg := n.Config
+	loc := x.location()
+	if tz := cfg.String("timezone"); tz != "" {
+		if l, err := nodes.LoadTimezone(tz); err == nil {
+			loc = l
+		}
+	}
+	switch cfg.String("mode") {
+	case "until_time":
+		clock, _ := cfg.Clock("time")
+		return nextLocalTime(x.now, loc, clock, cfg.Weekdays("weekdays")), true, nil
+	case "until_date":
+		v, err := n.Program("date").Eval(x.env)
+		if err != nil {
+			return time.Time{}, false, map[string]any{"error": err.Error()}
+		}
+		clock, hasClock := cfg.Clock("time")
+		w, ok, err := dateWake(v, x.now, loc, clock, hasClock, cfg.Duration("offset"), cfg.Bool("yearly"))
+		if err != nil {
+			return time.Time{}, false, map[string]any{"error": err.Error()}
+		}
+		if !ok {
+			return time.Time{}, false, map[string]any{"skipped": "no date"}
+		}
+		return w, true, nil
+	default:
+		return x.now.Add(cfg.Duration("duration")), true, nil
+	}
+}
+
+func (x *exec) waitEvent(n *flows.CompiledNode) (string, bool, error) {
+	if x.woken(n) {
+		if x.now.Before(*x.run.WaitUntil) {
+			x.park(n, store.RunWaitingEvent, *x.run.WaitUntil, n.Config.String("event"))
+			return "", true, nil
+		}
+		x.record(n, "timeout", OutcomeTimeout, nil)
+		return "timeout", false, nil
+	}
+	x.park(n, store.RunWaitingEvent, x.now.Add(n.Config.Duration("timeout")), n.Config.String("event"))
+	return "", true, nil
+}
+
+// park stops the run at node n until `until` (delay, wait_event, deferral).
+func (x *exec) park(n *flows.CompiledNode, status string, until time.Time, waitEvent string) {
+	x.schedule(n, status, until, &until, waitEvent)
+}
+
+// schedule stops the walk at node n with a task due at `at`.
+func (x *exec) schedule(n *flows.CompiledNode, status string, at time.Time, waitUntil *time.Time, waitEvent string) {
+	due := at
+	x.update = store.RunUpdate{Status: status, CurrentNode: n.ID, WaitUntil: waitUntil, WaitEvent: waitEvent, NextDueAt: &due}
+	queue := QueueDefault
+	x.outbox = &store.OutboxItem{Sequence: x.seq, TaskType: TaskAdvance, Queue: queue, ProcessAt: at}
+}
+
+// finish ends the run at the current node.
+func (x *exec) finish(status, reason string) {
+	x.update = store.RunUpdate{Status: status, CurrentNode: x.run.CurrentNode, Error: reason, Finished: true}
+	if len(x.ledger) > 0 {
+		x.update.CurrentNode = x.ledger[len(x.ledger)-1].NodeID
+	}
+}
+
+// finishAt ends the run at node n.
+func (x *exec) finishAt(n *flows.CompiledNode, status, reason string) {
+	x.finish(status, reason)
+	x.update.CurrentNode = n.ID
+}
+
+// commit writes the walk's result; a conflict means another worker (or an
+// event) advanced the run first, and this task's work is dropped.
+func (x *exec) commit(ctx context.Context) error {
+	u := x.update
+	u.RunID, u.JourneyID, u.ProfileID = x.run.ID, x.run.JourneyID, x.run.ProfileID
+	u.ExpectSequence = x.run.Sequence
+	u.Sequence, u.Steps = x.seq, x.steps
+	u.Ledger = x.ledger
+	u.ProfileAttributes = x.attrs
+	u.Conversion = x.convert
+	if x.outbox != nil {
+		o := *x.outbox
+		o.Sequence = x.seq
+		u.Outbox = &o
+	}
+	if x.pendingDelivery != nil {
+		u.Delivery = x.pendingDelivery
+	}
+	err := x.e.cfg.Store.AdvanceRun(ctx, u)
+	if errors.Is(err, store.ErrConflict) {
+		x.e.logger.Debug("run advanced elsewhere", slog.String("run_id", x.run.ID), slog.Int("seq", x.run.Sequence))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if u.Outbox != nil {
+		o := *u.Outbox
+		o.RunID = x.run.ID
+		id := taskID(o.RunID, o.Sequence)
+		if o.Sequence == x.run.Sequence {
+			id = fmt.Sprintf("%s@%d", id, o.ProcessAt.Unix())
+		}
+		x.e.dispatchAs(ctx, o, id)
+	}
+	if x.retryAt != nil {
+		// A distinct task id: the current task still holds (run, seq). If
+		// this enqueue is lost, the reconciler finds the run overdue.
+		id := fmt.Sprintf("%s@%d", taskID(x.run.ID, x.seq), x.retryAt.Unix())
+		if err := x.e.enqueueTask(ctx, store.OutboxItem{RunID: x.run.ID, Sequence: x.seq, Queue: QueueDefault, ProcessAt: *x.retryAt}, id); err != nil {
+			x.e.logger.Warn("re-scheduling run", slog.String("run_id", x.run.ID), slog.String("error", err.Error()))
+		}
+	}
+	return nil
+}
+
+// failRun marks a run failed at its current node (a step that kept failing).
+func (e *Engine) failRun(ctx context.Context, runID string, seq int, reason string) error {
+	run, err := e.cfg.Store.GetRun(ctx, runID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if run.Final() || run.Sequence != seq {
+		return nil
+	}
+	// A delivery left pending by the failing attempts failed with the run.
+	if d, err := e.cfg.Store.GetDeliveryByKey(ctx, deliveryKey(run.ID, seq)); err == nil && d.Status == store.DeliveryPending {
+		if err := e.cfg.Store.UpdateDelivery(ctx, d.ID, store.DeliveryUpdate{Status: store.DeliveryFailed, Error: reason, ProviderID: d.ProviderID}); err != nil {
+			return err
+		}
+	}
+	err = e.cfg.Store.AdvanceRun(ctx, store.RunUpdate{
+		RunID: run.ID, JourneyID: run.JourneyID, ProfileID: run.ProfileID, ExpectSequence: run.Sequence,
+		Status: store.RunFailed, CurrentNode: run.CurrentNode, Sequence: run.Sequence, Steps: run.Steps, Error: reason, Finished: true,
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	e.logger.Warn("run failed", slog.String("run_id", run.ID), slog.String("reason", reason))
+	return err
+}

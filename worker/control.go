@@ -1,0 +1,83 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/waymarkhq/waymark/store"
+)
+
+// JourneyStatusStore changes a journey's status.
+type JourneyStatusStore interface {
+	SetJourneyStatus(ctx context.Context, workspaceID, id, status, by string) (store.Journey, error)
+}
+
+// PauseRuns stops a paused journey's runs from advancing: their tasks are
+// taken off the schedule (timers that fall due wait).
+func (e *Engine) PauseRuns(ctx context.Context, journeyID string) (int64, error) {
+	return e.cfg.Store.PauseJourneyRuns(ctx, journeyID)
+}
+
+// ResumeRuns gives a resumed journey's paused runs their tasks back; a run
+// whose wait is not over waits again.
+func (e *Engine) ResumeRuns(ctx context.Context, journeyID string) (int64, error) {
+	n, err := e.cfg.Store.ResumeJourneyRuns(ctx, journeyID, TaskAdvance)
+	if err != nil {
+		return 0, err
+	}
+	// The relay enqueues the new outbox items within a second.
+	return n, nil
+}
+
+// ExitRuns ends every live run of a journey (archive with "exit runs").
+func (e *Engine) ExitRuns(ctx context.Context, journeyID, reason string) (int, error) {
+	exited, after := 0, ""
+	for {
+		ids, err := e.cfg.Store.ListLiveRunIDs(ctx, journeyID, after, 500)
+		if err != nil {
+			return exited, err
+		}
+		if len(ids) == 0 {
+			return exited, nil
+		}
+		for _, id := range ids {
+			run, err := e.cfg.Store.GetRun(ctx, id)
+			if err != nil {
+				return exited, err
+			}
+			ok, err := e.exitRun(ctx, run, reason)
+			if err != nil {
+				return exited, err
+			}
+			if ok {
+				exited++
+			}
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// CancelRun ends one run of the workspace.
+func (e *Engine) CancelRun(ctx context.Context, workspaceID, runID, reason string) (store.Run, error) {
+	run, err := e.cfg.Store.GetWorkspaceRun(ctx, workspaceID, runID)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if run.Final() {
+		return store.Run{}, fmt.Errorf("run %s has already ended (%s): %w", runID, run.Status, store.ErrConflict)
+	}
+	if _, err := e.exitRun(ctx, run, reason); err != nil {
+		return store.Run{}, err
+	}
+	return e.cfg.Store.GetRun(ctx, runID)
+}
+
+// RetryRun restarts a failed run at the node where it failed.
+func (e *Engine) RetryRun(ctx context.Context, workspaceID, runID string) (store.Run, error) {
+	run, err := e.cfg.Store.ReviveRun(ctx, workspaceID, runID, TaskAdvance)
+	if err != nil {
+		return store.Run{}, err
+	}
+	e.dispatch(ctx, store.OutboxItem{RunID: run.ID, Sequence: run.Sequence, TaskType: TaskAdvance, Queue: QueueCritical, ProcessAt: e.now()})
+	return run, nil
+}

@@ -1,0 +1,310 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/flows/expression"
+	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// TaskAdvance advances one run from one ledger sequence.
+const TaskAdvance = "run:advance"
+
+// advancePayload is a TaskAdvance payload: ids only.
+type advancePayload struct {
+	RunID    string `json:"run_id"`
+	Sequence int    `json:"seq"`
+}
+
+// taskID derives the Asynq task id from (run, sequence), so enqueueing the
+// same step twice is a no-op while the task exists.
+func taskID(runID string, seq int) string { return "run:" + runID + ":" + strconv.Itoa(seq) }
+
+// EngineStore is the storage the engine needs.
+type EngineStore interface {
+	GetJourney(ctx context.Context, workspaceID, id string) (store.Journey, error)
+	GetJourneyVersion(ctx context.Context, workspaceID, id string, version int) (store.JourneyVersion, error)
+	ListJourneys(ctx context.Context, workspaceID string, f store.JourneyFilter) ([]store.Journey, string, error)
+	GetProfile(ctx context.Context, id string) (store.Profile, error)
+
+	EnterRun(ctx context.Context, r store.Run, p store.EntryPolicy, first store.OutboxItem) (store.Run, error)
+	GetRun(ctx context.Context, id string) (store.Run, error)
+	GetWorkspaceRun(ctx context.Context, workspaceID, id string) (store.Run, error)
+	AdvanceRun(ctx context.Context, u store.RunUpdate) error
+	ListRunSteps(ctx context.Context, runID string) ([]store.RunStep, error)
+	ListRunsWaitingForEvent(ctx context.Context, profileID, eventName string) ([]store.Run, error)
+	ListProfileRuns(ctx context.Context, profileID, journeyID string, since time.Time) ([]store.Run, error)
+	ListProfileEvents(ctx context.Context, profileID, name string, since time.Time, limit int) ([]store.Event, error)
+	RecordConversion(ctx context.Context, runID string, c store.Conversion) (bool, error)
+	PauseJourneyRuns(ctx context.Context, journeyID string) (int64, error)
+	ResumeJourneyRuns(ctx context.Context, journeyID, taskType string) (int64, error)
+	ListLiveRunIDs(ctx context.Context, journeyID, afterID string, limit int) ([]string, error)
+	ReviveRun(ctx context.Context, workspaceID, runID, taskType string) (store.Run, error)
+
+	CreateDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error)
+	GetDeliveryByKey(ctx context.Context, key string) (store.Delivery, error)
+	UpdateDelivery(ctx context.Context, id string, u store.DeliveryUpdate) error
+	CountDeliveriesSince(ctx context.Context, profileID, channel string, since time.Time) (int, error)
+
+	ListOutbox(ctx context.Context, before time.Time, limit int) ([]store.OutboxItem, error)
+	DeleteOutbox(ctx context.Context, ids []int64) error
+	DeleteOutboxFor(ctx context.Context, runID string, sequence int, taskType string) error
+	ListDueRuns(ctx context.Context, before time.Time, afterID string, limit int) ([]store.DueRun, error)
+}
+
+// Suppressions answers whether an address must not be messaged.
+type Suppressions interface {
+	IsSuppressed(ctx context.Context, workspaceID, channel, address string) (bool, error)
+}
+
+// RateLimiter takes one token from a shared bucket; when none is left it
+// says how long to wait.
+type RateLimiter interface {
+	Take(ctx context.Context, key string, count int, per time.Duration) (ok bool, retryAfter time.Duration, err error)
+}
+
+// EngineConfig wires the engine.
+type EngineConfig struct {
+	Store        EngineStore
+	Registry     *nodes.Registry
+	Connectors   connectors.Resolver
+	Suppressions Suppressions // nil: no suppression list
+	RateLimiter  RateLimiter  // nil: journey rate limits are not enforced
+	Enqueuer     Enqueuer
+	Now          func() time.Time // the clock; nil means time.Now
+	Logger       *slog.Logger
+	// BaseURL is the public URL, for unsubscribe links (may be empty).
+	BaseURL string
+	// UnsubscribeURL builds a profile's one-click unsubscribe link (nil: none).
+	UnsubscribeURL func(workspaceID, channel, address string) string
+}
+
+// Engine runs journeys: entries, steps, waits, actions and events.
+type Engine struct {
+	cfg      EngineConfig
+	now      func() time.Time
+	logger   *slog.Logger
+	mu       sync.Mutex
+	compiled map[versionKey]*flows.Compiled
+}
+
+type versionKey struct {
+	journeyID string
+	version   int
+}
+
+// NewEngine returns an engine.
+func NewEngine(cfg EngineConfig) *Engine {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, now: func() time.Time { return now().UTC() }, logger: logger, compiled: map[versionKey]*flows.Compiled{}}
+}
+
+// Errors returned by Enter.
+var (
+	ErrJourneyNotLive = errors.New("the journey is not live")
+	ErrOutsideWindow  = errors.New("outside the journey's entry window")
+	ErrNoSuchTrigger  = errors.New("the journey has no such trigger")
+)
+
+// compiledVersion returns a published version compiled, from the cache.
+// Versions are immutable, so the cache never goes stale.
+func (e *Engine) compiledVersion(ctx context.Context, workspaceID, journeyID string, version int) (*flows.Compiled, error) {
+	key := versionKey{journeyID, version}
+	e.mu.Lock()
+	c, ok := e.compiled[key]
+	e.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	v, err := e.cfg.Store.GetJourneyVersion(ctx, workspaceID, journeyID, version)
+	if err != nil {
+		return nil, err
+	}
+	j, err := flows.Parse(v.Document)
+	if err != nil {
+		return nil, fmt.Errorf("parsing version %d of journey %s: %w", version, journeyID, err)
+	}
+	// Connectors were checked at publish; a connector removed since then
+	// fails at send time with a clear reason.
+	c, problems := flows.Compile(e.cfg.Registry, j, flows.ValidateOptions{})
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("compiling version %d of journey %s: %s", version, journeyID, problems[0].String())
+	}
+	e.mu.Lock()
+	e.compiled[key] = c
+	e.mu.Unlock()
+	return c, nil
+}
+
+// EntryEvent is what started a run; it becomes run.entry in expressions.
+type EntryEvent struct {
+	Name       string            `json:"name,omitempty"`
+	Properties map[string]any    `json:"properties,omitempty"`
+	Body       any               `json:"body,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	OccurredAt time.Time         `json:"occurred_at"`
+}
+
+func (ev EntryEvent) expression() expression.Event {
+	return expression.Event{Name: ev.Name, Properties: ev.Properties, Body: ev.Body, Headers: ev.Headers, OccurredAt: ev.OccurredAt}
+}
+
+// EnterRequest asks for one profile to enter one journey.
+type EnterRequest struct {
+	WorkspaceID string
+	JourneyID   string
+	ProfileID   string // profiles.id
+	TriggerNode string // the trigger node the profile enters through; "" = the first trigger
+	Event       EntryEvent
+}
+
+// Enter creates a run for the profile in the journey's live version,
+// applying the journey's entry rules, and schedules its first step. The run
+// and its outbox item commit together, so an accepted entry is never lost.
+// A refused entry is a *store.EntryRefusedError or one of the Err… values.
+func (e *Engine) Enter(ctx context.Context, req EnterRequest) (store.Run, error) {
+	j, err := e.cfg.Store.GetJourney(ctx, req.WorkspaceID, req.JourneyID)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if j.Status != store.JourneyLive || j.LiveVersion == 0 {
+		return store.Run{}, fmt.Errorf("%w (status %s)", ErrJourneyNotLive, j.Status)
+	}
+	c, err := e.compiledVersion(ctx, req.WorkspaceID, j.ID, j.LiveVersion)
+	if err != nil {
+		return store.Run{}, err
+	}
+	now := e.now()
+	st := c.Settings
+	if (!st.EntryStart.IsZero() && now.Before(st.EntryStart)) || (!st.EntryEnd.IsZero() && !now.Before(st.EntryEnd)) {
+		return store.Run{}, ErrOutsideWindow
+	}
+	trigger := req.TriggerNode
+	if trigger == "" && len(c.Triggers) > 0 {
+		trigger = c.Triggers[0].ID
+	}
+	if n, ok := c.Nodes[trigger]; !ok || n.Spec.Category != nodes.Trigger {
+		return store.Run{}, fmt.Errorf("%w: %q", ErrNoSuchTrigger, trigger)
+	}
+	if req.Event.OccurredAt.IsZero() {
+		req.Event.OccurredAt = now
+	}
+	entry, err := json.Marshal(req.Event)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("encoding entry event: %w", err)
+	}
+	run, err := e.cfg.Store.EnterRun(ctx, store.Run{
+		ID: store.NewID(), WorkspaceID: req.WorkspaceID, JourneyID: j.ID, Version: j.LiveVersion, ProfileID: req.ProfileID,
+		CurrentNode: trigger, EntryEvent: entry, EnteredAt: now,
+	}, store.EntryPolicy{
+		Reentry: st.Reentry, MinInterval: st.ReentryMinInterval, PerProfileLimit: st.EntryLimitPerProfile, TotalLimit: st.EntryLimitTotal,
+	}, store.OutboxItem{TaskType: TaskAdvance, Queue: QueueCritical, ProcessAt: now})
+	if err != nil {
+		return store.Run{}, err
+	}
+	e.dispatch(ctx, store.OutboxItem{RunID: run.ID, Sequence: run.Sequence, TaskType: TaskAdvance, Queue: QueueCritical, ProcessAt: now})
+	return run, nil
+}
+
+// dispatch enqueues an outbox item right after its commit and removes it
+// from the outbox. If either step fails, the relay retries from the outbox.
+func (e *Engine) dispatch(ctx context.Context, o store.OutboxItem) {
+	e.dispatchAs(ctx, o, taskID(o.RunID, o.Sequence))
+}
+
+// dispatchAs is dispatch with an explicit task id: a run re-scheduled at the
+// sequence of the task now running (an early wake-up) needs an id that task
+// does not hold.
+func (e *Engine) dispatchAs(ctx context.Context, o store.OutboxItem, id string) {
+	if err := e.enqueueTask(ctx, o, id); err != nil {
+		e.logger.Warn("enqueue failed; the outbox relay will retry", slog.String("run_id", o.RunID), slog.String("error", err.Error()))
+		return
+	}
+	if err := e.cfg.Store.DeleteOutboxFor(ctx, o.RunID, o.Sequence, o.TaskType); err != nil {
+		e.logger.Warn("deleting outbox item", slog.String("run_id", o.RunID), slog.String("error", err.Error()))
+	}
+}
+
+// enqueue puts a run's task on Asynq. A task that already exists with the
+// same id is success: that is the point of ids derived from (run, sequence).
+func (e *Engine) enqueue(ctx context.Context, o store.OutboxItem) error {
+	return e.enqueueTask(ctx, o, taskID(o.RunID, o.Sequence))
+}
+
+func (e *Engine) enqueueTask(ctx context.Context, o store.OutboxItem, id string) error {
+	return enqueueRunTask(ctx, e.cfg.Enqueuer, e.now(), o.RunID, o.Sequence, o.Queue, o.ProcessAt, id)
+}
+
+func enqueueRunTask(ctx context.Context, enq Enqueuer, now time.Time, runID string, seq int, queue string, at time.Time, id string) error {
+	payload, err := json.Marshal(advancePayload{RunID: runID, Sequence: seq})
+	if err != nil {
+		return err
+	}
+	if queue == "" {
+		queue = QueueDefault
+	}
+	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(queue), asynq.MaxRetry(runTaskMaxRetry), asynq.Timeout(2 * time.Minute)}
+	// Asynq scores scheduled tasks in whole seconds and may run them up to
+	// a second early; rounding up keeps wake-ups on time or just after.
+	if at.After(now.Add(10 * time.Millisecond)) {
+		opts = append(opts, asynq.ProcessAt(ceilSecond(at)))
+	}
+	_, err = enq.EnqueueContext(ctx, asynq.NewTask(TaskAdvance, payload), opts...)
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	return err
+}
+
+func ceilSecond(t time.Time) time.Time {
+	if tr := t.Truncate(time.Second); !tr.Equal(t) {
+		return tr.Add(time.Second)
+	}
+	return t
+}
+
+// runTaskMaxRetry bounds retries of one step (transient connector errors,
+// database hiccups). Never 0: a crashed worker spends a retry (asynq #1015).
+const runTaskMaxRetry = 12
+
+// RetryDelay is Asynq's RetryDelayFunc for run tasks: a connector's
+// Retry-After when it gave one, else exponential backoff capped at 10 minutes.
+func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
+	var ce *connectors.Error
+	if errors.As(err, &ce) && ce.RetryAfter > 0 {
+		return ce.RetryAfter
+	}
+	var w *waitError
+	if errors.As(err, &w) {
+		return w.after
+	}
+	d := time.Duration(1<<min(n, 10)) * time.Second
+	return min(d, 10*time.Minute)
+}
+
+// waitError asks Asynq to retry the task after a fixed delay (rate limits).
+type waitError struct {
+	after  time.Duration
+	reason string
+}
+
+func (w *waitError) Error() string { return fmt.Sprintf("%s: retry in %s", w.reason, w.after) }

@@ -1,0 +1,148 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waymarkhq/waymark/store"
+)
+
+// epochKey marks a Redis that holds Waymark's schedule. If it is missing,
+// Redis was flushed or restarted without persistence (or is new, as in
+// embedded mode at every start): every scheduled run is re-enqueued.
+const epochKey = "waymark:schedule:epoch"
+
+// Reconciler finds live runs whose next task is missing and enqueues it
+// again; task ids from (run, sequence) make that idempotent. Only the leader
+// (a Redis lease) reconciles, so split mode does the work once.
+type Reconciler struct {
+	e      *Engine
+	rdb    redis.UniversalClient
+	lease  *Lease
+	every  time.Duration
+	grace  time.Duration
+	logger *slog.Logger
+}
+
+// NewReconciler returns a reconciler ticking every period; runs overdue by
+// more than grace count as lost.
+func NewReconciler(e *Engine, rdb redis.UniversalClient, every, grace time.Duration) *Reconciler {
+	return &Reconciler{e: e, rdb: rdb, lease: NewLease(rdb, "reconciler", 3*every), every: every, grace: grace, logger: e.logger}
+}
+
+// ReconcileOnce re-enqueues runs whose task may be missing: all scheduled
+// runs when Redis lost its data, else the overdue ones. It reports how many
+// tasks it enqueued (existing tasks count too: Asynq rejects them as
+// duplicates, which is the no-op case).
+func (r *Reconciler) ReconcileOnce(ctx context.Context) (int, bool, error) {
+	n, err := r.rdb.Exists(ctx, epochKey).Result()
+	if err != nil {
+		return 0, false, err
+	}
+	full := n == 0
+	before := time.Time{}
+	if !full {
+		before = r.e.now().Add(-r.grace)
+	}
+	total, after := 0, ""
+	for {
+		due, err := r.e.cfg.Store.ListDueRuns(ctx, before, after, 1000)
+		if err != nil {
+			return total, full, err
+		}
+		for _, d := range due {
+			if err := r.e.enqueue(ctx, store.OutboxItem{RunID: d.ID, Sequence: d.Sequence, Queue: QueueDefault, ProcessAt: d.NextDueAt}); err != nil {
+				return total, full, err
+			}
+			total++
+		}
+		if len(due) < 1000 {
+			break
+		}
+		after = due[len(due)-1].ID
+	}
+	if full {
+		if err := r.rdb.Set(ctx, epochKey, r.e.now().Format(time.RFC3339), 0).Err(); err != nil {
+			return total, full, err
+		}
+	}
+	return total, full, nil
+}
+
+// Run reconciles at start and then every period while this process leads.
+func (r *Reconciler) Run(ctx context.Context) {
+	t := time.NewTicker(r.every)
+	defer t.Stop()
+	defer r.lease.Release(context.Background())
+	for {
+		leader, err := r.lease.Acquire(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.logger.Warn("reconciler lease", slog.String("error", err.Error()))
+		}
+		if leader {
+			n, full, err := r.ReconcileOnce(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				r.logger.Warn("reconciler", slog.String("error", err.Error()))
+			case full:
+				r.logger.Info("reconciler rebuilt the schedule from the database", slog.Int("runs", n))
+			case n > 0:
+				r.logger.Warn("reconciler re-enqueued overdue runs", slog.Int("runs", n))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Lease is a leader lease in Redis: one holder at a time, expiring if the
+// holder stops renewing.
+type Lease struct {
+	rdb   redis.UniversalClient
+	key   string
+	token string
+	ttl   time.Duration
+}
+
+// NewLease returns a lease on name.
+func NewLease(rdb redis.UniversalClient, name string, ttl time.Duration) *Lease {
+	return &Lease{rdb: rdb, key: "waymark:leader:" + name, token: uuid.NewString(), ttl: ttl}
+}
+
+var renewScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 0`)
+
+var releaseScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// Acquire takes or renews the lease and reports whether this process holds it.
+func (l *Lease) Acquire(ctx context.Context) (bool, error) {
+	ok, err := l.rdb.SetNX(ctx, l.key, l.token, l.ttl).Result()
+	if err != nil || ok {
+		return ok, err
+	}
+	n, err := renewScript.Run(ctx, l.rdb, []string{l.key}, l.token, l.ttl.Milliseconds()).Int()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return n == 1, err
+}
+
+// Release gives the lease up if this process holds it.
+func (l *Lease) Release(ctx context.Context) {
+	_ = releaseScript.Run(ctx, l.rdb, []string{l.key}, l.token).Err()
+}
