@@ -29,6 +29,10 @@ type Message struct {
 	Phone      string // E.164
 	Timezone   string
 	Attributes map[string]any // for audience matching (e.g. country, zip), never secrets
+	// Consent is the profile's consent flags as stored (e.g. {"ads": true,
+	// "ad_user_data": true, "ad_personalization": false}). Audience
+	// connectors upload nobody without ad consent.
+	Consent map[string]any
 
 	// Content (by kind).
 	Subject        string
@@ -92,6 +96,17 @@ func TransientError(reason string, retryAfter time.Duration, err error) error {
 // PermanentError marks a failure that retrying cannot fix.
 func PermanentError(reason string, err error) error {
 	return &Error{Class: Permanent, Reason: reason, Err: err}
+}
+
+// ErrSuppressed marks a message that was deliberately not sent: the
+// recipient unsubscribed, replied STOP, hard-bounced or gave no consent.
+// It is Permanent; the engine may record the delivery as "suppressed"
+// rather than "failed" (errors.Is(err, ErrSuppressed)).
+var ErrSuppressed = errors.New("suppressed")
+
+// SuppressedError builds a Permanent error wrapping ErrSuppressed.
+func SuppressedError(reason string) error {
+	return &Error{Class: Permanent, Reason: reason, Err: ErrSuppressed}
 }
 
 // UnknownError marks a send whose outcome cannot be known.

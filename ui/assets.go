@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"mime"
 	"path"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -26,7 +27,7 @@ type assets map[string]asset // by hashed URL
 
 func loadAssets() (assets, map[string]string, error) {
 	byURL := assets{}
-	urls := map[string]string{} // file name -> hashed URL
+	urls := map[string]string{} // path under static/ -> hashed URL
 	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -36,7 +37,8 @@ func loadAssets() (assets, map[string]string, error) {
 			return err
 		}
 		sum := sha256.Sum256(b)
-		name := path.Base(p)
+		// name is the path under static/: "app.css", "vendor/x6.min.js".
+		name := strings.TrimPrefix(p, "static/")
 		u := "/static/" + hex.EncodeToString(sum[:6]) + "/" + name
 		ct := mime.TypeByExtension(path.Ext(name))
 		if ct == "" {

@@ -24,7 +24,7 @@ func errorPage(p views.Page, e *Error) templ.Component {
 
 // page fills the layout's props for this request.
 func (s *Server) page(c *fiber.Ctx, title string) views.Page {
-	p := views.Page{Title: title, CSSURL: s.assetURLs["app.css"], Version: s.cfg.Version}
+	p := views.Page{Title: title, CSSURL: s.assetURLs["app.css"], FaviconURL: s.assetURLs["favicon.svg"], Version: s.cfg.Version}
 	if u, ok := currentUser(c); ok {
 		p.User = &views.User{Email: u.Email, Role: string(u.Role)}
 	}

@@ -31,7 +31,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
@@ -87,7 +87,9 @@ func (q *taskQueue) due() []queued {
 			q.active[id] = true
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].at.Before(out[j].at) || out[i].at.Equal(out[j].at) && out[i].id < out[j].id })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].at.Before(out[j].at) || out[i].at.Equal(out[j].at) && out[i].id < out[j].id
+	})
 	return out
 }
 
@@ -132,7 +134,11 @@ func (in *inbox) Send(_ context.Context, m connectors.Message) (connectors.Resul
 	return connectors.Result{Status: "delivered", ProviderID: "p-" + m.DeliveryID}, nil
 }
 
-func (in *inbox) fail(errs ...error) { in.mu.Lock(); defer in.mu.Unlock(); in.failures = append(in.failures, errs...) }
+func (in *inbox) fail(errs ...error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.failures = append(in.failures, errs...)
+}
 
 func (in *inbox) sent() []connectors.Message {
 	in.mu.Lock()

@@ -41,6 +41,8 @@ const (
 	RedisDBWorker = 1
 	RedisDBCmd    = 2
 	RedisDBUI     = 3
+	// RedisDBConnectors: connector rate limits and resolver tests.
+	RedisDBConnectors = 4
 )
 
 // RedisURL returns the test Redis URL pointed at logical database db.
@@ -95,4 +97,16 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Chromium returns the path of the Chromium binary for browser tests, from
+// WAYMARK_TEST_CHROMIUM (e.g. /usr/bin/chromium). Without it the test skips
+// loudly, or fails under CI=true.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	p := require(t, "WAYMARK_TEST_CHROMIUM")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("WAYMARK_TEST_CHROMIUM=%s: %v (install it with `apt-get install -y chromium`)", p, err)
+	}
+	return p
 }

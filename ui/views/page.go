@@ -11,6 +11,15 @@ type Page struct {
 	JSURL   string
 	Flash   string
 	Version string
+	// Styles and Scripts are extra stylesheets and (deferred) scripts, by
+	// hashed URL, in load order.
+	Styles  []string
+	Scripts []string
+	// App makes the page a full-window application (the editor): no
+	// width limit, no footer.
+	App bool
+	// FaviconURL is the hashed URL of the favicon.
+	FaviconURL string
 }
 
 // User is the signed-in user as the layout shows them.
