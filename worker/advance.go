@@ -37,6 +37,17 @@ const (
 
 // ProcessTask implements asynq.Handler for TaskAdvance.
 func (e *Engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, ok := asynq.GetMaxRetry(ctx)
+	if !ok {
+		maxRetry = runTaskMaxRetry
+	}
+	return e.ProcessAttempt(ctx, t, retried, maxRetry)
+}
+
+// ProcessAttempt runs attempt retried+1 of a TaskAdvance task whose retry
+// limit is maxRetry (ProcessTask reads both from Asynq's context).
+func (e *Engine) ProcessAttempt(ctx context.Context, t *asynq.Task, retried, maxRetry int) error {
 	var p advancePayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {
 		return fmt.Errorf("bad %s payload: %w", TaskAdvance, asynq.SkipRetry)
@@ -47,8 +58,6 @@ func (e *Engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	// On the last attempt a step that keeps failing fails its run visibly
 	// instead of disappearing into Asynq's archive.
-	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	if retried >= maxRetry {
 		if ferr := e.failRun(ctx, p.RunID, p.Sequence, fmt.Sprintf("gave up after %d attempts: %v", retried+1, err)); ferr != nil {
 			return ferr

@@ -43,10 +43,11 @@ func (c *clock) Add(d time.Duration) {
 // by id (rejecting a duplicate id while the task exists, as Asynq does) and
 // hands out those due on the virtual clock.
 type taskQueue struct {
-	mu     sync.Mutex
-	clock  *clock
-	tasks  map[string]queued
-	active map[string]bool // ids being processed: Asynq keeps them reserved
+	mu      sync.Mutex
+	retries map[string]int // failed attempts per task id
+	clock   *clock
+	tasks   map[string]queued
+	active  map[string]bool // ids being processed: Asynq keeps them reserved
 }
 
 type queued struct {
@@ -185,7 +186,7 @@ func newHarness(t *testing.T) *harness {
 	st := openStore(t, testenv.SQLiteURL(t), c.Now)
 	reg := registry(t)
 	h := &harness{t: t, ctx: context.Background(), st: st, svc: journeys.New(st, reg), clock: c,
-		queue: &taskQueue{clock: c, tasks: map[string]queued{}, active: map[string]bool{}}, inbox: &inbox{}}
+		queue: &taskQueue{clock: c, tasks: map[string]queued{}, active: map[string]bool{}, retries: map[string]int{}}, inbox: &inbox{}}
 	h.eng = worker.NewEngine(worker.EngineConfig{
 		Store: st, Registry: reg, Connectors: h.inbox, Enqueuer: h.queue, Now: c.Now,
 		Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -248,12 +249,18 @@ func (h *harness) drain() int {
 			return ran
 		}
 		for _, it := range due {
-			err := h.eng.ProcessTask(h.ctx, asynq.NewTask(worker.TaskAdvance, it.payload))
+			h.queue.mu.Lock()
+			retried := h.queue.retries[it.id]
+			h.queue.mu.Unlock()
+			err := h.eng.ProcessAttempt(h.ctx, asynq.NewTask(worker.TaskAdvance, it.payload), retried, maxRetry)
 			h.queue.done(it.id)
 			ran++
 			if err != nil && !errors.Is(err, asynq.SkipRetry) {
+				h.queue.mu.Lock()
+				h.queue.retries[it.id]++
+				h.queue.mu.Unlock()
 				h.t.Logf("task %s failed (retried on the next drain): %v", it.id, err)
-				it.at = h.clock.Now().Add(time.Nanosecond)
+				it.at = h.clock.Now()
 				h.queue.mu.Lock()
 				h.queue.tasks[it.id] = it
 				h.queue.mu.Unlock()
@@ -318,3 +325,8 @@ func mustJSON(t *testing.T, v any) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// maxRetry is the retry limit the harness gives tasks (as Asynq would).
+const maxRetry = 5
+
+func taskFor(payload []byte) *asynq.Task { return asynq.NewTask(worker.TaskAdvance, payload) }
