@@ -43,6 +43,8 @@ const (
 	RedisDBUI     = 3
 	// RedisDBConnectors: connector rate limits and resolver tests.
 	RedisDBConnectors = 4
+	// RedisDBEngine: the engine's end-to-end tests, which flush their DB.
+	RedisDBEngine = 5
 )
 
 // RedisURL returns the test Redis URL pointed at logical database db.
