@@ -661,3 +661,39 @@ func (s *Store) RecordConversion(ctx context.Context, runID string, c Conversion
 	})
 	return res.RowsAffected == 1, dbErr(res.Error, "recording conversion")
 }
+
+// CountRuns counts a journey's runs in a status ("" for all).
+func (s *Store) CountRuns(ctx context.Context, journeyID, status string) (int64, error) {
+	q := s.db.WithContext(ctx).Model(&runRow{}).Where("journey_id = ?", journeyID)
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	var n int64
+	return n, dbErr(q.Count(&n).Error, "counting runs")
+}
+
+// DelayLateness returns, for every completed wait at a delay node of a
+// journey, how long after its due time the run moved on.
+func (s *Store) DelayLateness(ctx context.Context, journeyID, nodeID string) ([]time.Duration, error) {
+	var rows []runStepRow
+	err := s.db.WithContext(ctx).Table("run_steps").Select("run_steps.detail, run_steps.finished_at").
+		Joins("JOIN runs ON runs.id = run_steps.run_id").
+		Where("runs.journey_id = ? AND run_steps.node_id = ? AND run_steps.outcome = ?", journeyID, nodeID, "waited").
+		Find(&rows).Error
+	if err != nil {
+		return nil, dbErr(err, "measuring delay lateness")
+	}
+	out := make([]time.Duration, 0, len(rows))
+	for _, r := range rows {
+		until, ok := decodeObject(r.Detail)["until"].(string)
+		if !ok {
+			continue
+		}
+		due, err := time.Parse(time.RFC3339Nano, until)
+		if err != nil {
+			continue
+		}
+		out = append(out, r.FinishedAt.Sub(due))
+	}
+	return out, nil
+}

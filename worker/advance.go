@@ -89,6 +89,8 @@ type exec struct {
 	pendingDelivery *store.DeliveryOutcome
 	// retryAt re-runs this same step later without a ledger entry (rate limits).
 	retryAt *time.Time
+	// noCommit: nothing changed (an early wake-up timed in-process).
+	noCommit bool
 }
 
 // Advance runs a run from ledger sequence seq until it waits, reaches an
@@ -392,6 +394,33 @@ func (x *exec) path(last string) string {
 	return strings.Join(append(ids, last), ">")
 }
 
+// soon handles a wake-up that came early by less than earlyWindow: Asynq
+// scores scheduled tasks in whole seconds, so a task due at :10.9 may run
+// at :10.0. Rather than hold a worker or re-schedule (rounded again), it
+// sets an in-process timer that enqueues the task at the exact time and
+// leaves the run as it is. If this process dies first, the reconciler finds
+// the run overdue.
+func (x *exec) soon(at time.Time) bool {
+	wait := at.Sub(x.now)
+	if wait > earlyWindow {
+		return false
+	}
+	x.noCommit = true
+	o := store.OutboxItem{RunID: x.run.ID, Sequence: x.run.Sequence, Queue: QueueDefault, ProcessAt: at}
+	id := fmt.Sprintf("%s@%d", taskID(x.run.ID, x.run.Sequence), at.UnixNano())
+	x.e.after(wait, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := x.e.enqueueTask(ctx, o, id); err != nil {
+			x.e.logger.Warn("enqueueing an early wake-up", slog.String("run_id", o.RunID), slog.String("error", err.Error()))
+		}
+	})
+	return true
+}
+
+// earlyWindow is how early a wake-up may come and still be timed in-process.
+const earlyWindow = 2 * time.Second
+
 // woken reports whether this task is the wake-up of a wait at node n.
 func (x *exec) woken(n *flows.CompiledNode) bool {
 	return x.first && x.run.CurrentNode == n.ID && x.run.WaitUntil != nil
@@ -400,12 +429,15 @@ func (x *exec) woken(n *flows.CompiledNode) bool {
 func (x *exec) delay(n *flows.CompiledNode) (string, bool, error) {
 	if x.woken(n) {
 		if x.now.Before(*x.run.WaitUntil) {
-			// Early (Asynq's whole-second scheduling, clock skew) or
-			// resumed before the wait was over: wait again.
+			if x.soon(*x.run.WaitUntil) {
+				return "", true, nil
+			}
+			// Resumed (or woken by a skewed clock) well before the wait
+			// is over: wait again.
 			x.park(n, store.RunWaiting, *x.run.WaitUntil, "")
 			return "", true, nil
 		}
-		x.record(n, "out", OutcomeWaited, map[string]any{"until": x.run.WaitUntil.UTC().Format(time.RFC3339)})
+		x.record(n, "out", OutcomeWaited, map[string]any{"until": x.run.WaitUntil.UTC().Format(time.RFC3339Nano)})
 		return "out", false, nil
 	}
 	wake, ok, detail := x.wakeTime(n)
@@ -453,6 +485,9 @@ func (x *exec) wakeTime(n *flows.CompiledNode) (time.Time, bool, map[string]any)
 func (x *exec) waitEvent(n *flows.CompiledNode) (string, bool, error) {
 	if x.woken(n) {
 		if x.now.Before(*x.run.WaitUntil) {
+			if x.soon(*x.run.WaitUntil) {
+				return "", true, nil
+			}
 			x.park(n, store.RunWaitingEvent, *x.run.WaitUntil, n.Config.String("event"))
 			return "", true, nil
 		}
@@ -493,6 +528,9 @@ func (x *exec) finishAt(n *flows.CompiledNode, status, reason string) {
 // commit writes the walk's result; a conflict means another worker (or an
 // event) advanced the run first, and this task's work is dropped.
 func (x *exec) commit(ctx context.Context) error {
+	if x.noCommit {
+		return nil
+	}
 	u := x.update
 	u.RunID, u.JourneyID, u.ProfileID = x.run.ID, x.run.JourneyID, x.run.ProfileID
 	u.ExpectSequence = x.run.Sequence

@@ -89,6 +89,9 @@ type EngineConfig struct {
 	BaseURL string
 	// UnsubscribeURL builds a profile's one-click unsubscribe link (nil: none).
 	UnsubscribeURL func(workspaceID, channel, address string) string
+	// After runs f after d (time.AfterFunc; tests on a virtual clock
+	// provide their own).
+	After func(d time.Duration, f func())
 }
 
 // Engine runs journeys: entries, steps, waits, actions and events.
@@ -116,6 +119,14 @@ func NewEngine(cfg EngineConfig) *Engine {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{cfg: cfg, now: func() time.Time { return now().UTC() }, logger: logger, compiled: map[versionKey]*flows.Compiled{}}
+}
+
+func (e *Engine) after(d time.Duration, f func()) {
+	if e.cfg.After != nil {
+		e.cfg.After(d, f)
+		return
+	}
+	time.AfterFunc(d, f)
 }
 
 // Errors returned by Enter.
@@ -264,22 +275,15 @@ func enqueueRunTask(ctx context.Context, enq Enqueuer, now time.Time, runID stri
 	}
 	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(queue), asynq.MaxRetry(runTaskMaxRetry), asynq.Timeout(2 * time.Minute)}
 	// Asynq scores scheduled tasks in whole seconds and may run them up to
-	// a second early; rounding up keeps wake-ups on time or just after.
+	// a second early: the handler times such early wake-ups itself.
 	if at.After(now.Add(10 * time.Millisecond)) {
-		opts = append(opts, asynq.ProcessAt(ceilSecond(at)))
+		opts = append(opts, asynq.ProcessAt(at))
 	}
 	_, err = enq.EnqueueContext(ctx, asynq.NewTask(TaskAdvance, payload), opts...)
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
 	}
 	return err
-}
-
-func ceilSecond(t time.Time) time.Time {
-	if tr := t.Truncate(time.Second); !tr.Equal(t) {
-		return tr.Add(time.Second)
-	}
-	return t
 }
 
 // runTaskMaxRetry bounds retries of one step (transient connector errors,

@@ -147,15 +147,54 @@ func (in *inbox) sent() []connectors.Message {
 	return append([]connectors.Message(nil), in.messages...)
 }
 
-type harness struct {
-	t     *testing.T
-	ctx   context.Context
-	st    *store.Store
-	svc   *journeys.Service
-	eng   *worker.Engine
+// timers stands in for time.AfterFunc on the virtual clock.
+type timers struct {
+	mu    sync.Mutex
 	clock *clock
-	queue *taskQueue
-	inbox *inbox
+	list  []timer
+}
+
+type timer struct {
+	at time.Time
+	f  func()
+}
+
+func (ts *timers) After(d time.Duration, f func()) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.list = append(ts.list, timer{at: ts.clock.Now().Add(d), f: f})
+}
+
+// fire runs the timers that are due and reports how many.
+func (ts *timers) fire() int {
+	ts.mu.Lock()
+	var due []timer
+	keep := ts.list[:0]
+	for _, t := range ts.list {
+		if !t.at.After(ts.clock.Now()) {
+			due = append(due, t)
+		} else {
+			keep = append(keep, t)
+		}
+	}
+	ts.list = keep
+	ts.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+	return len(due)
+}
+
+type harness struct {
+	timers *timers
+	t      *testing.T
+	ctx    context.Context
+	st     *store.Store
+	svc    *journeys.Service
+	eng    *worker.Engine
+	clock  *clock
+	queue  *taskQueue
+	inbox  *inbox
 }
 
 func registry(t *testing.T) *nodes.Registry {
@@ -187,8 +226,9 @@ func newHarness(t *testing.T) *harness {
 	reg := registry(t)
 	h := &harness{t: t, ctx: context.Background(), st: st, svc: journeys.New(st, reg), clock: c,
 		queue: &taskQueue{clock: c, tasks: map[string]queued{}, active: map[string]bool{}, retries: map[string]int{}}, inbox: &inbox{}}
+	h.timers = &timers{clock: c}
 	h.eng = worker.NewEngine(worker.EngineConfig{
-		Store: st, Registry: reg, Connectors: h.inbox, Enqueuer: h.queue, Now: c.Now,
+		Store: st, Registry: reg, Connectors: h.inbox, Enqueuer: h.queue, Now: c.Now, After: h.timers.After,
 		Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	return h
@@ -244,6 +284,7 @@ func (h *harness) drain() int {
 	h.t.Helper()
 	ran := 0
 	for i := 0; i < 10000; i++ {
+		h.timers.fire()
 		due := h.queue.due()
 		if len(due) == 0 {
 			return ran

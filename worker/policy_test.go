@@ -359,3 +359,38 @@ func TestEntryWindowAndSuppression(t *testing.T) {
 	d := h.deliveries(r.ID)
 	require.Equal(t, store.DeliverySuppressed, d[0].Status)
 }
+
+// TestEarlyWakeUpIsTimedExactly: Asynq may run a scheduled task up to a
+// second early; the run must still move on at its due time, not before.
+func TestEarlyWakeUpIsTimedExactly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	jid := h.publish(journey("Early", "", `{"id": "wait", "kind": "delay", "config": {"duration": "10s"}}, `+mailNode,
+		`{"from": "start", "to": "wait"}, {"from": "wait", "to": "mail"}`))
+	p := h.profile("early", nil, "email", "early@example.com")
+	r := h.enter(jid, p, worker.EntryEvent{})
+	h.drain()
+	wake := *h.run(r.ID).WaitUntil
+
+	// Deliver the scheduled task 900ms early, as Asynq's whole-second
+	// scores allow.
+	h.clock.Set(wake.Add(-900 * time.Millisecond))
+	h.queue.mu.Lock()
+	for id, it := range h.queue.tasks {
+		it.at = h.clock.Now()
+		h.queue.tasks[id] = it
+	}
+	h.queue.mu.Unlock()
+	h.drain()
+	got := h.run(r.ID)
+	require.Equal(t, store.RunWaiting, got.Status, "not before its time")
+	require.Empty(t, h.inbox.sent())
+	require.Equal(t, []string{"start:out:entered"}, h.path(r.ID))
+
+	h.clock.Set(wake)
+	h.drain()
+	require.Equal(t, []string{"start:out:entered", "wait:out:waited", "mail:out:sent"}, h.path(r.ID))
+	steps, err := h.st.ListRunSteps(h.ctx, r.ID)
+	require.NoError(t, err)
+	require.True(t, steps[1].FinishedAt.Equal(wake), "woke exactly on time: %v vs %v", steps[1].FinishedAt, wake)
+}

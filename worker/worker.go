@@ -41,7 +41,7 @@ func NewServer(rdb redis.UniversalClient, cfg Config, logger *slog.Logger) *asyn
 		Queues:                   map[string]int{QueueCritical: 6, QueueDefault: 3, QueueBulk: 1},
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		TaskCheckInterval:        100 * time.Millisecond,
-		DelayedTaskCheckInterval: 500 * time.Millisecond,
+		DelayedTaskCheckInterval: 250 * time.Millisecond,
 		Logger:                   NewAsynqLogger(logger),
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {

@@ -1,0 +1,271 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/connectors/sandbox"
+	"github.com/waymarkhq/waymark/internal/embedredis"
+	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/internal/testenv"
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/worker"
+)
+
+// Benchmarks here measure whole-system throughput on the machine at hand.
+// They use WAYMARK_TEST_DATABASE_URL / WAYMARK_TEST_REDIS_URL when set
+// (PostgreSQL + Redis), else embedded mode (SQLite + in-process Redis).
+// Run them once each: make bench-engine (see docs/benchmarks.md).
+
+func benchEnvInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+type sandboxResolver struct{}
+
+func (sandboxResolver) Resolve(context.Context, string, string) (connectors.Connector, error) {
+	return sandbox.Connector{}, nil
+}
+
+type benchStack struct {
+	mode string
+	st   *store.Store
+	rdb  *redis.Client
+	eng  *worker.Engine
+	svc  *journeys.Service
+}
+
+func newBenchStack(b *testing.B) *benchStack {
+	b.Helper()
+	ctx := context.Background()
+	s := &benchStack{mode: "embedded (SQLite + in-process Redis)"}
+	dbURL := testenv.SQLiteURL(b)
+	redisURL := ""
+	if os.Getenv("WAYMARK_TEST_DATABASE_URL") != "" && os.Getenv("WAYMARK_TEST_REDIS_URL") != "" {
+		s.mode = "PostgreSQL + Redis"
+		dbURL = testenv.PostgresURL(b)
+		redisURL = testenv.RedisURL(b, testenv.RedisDBEngine)
+	} else {
+		emb, err := embedredis.Start()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(emb.Close)
+		redisURL = emb.URL()
+	}
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.rdb = redis.NewClient(opt)
+	b.Cleanup(func() { _ = s.rdb.Close() })
+	if err := s.rdb.FlushDB(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, dbURL, store.Options{MaxOpenConns: 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.EnsureWorkspace(ctx, store.DefaultWorkspaceID, "Default"); err != nil {
+		b.Fatal(err)
+	}
+	s.st = st
+	reg := registry(&testing.T{})
+	s.svc = journeys.New(st, reg)
+	s.eng = worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Connectors: sandboxResolver{},
+		Enqueuer: asynq.NewClientFromRedisClient(s.rdb), Logger: slog.New(slog.DiscardHandler)})
+	return s
+}
+
+func (s *benchStack) server(concurrency int, h asynq.Handler, pattern string) *asynq.Server {
+	srv := worker.NewServer(s.rdb, worker.Config{Concurrency: concurrency, ShutdownTimeout: time.Second}, slog.New(slog.DiscardHandler))
+	mux := asynq.NewServeMux()
+	mux.Handle(pattern, h)
+	if err := srv.Start(mux); err != nil {
+		panic(err)
+	}
+	return srv
+}
+
+// rawAsynq measures no-op tasks per second on the same Redis, from enqueue
+// of the first task to completion of the last: the baseline.
+func rawAsynq(b *testing.B, s *benchStack, n int) float64 {
+	var done atomic.Int64
+	finished := make(chan struct{})
+	srv := s.server(20, asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
+		if done.Add(1) == int64(n) {
+			close(finished)
+		}
+		return nil
+	}), "bench:noop")
+	defer srv.Shutdown()
+	client := asynq.NewClientFromRedisClient(s.rdb)
+	start := time.Now()
+	parallel(n, 8, func(i int) {
+		if _, err := client.Enqueue(asynq.NewTask("bench:noop", nil), asynq.TaskID(fmt.Sprint("noop:", i)), asynq.MaxRetry(3)); err != nil {
+			panic(err)
+		}
+	})
+	<-finished
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func parallel(n, workers int, fn func(i int)) {
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *benchStack) publish(b *testing.B, doc []byte) string {
+	ctx := context.Background()
+	j, _, err := s.svc.Create(ctx, store.DefaultWorkspaceID, doc, "bench", journeys.SaveOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.svc.Publish(ctx, store.DefaultWorkspaceID, j.ID, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	return j.ID
+}
+
+func (s *benchStack) profiles(b *testing.B, n int) []string {
+	ids := make([]string, n)
+	parallel(n, 8, func(i int) {
+		email := fmt.Sprintf("b%d@example.com", i)
+		p, _, err := s.st.UpsertProfile(context.Background(), store.ProfileUpsert{WorkspaceID: store.DefaultWorkspaceID, ExternalID: fmt.Sprint("b", i), Email: &email,
+			Attributes: map[string]any{"plan": []string{"free", "pro"}[i%2], "age": 20 + i%50}})
+		if err != nil {
+			panic(err)
+		}
+		ids[i] = p.ID
+	})
+	return ids
+}
+
+func (s *benchStack) waitCompleted(b *testing.B, jid string, n int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := s.st.CountRuns(context.Background(), jid, store.RunCompleted)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if int(c) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d runs completed in %s", c, n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkEngineVsAsynq compares Waymark's steps/s on a 5-node journey
+// (trigger → condition → split → send to sandbox → exit) with raw Asynq
+// no-op tasks/s on the same Redis, in one run.
+func BenchmarkEngineVsAsynq(b *testing.B) {
+	n := benchEnvInt("WAYMARK_BENCH_ENTRIES", 2000)
+	for i := 0; i < b.N; i++ {
+		s := newBenchStack(b)
+		raw := rawAsynq(b, s, n)
+		jid := s.publish(b, journey("Bench", `{"reentry": "always"}`,
+			`{"id": "check", "kind": "condition", "config": {"expr": "profile.plan == \"pro\" && profile.age >= 18"}},
+			 {"id": "ab", "kind": "split", "config": {"variants": [{"name": "a", "weight": 50}, {"name": "b", "weight": 50}]}},
+			 {"id": "mail", "kind": "send_email", "config": {"connector": "sandbox", "subject": "Hi", "body": "<p>Hello {{ profile.plan }}</p>"}},
+			 {"id": "done", "kind": "exit", "config": {}}`,
+			`{"from": "start", "to": "check"}, {"from": "check", "port": "yes", "to": "ab"}, {"from": "check", "port": "no", "to": "ab"},
+			 {"from": "ab", "port": "a", "to": "mail"}, {"from": "ab", "port": "b", "to": "mail"}, {"from": "mail", "to": "done"}`))
+		ids := s.profiles(b, n)
+		srv := s.server(20, s.eng, worker.TaskAdvance)
+		start := time.Now()
+		parallel(n, 16, func(i int) {
+			if _, err := s.eng.Enter(context.Background(), worker.EnterRequest{WorkspaceID: store.DefaultWorkspaceID, JourneyID: jid, ProfileID: ids[i]}); err != nil {
+				panic(err)
+			}
+		})
+		entered := time.Since(start)
+		s.waitCompleted(b, jid, n, 10*time.Minute)
+		elapsed := time.Since(start)
+		srv.Shutdown()
+		steps := float64(5*n) / elapsed.Seconds()
+		b.ReportMetric(raw, "asynq_noop_tasks/s")
+		b.ReportMetric(steps, "steps/s")
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "runs/s")
+		b.ReportMetric(float64(n)/entered.Seconds(), "entries/s")
+		b.ReportMetric(steps/raw, "ratio")
+		b.Logf("%s, %d entries: raw Asynq %.0f tasks/s; Waymark %.0f steps/s, %.0f runs/s (entries accepted at %.0f/s); ratio %.2f",
+			s.mode, n, raw, steps, float64(n)/elapsed.Seconds(), float64(n)/entered.Seconds(), steps/raw)
+	}
+}
+
+// BenchmarkTimerLateness schedules delays due within a window and reports
+// how late each run woke: p50/p99 of (step time − due time).
+func BenchmarkTimerLateness(b *testing.B) {
+	n := benchEnvInt("WAYMARK_BENCH_TIMERS", 3000)
+	window := time.Duration(benchEnvInt("WAYMARK_BENCH_TIMER_WINDOW_SECONDS", 20)) * time.Second
+	for i := 0; i < b.N; i++ {
+		s := newBenchStack(b)
+		jid := s.publish(b, journey("Timers", `{"reentry": "always"}`,
+			`{"id": "wait", "kind": "delay", "config": {"mode": "until_date", "date": "profile.due_at"}}, {"id": "done", "kind": "exit", "config": {}}`,
+			`{"from": "start", "to": "wait"}, {"from": "wait", "to": "done"}`))
+		ctx := context.Background()
+		base := time.Now().Add(window / 4)
+		ids := make([]string, n)
+		parallel(n, 8, func(k int) {
+			due := base.Add(time.Duration(int64(window) * int64(k) / int64(n) * 3 / 4)).UTC().Format(time.RFC3339Nano)
+			p, _, err := s.st.UpsertProfile(ctx, store.ProfileUpsert{WorkspaceID: store.DefaultWorkspaceID, ExternalID: fmt.Sprint("t", k), Attributes: map[string]any{"due_at": due}})
+			if err != nil {
+				panic(err)
+			}
+			ids[k] = p.ID
+		})
+		srv := s.server(20, s.eng, worker.TaskAdvance)
+		parallel(n, 16, func(k int) {
+			if _, err := s.eng.Enter(ctx, worker.EnterRequest{WorkspaceID: store.DefaultWorkspaceID, JourneyID: jid, ProfileID: ids[k]}); err != nil {
+				panic(err)
+			}
+		})
+		s.waitCompleted(b, jid, n, window+5*time.Minute)
+		srv.Shutdown()
+		late, err := s.st.DelayLateness(ctx, jid, "wait")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sort.Slice(late, func(a, c int) bool { return late[a] < late[c] })
+		p := func(q float64) time.Duration { return late[int(q*float64(len(late)-1))] }
+		b.ReportMetric(float64(p(0.5).Milliseconds()), "p50_late_ms")
+		b.ReportMetric(float64(p(0.99).Milliseconds()), "p99_late_ms")
+		b.Logf("%s, %d delays due within %s: lateness p50 %s, p99 %s, max %s (min %s, p10 %s, p90 %s)", s.mode, n, window, p(0.5), p(0.99), late[len(late)-1], late[0], p(0.1), p(0.9))
+	}
+}
