@@ -697,3 +697,22 @@ func (s *Store) DelayLateness(ctx context.Context, journeyID, nodeID string) ([]
 	}
 	return out, nil
 }
+
+// OutboxKey names an outbox item by (run, sequence, task type).
+type OutboxKey struct {
+	RunID    string
+	Sequence int
+	TaskType string
+}
+
+// DeleteOutboxKeys removes enqueued items in one statement.
+func (s *Store) DeleteOutboxKeys(ctx context.Context, keys []OutboxKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	tuples := make([][]any, len(keys))
+	for i, k := range keys {
+		tuples[i] = []any{k.RunID, k.Sequence, k.TaskType}
+	}
+	return dbErr(s.db.WithContext(ctx).Where("(run_id, sequence, task_type) IN ?", tuples).Delete(&outboxRow{}).Error, "deleting outbox items")
+}

@@ -348,8 +348,10 @@ func TestAdvanceRun(t *testing.T) {
 			return n
 		}
 		require.Equal(t, 1, mine())
-		require.NoError(t, b.store.DeleteOutboxFor(b.ctx, r.ID, 3, "run:advance"))
+		require.NoError(t, b.store.DeleteOutboxKeys(b.ctx, []store.OutboxKey{{RunID: r.ID, Sequence: 3, TaskType: "run:advance"}, {RunID: "other", Sequence: 1, TaskType: "run:advance"}}))
 		require.Zero(t, mine())
+		require.NoError(t, b.store.DeleteOutboxKeys(b.ctx, nil))
+		require.NoError(t, b.store.DeleteOutboxFor(b.ctx, r.ID, 3, "run:advance"))
 	})
 }
 

@@ -107,7 +107,7 @@ func (e *Engine) Advance(ctx context.Context, runID string, seq int) error {
 	if run.Final() || run.Sequence != seq || run.Status == store.RunPaused {
 		return nil
 	}
-	j, err := e.cfg.Store.GetJourney(ctx, run.WorkspaceID, run.JourneyID)
+	j, err := e.journeyHead(ctx, run.WorkspaceID, run.JourneyID)
 	if err != nil {
 		return err
 	}

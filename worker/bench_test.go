@@ -92,7 +92,7 @@ func newBenchStack(b *testing.B) *benchStack {
 	reg := registry(&testing.T{})
 	s.svc = journeys.New(st, reg)
 	s.eng = worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Connectors: sandboxResolver{},
-		Enqueuer: asynq.NewClientFromRedisClient(s.rdb), Logger: slog.New(slog.DiscardHandler)})
+		Enqueuer: asynq.NewClientFromRedisClient(s.rdb), Logger: slog.New(slog.DiscardHandler), StatusCacheTTL: time.Second})
 	return s
 }
 
@@ -208,6 +208,9 @@ func BenchmarkEngineVsAsynq(b *testing.B) {
 			 {"from": "ab", "port": "a", "to": "mail"}, {"from": "ab", "port": "b", "to": "mail"}, {"from": "mail", "to": "done"}`))
 		ids := s.profiles(b, n)
 		srv := s.server(20, s.eng, worker.TaskAdvance)
+		cctx, stopCleaner := context.WithCancel(context.Background())
+		go s.eng.RunOutboxCleaner(cctx)
+		defer stopCleaner()
 		start := time.Now()
 		parallel(n, 16, func(i int) {
 			if _, err := s.eng.Enter(context.Background(), worker.EnterRequest{WorkspaceID: store.DefaultWorkspaceID, JourneyID: jid, ProfileID: ids[i]}); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -61,6 +62,7 @@ type EngineStore interface {
 	ListOutbox(ctx context.Context, before time.Time, limit int) ([]store.OutboxItem, error)
 	DeleteOutbox(ctx context.Context, ids []int64) error
 	DeleteOutboxFor(ctx context.Context, runID string, sequence int, taskType string) error
+	DeleteOutboxKeys(ctx context.Context, keys []store.OutboxKey) error
 	ListDueRuns(ctx context.Context, before time.Time, afterID string, limit int) ([]store.DueRun, error)
 }
 
@@ -89,6 +91,9 @@ type EngineConfig struct {
 	BaseURL string
 	// UnsubscribeURL builds a profile's one-click unsubscribe link (nil: none).
 	UnsubscribeURL func(workspaceID, channel, address string) string
+	// StatusCacheTTL caches journeys' status per worker (0: read it for
+	// every task). A paused journey's runs stop within this time.
+	StatusCacheTTL time.Duration
 	// After runs f after d (time.AfterFunc; tests on a virtual clock
 	// provide their own).
 	After func(d time.Duration, f func())
@@ -97,6 +102,8 @@ type EngineConfig struct {
 // Engine runs journeys: entries, steps, waits, actions and events.
 type Engine struct {
 	cfg      EngineConfig
+	cleaned  atomic.Pointer[chan store.OutboxKey] // enqueued outbox items to delete in batches; nil: delete at once
+	statuses sync.Map             // journey id → statusEntry
 	now      func() time.Time
 	logger   *slog.Logger
 	mu       sync.Mutex
@@ -193,7 +200,7 @@ type EnterRequest struct {
 // and its outbox item commit together, so an accepted entry is never lost.
 // A refused entry is a *store.EntryRefusedError or one of the Err… values.
 func (e *Engine) Enter(ctx context.Context, req EnterRequest) (store.Run, error) {
-	j, err := e.cfg.Store.GetJourney(ctx, req.WorkspaceID, req.JourneyID)
+	j, err := e.journeyHead(ctx, req.WorkspaceID, req.JourneyID)
 	if err != nil {
 		return store.Run{}, err
 	}
@@ -250,9 +257,88 @@ func (e *Engine) dispatchAs(ctx context.Context, o store.OutboxItem, id string) 
 		e.logger.Warn("enqueue failed; the outbox relay will retry", slog.String("run_id", o.RunID), slog.String("error", err.Error()))
 		return
 	}
+	if ch := e.cleaned.Load(); ch != nil {
+		select {
+		case *ch <- store.OutboxKey{RunID: o.RunID, Sequence: o.Sequence, TaskType: o.TaskType}:
+			return
+		default: // the cleaner is behind: delete inline
+		}
+	}
 	if err := e.cfg.Store.DeleteOutboxFor(ctx, o.RunID, o.Sequence, o.TaskType); err != nil {
 		e.logger.Warn("deleting outbox item", slog.String("run_id", o.RunID), slog.String("error", err.Error()))
 	}
+}
+
+// RunOutboxCleaner deletes enqueued outbox items in batches until ctx ends,
+// saving a write per step. An item not yet deleted when the process stops
+// is enqueued once more by the relay: a duplicate task, which is a no-op.
+func (e *Engine) RunOutboxCleaner(ctx context.Context) {
+	ch := make(chan store.OutboxKey, 4096)
+	e.cleaned.Store(&ch)
+	defer e.cleaned.Store(nil)
+	batch := make([]store.OutboxKey, 0, 512)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.cfg.Store.DeleteOutboxKeys(dctx, batch); err != nil {
+			e.logger.Warn("deleting outbox items", slog.String("error", err.Error()))
+		}
+		batch = batch[:0]
+	}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case k := <-ch:
+			batch = append(batch, k)
+			if len(batch) == cap(batch) {
+				flush()
+			}
+		case <-t.C:
+			flush()
+		case <-ctx.Done():
+			for {
+				select {
+				case k := <-ch:
+					batch = append(batch, k)
+				default:
+					flush()
+					return
+				}
+			}
+		}
+	}
+}
+
+type statusEntry struct {
+	journey store.Journey // without its draft
+	at      time.Time
+}
+
+// journeyHead returns a journey's status and name, cached for
+// StatusCacheTTL: that bounds how long a worker may keep advancing the runs
+// of a journey that was just paused.
+func (e *Engine) journeyHead(ctx context.Context, workspaceID, journeyID string) (store.Journey, error) {
+	now := time.Now()
+	if e.cfg.StatusCacheTTL > 0 {
+		if v, ok := e.statuses.Load(journeyID); ok {
+			if se := v.(statusEntry); now.Sub(se.at) < e.cfg.StatusCacheTTL {
+				return se.journey, nil
+			}
+		}
+	}
+	j, err := e.cfg.Store.GetJourney(ctx, workspaceID, journeyID)
+	if err != nil {
+		return store.Journey{}, err
+	}
+	j.Draft = nil
+	if e.cfg.StatusCacheTTL > 0 {
+		e.statuses.Store(journeyID, statusEntry{journey: j, at: now})
+	}
+	return j, nil
 }
 
 // enqueue puts a run's task on Asynq. A task that already exists with the

@@ -77,7 +77,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev store.Event) (EventResult, 
 // event matches. It races the timeout task on the run's sequence: exactly
 // one of them commits.
 func (e *Engine) resumeOnEvent(ctx context.Context, run store.Run, p store.Profile, ev store.Event, xev expression.Event) (bool, error) {
-	j, err := e.cfg.Store.GetJourney(ctx, run.WorkspaceID, run.JourneyID)
+	j, err := e.journeyHead(ctx, run.WorkspaceID, run.JourneyID)
 	if err != nil {
 		return false, err
 	}
@@ -142,7 +142,7 @@ func (e *Engine) exitAndGoal(ctx context.Context, run store.Run, p store.Profile
 		(g.Window == 0 && live || g.Window > 0 && ev.OccurredAt.Sub(run.EnteredAt) <= g.Window) {
 		match := true
 		if g.Filter != nil {
-			j, err := e.cfg.Store.GetJourney(ctx, run.WorkspaceID, run.JourneyID)
+			j, err := e.journeyHead(ctx, run.WorkspaceID, run.JourneyID)
 			if err != nil {
 				return false, false, err
 			}
@@ -173,7 +173,7 @@ func (e *Engine) exitAndGoal(ctx context.Context, run store.Run, p store.Profile
 	}
 	if live && st.ExitEvent != "" && st.ExitEvent == ev.Name {
 		if st.ExitExpr != nil {
-			j, err := e.cfg.Store.GetJourney(ctx, run.WorkspaceID, run.JourneyID)
+			j, err := e.journeyHead(ctx, run.WorkspaceID, run.JourneyID)
 			if err != nil {
 				return false, converted, err
 			}
