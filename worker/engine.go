@@ -103,7 +103,7 @@ type EngineConfig struct {
 type Engine struct {
 	cfg      EngineConfig
 	cleaned  atomic.Pointer[chan store.OutboxKey] // enqueued outbox items to delete in batches; nil: delete at once
-	statuses sync.Map             // journey id → statusEntry
+	statuses sync.Map                             // journey id → statusEntry
 	now      func() time.Time
 	logger   *slog.Logger
 	mu       sync.Mutex
