@@ -716,3 +716,25 @@ func (s *Store) DeleteOutboxKeys(ctx context.Context, keys []OutboxKey) error {
 	}
 	return dbErr(s.db.WithContext(ctx).Where("(run_id, sequence, task_type) IN ?", tuples).Delete(&outboxRow{}).Error, "deleting outbox items")
 }
+
+// ResumeLiveJourneyRuns gives paused runs of journeys that are live again
+// their tasks back (outbox items in the same transaction). The reconciler
+// calls it, so a journey resumed by any path picks its runs up.
+func (s *Store) ResumeLiveJourneyRuns(ctx context.Context, taskType string) (int64, error) {
+	now := s.nowUTC()
+	var n int64
+	err := s.withTx(ctx, func(tx *gorm.DB) error {
+		live := tx.Model(&journeyRow{}).Select("id").Where("status = ?", JourneyLive)
+		err := tx.Exec(`INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at)
+			SELECT id, sequence, ?, 'default', ?, ? FROM runs WHERE status = ? AND journey_id IN (?)
+			ON CONFLICT DO NOTHING`, taskType, now, now, RunPaused, live).Error
+		if err != nil {
+			return err
+		}
+		res := tx.Model(&runRow{}).Where("status = ? AND journey_id IN (?)", RunPaused, live).
+			Updates(map[string]any{"status": RunActive, "next_due_at": now, "updated_at": now})
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, dbErr(err, "resuming runs of live journeys")
+}

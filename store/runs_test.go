@@ -401,6 +401,19 @@ func TestWaitingRunsPauseResumeRevive(t *testing.T) {
 		require.Equal(t, store.RunActive, got.Status)
 		require.NotNil(t, got.NextDueAt)
 
+		// Paused again, then resumed by the reconciler's sweep once the journey is live.
+		_, err = b.store.PauseJourneyRuns(b.ctx, f.journey.ID)
+		require.NoError(t, err)
+		n, err = b.store.ResumeLiveJourneyRuns(b.ctx, "run:advance")
+		require.NoError(t, err)
+		require.Zero(t, n, "the journey is a draft, not live")
+		_, err = b.store.PublishJourney(b.ctx, b.ws, f.journey.ID, doc("v1"), "t")
+		require.NoError(t, err)
+		n, err = b.store.ResumeLiveJourneyRuns(b.ctx, "run:advance")
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		require.Equal(t, store.RunActive, mustRun(t, b, r.ID).Status)
+
 		ids, err := b.store.ListLiveRunIDs(b.ctx, f.journey.ID, "", 10)
 		require.NoError(t, err)
 		require.Equal(t, []string{r.ID}, ids)
@@ -423,4 +436,11 @@ func TestWaitingRunsPauseResumeRevive(t *testing.T) {
 		require.Len(t, list, 1)
 		require.Empty(t, next)
 	})
+}
+
+func mustRun(t *testing.T, b testBundle, id string) store.Run {
+	t.Helper()
+	r, err := b.store.GetRun(b.ctx, id)
+	require.NoError(t, err)
+	return r
 }

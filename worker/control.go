@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/waymarkhq/waymark/store"
 )
@@ -25,7 +26,11 @@ func (e *Engine) ResumeRuns(ctx context.Context, journeyID string) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	// The relay enqueues the new outbox items within a second.
+	if n > 0 {
+		if _, err := NewRelay(e, time.Second).drainAll(ctx); err != nil {
+			return n, err
+		}
+	}
 	return n, nil
 }
 

@@ -51,6 +51,7 @@ type EngineStore interface {
 	RecordConversion(ctx context.Context, runID string, c store.Conversion) (bool, error)
 	PauseJourneyRuns(ctx context.Context, journeyID string) (int64, error)
 	ResumeJourneyRuns(ctx context.Context, journeyID, taskType string) (int64, error)
+	ResumeLiveJourneyRuns(ctx context.Context, taskType string) (int64, error)
 	ListLiveRunIDs(ctx context.Context, journeyID, afterID string, limit int) ([]string, error)
 	ReviveRun(ctx context.Context, workspaceID, runID, taskType string) (store.Run, error)
 

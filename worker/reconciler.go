@@ -45,6 +45,16 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (int, bool, error) {
 		return 0, false, err
 	}
 	full := n == 0
+	// Runs parked while their journey was paused go back to work once it
+	// is live again, whoever resumed it.
+	if resumed, err := r.e.cfg.Store.ResumeLiveJourneyRuns(ctx, TaskAdvance); err != nil {
+		return 0, full, err
+	} else if resumed > 0 {
+		r.logger.Info("resumed paused runs", slog.Int64("runs", resumed))
+		if _, err := NewRelay(r.e, r.every).drainAll(ctx); err != nil {
+			return 0, full, err
+		}
+	}
 	before := time.Time{}
 	if !full {
 		before = r.e.now().Add(-r.grace)

@@ -21,10 +21,15 @@ func NewRelay(e *Engine, every time.Duration) *Relay {
 }
 
 // Drain enqueues every item older than the relay's age and reports how many.
-func (r *Relay) Drain(ctx context.Context) (int, error) {
+func (r *Relay) Drain(ctx context.Context) (int, error) { return r.drain(ctx, r.e.now().Add(-r.age)) }
+
+// drainAll enqueues every item, however young.
+func (r *Relay) drainAll(ctx context.Context) (int, error) { return r.drain(ctx, r.e.now()) }
+
+func (r *Relay) drain(ctx context.Context, before time.Time) (int, error) {
 	total := 0
 	for {
-		items, err := r.e.cfg.Store.ListOutbox(ctx, r.e.now().Add(-r.age), 500)
+		items, err := r.e.cfg.Store.ListOutbox(ctx, before, 500)
 		if err != nil || len(items) == 0 {
 			return total, err
 		}
