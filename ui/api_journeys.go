@@ -254,11 +254,38 @@ func (s *Server) apiJourneyStatus(status string) fiber.Handler {
 		if err != nil {
 			return journeyError(err)
 		}
+		exitRuns := false
+		if status == store.JourneyArchived {
+			switch c.Query("exit_runs") {
+			case "", "false":
+			case "true":
+				exitRuns = true
+			default:
+				return errBadRequest("exit_runs: want true or false")
+			}
+		}
 		j, err := s.store.SetJourneyStatus(c.UserContext(), ws, before.ID, status, actor(c))
 		if err != nil {
 			return journeyError(err)
 		}
-		if err := s.audit(c, action, "journey", j.ID, map[string]any{"from": before.Status, "to": j.Status}); err != nil {
+		summary := map[string]any{"from": before.Status, "to": j.Status}
+		// Pausing is lazy: each run parks itself at its next task. Resuming
+		// gives parked runs their tasks back now (the reconciler would too).
+		if status == store.JourneyLive && s.engine != nil {
+			n, err := s.engine.ResumeRuns(c.UserContext(), j.ID)
+			if err != nil {
+				return err
+			}
+			summary["runs_resumed"] = n
+		}
+		if exitRuns && s.engine != nil {
+			n, err := s.engine.ExitRuns(c.UserContext(), j.ID, "journey archived by "+actor(c))
+			if err != nil {
+				return err
+			}
+			summary["runs_exited"] = n
+		}
+		if err := s.audit(c, action, "journey", j.ID, summary); err != nil {
 			return err
 		}
 		return c.JSON(toJourneyJSON(j))

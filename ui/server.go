@@ -22,6 +22,8 @@ import (
 type Store interface {
 	editorStore
 	connectorStore
+	runStore
+	ingestStore
 
 	CountUsers(ctx context.Context) (int64, error)
 	CreateUser(ctx context.Context, u store.User) (store.User, error)
@@ -67,6 +69,7 @@ type Deps struct {
 	Store      Store
 	Journeys   *journeys.Service // journey documents: validate, save, publish
 	Connectors ConnectorAdmin    // connector administration (routes_connectors.go)
+	Engine     RunEngine         // entries, events, run control (api_runs.go)
 	Checks     []Check           // readiness probes
 	Logger     *slog.Logger
 }
@@ -78,6 +81,7 @@ type Server struct {
 	store      Store
 	journeys   *journeys.Service
 	connectors ConnectorAdmin
+	engine     RunEngine
 	checks     []Check
 	logger     *slog.Logger
 	assets     assets
@@ -102,7 +106,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
+	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -152,6 +156,13 @@ func (s *Server) routes() {
 	api.Get("/journeys/:id/versions", read, s.apiJourneyVersions)
 	api.Get("/journeys/:id/versions/:version", read, s.apiJourneyVersion)
 	api.Get("/journeys/:id/diff", read, s.apiJourneyDiff)
+	api.Post("/events", requireScope(auth.ScopeEventsWrite), s.apiEvents)
+	api.Post("/profiles", requireScope(auth.ScopeProfilesWrite), s.apiProfileUpsert)
+	api.Get("/profiles/:external_id", requireScope(auth.ScopeProfilesRead), s.apiProfileGet)
+	api.Get("/runs", read, s.apiRunList)
+	api.Get("/runs/:id", read, s.apiRunGet)
+	api.Post("/runs/:id/cancel", write, s.apiRunCancel)
+	api.Post("/runs/:id/retry", write, s.apiRunRetry)
 	s.connectorAPIRoutes(api)
 	api.Use(func(c *fiber.Ctx) error { return errNotFound("endpoint " + c.Method() + " " + c.Path()) })
 

@@ -23,9 +23,12 @@ import (
 	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui"
+	"github.com/waymarkhq/waymark/worker"
 )
 
 type testBundle struct {
+	tasks  *taskRecorder
+	engine *worker.Engine
 	t      *testing.T
 	ctx    context.Context
 	store  *store.Store
@@ -56,6 +59,7 @@ func setup(t *testing.T) *testBundle {
 	srv, err := ui.New(ui.Config{Version: "test", SetupToken: "setup-token-123", BodyLimit: 64 << 10}, ui.Deps{
 		Store:    st,
 		Journeys: journeys.New(st, reg),
+		Engine:   b.newEngine(reg),
 		Logger:   slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
 		Checks: []ui.Check{
 			{Name: "database", Fn: st.Ping},

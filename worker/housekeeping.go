@@ -17,6 +17,7 @@ const TaskHousekeeping = "system:housekeeping"
 // HousekeepingStore is what housekeeping needs from storage.
 type HousekeepingStore interface {
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
+	DeleteExpiredIdempotencyKeys(ctx context.Context) (int64, error)
 }
 
 // Housekeeper handles TaskHousekeeping.
@@ -36,8 +37,12 @@ func (h *Housekeeper) ProcessTask(ctx context.Context, _ *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("deleting expired sessions: %w", err)
 	}
-	if n > 0 {
-		h.logger.InfoContext(ctx, "housekeeping", slog.Int64("expired_sessions_deleted", n))
+	k, err := h.store.DeleteExpiredIdempotencyKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("deleting expired idempotency keys: %w", err)
+	}
+	if n > 0 || k > 0 {
+		h.logger.InfoContext(ctx, "housekeeping", slog.Int64("expired_sessions_deleted", n), slog.Int64("expired_idempotency_keys_deleted", k))
 	}
 	return nil
 }

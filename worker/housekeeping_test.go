@@ -23,6 +23,8 @@ func (f *fakeSessions) DeleteExpiredSessions(context.Context) (int64, error) {
 	return 2, nil
 }
 
+func (f *fakeSessions) DeleteExpiredIdempotencyKeys(context.Context) (int64, error) { return 0, nil }
+
 type testLogWriter struct{ t *testing.T }
 
 func (w testLogWriter) Write(p []byte) (int, error) {

@@ -1,0 +1,389 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// ingestStore is what the event and profile APIs need.
+type ingestStore interface {
+	UpsertProfile(ctx context.Context, u store.ProfileUpsert) (store.Profile, bool, error)
+	SetProfileConsent(ctx context.Context, profileID, channel, status, source string) (store.Profile, error)
+	InsertEvent(ctx context.Context, e store.Event) (store.Event, error)
+	BeginIdempotent(ctx context.Context, workspaceID, key, requestHash string, ttl time.Duration) (*store.IdempotencyRecord, error)
+	CompleteIdempotent(ctx context.Context, workspaceID, key string, status int, response []byte) error
+	AbortIdempotent(ctx context.Context, workspaceID, key string) error
+}
+
+// MaxEventBatch is the most events one POST /api/v1/events may carry.
+const MaxEventBatch = 1000
+
+// idempotencyTTL is how long an Idempotency-Key is remembered.
+const idempotencyTTL = 24 * time.Hour
+
+var (
+	e164      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	localeRE  = regexp.MustCompile(`^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$`)
+	eventName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:\-/ ]{0,127}$`)
+)
+
+// profileJSON is a profile as the API reads and writes it.
+type profileJSON struct {
+	ExternalID string         `json:"external_id"`
+	Email      *string        `json:"email,omitempty"`
+	Phone      *string        `json:"phone,omitempty"`
+	Timezone   *string        `json:"timezone,omitempty"`
+	Locale     *string        `json:"locale,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+	Consent    map[string]any `json:"consent,omitempty"`
+	CreatedAt  *time.Time     `json:"created_at,omitempty"`
+	UpdatedAt  *time.Time     `json:"updated_at,omitempty"`
+}
+
+func toProfileJSON(p store.Profile) profileJSON {
+	s := func(v string) *string { return &v }
+	return profileJSON{ExternalID: p.ExternalID, Email: s(p.Email), Phone: s(p.Phone), Timezone: s(p.Timezone), Locale: s(p.Locale),
+		Attributes: p.Attributes, Consent: p.Consent, CreatedAt: &p.CreatedAt, UpdatedAt: &p.UpdatedAt}
+}
+
+// validate checks a profile write and returns every problem, each naming
+// its field (prefixed, e.g. "events[3].profile.email").
+func (p *profileJSON) validate(prefix string) []Detail {
+	var ds []Detail
+	bad := func(field, format string, args ...any) {
+		ds = append(ds, Detail{Field: prefix + field, Message: fmt.Sprintf(format, args...)})
+	}
+	p.ExternalID = strings.TrimSpace(p.ExternalID)
+	switch {
+	case p.ExternalID == "":
+		bad("external_id", "required")
+	case len(p.ExternalID) > 256:
+		bad("external_id", "at most 256 characters")
+	}
+	if p.Email != nil && *p.Email != "" {
+		addr, err := mail.ParseAddress(*p.Email)
+		if err != nil || addr.Address != strings.TrimSpace(*p.Email) || !strings.Contains(addr.Address, ".") {
+			bad("email", "%q is not a valid email address", *p.Email)
+		} else {
+			lower := store.NormalizeEmail(addr.Address)
+			p.Email = &lower
+		}
+	}
+	if p.Phone != nil && *p.Phone != "" && !e164.MatchString(*p.Phone) {
+		bad("phone", "%q is not an E.164 number (like +14155550123)", *p.Phone)
+	}
+	if p.Timezone != nil && *p.Timezone != "" {
+		if _, err := nodes.LoadTimezone(*p.Timezone); err != nil {
+			bad("timezone", "%q is not an IANA time zone (like Europe/Paris)", *p.Timezone)
+		}
+	}
+	if p.Locale != nil && *p.Locale != "" && !localeRE.MatchString(*p.Locale) {
+		bad("locale", "%q is not a locale (like fr-FR)", *p.Locale)
+	}
+	if len(p.Attributes) > 200 {
+		bad("attributes", "at most 200 attributes")
+	}
+	for k := range p.Attributes {
+		if k == "" || len(k) > 64 {
+			bad("attributes", "attribute names are 1 to 64 characters")
+			break
+		}
+	}
+	for ch, v := range p.Consent {
+		status, ok := v.(string)
+		if m, isMap := v.(map[string]any); isMap {
+			status, ok = m["status"].(string)
+		}
+		switch {
+		case !ok:
+			bad("consent."+ch, "want a status string or {\"status\": …}")
+		case status != "granted" && status != "unsubscribed" && status != "opted_out" && status != "revoked":
+			bad("consent."+ch, "status %q: want granted, unsubscribed, opted_out or revoked", status)
+		}
+	}
+	return ds
+}
+
+func (p profileJSON) upsert(ws string) store.ProfileUpsert {
+	return store.ProfileUpsert{WorkspaceID: ws, ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone,
+		Locale: p.Locale, Attributes: p.Attributes}
+}
+
+func (s *Server) saveProfile(ctx context.Context, ws string, p profileJSON, source string) (store.Profile, bool, error) {
+	prof, created, err := s.store.UpsertProfile(ctx, p.upsert(ws))
+	if err != nil {
+		return store.Profile{}, false, err
+	}
+	for ch, v := range p.Consent {
+		status, _ := v.(string)
+		if m, ok := v.(map[string]any); ok {
+			status, _ = m["status"].(string)
+		}
+		if prof, err = s.store.SetProfileConsent(ctx, prof.ID, ch, status, source); err != nil {
+			return store.Profile{}, false, err
+		}
+	}
+	return prof, created, nil
+}
+
+// decodeStrict decodes a JSON body, refusing unknown fields, and names the
+// problem on failure.
+func decodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errBadRequest("empty body: send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return errBadRequest("malformed JSON at byte %d: %v", se.Offset, se)
+		case errors.As(err, &te):
+			return &Error{Status: fiber.StatusBadRequest, Code: "bad_request", Message: "wrong type",
+				Details: []Detail{{Field: te.Field, Message: fmt.Sprintf("expected %s, got %s", te.Type, te.Value)}}}
+		}
+		return errBadRequest("malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return errBadRequest("malformed JSON: data after the object")
+	}
+	return nil
+}
+
+func invalid(ds []Detail) error {
+	return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid", Message: ds[0].Field + ": " + ds[0].Message, Details: ds}
+}
+
+// apiProfileUpsert: POST /api/v1/profiles
+func (s *Server) apiProfileUpsert(c *fiber.Ctx) error {
+	var p profileJSON
+	if err := decodeStrict(c.Body(), &p); err != nil {
+		return err
+	}
+	if ds := p.validate(""); len(ds) > 0 {
+		return invalid(ds)
+	}
+	prof, created, err := s.saveProfile(c.UserContext(), currentAPIKey(c).WorkspaceID, p, "api")
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
+	}
+	return c.Status(status).JSON(toProfileJSON(prof))
+}
+
+// apiProfileGet: GET /api/v1/profiles/{external_id}
+func (s *Server) apiProfileGet(c *fiber.Ctx) error {
+	p, err := s.store.GetProfileByExternalID(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("external_id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound("profile")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(toProfileJSON(p))
+}
+
+// eventJSON is an event as the API takes it.
+type eventJSON struct {
+	Name       string         `json:"name"`
+	ProfileID  string         `json:"profile_id"`
+	Properties map[string]any `json:"properties,omitempty"`
+	OccurredAt *time.Time     `json:"occurred_at,omitempty"`
+	// Profile optionally updates the profile's fields with the event.
+	Profile *profileJSON `json:"profile,omitempty"`
+}
+
+type eventBatch struct {
+	Events []eventJSON `json:"events"`
+}
+
+type eventResult struct {
+	ID        string   `json:"id"`
+	ProfileID string   `json:"profile_id"`
+	Entered   []string `json:"entered"`
+	Resumed   []string `json:"resumed"`
+	Exited    []string `json:"exited"`
+	Converted []string `json:"converted"`
+}
+
+func (e *eventJSON) validate(prefix string, now time.Time) []Detail {
+	var ds []Detail
+	if !eventName.MatchString(e.Name) {
+		ds = append(ds, Detail{Field: prefix + "name", Message: "required: 1 to 128 letters, digits, spaces or _ . : - /"})
+	}
+	e.ProfileID = strings.TrimSpace(e.ProfileID)
+	if e.ProfileID == "" || len(e.ProfileID) > 256 {
+		ds = append(ds, Detail{Field: prefix + "profile_id", Message: "required: the profile's external id (at most 256 characters)"})
+	}
+	if e.OccurredAt != nil && e.OccurredAt.After(now.Add(24*time.Hour)) {
+		ds = append(ds, Detail{Field: prefix + "occurred_at", Message: "more than a day in the future"})
+	}
+	if e.Profile != nil {
+		e.Profile.ExternalID = e.ProfileID
+		ds = append(ds, e.Profile.validate(prefix+"profile.")...)
+	}
+	return ds
+}
+
+// apiEvents: POST /api/v1/events — one event or {"events": […]} (at most
+// 1,000). Every event is validated before any is stored: a bad batch
+// changes nothing. Each stored event wakes waiting runs, applies exit
+// criteria and goals, and enters event-triggered journeys.
+func (s *Server) apiEvents(c *fiber.Ctx) error {
+	body := c.Body()
+	var events []eventJSON
+	if bytes.Contains(body, []byte(`"events"`)) {
+		var b eventBatch
+		if err := decodeStrict(body, &b); err != nil {
+			return err
+		}
+		events = b.Events
+		if len(events) == 0 {
+			return errBadRequest("events: the batch is empty")
+		}
+		if len(events) > MaxEventBatch {
+			return &Error{Status: fiber.StatusRequestEntityTooLarge, Code: "batch_too_large",
+				Message: fmt.Sprintf("a batch holds at most %d events, this one has %d", MaxEventBatch, len(events))}
+		}
+	} else {
+		var e eventJSON
+		if err := decodeStrict(body, &e); err != nil {
+			return err
+		}
+		events = []eventJSON{e}
+	}
+	now := s.cfg.Now()
+	var ds []Detail
+	for i := range events {
+		prefix := ""
+		if len(events) > 1 || bytes.Contains(body, []byte(`"events"`)) {
+			prefix = fmt.Sprintf("events[%d].", i)
+		}
+		ds = append(ds, events[i].validate(prefix, now)...)
+	}
+	if len(ds) > 0 {
+		return invalid(ds)
+	}
+
+	ws := currentAPIKey(c).WorkspaceID
+	return s.idempotent(c, ws, func() (int, any, error) {
+		results := make([]eventResult, 0, len(events))
+		for _, e := range events {
+			r, err := s.ingestEvent(c.UserContext(), ws, e)
+			if err != nil {
+				return 0, nil, err
+			}
+			results = append(results, r)
+		}
+		return fiber.StatusAccepted, fiber.Map{"events": results}, nil
+	})
+}
+
+func (s *Server) ingestEvent(ctx context.Context, ws string, e eventJSON) (eventResult, error) {
+	up := store.ProfileUpsert{WorkspaceID: ws, ExternalID: e.ProfileID}
+	var prof store.Profile
+	var err error
+	if e.Profile != nil {
+		prof, _, err = s.saveProfile(ctx, ws, *e.Profile, "event")
+	} else {
+		prof, _, err = s.store.UpsertProfile(ctx, up)
+	}
+	if err != nil {
+		return eventResult{}, err
+	}
+	ev := store.Event{WorkspaceID: ws, ProfileID: prof.ID, Name: e.Name, Properties: e.Properties}
+	if e.OccurredAt != nil {
+		ev.OccurredAt = *e.OccurredAt
+	}
+	stored, err := s.store.InsertEvent(ctx, ev)
+	if err != nil {
+		return eventResult{}, err
+	}
+	res := eventResult{ID: stored.ID, ProfileID: e.ProfileID, Entered: []string{}, Resumed: []string{}, Exited: []string{}, Converted: []string{}}
+	if s.engine == nil {
+		return res, nil
+	}
+	r, err := s.engine.HandleEvent(ctx, stored)
+	if err != nil {
+		return res, fmt.Errorf("applying event %s: %w", stored.ID, err)
+	}
+	res.Entered, res.Resumed, res.Exited, res.Converted = nonNil(r.Entered), nonNil(r.Resumed), nonNil(r.Exited), nonNil(r.Converted)
+	return res, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// idempotent runs fn once per Idempotency-Key: a replay with the same body
+// gets the first response; the same key with another body is 422; a replay
+// while the first is still running is 409. Without the header fn just runs.
+func (s *Server) idempotent(c *fiber.Ctx, ws string, fn func() (int, any, error)) error {
+	key := c.Get("Idempotency-Key")
+	if key == "" {
+		status, body, err := fn()
+		if err != nil {
+			return err
+		}
+		return c.Status(status).JSON(body)
+	}
+	if len(key) > 255 {
+		return errBadRequest("Idempotency-Key: at most 255 characters")
+	}
+	sum := sha256.Sum256(c.Body())
+	hash := hex.EncodeToString(sum[:])
+	ctx := c.UserContext()
+	rec, err := s.store.BeginIdempotent(ctx, ws, key, hash, idempotencyTTL)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		switch {
+		case rec.RequestHash != hash:
+			return newError(fiber.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+		case rec.State != "done":
+			return newError(fiber.StatusConflict, "idempotency_key_in_progress", "a request with this Idempotency-Key is still being processed; retry later")
+		}
+		c.Set("Idempotent-Replayed", "true")
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		return c.Status(rec.StatusCode).Send(rec.Response)
+	}
+	status, body, err := fn()
+	if err != nil {
+		if aerr := s.store.AbortIdempotent(context.WithoutCancel(ctx), ws, key); aerr != nil {
+			return errors.Join(err, aerr)
+		}
+		return err
+	}
+	out, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	if err := s.store.CompleteIdempotent(context.WithoutCancel(ctx), ws, key, status, out); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Status(status).Send(out)
+}

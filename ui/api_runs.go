@@ -1,0 +1,223 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/worker"
+)
+
+// RunEngine is the execution engine as the HTTP layer uses it.
+type RunEngine interface {
+	Enter(ctx context.Context, req worker.EnterRequest) (store.Run, error)
+	HandleEvent(ctx context.Context, ev store.Event) (worker.EventResult, error)
+	ResumeRuns(ctx context.Context, journeyID string) (int64, error)
+	ExitRuns(ctx context.Context, journeyID, reason string) (int, error)
+	CancelRun(ctx context.Context, workspaceID, runID, reason string) (store.Run, error)
+	RetryRun(ctx context.Context, workspaceID, runID string) (store.Run, error)
+}
+
+// runStore is what the run explorer reads.
+type runStore interface {
+	ListRuns(ctx context.Context, workspaceID string, f store.RunFilter) ([]store.Run, string, error)
+	GetWorkspaceRun(ctx context.Context, workspaceID, id string) (store.Run, error)
+	ListRunSteps(ctx context.Context, runID string) ([]store.RunStep, error)
+	ListDeliveries(ctx context.Context, workspaceID string, f store.DeliveryFilter) ([]store.Delivery, string, error)
+	GetProfile(ctx context.Context, id string) (store.Profile, error)
+	GetProfileByExternalID(ctx context.Context, workspaceID, externalID string) (store.Profile, error)
+}
+
+type runJSON struct {
+	ID              string           `json:"id"`
+	JourneyID       string           `json:"journey_id"`
+	Version         int              `json:"version"`
+	ProfileID       string           `json:"profile_id"` // the profile's external id
+	Status          string           `json:"status"`
+	CurrentNode     string           `json:"current_node"`
+	WaitUntil       *time.Time       `json:"wait_until,omitempty"`
+	WaitEvent       string           `json:"wait_event,omitempty"`
+	Error           string           `json:"error,omitempty"`
+	EnteredAt       time.Time        `json:"entered_at"`
+	UpdatedAt       time.Time        `json:"updated_at"`
+	FinishedAt      *time.Time       `json:"finished_at,omitempty"`
+	ConvertedAt     *time.Time       `json:"converted_at,omitempty"`
+	ConversionValue float64          `json:"conversion_value,omitempty"`
+	Steps           []stepJSON       `json:"steps,omitempty"`
+	Deliveries      []deliveryJSON   `json:"deliveries,omitempty"`
+	Entry           *json.RawMessage `json:"entry,omitempty"`
+}
+
+type stepJSON struct {
+	Sequence   int            `json:"seq"`
+	NodeID     string         `json:"node_id"`
+	Kind       string         `json:"kind"`
+	Port       string         `json:"port,omitempty"`
+	Outcome    string         `json:"outcome"`
+	Detail     map[string]any `json:"detail,omitempty"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+}
+
+type deliveryJSON struct {
+	ID         string    `json:"id"`
+	Sequence   int       `json:"seq"`
+	NodeID     string    `json:"node_id"`
+	Connector  string    `json:"connector"`
+	Channel    string    `json:"channel"`
+	Recipient  string    `json:"recipient"`
+	Subject    string    `json:"subject,omitempty"`
+	Status     string    `json:"status"`
+	Error      string    `json:"error,omitempty"`
+	Attempts   int       `json:"attempts"`
+	ProviderID string    `json:"provider_id,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func toDeliveryJSON(d store.Delivery) deliveryJSON {
+	return deliveryJSON{ID: d.ID, Sequence: d.Sequence, NodeID: d.NodeID, Connector: d.Connector, Channel: d.Channel, Recipient: d.Recipient,
+		Subject: d.Subject, Status: d.Status, Error: d.Error, Attempts: d.Attempts, ProviderID: d.ProviderID, CreatedAt: d.CreatedAt}
+}
+
+func (s *Server) toRunJSON(ctx context.Context, r store.Run, externalIDs map[string]string) (runJSON, error) {
+	ext, ok := externalIDs[r.ProfileID]
+	if !ok {
+		p, err := s.store.GetProfile(ctx, r.ProfileID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return runJSON{}, err
+		}
+		ext = p.ExternalID
+		externalIDs[r.ProfileID] = ext
+	}
+	return runJSON{ID: r.ID, JourneyID: r.JourneyID, Version: r.Version, ProfileID: ext, Status: r.Status, CurrentNode: r.CurrentNode,
+		WaitUntil: r.WaitUntil, WaitEvent: r.WaitEvent, Error: r.Error, EnteredAt: r.EnteredAt, UpdatedAt: r.UpdatedAt,
+		FinishedAt: r.FinishedAt, ConvertedAt: r.ConvertedAt, ConversionValue: r.ConversionValue}, nil
+}
+
+var runStatuses = map[string]bool{"": true, store.RunActive: true, store.RunWaiting: true, store.RunWaitingEvent: true,
+	store.RunPaused: true, store.RunCompleted: true, store.RunExited: true, store.RunFailed: true}
+
+// apiRunList: GET /api/v1/runs?journey_id=&profile_id=&status=&cursor=&limit=
+func (s *Server) apiRunList(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	f := store.RunFilter{JourneyID: c.Query("journey_id"), Status: c.Query("status"), After: c.Query("cursor"), Limit: 50}
+	if !runStatuses[f.Status] {
+		return errBadRequest("status: want active, waiting, waiting_event, paused, completed, exited or failed")
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return errBadRequest("limit: want a number from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	if ext := c.Query("profile_id"); ext != "" {
+		p, err := s.store.GetProfileByExternalID(c.UserContext(), ws, ext)
+		if errors.Is(err, store.ErrNotFound) {
+			return c.JSON(fiber.Map{"runs": []runJSON{}, "next": ""})
+		}
+		if err != nil {
+			return err
+		}
+		f.ProfileID = p.ID
+	}
+	runs, next, err := s.store.ListRuns(c.UserContext(), ws, f)
+	if err != nil {
+		return err
+	}
+	ids := map[string]string{}
+	out := make([]runJSON, len(runs))
+	for i, r := range runs {
+		if out[i], err = s.toRunJSON(c.UserContext(), r, ids); err != nil {
+			return err
+		}
+	}
+	return c.JSON(fiber.Map{"runs": out, "next": next})
+}
+
+// apiRunGet: GET /api/v1/runs/{id} with its step timeline and messages.
+func (s *Server) apiRunGet(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	r, err := s.store.GetWorkspaceRun(c.UserContext(), ws, c.Params("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound("run")
+	}
+	if err != nil {
+		return err
+	}
+	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
+	if err != nil {
+		return err
+	}
+	steps, err := s.store.ListRunSteps(c.UserContext(), r.ID)
+	if err != nil {
+		return err
+	}
+	out.Steps = make([]stepJSON, len(steps))
+	for i, st := range steps {
+		out.Steps[i] = stepJSON{Sequence: st.Sequence, NodeID: st.NodeID, Kind: st.Kind, Port: st.Port, Outcome: st.Outcome,
+			Detail: st.Detail, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt}
+	}
+	ds, _, err := s.store.ListDeliveries(c.UserContext(), ws, store.DeliveryFilter{RunID: r.ID, Limit: 500})
+	if err != nil {
+		return err
+	}
+	out.Deliveries = make([]deliveryJSON, len(ds))
+	for i, d := range ds {
+		out.Deliveries[i] = toDeliveryJSON(d)
+	}
+	if len(r.EntryEvent) > 0 {
+		raw := json.RawMessage(r.EntryEvent)
+		out.Entry = &raw
+	}
+	return c.JSON(out)
+}
+
+// apiRunCancel: POST /api/v1/runs/{id}/cancel
+func (s *Server) apiRunCancel(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	r, err := s.engine.CancelRun(c.UserContext(), ws, c.Params("id"), "cancelled by "+actor(c))
+	if err != nil {
+		return runError(err)
+	}
+	if err := s.audit(c, "run.cancel", "run", r.ID, map[string]any{"journey_id": r.JourneyID}); err != nil {
+		return err
+	}
+	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+// apiRunRetry: POST /api/v1/runs/{id}/retry (failed runs, from the failed node)
+func (s *Server) apiRunRetry(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	r, err := s.engine.RetryRun(c.UserContext(), ws, c.Params("id"))
+	if err != nil {
+		return runError(err)
+	}
+	if err := s.audit(c, "run.retry", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "node_id": r.CurrentNode}); err != nil {
+		return err
+	}
+	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+func runError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound("run")
+	case errors.Is(err, store.ErrConflict):
+		return newError(fiber.StatusConflict, "conflict", "%s", err.Error())
+	}
+	return err
+}
