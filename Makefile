@@ -34,6 +34,7 @@ bench: ## run the benchmarks
 generate: ## regenerate templ components (pinned version) and generated docs
 	$(TEMPL) generate -path ui
 	$(GO) test ./flows -run 'TestReferenceDoc' -update >/dev/null
+	$(GO) test ./connectors/builtin -run 'TestConnectorsDoc' -update >/dev/null
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, and a check that generated files are current

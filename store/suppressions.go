@@ -48,7 +48,7 @@ type suppressionRow struct {
 func (suppressionRow) TableName() string { return "suppressions" }
 
 func (r suppressionRow) domain() Suppression {
-	return Suppression{WorkspaceID: r.WorkspaceID, Channel: r.Channel, Address: r.Address, Reason: r.Reason, Source: r.Source, CreatedAt: r.CreatedAt}
+	return Suppression(r)
 }
 
 // NormalizeAddress puts an address in the form suppressions are keyed by:

@@ -1,16 +1,96 @@
 package ui
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"context"
 
-// ConnectorAdmin is what connector administration needs beyond storage
-// (the connector registry, secret encryption, test calls).
-type ConnectorAdmin interface{}
+	"github.com/gofiber/fiber/v2"
 
-// connectorStore is the storage connector administration needs.
-type connectorStore interface{}
+	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/store"
+)
 
-// connectorAPIRoutes registers /api/v1/connectors… (API-key auth).
-func (s *Server) connectorAPIRoutes(api fiber.Router) {}
+// ConnectorAdmin is what connector administration needs beyond storage:
+// the connector registry, secret sealing, test calls, provider callbacks
+// and unsubscribe tokens. *connectors.Service implements it.
+type ConnectorAdmin interface {
+	Registry() *connectors.Registry
+	List(ctx context.Context, workspaceID string) ([]connectors.View, error)
+	Get(ctx context.Context, workspaceID, id string) (connectors.View, error)
+	Create(ctx context.Context, workspaceID string, in connectors.Input) (connectors.View, error)
+	Update(ctx context.Context, workspaceID, id string, p connectors.Patch) (connectors.View, []string, error)
+	SetEnabled(ctx context.Context, workspaceID, id string, enabled bool) (connectors.View, error)
+	Delete(ctx context.Context, workspaceID, id string) (connectors.View, error)
+	Test(ctx context.Context, workspaceID, id, to string) (connectors.TestResult, error)
+	Backlog(ctx context.Context, workspaceID, id string) (connectors.Backlog, error)
+	Callback(ctx context.Context, typeName, id, path string, req connectors.CallbackRequest) error
+	ParseUnsubscribe(token string) (connectors.UnsubscribeTarget, error)
+	Unsubscribe(ctx context.Context, token string) (connectors.UnsubscribeTarget, error)
+}
 
-// connectorUIRoutes registers the connector admin pages (signed-in admins).
-func (s *Server) connectorUIRoutes(r fiber.Router) {}
+// connectorStore is the storage connector administration needs: the
+// sandbox's deliveries (the Test inbox) and the suppression list.
+type connectorStore interface {
+	ListDeliveries(ctx context.Context, workspaceID string, f store.DeliveryFilter) ([]store.Delivery, string, error)
+	GetDelivery(ctx context.Context, workspaceID, id string) (store.Delivery, error)
+	ListSuppressions(ctx context.Context, workspaceID string, f store.SuppressionFilter) ([]store.Suppression, string, error)
+	AddSuppression(ctx context.Context, s store.Suppression) (store.Suppression, error)
+	DeleteSuppression(ctx context.Context, workspaceID, channel, address string) error
+}
+
+// connectorAPIRoutes registers /api/v1/connectors… (API-key auth, admin scope).
+func (s *Server) connectorAPIRoutes(api fiber.Router) {
+	admin := requireScope(auth.ScopeAdmin)
+	api.Get("/connector-types", admin, s.needConnectors, s.apiConnectorTypes)
+	api.Get("/connectors", admin, s.needConnectors, s.apiConnectorList)
+	api.Post("/connectors", admin, s.needConnectors, s.apiConnectorCreate)
+	api.Get("/connectors/:id", admin, s.needConnectors, s.apiConnectorGet)
+	api.Patch("/connectors/:id", admin, s.needConnectors, s.apiConnectorUpdate)
+	api.Delete("/connectors/:id", admin, s.needConnectors, s.apiConnectorDelete)
+	api.Post("/connectors/:id/test", admin, s.needConnectors, s.apiConnectorTest)
+	api.Get("/sandbox/messages", admin, s.apiSandboxMessages)
+	api.Get("/suppressions", admin, s.apiSuppressionList)
+	api.Post("/suppressions", admin, s.apiSuppressionAdd)
+	api.Delete("/suppressions", admin, s.apiSuppressionDelete)
+}
+
+// connectorUIRoutes registers the connector admin pages (signed-in
+// admins), the Test inbox (admins and editors), and the public endpoints
+// that live outside sessions and CSRF: /u/{token} and provider callbacks.
+func (s *Server) connectorUIRoutes(r fiber.Router) {
+	user, admin := s.requireUser, s.requireAdmin
+	r.Get("/connectors", user, admin, s.needConnectors, s.connectorList)
+	r.Get("/connectors/new", user, admin, s.needConnectors, s.connectorNew)
+	r.Post("/connectors", user, admin, s.needConnectors, s.connectorCreate)
+	r.Get("/connectors/:id", user, admin, s.needConnectors, s.connectorEdit)
+	r.Post("/connectors/:id", user, admin, s.needConnectors, s.connectorUpdate)
+	r.Post("/connectors/:id/test", user, admin, s.needConnectors, s.connectorCheck)
+	r.Post("/connectors/:id/enable", user, admin, s.needConnectors, s.connectorSetEnabled(true))
+	r.Post("/connectors/:id/disable", user, admin, s.needConnectors, s.connectorSetEnabled(false))
+	r.Post("/connectors/:id/delete", user, admin, s.needConnectors, s.connectorDelete)
+
+	r.Get("/test-inbox", user, s.requireEditor, s.testInbox)
+	r.Get("/test-inbox/:id", user, s.requireEditor, s.testInboxMessage)
+	r.Get("/test-inbox/:id/body", user, s.requireEditor, s.testInboxBody)
+
+	r.Get("/u/:token", s.unsubscribeForm)
+	r.Post("/u/:token", s.unsubscribe)
+	r.Post("/callbacks/:type/:id", s.needConnectors, s.providerCallback)
+}
+
+// requireAdmin refuses signed-in users who are not admins.
+func (s *Server) requireAdmin(c *fiber.Ctx) error {
+	if u, ok := currentUser(c); ok && u.Role == store.RoleAdmin {
+		return c.Next()
+	}
+	return newError(fiber.StatusForbidden, "forbidden", "only admins manage connectors")
+}
+
+// needConnectors answers 503 when the server runs without connector
+// administration (some tests, tools).
+func (s *Server) needConnectors(c *fiber.Ctx) error {
+	if s.connectors == nil {
+		return newError(fiber.StatusServiceUnavailable, "connectors_unavailable", "connector administration is not configured on this server")
+	}
+	return c.Next()
+}

@@ -169,6 +169,13 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 		return "out", false, nil
 	}
 	class, _, reason := connectors.Classify(sendErr)
+	if errors.Is(sendErr, connectors.ErrSuppressed) {
+		// The provider said no for good because of consent or opt-out
+		// (e.g. an SMS STOP): not a failure of the journey.
+		x.pendingDelivery = &store.DeliveryOutcome{ID: created.ID, DeliveryUpdate: store.DeliveryUpdate{Status: store.DeliverySuppressed, Error: reason}}
+		x.record(n, "out", OutcomeSkipped, map[string]any{"reason": reason, "delivery_id": created.ID})
+		return "out", false, nil
+	}
 	switch class {
 	case connectors.Permanent:
 		x.pendingDelivery = &store.DeliveryOutcome{ID: created.ID, DeliveryUpdate: store.DeliveryUpdate{Status: store.DeliveryFailed, Error: reason}}
@@ -314,6 +321,7 @@ func (x *exec) render(n *flows.CompiledNode) (connectors.Message, error) {
 		}
 		m.Payload = json.RawMessage(body)
 	case "audience_add", "audience_remove":
+		m.Consent = x.profile.Consent
 		m.Attributes = map[string]any{}
 		for _, k := range []string{"country", "zip", "first_name", "last_name"} {
 			if v, ok := x.profile.Attributes[k]; ok {

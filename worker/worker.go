@@ -43,6 +43,7 @@ func NewServer(rdb redis.UniversalClient, cfg Config, logger *slog.Logger) *asyn
 		TaskCheckInterval:        100 * time.Millisecond,
 		DelayedTaskCheckInterval: 250 * time.Millisecond,
 		Logger:                   NewAsynqLogger(logger),
+		RetryDelayFunc:           RetryDelay,
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)

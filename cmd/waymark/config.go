@@ -29,6 +29,8 @@ var envVars = []envVar{
 	{"WAYMARK_DATA_DIR", "./data", "directory for the SQLite file and the generated secret key (embedded mode)"},
 	{"WAYMARK_SECRET_KEY", "(generated into the data dir in embedded mode)", "32-byte key, base64 or hex, that encrypts secrets at rest; required with PostgreSQL"},
 	{"WAYMARK_SECRET_KEY_FILE", "", "file holding WAYMARK_SECRET_KEY (wins over the variable)"},
+	{"WAYMARK_SECRET_KEY_OLD", "", "previous secret key(s), comma-separated, still accepted for reading during a rotation"},
+	{"WAYMARK_CONNECTOR_ALLOWLIST", "", "internal hosts, IPs or CIDRs outbound webhooks may reach (never the cloud metadata address)"},
 	{"WAYMARK_WORKER_CONCURRENCY", "10", "tasks one worker process runs at once"},
 	{"WAYMARK_BODY_LIMIT", "1048576", "largest request body in bytes (larger bodies get 413)"},
 	{"WAYMARK_SESSION_IDLE_TIMEOUT", "12h", "sign out after this long without activity"},
@@ -47,7 +49,9 @@ type config struct {
 	ListenAddr         string
 	BaseURL            string
 	DataDir            string
-	SecretKey          []byte // nil until loaded (embedded mode may generate it)
+	SecretKey          []byte   // nil until loaded (embedded mode may generate it)
+	SecretKeysOld      [][]byte // previous keys, for reading during a rotation
+	ConnectorAllowlist []string
 	WorkerConcurrency  int
 	BodyLimit          int
 	SessionIdleTimeout time.Duration
@@ -154,7 +158,19 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			return nil, badConfig("WAYMARK_SECRET_KEY", "%v", err)
 		}
 	}
+	for _, raw := range splitList(get("WAYMARK_SECRET_KEY_OLD", "")) {
+		k, err := decodeKey(raw)
+		if err != nil {
+			return nil, badConfig("WAYMARK_SECRET_KEY_OLD", "%v", err)
+		}
+		c.SecretKeysOld = append(c.SecretKeysOld, k)
+	}
+	c.ConnectorAllowlist = splitList(get("WAYMARK_CONNECTOR_ALLOWLIST", ""))
 	return c, nil
+}
+
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
 }
 
 // Embedded reports whether this is single-node mode (SQLite or in-process Redis).

@@ -238,7 +238,7 @@ func TestSplitModeOnPostgresAndRedis(t *testing.T) {
 
 	r = runCLI(t, vars, "", "migrate")
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Contains(t, r.stdout, "applied 1 migration(s)")
+	require.Regexp(t, `applied \d+ migration\(s\)`, r.stdout)
 	r = runCLI(t, vars, "", "migrate")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, "up to date")

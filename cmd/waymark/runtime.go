@@ -6,11 +6,17 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/waymarkhq/waymark/connectors"
+	connbuiltin "github.com/waymarkhq/waymark/connectors/builtin"
+	"github.com/waymarkhq/waymark/connectors/netguard"
+	"github.com/waymarkhq/waymark/connectors/ratelimit"
+	"github.com/waymarkhq/waymark/connectors/secrets"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/embedredis"
 	"github.com/waymarkhq/waymark/internal/journeys"
@@ -153,26 +159,34 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		logger.Info("production mode", slog.String("role", m.String()), slog.String("database", "postgres"), slog.String("redis", "external"))
 	}
 
+	svc, err := buildServices(ctx, cfg, st, rdb, logger)
+	if err != nil {
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
 	var stops []func(context.Context)
+	var bg sync.WaitGroup
+	background := func(f func(context.Context)) {
+		bg.Add(1)
+		go func() { defer bg.Done(); f(ctx) }()
+	}
 
 	if m == modeAll || m == modeWorker {
 		srv := worker.NewServer(rdb, worker.Config{Concurrency: cfg.WorkerConcurrency, ShutdownTimeout: cfg.ShutdownTimeout}, logger)
 		mux := asynq.NewServeMux()
+		mux.Handle(worker.TaskAdvance, svc.engine)
 		mux.Handle(worker.TaskHousekeeping, worker.NewHousekeeper(st, logger))
 		if err := srv.Start(mux); err != nil {
 			return fmt.Errorf("starting worker: %w", err)
 		}
-		client := asynq.NewClientFromRedisClient(rdb)
-		sched := worker.NewScheduler(client, time.Minute, time.Now, logger)
-		schedCtx, stopSched := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); sched.Run(schedCtx) }()
+		background(svc.engine.RunOutboxCleaner)
+		background(worker.NewScheduler(svc.client, time.Minute, time.Now, logger).Run)
+		background(worker.NewRelay(svc.engine, time.Second).Run)
+		background(worker.NewReconciler(svc.engine, rdb, 30*time.Second, time.Minute).Run)
 		stops = append(stops, func(context.Context) {
-			stopSched()
-			<-done
 			srv.Shutdown() // stops taking tasks, waits up to ShutdownTimeout, requeues the rest
 		})
 		logger.Info("worker started", slog.Int("concurrency", cfg.WorkerConcurrency))
@@ -187,17 +201,15 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		if n == 0 {
 			setupToken = auth.Token(24)
 		}
-		reg, err := newRegistry()
-		if err != nil {
-			return err
-		}
 		web, err := ui.New(ui.Config{
 			Version: version, BodyLimit: cfg.BodyLimit, CookieSecure: cfg.CookieSecure(), TrustedOrigin: cfg.BaseURL,
 			SessionIdleTimeout: cfg.SessionIdleTimeout, SessionMaxAge: cfg.SessionMaxAge, SetupToken: setupToken,
 		}, ui.Deps{
-			Store:    st,
-			Journeys: journeys.New(st, reg),
-			Logger:   logger,
+			Store:      st,
+			Journeys:   svc.journeys,
+			Connectors: svc.conns,
+			Engine:     svc.engine,
+			Logger:     logger,
 			Checks: []ui.Check{
 				{Name: "database", Fn: st.Ping},
 				{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
@@ -236,6 +248,8 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 	for _, stop := range stops {
 		stop(sctx)
 	}
+	cancel()
+	bg.Wait()
 	logger.Info("stopped")
 	return nil
 }
@@ -320,4 +334,50 @@ func newRegistry() (*nodes.Registry, error) {
 		return nil, fmt.Errorf("registering node kinds: %w", err)
 	}
 	return reg, nil
+}
+
+// services are the application's parts shared by the web and worker roles.
+type services struct {
+	client   *asynq.Client
+	conns    *connectors.Service
+	engine   *worker.Engine
+	journeys *journeys.Service
+}
+
+// buildServices wires connectors (secrets, SSRF guard, shared rate limits),
+// the journey service and the engine.
+func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.UniversalClient, logger *slog.Logger) (*services, error) {
+	keys, err := secrets.NewKeyring(cfg.SecretKey, cfg.SecretKeysOld...)
+	if err != nil {
+		return nil, badConfig("WAYMARK_SECRET_KEY", "%v", err)
+	}
+	creg, err := connbuiltin.NewRegistry()
+	if err != nil {
+		return nil, err
+	}
+	guard, err := netguard.New(netguard.WithAllowlist(cfg.ConnectorAllowlist...))
+	if err != nil {
+		return nil, badConfig("WAYMARK_CONNECTOR_ALLOWLIST", "%v", err)
+	}
+	limiter := ratelimit.New(rdb)
+	conns, err := connectors.NewService(st, keys, creg, connectors.Options{Net: guard, PublicURL: cfg.BaseURL, Limiter: limiter, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := conns.CheckKeys(ctx); err != nil {
+		return nil, &exitError{code: 1, msg: err.Error()}
+	}
+	reg, err := newRegistry()
+	if err != nil {
+		return nil, err
+	}
+	client := asynq.NewClientFromRedisClient(rdb)
+	engine := worker.NewEngine(worker.EngineConfig{
+		Store: st, Registry: reg, Connectors: conns, Suppressions: st, RateLimiter: worker.NewJourneyLimiter(limiter),
+		Enqueuer: client, Logger: logger, BaseURL: cfg.BaseURL, UnsubscribeURL: conns.UnsubscribeURL, StatusCacheTTL: time.Second,
+	})
+	return &services{
+		client: client, conns: conns, engine: engine,
+		journeys: journeys.New(st, reg).WithConnectorTypes(creg.Serves),
+	}, nil
 }

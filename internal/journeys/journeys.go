@@ -44,12 +44,24 @@ func (e *InvalidError) Error() string {
 
 // Service creates, saves, publishes and exports journeys.
 type Service struct {
-	store Store
-	reg   *nodes.Registry
+	store  Store
+	reg    *nodes.Registry
+	serves func(connectorType, kind string) bool
 }
 
-// New returns a service over st with the node kinds in reg.
-func New(st Store, reg *nodes.Registry) *Service { return &Service{store: st, reg: reg} }
+// New returns a service over st with the node kinds in reg. Connector
+// types' node kinds come from ConnectorServes until WithConnectorTypes
+// hands it the connector registry's answer.
+func New(st Store, reg *nodes.Registry) *Service {
+	return &Service{store: st, reg: reg, serves: ConnectorServes}
+}
+
+// WithConnectorTypes makes publishing ask serves (the connector registry)
+// which node kinds a connector type carries.
+func (s *Service) WithConnectorTypes(serves func(connectorType, kind string) bool) *Service {
+	s.serves = serves
+	return s
+}
 
 // Registry returns the node kinds the service validates against.
 func (s *Service) Registry() *nodes.Registry { return s.reg }
@@ -79,13 +91,13 @@ func (s *Service) options(ctx context.Context, workspaceID string) (flows.Valida
 	}
 	return flows.ValidateOptions{ConnectorServes: func(name, kind string) (bool, bool) {
 		typ, ok := types[name]
-		return ok, ok && ConnectorServes(typ, kind)
+		return ok, ok && (typ == store.SandboxConnector || s.serves(typ, kind))
 	}}, nil
 }
 
-// ConnectorServes reports whether a connector type can carry a node kind.
-// The connector registry (issue "Channel connectors") will declare this per
-// type; until then this table is the single place that knows it.
+// ConnectorServes reports whether a built-in connector type can carry a
+// node kind; the CLI's offline checks use it, and the running server asks
+// the connector registry (WithConnectorTypes), which declares it per type.
 func ConnectorServes(connectorType, kind string) bool {
 	switch connectorType {
 	case store.SandboxConnector:

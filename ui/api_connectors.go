@@ -1,0 +1,362 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// connectorError maps the connector service's errors to HTTP: validation
+// 422 with one detail per field, in use 409 listing the journeys.
+func connectorError(err error) error {
+	var ve *connectors.ValidationError
+	if errors.As(err, &ve) {
+		e := &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_connector", Message: ve.Error()}
+		for _, p := range ve.Problems {
+			e.Details = append(e.Details, Detail{Field: apiField(p.Field), Message: p.Message})
+		}
+		return e
+	}
+	var iu *connectors.InUseError
+	if errors.As(err, &iu) {
+		e := &Error{Status: fiber.StatusConflict, Code: "connector_in_use", Message: iu.Error() + "; change or archive them first"}
+		for _, j := range iu.Journeys {
+			e.Details = append(e.Details, Detail{Field: "journeys", Message: journeyUse(j)})
+		}
+		return e
+	}
+	switch {
+	case errors.Is(err, connectors.ErrBuiltin):
+		return newError(fiber.StatusConflict, "builtin_connector", "%s", connectors.ErrBuiltin.Error())
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound("connector")
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: fiber.StatusConflict, Code: "conflict", Message: "a connector with this name already exists",
+			Details: []Detail{{Field: "name", Message: "already taken"}}}
+	}
+	return err
+}
+
+// apiField names a problem's field as the request body has it.
+func apiField(f string) string {
+	switch f {
+	case "name", "type", "config", "enabled":
+		return f
+	}
+	return "config." + f
+}
+
+func journeyUse(j store.ConnectorUse) string {
+	return fmt.Sprintf("journey %q (id %s, %s, version %d) uses it in node(s) %s", j.Name, j.JourneyID, j.Status, j.Version, strings.Join(j.NodeIDs, ", "))
+}
+
+// connectorJSON is a connector as the API shows it: never a secret's value.
+type connectorJSON struct {
+	connectors.View
+	Backlog *backlogJSON `json:"backlog,omitempty"`
+}
+
+type backlogJSON struct {
+	Pending              int64    `json:"pending"`
+	ExpectedDelaySeconds float64  `json:"expected_delay_seconds"`
+	Throttled            *int64   `json:"throttled_last_minute,omitempty"`
+	Tokens               *float64 `json:"tokens_available,omitempty"`
+}
+
+func toBacklogJSON(b connectors.Backlog) *backlogJSON {
+	out := &backlogJSON{Pending: b.Pending, ExpectedDelaySeconds: b.ExpectedDelay.Seconds()}
+	if b.LimiterKnown {
+		out.Throttled, out.Tokens = &b.Throttled, &b.Tokens
+	}
+	return out
+}
+
+// decodeJSON reads a JSON object body strictly (unknown keys are errors).
+func decodeJSON(c *fiber.Ctx, v any) error {
+	body := bytes.TrimSpace(c.Body())
+	if len(body) == 0 {
+		return errBadRequest("the body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return newError(fiber.StatusBadRequest, "invalid_json", "the body is not the JSON expected: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return newError(fiber.StatusBadRequest, "invalid_json", "the body has data after the JSON object")
+	}
+	return nil
+}
+
+func (s *Server) apiConnectorTypes(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"connector_types": s.connectors.Registry().Types()})
+}
+
+func (s *Server) apiConnectorList(c *fiber.Ctx) error {
+	vs, err := s.connectors.List(c.UserContext(), currentAPIKey(c).WorkspaceID)
+	if err != nil {
+		return err
+	}
+	out := make([]connectorJSON, len(vs))
+	for i, v := range vs {
+		out[i] = connectorJSON{View: v}
+	}
+	return c.JSON(fiber.Map{"connectors": out, "next": ""})
+}
+
+func (s *Server) apiConnectorGet(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	v, err := s.connectors.Get(c.UserContext(), ws, c.Params("id"))
+	if err != nil {
+		return connectorError(err)
+	}
+	b, err := s.connectors.Backlog(c.UserContext(), ws, v.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(connectorJSON{View: v, Backlog: toBacklogJSON(b)})
+}
+
+func (s *Server) apiConnectorCreate(c *fiber.Ctx) error {
+	var in struct {
+		Type    string         `json:"type"`
+		Name    string         `json:"name"`
+		Config  map[string]any `json:"config"`
+		Enabled *bool          `json:"enabled"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	v, err := s.connectors.Create(c.UserContext(), currentAPIKey(c).WorkspaceID, connectors.Input{Type: in.Type, Name: in.Name, Config: in.Config, Enabled: in.Enabled})
+	if err != nil {
+		return connectorError(err)
+	}
+	if err := s.audit(c, "connector.create", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type, "secrets_set": v.SecretsSet}); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderLocation, "/api/v1/connectors/"+v.ID)
+	return c.Status(fiber.StatusCreated).JSON(connectorJSON{View: v})
+}
+
+// apiConnectorUpdate changes a connector: config keys given replace the
+// stored ones (null removes one); secret fields not given keep their value.
+func (s *Server) apiConnectorUpdate(c *fiber.Ctx) error {
+	var in struct {
+		Name    *string        `json:"name"`
+		Config  map[string]any `json:"config"`
+		Enabled *bool          `json:"enabled"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	v, changed, err := s.connectors.Update(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"), connectors.Patch{Name: in.Name, Config: in.Config, Enabled: in.Enabled})
+	if err != nil {
+		return connectorError(err)
+	}
+	if len(changed) > 0 {
+		if err := s.audit(c, "connector.update", "connector", v.ID, map[string]any{"name": v.Name, "changed": changed}); err != nil {
+			return err
+		}
+	}
+	return c.JSON(connectorJSON{View: v})
+}
+
+func (s *Server) apiConnectorDelete(c *fiber.Ctx) error {
+	v, err := s.connectors.Delete(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"))
+	if err != nil {
+		return connectorError(err)
+	}
+	if err := s.audit(c, "connector.delete", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// apiConnectorTest checks the connection, or sends a test message to
+// {"to": "…"}. The provider's answer is the result, even when it is a
+// refusal: a failed test is 200 with "ok": false.
+func (s *Server) apiConnectorTest(c *fiber.Ctx) error {
+	var in struct {
+		To string `json:"to"`
+	}
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		if err := decodeJSON(c, &in); err != nil {
+			return err
+		}
+	}
+	ws := currentAPIKey(c).WorkspaceID
+	res, err := s.connectors.Test(c.UserContext(), ws, c.Params("id"), in.To)
+	if err != nil {
+		return connectorError(err)
+	}
+	if err := s.audit(c, "connector.test", "connector", c.Params("id"), map[string]any{"ok": res.OK, "send": in.To != ""}); err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+// messageJSON is a sandbox delivery as the API shows it.
+type messageJSON struct {
+	ID        string          `json:"id"`
+	RunID     string          `json:"run_id"`
+	NodeID    string          `json:"node_id"`
+	Kind      string          `json:"kind"`
+	Recipient string          `json:"recipient"`
+	Subject   string          `json:"subject,omitempty"`
+	Body      string          `json:"body,omitempty"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	Status    string          `json:"status"`
+	Error     string          `json:"error,omitempty"`
+	Test      bool            `json:"test"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+func toMessageJSON(d store.Delivery) messageJSON {
+	m := messageJSON{ID: d.ID, RunID: d.RunID, NodeID: d.NodeID, Kind: d.Channel, Recipient: d.Recipient, Subject: d.Subject,
+		Body: d.Body, Status: d.Status, Error: d.Error, Test: d.IsTest, CreatedAt: d.CreatedAt}
+	if p := bytes.TrimSpace(d.Payload); len(p) > 0 && !bytes.Equal(p, []byte("{}")) && json.Valid(p) {
+		m.Payload = d.Payload
+	}
+	return m
+}
+
+func limitParam(c *fiber.Ctx, def int) (int, error) {
+	v := c.Query("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 500 {
+		return 0, errBadRequest("limit: want a number from 1 to 500")
+	}
+	return n, nil
+}
+
+// apiSandboxMessages lists what the test inbox recorded, newest first.
+func (s *Server) apiSandboxMessages(c *fiber.Ctx) error {
+	limit, err := limitParam(c, 50)
+	if err != nil {
+		return err
+	}
+	rows, next, err := s.store.ListDeliveries(c.UserContext(), currentAPIKey(c).WorkspaceID, store.DeliveryFilter{
+		Connector: connectors.SandboxName, RunID: c.Query("run_id"), After: c.Query("cursor"), Limit: limit,
+	})
+	if err != nil {
+		return err
+	}
+	out := make([]messageJSON, len(rows))
+	for i, d := range rows {
+		out[i] = toMessageJSON(d)
+	}
+	return c.JSON(fiber.Map{"messages": out, "next": next})
+}
+
+type suppressionJSON struct {
+	Channel   string    `json:"channel"`
+	Address   string    `json:"address"`
+	Reason    string    `json:"reason"`
+	Source    string    `json:"source"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toSuppressionJSON(s store.Suppression) suppressionJSON {
+	return suppressionJSON{Channel: s.Channel, Address: s.Address, Reason: s.Reason, Source: s.Source, CreatedAt: s.CreatedAt}
+}
+
+func checkChannel(ch string, allowEmpty bool) error {
+	if (ch == "" && allowEmpty) || ch == store.SuppressEmail || ch == store.SuppressSMS {
+		return nil
+	}
+	return errBadRequest("channel: want email or sms")
+}
+
+func (s *Server) apiSuppressionList(c *fiber.Ctx) error {
+	ch := c.Query("channel")
+	if err := checkChannel(ch, true); err != nil {
+		return err
+	}
+	limit, err := limitParam(c, 50)
+	if err != nil {
+		return err
+	}
+	rows, next, err := s.store.ListSuppressions(c.UserContext(), currentAPIKey(c).WorkspaceID, store.SuppressionFilter{
+		Channel: ch, Search: c.Query("q"), After: c.Query("cursor"), Limit: limit})
+	if err != nil {
+		if c.Query("cursor") != "" {
+			return errBadRequest("cursor: not a cursor from a previous page")
+		}
+		return err
+	}
+	out := make([]suppressionJSON, len(rows))
+	for i, r := range rows {
+		out[i] = toSuppressionJSON(r)
+	}
+	return c.JSON(fiber.Map{"suppressions": out, "next": next})
+}
+
+func (s *Server) apiSuppressionAdd(c *fiber.Ctx) error {
+	var in struct {
+		Channel string `json:"channel"`
+		Address string `json:"address"`
+		Reason  string `json:"reason"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if err := checkChannel(in.Channel, false); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Address) == "" || len(in.Address) > 320 {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_suppression", Message: "address: required, at most 320 characters",
+			Details: []Detail{{Field: "address", Message: "required, at most 320 characters"}}}
+	}
+	switch in.Reason {
+	case "":
+		in.Reason = store.ReasonManual
+	case store.ReasonManual, store.ReasonUnsubscribed, store.ReasonHardBounce, store.ReasonStop, store.ReasonComplaint:
+	default:
+		return errBadRequest("reason: want manual, unsubscribed, hard_bounce, stop or complaint")
+	}
+	k := currentAPIKey(c)
+	sup, err := s.store.AddSuppression(c.UserContext(), store.Suppression{WorkspaceID: k.WorkspaceID, Channel: in.Channel, Address: in.Address,
+		Reason: in.Reason, Source: "api_key:" + k.Name})
+	if err != nil {
+		return err
+	}
+	if err := s.audit(c, "suppression.add", "suppression", in.Channel, map[string]any{"channel": in.Channel, "reason": in.Reason}); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(toSuppressionJSON(sup))
+}
+
+// apiSuppressionDelete lets a channel message an address again:
+// DELETE /api/v1/suppressions?channel=email&address=….
+func (s *Server) apiSuppressionDelete(c *fiber.Ctx) error {
+	ch, addr := c.Query("channel"), c.Query("address")
+	if err := checkChannel(ch, false); err != nil {
+		return err
+	}
+	if addr == "" {
+		return errBadRequest("address: required")
+	}
+	err := s.store.DeleteSuppression(c.UserContext(), currentAPIKey(c).WorkspaceID, ch, addr)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound("suppression")
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.audit(c, "suppression.delete", "suppression", ch, map[string]any{"channel": ch}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

@@ -1,0 +1,34 @@
+package ui
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// providerCallback takes a provider's delivery status report, e.g. Twilio's
+// StatusCallback at /callbacks/twilio/{connector id}. The connector
+// verifies the provider's signature; no session or CSRF applies.
+func (s *Server) providerCallback(c *fiber.Ctx) error {
+	form := url.Values{}
+	c.Request().PostArgs().VisitAll(func(k, v []byte) { form.Add(string(k), string(v)) })
+	header := map[string]string{}
+	c.Request().Header.VisitAll(func(k, v []byte) { header[strings.ToLower(string(k))] = string(v) })
+	err := s.connectors.Callback(c.UserContext(), c.Params("type"), c.Params("id"), c.OriginalURL(), connectors.CallbackRequest{
+		Header: header, Form: form, Body: append([]byte(nil), c.Body()...),
+	})
+	switch {
+	case errors.Is(err, connectors.ErrBadSignature):
+		return newError(fiber.StatusForbidden, "bad_signature", "the callback's signature does not verify")
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound("callback endpoint")
+	case err != nil:
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
