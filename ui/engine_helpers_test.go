@@ -26,8 +26,6 @@ func (r *taskRecorder) EnqueueContext(_ context.Context, t *asynq.Task, _ ...asy
 	return &asynq.TaskInfo{}, nil
 }
 
-func (r *taskRecorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.tasks) }
-
 // drain runs the recorded tasks through the engine until none are left.
 func (b *testBundle) drain(eng *worker.Engine) {
 	for i := 0; i < 100; i++ {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/url"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -13,24 +14,33 @@ var journeyStatuses = map[string]bool{"": true, "all": true, store.JourneyDraft:
 
 func (s *Server) journeyList(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	l := views.JourneysList{Search: c.Query("q"), Status: c.Query("status")}
+	l := views.JourneysList{Search: c.Query("q"), Status: c.Query("status"), CanEdit: canEdit(c), Back: c.OriginalURL()}
 	if !journeyStatuses[l.Status] {
 		return errBadRequest("unknown status %q", l.Status)
 	}
-	rows, next, err := s.store.ListJourneys(c.UserContext(), u.WorkspaceID, store.JourneyFilter{
+	ctx := c.UserContext()
+	rows, next, err := s.store.ListJourneys(ctx, u.WorkspaceID, store.JourneyFilter{
 		Status: l.Status, Search: l.Search, After: c.Query("after"), Limit: 50,
 	})
 	if err != nil {
 		return err
 	}
+	ids := make([]string, len(rows))
+	for i, j := range rows {
+		ids[i] = j.ID
+	}
+	entries, err := s.store.CountJourneyEntries(ctx, u.WorkspaceID, ids, s.cfg.Now().Add(-7*24*time.Hour))
+	if err != nil {
+		return err
+	}
 	for _, j := range rows {
 		l.Rows = append(l.Rows, views.JourneyRow{
-			ID: j.ID, Name: j.Name, Status: j.Status, LiveVersion: j.LiveVersion,
-			UpdatedBy: j.UpdatedBy, UpdatedAt: j.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC"),
+			ID: j.ID, Name: j.Name, Status: j.Status, LiveVersion: j.LiveVersion, Entries7d: entries[j.ID],
+			CreatedBy: j.CreatedBy, UpdatedBy: j.UpdatedBy, UpdatedAt: j.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC"),
 		})
 	}
 	if next != "" {
 		l.NextURL = "/journeys?" + url.Values{"after": {next}, "status": {l.Status}, "q": {l.Search}}.Encode()
 	}
-	return render(c, views.JourneysPage(s.page(c, "Journeys"), l))
+	return render(c, views.JourneysPage(s.appPageScripts(c, "Journeys"), l))
 }

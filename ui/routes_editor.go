@@ -11,6 +11,8 @@ import (
 
 // editorStore is the storage the journey editor needs beyond Store's core.
 type editorStore interface {
+	// GetJourneyVersion shows a published version read-only.
+	GetJourneyVersion(ctx context.Context, workspaceID, id string, version int) (store.JourneyVersion, error)
 	// ConnectorTypes maps connector names to types: the property panel
 	// offers the connectors that can carry a node's kind.
 	ConnectorTypes(ctx context.Context, workspaceID string) (map[string]string, error)

@@ -45,6 +45,8 @@ const (
 	RedisDBConnectors = 4
 	// RedisDBEngine: the engine's end-to-end tests, which flush their DB.
 	RedisDBEngine = 5
+	// RedisDBFault: cmd's process-kill test, which flushes its DB.
+	RedisDBFault = 6
 )
 
 // RedisURL returns the test Redis URL pointed at logical database db.

@@ -1,0 +1,182 @@
+package ui
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/views"
+)
+
+// editorData is the JSON the canvas starts from (editor.js reads it from
+// the page). The document is the journey model's own format: the canvas
+// converts it to and from the drawing library's cells.
+type editorData struct {
+	Journey  editorJourney   `json:"journey"`
+	Document *flows.Journey  `json:"document"`
+	Specs    []canvasSpec    `json:"specs"`
+	Problems []flows.Problem `json:"problems"`
+}
+
+type editorJourney struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Status      string `json:"status"`
+	Revision    int    `json:"revision"`
+	LiveVersion int    `json:"live_version"`
+	Version     int    `json:"version"`
+	ReadOnly    bool   `json:"readonly"`
+}
+
+// canvasSpec is what the canvas needs to know about a node kind: how to
+// draw it and which ports it has. Forms come from the server.
+type canvasSpec struct {
+	Kind         string              `json:"kind"`
+	Title        string              `json:"title"`
+	Category     string              `json:"category"`
+	Help         string              `json:"help"`
+	Ports        []nodes.Port        `json:"ports"`
+	DefaultPort  string              `json:"default_port,omitempty"`
+	DynamicPorts *nodes.DynamicPorts `json:"dynamic_ports,omitempty"`
+	Terminal     bool                `json:"terminal"`
+	// Summary names the fields whose values describe a node on the
+	// canvas, in order of preference.
+	Summary []string `json:"summary"`
+	// NeedsSetup: the kind has required fields (an empty node is not
+	// set up yet).
+	NeedsSetup bool `json:"needs_setup"`
+}
+
+var categoryTitles = map[nodes.Category]string{nodes.Trigger: "Triggers", nodes.Flow: "Flow", nodes.Action: "Actions"}
+
+func (s *Server) canvasSpecs() ([]canvasSpec, []views.PaletteGroup) {
+	specs := s.journeys.Registry().Specs()
+	out := make([]canvasSpec, 0, len(specs))
+	var groups []views.PaletteGroup
+	for _, sp := range specs {
+		cs := canvasSpec{
+			Kind: sp.Kind, Title: sp.Title, Category: string(sp.Category), Help: sp.Help,
+			Ports: sp.Ports, DefaultPort: sp.DefaultPort, DynamicPorts: sp.DynamicPorts, Terminal: sp.Terminal,
+		}
+		for _, f := range sp.Fields {
+			cs.NeedsSetup = cs.NeedsSetup || f.Required
+			switch f.Type {
+			case nodes.Boolean, nodes.List, nodes.Weekdays, nodes.Connector, nodes.Enum, nodes.HTML, nodes.JSON, nodes.Integer, nodes.Number:
+			default:
+				if f.Required || len(cs.Summary) == 0 {
+					cs.Summary = append(cs.Summary, f.Name)
+				}
+			}
+		}
+		out = append(out, cs)
+		if len(groups) == 0 || groups[len(groups)-1].Category != string(sp.Category) {
+			groups = append(groups, views.PaletteGroup{Category: string(sp.Category), Title: categoryTitles[sp.Category]})
+		}
+		g := &groups[len(groups)-1]
+		g.Items = append(g.Items, views.PaletteItem{Kind: sp.Kind, Title: sp.Title, Help: sp.Help, Category: string(sp.Category)})
+	}
+	return out, groups
+}
+
+// editorScripts are the editor's assets, in load order.
+func (s *Server) editorPage(c *fiber.Ctx, title string) views.Page {
+	p := s.page(c, title)
+	p.App = true
+	p.Styles = []string{s.assetURLs["vendor/x6.css"], s.assetURLs["editor.css"]}
+	p.Scripts = []string{s.assetURLs["vendor/x6.min.js"], s.assetURLs["vendor/htmx.min.js"], s.assetURLs["app.js"], s.assetURLs["editor.js"]}
+	return p
+}
+
+func (s *Server) journeyEdit(c *fiber.Ctx) error {
+	return s.renderEditor(c, 0)
+}
+
+func (s *Server) journeyVersionView(c *fiber.Ctx) error {
+	n, err := strconv.Atoi(c.Params("version"))
+	if err != nil || n < 1 {
+		return errBadRequest("version: want a version number, got %q", c.Params("version"))
+	}
+	return s.renderEditor(c, n)
+}
+
+// renderEditor shows the draft (version 0) or a published version
+// (read-only).
+func (s *Server) renderEditor(c *fiber.Ctx, version int) error {
+	ctx := c.UserContext()
+	ws := currentWorkspace(c)
+	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	e, err := s.editorState(ctx, ws, j, version, canEdit(c))
+	if err != nil {
+		return err
+	}
+	title := j.Name
+	if version > 0 {
+		title += " (v" + strconv.Itoa(version) + ")"
+	}
+	return render(c, views.EditorPageView(s.editorPage(c, title), e))
+}
+
+// editorState gathers what the editor page shows.
+func (s *Server) editorState(ctx context.Context, ws string, j store.Journey, version int, mayEdit bool) (views.EditorPage, error) {
+	e := views.EditorPage{
+		JourneyID: j.ID, Name: j.Name, Status: j.Status, LiveVersion: j.LiveVersion, Version: version, CanEdit: mayEdit,
+	}
+	var raw []byte
+	switch {
+	case version > 0:
+		v, err := s.store.GetJourneyVersion(ctx, ws, j.ID, version)
+		if err != nil {
+			return e, journeyError(err)
+		}
+		raw = v.Document
+		e.ReadOnly, e.ReadOnlyWhy = true, "You are looking at version "+strconv.Itoa(version)+", which is read-only."
+		e.VersionNote = "Published by " + v.PublishedBy + " on " + v.PublishedAt.UTC().Format("2 Jan 2006 at 15:04 UTC") + "."
+	default:
+		raw = j.Draft
+		switch {
+		case !mayEdit:
+			e.ReadOnly, e.ReadOnlyWhy = true, "You have view-only access to journeys."
+		case j.Status == store.JourneyArchived:
+			e.ReadOnly, e.ReadOnlyWhy = true, "This journey is archived and read-only. Duplicate it from the journeys list to reuse it."
+		}
+	}
+	doc, problems, err := s.journeys.Check(ctx, ws, raw)
+	if ps, ok := journeys.IsInvalid(err); ok {
+		// A draft that does not parse (written by hand through the API):
+		// open an empty canvas and say why.
+		doc, problems, err = &flows.Journey{Format: flows.Format, Name: j.Name}, ps, nil
+	}
+	if err != nil {
+		return e, err
+	}
+	if e.Name == "" {
+		e.Name = doc.Name
+	}
+	if doc.Nodes == nil {
+		doc.Nodes = []flows.Node{}
+	}
+	if doc.Edges == nil {
+		doc.Edges = []flows.Edge{}
+	}
+	if problems == nil {
+		problems = []flows.Problem{}
+	}
+	specs, palette := s.canvasSpecs()
+	e.Palette = palette
+	e.Data = editorData{
+		Journey: editorJourney{
+			ID: j.ID, Name: doc.Name, Status: j.Status, Revision: j.DraftRevision, LiveVersion: j.LiveVersion,
+			Version: version, ReadOnly: e.ReadOnly,
+		},
+		Document: doc, Specs: specs, Problems: problems,
+	}
+	return e, nil
+}

@@ -1,0 +1,40 @@
+package ui
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/store"
+)
+
+// journeySetStatus pauses, resumes or archives a journey from the editor
+// or the list (a form POST), then goes back to the page named by next.
+func (s *Server) journeySetStatus(status string) fiber.Handler {
+	action := map[string]string{store.JourneyPaused: "journey.pause", store.JourneyLive: "journey.resume", store.JourneyArchived: "journey.archive"}[status]
+	return func(c *fiber.Ctx) error {
+		ctx, ws := c.UserContext(), currentWorkspace(c)
+		before, err := s.store.GetJourney(ctx, ws, c.Params("id"))
+		if err != nil {
+			return journeyError(err)
+		}
+		switch {
+		case status == store.JourneyLive && before.Status != store.JourneyPaused:
+			return newError(fiber.StatusConflict, "conflict", "only a paused journey can be resumed (this one is %s)", before.Status)
+		case status == store.JourneyPaused && before.Status != store.JourneyLive:
+			return newError(fiber.StatusConflict, "conflict", "only a live journey can be paused (this one is %s)", before.Status)
+		case status == store.JourneyArchived && before.Status == store.JourneyArchived:
+			return newError(fiber.StatusConflict, "conflict", "the journey is already archived")
+		}
+		j, err := s.store.SetJourneyStatus(ctx, ws, before.ID, status, actorName(c))
+		if err != nil {
+			return journeyError(err)
+		}
+		if err := s.audit(c, action, "journey", j.ID, map[string]any{"from": before.Status, "to": j.Status}); err != nil {
+			return err
+		}
+		next := c.FormValue("next")
+		if next == "" {
+			next = "/journeys"
+		}
+		return c.Redirect(safeNext(next), fiber.StatusSeeOther)
+	}
+}
