@@ -18,6 +18,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
@@ -94,6 +95,30 @@ func ParseURL(raw string) (dialect, dsn string, err error) {
 	}
 }
 
+// expectedErrors keeps unique-key violations out of the error log: the
+// store uses them on purpose (idempotency keys, one delivery per step) and
+// returns them as ErrConflict. Slow queries are still logged.
+type expectedErrors struct{ logger.Interface }
+
+func (l expectedErrors) LogMode(level logger.LogLevel) logger.Interface {
+	return expectedErrors{l.Interface.LogMode(level)}
+}
+
+func (l expectedErrors) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if err != nil && isUniqueViolation(err) {
+		err = nil
+	}
+	l.Interface.Trace(ctx, begin, fc, err)
+}
+
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
+	return errors.Is(err, gorm.ErrDuplicatedKey) || strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
 // oneLine folds a multi-line driver error into one line for logs and the CLI.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
@@ -139,12 +164,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.Logger != nil {
 		// Set after Open: gorm logs connection failures itself, and the
 		// caller already reports them as one line.
-		db.Logger = logger.NewSlogLogger(opts.Logger, logger.Config{
+		db.Logger = expectedErrors{logger.NewSlogLogger(opts.Logger, logger.Config{
 			SlowThreshold:             500 * time.Millisecond,
 			LogLevel:                  logger.Warn,
 			IgnoreRecordNotFoundError: true,
 			ParameterizedQueries:      true,
-		})
+		})}
 	}
 	sqlDB, err := db.DB()
 	if err != nil {

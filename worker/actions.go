@@ -30,10 +30,15 @@ func channelOf(kind string) string {
 
 func deliveryKey(runID string, seq int) string { return runID + ":" + strconv.Itoa(seq) }
 
-// sendLease is how long a pending delivery belongs to the attempt that
-// wrote it: another attempt finding it younger backs off instead of
-// declaring the outcome unknown (two workers racing for one step).
-const sendLease = 3 * time.Minute
+// sendTimeout bounds one connector call; sendLease is how long a pending
+// delivery belongs to the attempt that wrote it: another attempt finding it
+// younger backs off instead of declaring the outcome unknown (two workers
+// racing for one step). Past the lease the writer has certainly finished or
+// died, since its call could not outlive sendTimeout.
+const (
+	sendTimeout = 60 * time.Second
+	sendLease   = sendTimeout + 15*time.Second
+)
 
 // idempotentSender is implemented by connectors whose provider de-duplicates
 // by our idempotency key (sandbox, signed webhooks): re-sending after a
@@ -158,7 +163,9 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 	}
 	msg.DeliveryID, msg.IdempotencyKey = created.ID, key
 
-	res, sendErr := conn.Send(ctx, msg)
+	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
+	res, sendErr := conn.Send(sendCtx, msg)
+	cancel()
 	if sendErr == nil {
 		status := res.Status
 		if status != store.DeliveryDelivered {

@@ -84,15 +84,15 @@ func (s *liveStack) countRuns(jid, status string) int {
 	}
 }
 
-// TestEngineOnRealRedisSurvivesFlush pushes runs through Asynq on real Redis
-// and PostgreSQL, flushes Redis while they wait on a delay, and checks that
+// TestEngineOnRealRedisSurvivesFlush pushes 1,000 runs through Asynq on real
+// Redis and PostgreSQL, flushes Redis while they all wait on a delay, and checks that
 // the reconciler brings every run to the end with each message sent once.
 func TestEngineOnRealRedisSurvivesFlush(t *testing.T) {
 	s := newLiveStack(t, testenv.PostgresURL(t))
 	doc := journey("Live", "", `{"id": "check", "kind": "condition", "config": {"expr": "profile.vip == true"}},
 		{"id": "ab", "kind": "split", "config": {"variants": [{"name": "a", "weight": 50}, {"name": "b", "weight": 50}]}},
 		{"id": "first", "kind": "send_email", "config": {"connector": "sandbox", "subject": "First", "body": "<p>1</p>"}},
-		{"id": "wait", "kind": "delay", "config": {"duration": "3s"}},
+		{"id": "wait", "kind": "delay", "config": {"duration": "8s"}},
 		{"id": "second", "kind": "send_email", "config": {"connector": "sandbox", "subject": "Second", "body": "<p>2</p>"}},
 		{"id": "done", "kind": "exit", "config": {}}`,
 		`{"from": "start", "to": "check"}, {"from": "check", "port": "yes", "to": "ab"}, {"from": "check", "port": "no", "to": "ab"},
@@ -105,7 +105,7 @@ func TestEngineOnRealRedisSurvivesFlush(t *testing.T) {
 
 	s.startWorker()
 	s.startWorker() // two workers share the queue and race for nothing
-	const n = 300
+	const n = 1000
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for i := 0; i < n; i++ {

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,12 +95,6 @@ func (q *taskQueue) due() []queued {
 
 func (q *taskQueue) done(id string) { q.mu.Lock(); defer q.mu.Unlock(); delete(q.active, id) }
 
-func (q *taskQueue) flush() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.tasks = map[string]queued{}
-}
-
 func (q *taskQueue) len() int { q.mu.Lock(); defer q.mu.Unlock(); return len(q.tasks) }
 
 // inbox is a connector resolver whose connectors speak to the test: they
@@ -186,6 +179,7 @@ func (ts *timers) fire() int {
 }
 
 type harness struct {
+	cfg    worker.EngineConfig
 	timers *timers
 	t      *testing.T
 	ctx    context.Context
@@ -227,11 +221,18 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, ctx: context.Background(), st: st, svc: journeys.New(st, reg), clock: c,
 		queue: &taskQueue{clock: c, tasks: map[string]queued{}, active: map[string]bool{}, retries: map[string]int{}}, inbox: &inbox{}}
 	h.timers = &timers{clock: c}
-	h.eng = worker.NewEngine(worker.EngineConfig{
+	h.cfg = worker.EngineConfig{
 		Store: st, Registry: reg, Connectors: h.inbox, Enqueuer: h.queue, Now: c.Now, After: h.timers.After,
 		Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	h.eng = worker.NewEngine(h.cfg)
 	return h
+}
+
+// setLimiter rebuilds the engine with a journey rate limiter.
+func (h *harness) setLimiter(l worker.RateLimiter) {
+	h.cfg.RateLimiter = l
+	h.eng = worker.NewEngine(h.cfg)
 }
 
 func testdata(t *testing.T, name string) []byte {
@@ -358,13 +359,6 @@ func (h *harness) deliveries(runID string) []store.Delivery {
 	require.NoError(h.t, err)
 	sort.Slice(ds, func(i, j int) bool { return ds[i].Sequence < ds[j].Sequence })
 	return ds
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return b
 }
 
 // maxRetry is the retry limit the harness gives tasks (as Asynq would).

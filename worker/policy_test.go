@@ -182,7 +182,7 @@ func TestCrashDuringSend(t *testing.T) {
 	require.Len(t, h.inbox.sent(), sent)
 
 	// After the lease the outcome is unknown: marked, surfaced, not re-sent.
-	h.advance(4 * time.Minute)
+	h.advance(2 * time.Minute)
 	h.drain()
 	require.Equal(t, []string{"start:out:entered", "mail:out:unknown"}, h.path(r3.ID))
 	require.Len(t, h.inbox.sent(), sent, "never re-sent blindly")

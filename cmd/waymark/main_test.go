@@ -266,11 +266,7 @@ func TestSplitModeOnPostgresAndRedis(t *testing.T) {
 // TestServeStopsOnSIGINT runs the real binary and interrupts it, as Ctrl-C would.
 func TestServeStopsOnSIGINT(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "waymark")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "CGO_ENABLED=0 build: %s", out)
+	bin := waymarkBinary(t)
 
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "WAYMARK_DATA_DIR="+t.TempDir(), "WAYMARK_LISTEN_ADDR=127.0.0.1:0")
