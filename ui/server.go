@@ -24,6 +24,7 @@ type Store interface {
 	connectorStore
 	runStore
 	ingestStore
+	profileStore
 
 	CountUsers(ctx context.Context) (int64, error)
 	CreateUser(ctx context.Context, u store.User) (store.User, error)
@@ -70,6 +71,7 @@ type Deps struct {
 	Journeys   *journeys.Service // journey documents: validate, save, publish
 	Connectors ConnectorAdmin    // connector administration (routes_connectors.go)
 	Engine     RunEngine         // entries, events, run control (api_runs.go)
+	Profiles   ProfileAdmin      // profile import, export, erasure (routes_profiles.go)
 	Checks     []Check           // readiness probes
 	Logger     *slog.Logger
 }
@@ -82,6 +84,7 @@ type Server struct {
 	journeys   *journeys.Service
 	connectors ConnectorAdmin
 	engine     RunEngine
+	profiles   ProfileAdmin
 	checks     []Check
 	logger     *slog.Logger
 	assets     assets
@@ -106,7 +109,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
+	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -164,6 +167,7 @@ func (s *Server) routes() {
 	api.Post("/runs/:id/cancel", write, s.apiRunCancel)
 	api.Post("/runs/:id/retry", write, s.apiRunRetry)
 	s.connectorAPIRoutes(api)
+	s.profileAPIRoutes(api)
 	api.Use(func(c *fiber.Ctx) error { return errNotFound("endpoint " + c.Method() + " " + c.Path()) })
 
 	ui := app.Group("", s.loadSession, s.csrf)
@@ -176,6 +180,7 @@ func (s *Server) routes() {
 	ui.Get("/journeys", s.requireUser, s.journeyList)
 	s.editorRoutes(ui)
 	s.connectorUIRoutes(ui)
+	s.profileUIRoutes(ui)
 }
 
 // isUIPath reports whether CSRF and sessions apply (not API, hooks or probes).
