@@ -141,6 +141,7 @@ func (s *Server) routes() {
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/static/*", s.assets.handler)
+	s.hookRoutes(app)
 
 	api := app.Group("/api/v1", s.apiAuth)
 	api.Get("/whoami", s.apiWhoami)
