@@ -3,6 +3,8 @@ package ui
 import (
 	"errors"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -35,17 +37,35 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if len(f.Errors) > 0 {
 		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.LoginPage(s.page(c, "Sign in"), f))
 	}
+	wait, err := s.loginLocked(c, f.Email)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		// Locked: the password is not even checked, and the refused try is
+		// not counted (so a legitimate user is not locked out forever).
+		s.logger.Warn("login throttled", slog.String("ip", c.IP()), slog.Duration("wait", wait), slog.String("request_id", requestID(c)))
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		f.Error = "Too many failed sign-ins. Try again in " + waitText(wait) + "."
+		return s.renderStatus(c, fiber.StatusTooManyRequests, views.LoginPage(s.page(c, "Sign in"), f))
+	}
 	u, err := s.store.GetUserByEmail(c.UserContext(), f.Email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		auth.BurnPasswordTime(pw)
 	case err != nil:
 		return err
+	case u.PasswordHash == "":
+		auth.BurnPasswordTime(pw) // invited, no password chosen yet
+		err = errors.New("no password set")
 	default:
 		err = auth.VerifyPassword(u.PasswordHash, pw)
 		if err == nil && u.DisabledAt != nil {
 			err = errors.New("user disabled")
 		}
+	}
+	if rerr := s.store.RecordLoginAttempt(c.UserContext(), store.LoginAttempt{Email: f.Email, IP: c.IP(), Succeeded: err == nil}); rerr != nil {
+		return rerr
 	}
 	if err != nil {
 		s.logger.Info("login failed", slog.String("ip", c.IP()), slog.String("request_id", requestID(c)))

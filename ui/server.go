@@ -5,6 +5,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ type Store interface {
 	runStore
 	ingestStore
 	profileStore
+	adminStore
+	hookStore
 
 	CountUsers(ctx context.Context) (int64, error)
 	CreateUser(ctx context.Context, u store.User) (store.User, error)
@@ -72,6 +75,7 @@ type Deps struct {
 	Connectors ConnectorAdmin    // connector administration (routes_connectors.go)
 	Engine     RunEngine         // entries, events, run control (api_runs.go)
 	Profiles   ProfileAdmin      // profile import, export, erasure (routes_profiles.go)
+	Hooks      HookService       // webhook triggers (hooks.go)
 	Checks     []Check           // readiness probes
 	Logger     *slog.Logger
 }
@@ -85,10 +89,12 @@ type Server struct {
 	connectors ConnectorAdmin
 	engine     RunEngine
 	profiles   ProfileAdmin
+	hooks      HookService
 	checks     []Check
 	logger     *slog.Logger
 	assets     assets
 	assetURLs  map[string]string
+	unmapped   []string // routes registered without a permission entry
 }
 
 // New builds the server and its routes.
@@ -109,7 +115,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
+	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -123,6 +129,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Immutable: true,
 	})
 	s.routes()
+	if len(s.unmapped) > 0 {
+		return nil, fmt.Errorf("building routes: no entry in the permission table (ui/permissions.go) for %s", strings.Join(s.unmapped, ", "))
+	}
 	return s, nil
 }
 
@@ -136,8 +145,10 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
 
 func (s *Server) routes() {
-	app := s.app
-	app.Use(s.requestID, s.accessLog, recover.New(), s.securityHeaders)
+	s.app.Use(s.requestID, s.accessLog, recover.New(), s.securityHeaders)
+	// Every route goes through a guardedRouter: it puts the route's entry
+	// of the permission table (permissions.go) in front of its handlers.
+	app := s.guarded(s.app, "")
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/static/*", s.assets.handler)
@@ -160,6 +171,9 @@ func (s *Server) routes() {
 	api.Get("/journeys/:id/versions", read, s.apiJourneyVersions)
 	api.Get("/journeys/:id/versions/:version", read, s.apiJourneyVersion)
 	api.Get("/journeys/:id/diff", read, s.apiJourneyDiff)
+	api.Get("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookGet)
+	api.Put("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookScheme)
+	api.Post("/journeys/:id/hook/rotate", requireScope(auth.ScopeAdmin), s.apiHookRotate)
 	api.Post("/events", requireScope(auth.ScopeEventsWrite), s.apiEvents)
 	api.Post("/profiles", requireScope(auth.ScopeProfilesWrite), s.apiProfileUpsert)
 	api.Get("/profiles/:external_id", requireScope(auth.ScopeProfilesRead), s.apiProfileGet)
@@ -177,11 +191,16 @@ func (s *Server) routes() {
 	ui.Post("/logout", s.logout)
 	ui.Get("/setup/:token", s.setupForm)
 	ui.Post("/setup/:token", s.setup)
+	ui.Get("/invite/:token", s.tokenForm(store.TokenInvite))
+	ui.Post("/invite/:token", s.tokenAccept(store.TokenInvite))
+	ui.Get("/reset/:token", s.tokenForm(store.TokenReset))
+	ui.Post("/reset/:token", s.tokenAccept(store.TokenReset))
 	ui.Get("/", s.requireUser, func(c *fiber.Ctx) error { return c.Redirect("/journeys", fiber.StatusSeeOther) })
 	ui.Get("/journeys", s.requireUser, s.journeyList)
 	s.editorRoutes(ui)
 	s.connectorUIRoutes(ui)
 	s.profileUIRoutes(ui)
+	s.adminRoutes(ui)
 }
 
 // isUIPath reports whether CSRF and sessions apply (not API, hooks or probes).
@@ -193,3 +212,6 @@ func isUIPath(p string) bool {
 	}
 	return p != "/healthz" && p != "/readyz"
 }
+
+// IsUIPath reports whether sessions and CSRF apply to p (for tests).
+func IsUIPath(p string) bool { return isUIPath(p) }

@@ -163,6 +163,12 @@ func (s *Server) sameOrigin(c *fiber.Ctx, origin string) bool {
 // startSession signs the user in with a fresh session id (never reusing a
 // pre-login token) and sets the cookie.
 func (s *Server) startSession(c *fiber.Ctx, u store.User) error {
+	if old := c.Cookies(s.sessionCookieName()); old != "" {
+		// A browser that was signed in (as anyone) loses that session.
+		if err := s.store.DeleteSession(c.UserContext(), auth.HashToken(old)); err != nil {
+			return err
+		}
+	}
 	tok := auth.Token(32)
 	now := s.cfg.Now()
 	exp := now.Add(s.cfg.SessionMaxAge)
