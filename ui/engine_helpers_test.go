@@ -7,6 +7,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/connectors/secrets"
+	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/worker"
@@ -61,4 +63,12 @@ func (b *testBundle) newEngine(reg *nodes.Registry) *worker.Engine {
 	b.tasks = &taskRecorder{}
 	b.engine = worker.NewEngine(worker.EngineConfig{Store: b.store, Registry: reg, Connectors: sandboxOnly{}, Enqueuer: b.tasks})
 	return b.engine
+}
+
+func (b *testBundle) newHooks() *hooks.Service {
+	keys, err := secrets.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return hooks.New(b.store, keys, "http://waymark.test", nil)
 }

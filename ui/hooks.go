@@ -1,6 +1,271 @@
 package ui
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/flows/expression"
+	"github.com/waymarkhq/waymark/internal/hooks"
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/worker"
+)
+
+// HookService manages and verifies journeys' webhook triggers.
+type HookService interface {
+	Get(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
+	Rotate(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
+	SetScheme(ctx context.Context, workspaceID, journeyID, scheme string) (hooks.Hook, error)
+	Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, string, error)
+}
+
+// hookStore is what the webhook endpoint needs from storage.
+type hookStore interface {
+	ClaimWebhook(ctx context.Context, journeyID, webhookID string) (string, error)
+	SetWebhookRun(ctx context.Context, journeyID, webhookID, runID string) error
+	ReleaseWebhook(ctx context.Context, journeyID, webhookID string) error
+}
 
 // hookRoutes registers the public webhook trigger endpoint, POST /hooks/{key}.
-func (s *Server) hookRoutes(app fiber.Router) {}
+func (s *Server) hookRoutes(app fiber.Router) {
+	app.Post("/hooks/:key", s.hook)
+}
+
+// hook takes a signed POST for a journey with a webhook trigger: it
+// verifies the signature over the raw body, de-duplicates on webhook-id,
+// maps the body to a profile with the trigger's expressions, and enters the
+// profile into the journey's live version. 202 {"run_id"}.
+func (s *Server) hook(c *fiber.Ctx) error {
+	if s.hooks == nil || s.engine == nil {
+		return errNotFound("hook")
+	}
+	ctx := c.UserContext()
+	key := c.Params("key")
+	body := c.Body()
+	j, webhookID, err := s.hooks.Verify(ctx, key, func(name string) string { return c.Get(name) }, body)
+	var ve *hooks.VerifyError
+	if errors.As(err, &ve) {
+		s.logger.Info("webhook refused", slog.String("hook_key_prefix", prefix(key)), slog.String("reason", ve.Code),
+			slog.String("ip", c.IP()), slog.String("request_id", requestID(c)))
+		return newError(ve.Status, ve.Code, "%s", ve.Message)
+	}
+	if err != nil {
+		return err
+	}
+	if j.Status != store.JourneyLive {
+		return newError(fiber.StatusConflict, "journey_not_live", "the journey is %s, not live: it takes no entries", j.Status)
+	}
+	var parsed any
+	if err := json.Unmarshal(body, &parsed); err != nil {
+		return errBadRequest("the body is not valid JSON: %v", err)
+	}
+	doc, err := s.journeys.Document(ctx, j.WorkspaceID, j.ID, j.LiveVersion)
+	if err != nil {
+		return err
+	}
+	trigger, ok := webhookTrigger(doc)
+	if !ok {
+		return newError(fiber.StatusConflict, "no_webhook_trigger", "the journey's live version has no webhook trigger")
+	}
+	headers := map[string][]string{}
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		name := strings.ToLower(string(k))
+		if name == "authorization" || name == "cookie" || strings.HasPrefix(name, "webhook-signature") || name == "x-hub-signature-256" {
+			return // never keep credentials in the entry event
+		}
+		headers[name] = append(headers[name], string(v))
+	})
+	ev := expression.Event{Body: parsed, Headers: expression.Headers(headers)}
+	p, details, err := s.hookProfile(trigger, ev)
+	if err != nil {
+		return err
+	}
+	if len(details) > 0 {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "unmapped_profile", Message: details[0].Field + ": " + details[0].Message, Details: details}
+	}
+
+	first, err := s.store.ClaimWebhook(ctx, j.ID, webhookID)
+	if errors.Is(err, store.ErrConflict) {
+		msg := "this webhook-id was already received"
+		if first != "" {
+			msg += "; it created run " + first
+		}
+		return newError(fiber.StatusConflict, "duplicate_webhook", "%s", msg)
+	}
+	if err != nil {
+		return err
+	}
+	runID, status, err := s.hookEnter(ctx, j, trigger.ID, p, ev)
+	if err != nil {
+		if rerr := s.store.ReleaseWebhook(context.WithoutCancel(ctx), j.ID, webhookID); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	if runID == "" {
+		return c.Status(fiber.StatusOK).JSON(fiber.Map{"run_id": nil, "entered": false, "reason": status})
+	}
+	if err := s.store.SetWebhookRun(ctx, j.ID, webhookID, runID); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": runID, "entered": true})
+}
+
+func prefix(key string) string {
+	if len(key) > 8 {
+		return key[:8]
+	}
+	return key
+}
+
+func webhookTrigger(j *flows.Journey) (flows.Node, bool) {
+	for _, n := range j.Nodes {
+		if n.Kind == "trigger_webhook" {
+			return n, true
+		}
+	}
+	return flows.Node{}, false
+}
+
+// hookProfile evaluates the trigger's mapping expressions (profile_id,
+// email, phone) on the request and validates the result like the API does.
+func (s *Server) hookProfile(trigger flows.Node, ev expression.Event) (profileJSON, []Detail, error) {
+	env := &expression.Env{Event: ev, Profile: map[string]any{}, Now: s.cfg.Now()}
+	eval := func(field string) (string, *Detail) {
+		src, _ := trigger.Config[field].(string)
+		if strings.TrimSpace(src) == "" {
+			return "", nil
+		}
+		prog, err := expression.Compile(src, expression.Any)
+		if err != nil {
+			return "", &Detail{NodeID: trigger.ID, Field: field, Message: err.Error()}
+		}
+		v, err := prog.Eval(env)
+		if err != nil {
+			return "", &Detail{NodeID: trigger.ID, Field: field, Message: fmt.Sprintf("%s: %v", src, err)}
+		}
+		switch t := v.(type) {
+		case nil:
+			return "", nil
+		case string:
+			return strings.TrimSpace(t), nil
+		case float64, int, int64, bool:
+			return strings.TrimSpace(expression.FormatValue(t)), nil
+		}
+		return "", &Detail{NodeID: trigger.ID, Field: field, Message: fmt.Sprintf("%s gives a %T, not a text or number", src, v)}
+	}
+	var ds []Detail
+	var p profileJSON
+	id, d := eval("profile_id")
+	if d != nil {
+		ds = append(ds, *d)
+	} else if id == "" {
+		src, _ := trigger.Config["profile_id"].(string)
+		ds = append(ds, Detail{NodeID: trigger.ID, Field: "profile_id", Message: fmt.Sprintf("%s gives no profile id for this request", src)})
+	}
+	p.ExternalID = id
+	for _, f := range []struct {
+		name string
+		dst  **string
+	}{{"email", &p.Email}, {"phone", &p.Phone}} {
+		v, d := eval(f.name)
+		if d != nil {
+			ds = append(ds, *d)
+			continue
+		}
+		if v != "" {
+			val := v
+			*f.dst = &val
+		}
+	}
+	if len(ds) > 0 {
+		return p, ds, nil
+	}
+	for _, d := range p.validate("") {
+		d.NodeID = trigger.ID
+		ds = append(ds, d)
+	}
+	return p, ds, nil
+}
+
+// hookEnter upserts the profile and enters it. A refused entry (re-entry
+// rules, entry window) is not an error of the sender: it returns no run id
+// and the reason.
+func (s *Server) hookEnter(ctx context.Context, j store.Journey, triggerID string, p profileJSON, ev expression.Event) (string, string, error) {
+	prof, _, err := s.store.UpsertProfile(ctx, p.upsert(j.WorkspaceID))
+	if err != nil {
+		return "", "", err
+	}
+	run, err := s.engine.Enter(ctx, worker.EnterRequest{WorkspaceID: j.WorkspaceID, JourneyID: j.ID, ProfileID: prof.ID, TriggerNode: triggerID,
+		Event: worker.EntryEvent{Body: ev.Body, Headers: ev.Headers}})
+	var refused *store.EntryRefusedError
+	switch {
+	case errors.As(err, &refused):
+		return "", refused.Reason, nil
+	case errors.Is(err, worker.ErrOutsideWindow), errors.Is(err, worker.ErrJourneyNotLive):
+		return "", err.Error(), nil
+	case err != nil:
+		return "", "", err
+	}
+	return run.ID, "", nil
+}
+
+// apiHookGet: GET /api/v1/journeys/{id}/hook (admin) — the hook URL and its
+// signing secrets, created on first request.
+func (s *Server) apiHookGet(c *fiber.Ctx) error {
+	if s.hooks == nil {
+		return errNotFound("hook")
+	}
+	h, err := s.hooks.Get(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	return c.JSON(h)
+}
+
+// apiHookRotate: POST /api/v1/journeys/{id}/hook/rotate (admin) — a new
+// secret; the previous one stays valid for 24 hours.
+func (s *Server) apiHookRotate(c *fiber.Ctx) error {
+	if s.hooks == nil {
+		return errNotFound("hook")
+	}
+	h, err := s.hooks.Rotate(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	if err := s.audit(c, "journey.hook_rotate", "journey", c.Params("id"), map[string]any{"valid_secrets": len(h.Secrets)}); err != nil {
+		return err
+	}
+	return c.JSON(h)
+}
+
+// apiHookScheme: PUT /api/v1/journeys/{id}/hook {"scheme": "standard"|"github"} (admin)
+func (s *Server) apiHookScheme(c *fiber.Ctx) error {
+	if s.hooks == nil {
+		return errNotFound("hook")
+	}
+	var body struct {
+		Scheme string `json:"scheme"`
+	}
+	if err := decodeStrict(c.Body(), &body); err != nil {
+		return err
+	}
+	h, err := s.hooks.SetScheme(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"), body.Scheme)
+	var ve *hooks.VerifyError
+	if errors.As(err, &ve) {
+		return newError(ve.Status, ve.Code, "%s", ve.Message)
+	}
+	if err != nil {
+		return journeyError(err)
+	}
+	if err := s.audit(c, "journey.hook_scheme", "journey", c.Params("id"), map[string]any{"scheme": h.Scheme}); err != nil {
+		return err
+	}
+	return c.JSON(h)
+}

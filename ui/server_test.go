@@ -60,6 +60,7 @@ func setup(t *testing.T) *testBundle {
 		Store:    st,
 		Journeys: journeys.New(st, reg),
 		Engine:   b.newEngine(reg),
+		Hooks:    b.newHooks(),
 		Logger:   slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
 		Checks: []ui.Check{
 			{Name: "database", Fn: st.Ping},

@@ -18,7 +18,12 @@ const TaskHousekeeping = "system:housekeeping"
 type HousekeepingStore interface {
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteExpiredIdempotencyKeys(ctx context.Context) (int64, error)
+	DeleteWebhookReceiptsBefore(ctx context.Context, t time.Time) (int64, error)
 }
+
+// webhookReceiptTTL is how long webhook-ids are remembered for
+// de-duplication (Standard Webhooks senders retry for about a day).
+const webhookReceiptTTL = 7 * 24 * time.Hour
 
 // Housekeeper handles TaskHousekeeping.
 type Housekeeper struct {
@@ -40,6 +45,9 @@ func (h *Housekeeper) ProcessTask(ctx context.Context, _ *asynq.Task) error {
 	k, err := h.store.DeleteExpiredIdempotencyKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("deleting expired idempotency keys: %w", err)
+	}
+	if _, err := h.store.DeleteWebhookReceiptsBefore(ctx, time.Now().Add(-webhookReceiptTTL)); err != nil {
+		return fmt.Errorf("deleting old webhook receipts: %w", err)
 	}
 	if n > 0 || k > 0 {
 		h.logger.InfoContext(ctx, "housekeeping", slog.Int64("expired_sessions_deleted", n), slog.Int64("expired_idempotency_keys_deleted", k))

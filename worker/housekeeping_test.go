@@ -25,6 +25,8 @@ func (f *fakeSessions) DeleteExpiredSessions(context.Context) (int64, error) {
 
 func (f *fakeSessions) DeleteExpiredIdempotencyKeys(context.Context) (int64, error) { return 0, nil }
 
+func (f *fakeSessions) DeleteWebhookReceiptsBefore(context.Context, time.Time) (int64, error) { return 0, nil }
+
 type testLogWriter struct{ t *testing.T }
 
 func (w testLogWriter) Write(p []byte) (int, error) {

@@ -1,0 +1,272 @@
+// Package hooks manages journeys' webhook triggers: the hook URL's key, the
+// signing secrets (sealed at rest, two valid during a rotation) and the
+// verification of incoming requests — Standard Webhooks signatures, or
+// GitHub-style X-Hub-Signature-256 for senders that only speak that.
+package hooks
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/waymarkhq/waymark/connectors/secrets"
+	"github.com/waymarkhq/waymark/connectors/webhook"
+	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// Store is the storage hooks need.
+type Store interface {
+	GetJourney(ctx context.Context, workspaceID, id string) (store.Journey, error)
+	GetJourneyByHookKey(ctx context.Context, key string) (store.Journey, error)
+	SetJourneyHook(ctx context.Context, workspaceID, journeyID, key, scheme, sealed string) error
+	SetJourneyHookScheme(ctx context.Context, workspaceID, journeyID, scheme string) error
+	JourneyHookScheme(ctx context.Context, journeyID string) (string, error)
+	RotateHookSecret(ctx context.Context, journeyID, sealed string, graceUntil time.Time) error
+	ValidHookSecrets(ctx context.Context, journeyID string) ([]store.HookSecret, error)
+}
+
+// Tolerance is how far a webhook-timestamp may be from now.
+const Tolerance = 5 * time.Minute
+
+// RotationGrace is how long the previous secret stays valid after a rotation.
+const RotationGrace = 24 * time.Hour
+
+// Service is the hooks service.
+type Service struct {
+	st      Store
+	keys    *secrets.Keyring
+	baseURL string
+	now     func() time.Time
+}
+
+// New returns a service; baseURL is Waymark's public URL.
+func New(st Store, keys *secrets.Keyring, baseURL string, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, keys: keys, baseURL: strings.TrimRight(baseURL, "/"), now: now}
+}
+
+// Hook is a journey's webhook trigger as its admins see it.
+type Hook struct {
+	URL     string   `json:"url"`
+	Key     string   `json:"key"`
+	Scheme  string   `json:"scheme"`
+	Secrets []string `json:"secrets"` // valid now, newest first (whsec_…)
+}
+
+func ad(journeyID string) []byte { return []byte("hook secret:" + journeyID) }
+
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+func (s *Service) seal(journeyID, secret string) (string, error) {
+	sealed, err := s.keys.Seal([]byte(secret), ad(journeyID))
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(sealed)
+	return string(b), err
+}
+
+func (s *Service) open(journeyID, raw string) (string, error) {
+	var sealed secrets.Sealed
+	if err := json.Unmarshal([]byte(raw), &sealed); err != nil {
+		return "", fmt.Errorf("hook secret of journey %s is corrupt: %w", journeyID, err)
+	}
+	b, err := s.keys.Open(sealed, ad(journeyID))
+	return string(b), err
+}
+
+// Get returns a journey's hook, creating its key and first secret the first
+// time it is asked for.
+func (s *Service) Get(ctx context.Context, workspaceID, journeyID string) (Hook, error) {
+	j, err := s.st.GetJourney(ctx, workspaceID, journeyID)
+	if err != nil {
+		return Hook{}, err
+	}
+	if j.HookKey == "" {
+		sealed, err := s.seal(j.ID, newSecret())
+		if err != nil {
+			return Hook{}, err
+		}
+		err = s.st.SetJourneyHook(ctx, workspaceID, j.ID, "wh_"+auth.Token(18), store.HookStandard, sealed)
+		if err != nil && !errors.Is(err, store.ErrConflict) { // a concurrent Get created it: fine
+			return Hook{}, err
+		}
+		if j, err = s.st.GetJourney(ctx, workspaceID, journeyID); err != nil {
+			return Hook{}, err
+		}
+	}
+	return s.describe(ctx, j)
+}
+
+func (s *Service) describe(ctx context.Context, j store.Journey) (Hook, error) {
+	scheme, err := s.st.JourneyHookScheme(ctx, j.ID)
+	if err != nil {
+		return Hook{}, err
+	}
+	list, err := s.secrets(ctx, j.ID)
+	if err != nil {
+		return Hook{}, err
+	}
+	return Hook{URL: s.baseURL + "/hooks/" + j.HookKey, Key: j.HookKey, Scheme: scheme, Secrets: list}, nil
+}
+
+func (s *Service) secrets(ctx context.Context, journeyID string) ([]string, error) {
+	rows, err := s.st.ValidHookSecrets(ctx, journeyID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		sec, err := s.open(journeyID, r.Sealed)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sec)
+	}
+	return out, nil
+}
+
+// Rotate adds a new secret; the previous ones stay valid for RotationGrace.
+func (s *Service) Rotate(ctx context.Context, workspaceID, journeyID string) (Hook, error) {
+	if _, err := s.Get(ctx, workspaceID, journeyID); err != nil {
+		return Hook{}, err
+	}
+	sealed, err := s.seal(journeyID, newSecret())
+	if err != nil {
+		return Hook{}, err
+	}
+	if err := s.st.RotateHookSecret(ctx, journeyID, sealed, s.now().Add(RotationGrace)); err != nil {
+		return Hook{}, err
+	}
+	return s.Get(ctx, workspaceID, journeyID)
+}
+
+// SetScheme chooses between "standard" and "github" signatures.
+func (s *Service) SetScheme(ctx context.Context, workspaceID, journeyID, scheme string) (Hook, error) {
+	if scheme != store.HookStandard && scheme != store.HookGitHub {
+		return Hook{}, &VerifyError{Status: 400, Code: "bad_request", Message: `scheme: want "standard" or "github"`}
+	}
+	if _, err := s.Get(ctx, workspaceID, journeyID); err != nil {
+		return Hook{}, err
+	}
+	if err := s.st.SetJourneyHookScheme(ctx, workspaceID, journeyID, scheme); err != nil {
+		return Hook{}, err
+	}
+	return s.Get(ctx, workspaceID, journeyID)
+}
+
+// VerifyError says why a request is refused, with the HTTP status.
+type VerifyError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *VerifyError) Error() string { return e.Message }
+
+func refused(code, format string, args ...any) error {
+	return &VerifyError{Status: 401, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Verify checks a request to /hooks/{key} and returns its journey and the
+// id to de-duplicate it by. header looks a header up case-insensitively.
+func (s *Service) Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, string, error) {
+	j, err := s.st.GetJourneyByHookKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Journey{}, "", &VerifyError{Status: 404, Code: "unknown_hook", Message: "no journey has this hook URL"}
+	}
+	if err != nil {
+		return store.Journey{}, "", err
+	}
+	scheme, err := s.st.JourneyHookScheme(ctx, j.ID)
+	if err != nil {
+		return store.Journey{}, "", err
+	}
+	list, err := s.secrets(ctx, j.ID)
+	if err != nil {
+		return store.Journey{}, "", err
+	}
+	if scheme == store.HookGitHub {
+		id, err := verifyGitHub(list, header, body)
+		return j, id, err
+	}
+	id, err := VerifyStandard(list, header, body, s.now())
+	return j, id, err
+}
+
+// VerifyStandard checks Standard Webhooks headers: webhook-id,
+// webhook-timestamp (within Tolerance of now) and webhook-signature, a
+// space-separated list of "v1,<base64 HMAC-SHA256>" of
+// "{id}.{timestamp}.{body}", any of which may match any valid secret.
+func VerifyStandard(secretList []string, header func(string) string, body []byte, now time.Time) (string, error) {
+	id, ts, sigs := header("webhook-id"), header("webhook-timestamp"), header("webhook-signature")
+	if id == "" || ts == "" || sigs == "" {
+		return "", refused("missing_signature", "the request needs webhook-id, webhook-timestamp and webhook-signature headers (Standard Webhooks)")
+	}
+	if len(id) > 256 {
+		return "", refused("bad_signature", "webhook-id is longer than 256 characters")
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return "", refused("bad_timestamp", "webhook-timestamp must be Unix seconds")
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > Tolerance || d < -Tolerance {
+		return "", refused("stale_timestamp", "webhook-timestamp is %s away from now; at most %s is accepted", d.Round(time.Second).Abs(), Tolerance)
+	}
+	for _, secret := range secretList {
+		key, err := webhook.DecodeSecret(secret)
+		if err != nil {
+			continue
+		}
+		want := webhook.Sign(key, id, sec, body)
+		for _, sig := range strings.Fields(sigs) {
+			if hmac.Equal([]byte(sig), []byte(want)) {
+				return id, nil
+			}
+		}
+	}
+	return "", refused("bad_signature", "no webhook-signature matches this hook's secrets")
+}
+
+// verifyGitHub checks X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the
+// body>, keyed with the whole secret string as GitHub does. The
+// de-duplication id is X-GitHub-Delivery (or the signature).
+func verifyGitHub(secretList []string, header func(string) string, body []byte) (string, error) {
+	sig := header("X-Hub-Signature-256")
+	value, ok := strings.CutPrefix(sig, "sha256=")
+	if !ok {
+		return "", refused("missing_signature", "the request needs an X-Hub-Signature-256: sha256=<hex> header")
+	}
+	got, err := hex.DecodeString(value)
+	if err != nil {
+		return "", refused("bad_signature", "X-Hub-Signature-256 is not hex")
+	}
+	for _, secret := range secretList {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		if hmac.Equal(got, mac.Sum(nil)) {
+			id := header("X-GitHub-Delivery")
+			if id == "" {
+				id = "sig:" + value
+			}
+			return id, nil
+		}
+	}
+	return "", refused("bad_signature", "X-Hub-Signature-256 does not match this hook's secrets")
+}
