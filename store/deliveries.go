@@ -203,3 +203,12 @@ func (s *Store) CountDeliveriesSince(ctx context.Context, profileID, channel str
 		Count(&n).Error
 	return int(n), dbErr(err, "counting deliveries")
 }
+
+// ClaimDelivery marks a pending delivery as being attempted again, if it is
+// still pending after `attempts` attempts: a compare-and-set, so of two
+// workers retrying one step only one sends.
+func (s *Store) ClaimDelivery(ctx context.Context, id string, attempts int) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status = ? AND attempts = ?", id, DeliveryPending, attempts).
+		Updates(map[string]any{"attempts": attempts + 1, "error": "", "updated_at": s.nowUTC()})
+	return res.RowsAffected == 1, dbErr(res.Error, "claiming delivery")
+}

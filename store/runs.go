@@ -638,13 +638,22 @@ func (s *Store) ReviveRun(ctx context.Context, workspaceID, runID, taskType stri
 		if out.Status != RunFailed {
 			return fmt.Errorf("run %s is %s, only failed runs can be retried: %w", runID, out.Status, ErrConflict)
 		}
+		// The retry is a step of its own: a new sequence gives it a fresh
+		// task id and a fresh delivery key (the failed delivery stays as
+		// the record of the failure).
+		step := runStepRow{RunID: runID, Sequence: out.Sequence, NodeID: out.CurrentNode, Kind: "retry", Outcome: "retried",
+			Detail: `{"error":` + jsonString(out.Error) + `}`, StartedAt: now, FinishedAt: now}
+		if err := tx.Create(&step).Error; err != nil {
+			return err
+		}
 		err := tx.Model(&runRow{}).Where("id = ?", runID).Updates(map[string]any{
-			"status": RunActive, "error": "", "finished_at": nil, "next_due_at": now, "updated_at": now,
+			"status": RunActive, "error": "", "finished_at": nil, "next_due_at": now, "updated_at": now, "sequence": out.Sequence + 1,
 		}).Error
 		if err != nil {
 			return err
 		}
 		out.Status, out.Error, out.FinishedAt, out.NextDueAt = RunActive, "", nil, &now
+		out.Sequence++
 		return createOutbox(tx, OutboxItem{RunID: runID, Sequence: out.Sequence, TaskType: taskType, ProcessAt: now}, now)
 	})
 	if err != nil {
@@ -724,7 +733,9 @@ func (s *Store) ResumeLiveJourneyRuns(ctx context.Context, taskType string) (int
 	now := s.nowUTC()
 	var n int64
 	err := s.withTx(ctx, func(tx *gorm.DB) error {
-		live := tx.Model(&journeyRow{}).Select("id").Where("status = ?", JourneyLive)
+		// Archived journeys' runs finish too (archiving a paused journey
+		// must not strand its runs).
+		live := tx.Model(&journeyRow{}).Select("id").Where("status IN ?", []string{JourneyLive, JourneyArchived})
 		err := tx.Exec(`INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at)
 			SELECT id, sequence, ?, 'default', ?, ? FROM runs WHERE status = ? AND journey_id IN (?)
 			ON CONFLICT DO NOTHING`, taskType, now, now, RunPaused, live).Error
@@ -737,4 +748,9 @@ func (s *Store) ResumeLiveJourneyRuns(ctx context.Context, taskType string) (int
 		return res.Error
 	})
 	return n, dbErr(err, "resuming runs of live journeys")
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

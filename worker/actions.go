@@ -61,14 +61,31 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 	channel := channelOf(n.Kind)
 	loc := x.location()
 
-	if st.QuietHours != nil && (channel == "email" || channel == "sms") {
+	// A retry of this step goes back to the delivery an earlier attempt
+	// wrote, before any policy: quiet hours or a cap must not re-route or
+	// drop a message that may already have gone out.
+	key := deliveryKey(x.run.ID, x.seq)
+	existing, err := x.e.cfg.Store.GetDeliveryByKey(ctx, key)
+	switch {
+	case err == nil:
+		if port, done := x.settled(n, existing); done {
+			return port, false, nil
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return "", false, err
+	default:
+		existing = store.Delivery{}
+	}
+
+	first := existing.ID == ""
+	if first && st.QuietHours != nil && (channel == "email" || channel == "sms") {
 		if quiet, until := inQuietHours(x.now, loc, st.QuietHours.Start, st.QuietHours.End); quiet {
 			x.record(n, "", OutcomeDeferred, map[string]any{"reason": "quiet hours", "until": until.UTC().Format(time.RFC3339)})
 			x.park(n, store.RunWaiting, until, "")
 			return "", true, nil
 		}
 	}
-	if st.RateLimit != nil && x.e.cfg.RateLimiter != nil {
+	if first && st.RateLimit != nil && x.e.cfg.RateLimiter != nil {
 		ok, after, err := x.e.cfg.RateLimiter.Take(ctx, "journey:"+x.run.JourneyID, st.RateLimit.Count, st.RateLimit.Per)
 		if err != nil {
 			return "", false, fmt.Errorf("journey rate limit: %w", err)
@@ -80,7 +97,7 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 			return "", true, nil
 		}
 	}
-	if c, ok := st.FrequencyCaps[channel]; ok && c.Count > 0 {
+	if c, ok := st.FrequencyCaps[channel]; first && ok && c.Count > 0 {
 		since := periodStart(x.now, loc, c.Period)
 		count, err := x.e.cfg.Store.CountDeliveriesSince(ctx, x.profile.ID, n.Kind, since)
 		if err != nil {
@@ -103,7 +120,6 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 		return "failed", false, nil
 	}
 	connectorName := n.Config.String("connector")
-	key := deliveryKey(x.run.ID, x.seq)
 	d := store.Delivery{
 		WorkspaceID: x.run.WorkspaceID, RunID: x.run.ID, Sequence: x.seq, NodeID: n.ID, ProfileID: x.profile.ID,
 		IdempotencyKey: key, Connector: connectorName, Channel: n.Kind, Recipient: recipient,
@@ -112,12 +128,20 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 	if reason, err := x.suppressed(ctx, channel, recipient); err != nil {
 		return "", false, err
 	} else if reason != "" {
-		d.Status, d.Error, d.Attempts = store.DeliverySuppressed, reason, 0
-		if _, err := x.e.cfg.Store.CreateDelivery(ctx, d); err != nil && !errors.Is(err, store.ErrConflict) {
-			return "", false, err
+		if first {
+			d.Status, d.Error, d.Attempts = store.DeliverySuppressed, reason, 0
+			if _, err := x.e.cfg.Store.CreateDelivery(ctx, d); err != nil && !errors.Is(err, store.ErrConflict) {
+				return "", false, err
+			}
+		} else if existing.Error != "" {
+			// The earlier attempts never got through: the opt-out that
+			// came meanwhile wins.
+			x.pendingDelivery = &store.DeliveryOutcome{ID: existing.ID, DeliveryUpdate: store.DeliveryUpdate{Status: store.DeliverySuppressed, Error: reason}}
 		}
-		x.record(n, "out", OutcomeSkipped, map[string]any{"reason": reason})
-		return "out", false, nil
+		if first || existing.Error != "" {
+			x.record(n, "out", OutcomeSkipped, map[string]any{"reason": reason})
+			return "out", false, nil
+		}
 	}
 
 	conn, err := x.e.cfg.Connectors.Resolve(ctx, x.run.WorkspaceID, connectorName)
@@ -129,16 +153,17 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 		return "", false, fmt.Errorf("resolving connector %q: %w", connectorName, err)
 	}
 
-	created, err := x.e.cfg.Store.CreateDelivery(ctx, d)
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		existing, err := x.e.cfg.Store.GetDeliveryByKey(ctx, key)
+	var created store.Delivery
+	if first {
+		created, err = x.e.cfg.Store.CreateDelivery(ctx, d)
+		if errors.Is(err, store.ErrConflict) {
+			// Another attempt of this step wrote it just now.
+			return "", false, connectors.TransientError("another attempt of this step is in flight", 10*time.Second, nil)
+		}
 		if err != nil {
 			return "", false, err
 		}
-		if port, done := x.settled(n, existing); done {
-			return port, false, nil
-		}
+	} else {
 		// Pending: a previous attempt wrote it.
 		if existing.Error == "" {
 			if x.now.Sub(existing.UpdatedAt) < sendLease {
@@ -153,13 +178,17 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 				return "out", false, nil
 			}
 		}
-		if err := x.e.cfg.Store.UpdateDelivery(ctx, existing.ID, store.DeliveryUpdate{Status: store.DeliveryPending, Attempts: existing.Attempts + 1}); err != nil {
+		// Claim the retry atomically: of two attempts reading the same
+		// pending row, one wins; the other backs off.
+		ok, err := x.e.cfg.Store.ClaimDelivery(ctx, existing.ID, existing.Attempts)
+		if err != nil {
 			return "", false, err
+		}
+		if !ok {
+			return "", false, connectors.TransientError("another attempt of this step is in flight", 10*time.Second, nil)
 		}
 		created = existing
 		created.Attempts++
-	case err != nil:
-		return "", false, err
 	}
 	msg.DeliveryID, msg.IdempotencyKey = created.ID, key
 

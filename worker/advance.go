@@ -62,7 +62,9 @@ func (e *Engine) ProcessAttempt(ctx context.Context, t *asynq.Task, retried, max
 		if ferr := e.failRun(ctx, p.RunID, p.Sequence, fmt.Sprintf("gave up after %d attempts: %v", retried+1, err)); ferr != nil {
 			return ferr
 		}
-		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+		// Revoked, not archived: an archived task would keep holding its
+		// id and block a later retry of the run.
+		return fmt.Errorf("%v: %w", err, asynq.RevokeTask)
 	}
 	return err
 }
@@ -407,7 +409,7 @@ func (x *exec) soon(at time.Time) bool {
 	}
 	x.noCommit = true
 	o := store.OutboxItem{RunID: x.run.ID, Sequence: x.run.Sequence, Queue: QueueDefault, ProcessAt: at}
-	id := fmt.Sprintf("%s@%d", taskID(x.run.ID, x.run.Sequence), at.UnixNano())
+	id := fmt.Sprintf("%s@%d-%d", taskID(x.run.ID, x.run.Sequence), at.UnixNano(), x.now.UnixNano())
 	x.e.after(wait, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -549,6 +551,11 @@ func (x *exec) commit(ctx context.Context) error {
 	err := x.e.cfg.Store.AdvanceRun(ctx, u)
 	if errors.Is(err, store.ErrConflict) {
 		x.e.logger.Debug("run advanced elsewhere", slog.String("run_id", x.run.ID), slog.Int("seq", x.run.Sequence))
+		// The step's work is dropped, but a message that went out stays
+		// recorded as such.
+		if d := x.pendingDelivery; d != nil {
+			return x.e.cfg.Store.UpdateDelivery(ctx, d.ID, d.DeliveryUpdate)
+		}
 		return nil
 	}
 	if err != nil {
@@ -559,14 +566,15 @@ func (x *exec) commit(ctx context.Context) error {
 		o.RunID = x.run.ID
 		id := taskID(o.RunID, o.Sequence)
 		if o.Sequence == x.run.Sequence {
-			id = fmt.Sprintf("%s@%d", id, o.ProcessAt.Unix())
+			// The running task holds (run, seq): this one needs its own id.
+			id = fmt.Sprintf("%s@%d-%d", id, o.ProcessAt.UnixNano(), x.now.UnixNano())
 		}
 		x.e.dispatchAs(ctx, o, id)
 	}
 	if x.retryAt != nil {
 		// A distinct task id: the current task still holds (run, seq). If
 		// this enqueue is lost, the reconciler finds the run overdue.
-		id := fmt.Sprintf("%s@%d", taskID(x.run.ID, x.seq), x.retryAt.Unix())
+		id := fmt.Sprintf("%s@%d-%d", taskID(x.run.ID, x.seq), x.retryAt.UnixNano(), x.now.UnixNano())
 		if err := x.e.enqueueTask(ctx, store.OutboxItem{RunID: x.run.ID, Sequence: x.seq, Queue: QueueDefault, ProcessAt: *x.retryAt}, id); err != nil {
 			x.e.logger.Warn("re-scheduling run", slog.String("run_id", x.run.ID), slog.String("error", err.Error()))
 		}
@@ -588,7 +596,12 @@ func (e *Engine) failRun(ctx context.Context, runID string, seq int, reason stri
 	}
 	// A delivery left pending by the failing attempts failed with the run.
 	if d, err := e.cfg.Store.GetDeliveryByKey(ctx, deliveryKey(run.ID, seq)); err == nil && d.Status == store.DeliveryPending {
-		if err := e.cfg.Store.UpdateDelivery(ctx, d.ID, store.DeliveryUpdate{Status: store.DeliveryFailed, Error: reason, ProviderID: d.ProviderID}); err != nil {
+		status := store.DeliveryFailed
+		if d.Error == "" && d.Attempts > 0 {
+			// The last attempt stopped during the send: it may have gone out.
+			status = store.DeliveryUnknown
+		}
+		if err := e.cfg.Store.UpdateDelivery(ctx, d.ID, store.DeliveryUpdate{Status: status, Error: reason, ProviderID: d.ProviderID}); err != nil {
 			return err
 		}
 	}

@@ -83,6 +83,6 @@ func (e *Engine) RetryRun(ctx context.Context, workspaceID, runID string) (store
 	if err != nil {
 		return store.Run{}, err
 	}
-	e.dispatch(ctx, store.OutboxItem{RunID: run.ID, Sequence: run.Sequence, TaskType: TaskAdvance, Queue: QueueCritical, ProcessAt: e.now()})
+	e.dispatch(ctx, store.OutboxItem{RunID: run.ID, Sequence: run.Sequence, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: e.now()})
 	return run, nil
 }

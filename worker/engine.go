@@ -58,6 +58,7 @@ type EngineStore interface {
 	CreateDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error)
 	GetDeliveryByKey(ctx context.Context, key string) (store.Delivery, error)
 	UpdateDelivery(ctx context.Context, id string, u store.DeliveryUpdate) error
+	ClaimDelivery(ctx context.Context, id string, attempts int) (bool, error)
 	CountDeliveriesSince(ctx context.Context, profileID, channel string, since time.Time) (int, error)
 
 	ListOutbox(ctx context.Context, before time.Time, limit int) ([]store.OutboxItem, error)
@@ -236,11 +237,11 @@ func (e *Engine) Enter(ctx context.Context, req EnterRequest) (store.Run, error)
 		CurrentNode: trigger, EntryEvent: entry, EnteredAt: now,
 	}, store.EntryPolicy{
 		Reentry: st.Reentry, MinInterval: st.ReentryMinInterval, PerProfileLimit: st.EntryLimitPerProfile, TotalLimit: st.EntryLimitTotal,
-	}, store.OutboxItem{TaskType: TaskAdvance, Queue: QueueCritical, ProcessAt: now})
+	}, store.OutboxItem{TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: now})
 	if err != nil {
 		return store.Run{}, err
 	}
-	e.dispatch(ctx, store.OutboxItem{RunID: run.ID, Sequence: run.Sequence, TaskType: TaskAdvance, Queue: QueueCritical, ProcessAt: now})
+	e.dispatch(ctx, store.OutboxItem{RunID: run.ID, Sequence: run.Sequence, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: now})
 	return run, nil
 }
 
@@ -357,9 +358,10 @@ func enqueueRunTask(ctx context.Context, enq Enqueuer, now time.Time, runID stri
 	if err != nil {
 		return err
 	}
-	if queue == "" {
-		queue = QueueDefault
-	}
+	// Every run task goes to one queue: Asynq task ids are unique per
+	// queue, so (run, sequence) must always name the same queue for
+	// re-enqueueing to be a no-op.
+	queue = QueueDefault
 	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(queue), asynq.MaxRetry(runTaskMaxRetry), asynq.Timeout(2 * time.Minute)}
 	// Asynq scores scheduled tasks in whole seconds and may run them up to
 	// a second early: the handler times such early wake-ups itself.

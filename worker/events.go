@@ -89,6 +89,15 @@ func (e *Engine) resumeOnEvent(ctx context.Context, run store.Run, p store.Profi
 	if !ok || n.Kind != "wait_event" {
 		return false, nil
 	}
+	// Only events inside the wait count: not one that happened after the
+	// timeout (a late timeout task), nor one from before the wait began
+	// (ingested late; a minute of clock skew is tolerated).
+	if run.WaitUntil != nil && ev.OccurredAt.After(*run.WaitUntil) {
+		return false, nil
+	}
+	if ev.OccurredAt.Before(run.UpdatedAt.Add(-time.Minute)) {
+		return false, nil
+	}
 	now := e.now()
 	env := e.env(run, j, p, now)
 	env.Event = xev
@@ -112,7 +121,7 @@ func (e *Engine) resumeOnEvent(ctx context.Context, run store.Run, p store.Profi
 		}
 	default:
 		u.Status, u.CurrentNode, u.NextDueAt = store.RunActive, next.ID, &now
-		u.Outbox = &store.OutboxItem{Sequence: run.Sequence + 1, TaskType: TaskAdvance, Queue: QueueCritical, ProcessAt: now}
+		u.Outbox = &store.OutboxItem{Sequence: run.Sequence + 1, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: now}
 	}
 	err = e.cfg.Store.AdvanceRun(ctx, u)
 	if errors.Is(err, store.ErrConflict) {
@@ -227,10 +236,19 @@ func (e *Engine) exitRun(ctx context.Context, run store.Run, reason string) (boo
 
 // enterOnEvent starts event-triggered journeys for the profile.
 func (e *Engine) enterOnEvent(ctx context.Context, p store.Profile, ev store.Event, xev expression.Event, res *EventResult) error {
-	live, _, err := e.cfg.Store.ListJourneys(ctx, p.WorkspaceID, store.JourneyFilter{Status: store.JourneyLive, Limit: 500})
-	if err != nil {
-		return err
+	var live []store.Journey
+	for after := ""; ; {
+		page, next, err := e.cfg.Store.ListJourneys(ctx, p.WorkspaceID, store.JourneyFilter{Status: store.JourneyLive, Limit: 500, After: after})
+		if err != nil {
+			return err
+		}
+		live = append(live, page...)
+		if next == "" {
+			break
+		}
+		after = next
 	}
+	var errs []error
 	for _, j := range live {
 		c, err := e.compiledVersion(ctx, j.WorkspaceID, j.ID, j.LiveVersion)
 		if err != nil {
@@ -255,14 +273,16 @@ func (e *Engine) enterOnEvent(ctx context.Context, p store.Profile, ev store.Eve
 			case errors.As(err, &refused), errors.Is(err, ErrOutsideWindow), errors.Is(err, ErrJourneyNotLive):
 				res.Refused = append(res.Refused, j.ID)
 			case err != nil:
-				return fmt.Errorf("entering journey %s: %w", j.ID, err)
+				// One journey's failure must not keep the others from
+				// their entries: report it after trying them all.
+				errs = append(errs, fmt.Errorf("entering journey %s: %w", j.ID, err))
 			default:
 				res.Entered = append(res.Entered, run.ID)
 			}
 			break // one entry per journey per event
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func toFloat(v any) (float64, bool) {

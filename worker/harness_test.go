@@ -297,7 +297,7 @@ func (h *harness) drain() int {
 			err := h.eng.ProcessAttempt(h.ctx, asynq.NewTask(worker.TaskAdvance, it.payload), retried, maxRetry)
 			h.queue.done(it.id)
 			ran++
-			if err != nil && !errors.Is(err, asynq.SkipRetry) {
+			if err != nil && !errors.Is(err, asynq.SkipRetry) && !errors.Is(err, asynq.RevokeTask) {
 				h.queue.mu.Lock()
 				h.queue.retries[it.id]++
 				h.queue.mu.Unlock()

@@ -395,3 +395,27 @@ func TestEarlyWakeUpIsTimedExactly(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, steps[1].FinishedAt.Equal(wake), "woke exactly on time: %v vs %v", steps[1].FinishedAt, wake)
 }
+
+// TestRetryDoesNotReapplyPolicies: a send that failed transiently just
+// before quiet hours is retried inside them — not deferred to a new step
+// (which would send a second message if the first one went out), and not
+// counted against the frequency cap by its own earlier attempt.
+func TestRetryDoesNotReapplyPolicies(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	jid := h.publish(journey("Retry in quiet hours", `{"reentry": "always", "quiet_hours": {"start": "22:00", "end": "08:00"},
+		"frequency_cap": {"email": {"count": 1, "period": "day"}}}`, mailNode, `{"from": "start", "to": "mail"}`))
+	h.clock.Set(time.Date(2026, 6, 1, 21, 59, 50, 0, time.UTC))
+	p := h.profile("late", nil, "email", "late@example.com")
+	h.inbox.fail(connectors.TransientError("500 from provider", 0, nil))
+	r := h.enter(jid, p, worker.EntryEvent{})
+	h.drain() // attempt 1 fails
+	require.Empty(t, h.inbox.sent())
+	h.clock.Add(40 * time.Second) // 22:00:30, quiet hours
+	h.drain()
+	require.Len(t, h.inbox.sent(), 1)
+	require.Equal(t, []string{"start:out:entered", "mail:out:sent"}, h.path(r.ID))
+	d := h.deliveries(r.ID)
+	require.Len(t, d, 1)
+	require.Equal(t, 2, d[0].Attempts)
+}

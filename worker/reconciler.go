@@ -2,11 +2,13 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/waymarkhq/waymark/store"
@@ -23,6 +25,7 @@ const epochKey = "waymark:schedule:epoch"
 type Reconciler struct {
 	e      *Engine
 	rdb    redis.UniversalClient
+	insp   *asynq.Inspector
 	lease  *Lease
 	every  time.Duration
 	grace  time.Duration
@@ -32,7 +35,7 @@ type Reconciler struct {
 // NewReconciler returns a reconciler ticking every period; runs overdue by
 // more than grace count as lost.
 func NewReconciler(e *Engine, rdb redis.UniversalClient, every, grace time.Duration) *Reconciler {
-	return &Reconciler{e: e, rdb: rdb, lease: NewLease(rdb, "reconciler", 3*every), every: every, grace: grace, logger: e.logger}
+	return &Reconciler{e: e, rdb: rdb, insp: asynq.NewInspectorFromRedisClient(rdb), lease: NewLease(rdb, "reconciler", 3*every), every: every, grace: grace, logger: e.logger}
 }
 
 // ReconcileOnce re-enqueues runs whose task may be missing: all scheduled
@@ -66,7 +69,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (int, bool, error) {
 			return total, full, err
 		}
 		for _, d := range due {
-			if err := r.e.enqueue(ctx, store.OutboxItem{RunID: d.ID, Sequence: d.Sequence, Queue: QueueDefault, ProcessAt: d.NextDueAt}); err != nil {
+			if err := r.enqueue(ctx, d); err != nil {
 				return total, full, err
 			}
 			total++
@@ -82,6 +85,39 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (int, bool, error) {
 		}
 	}
 	return total, full, nil
+}
+
+// enqueue re-enqueues a due run's task. An existing task with its id is
+// normally the no-op case, except an archived one (a task Asynq gave up
+// on, or whose worker died on its last attempt): it would hold the id
+// forever, so it is deleted and the task enqueued again.
+func (r *Reconciler) enqueue(ctx context.Context, d store.DueRun) error {
+	id := taskID(d.ID, d.Sequence)
+	payload, err := json.Marshal(advancePayload{RunID: d.ID, Sequence: d.Sequence})
+	if err != nil {
+		return err
+	}
+	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(QueueDefault), asynq.MaxRetry(runTaskMaxRetry), asynq.Timeout(2 * time.Minute)}
+	if d.NextDueAt.After(r.e.now().Add(10 * time.Millisecond)) {
+		opts = append(opts, asynq.ProcessAt(d.NextDueAt))
+	}
+	_, err = r.e.cfg.Enqueuer.EnqueueContext(ctx, asynq.NewTask(TaskAdvance, payload), opts...)
+	if !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return err
+	}
+	info, ierr := r.insp.GetTaskInfo(QueueDefault, id)
+	if ierr != nil || info.State != asynq.TaskStateArchived {
+		return nil // pending, scheduled, retrying or running: it will come
+	}
+	if err := r.insp.DeleteTask(QueueDefault, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		return err
+	}
+	r.logger.Warn("reconciler replaced an archived task", slog.String("run_id", d.ID), slog.Int("seq", d.Sequence))
+	_, err = r.e.cfg.Enqueuer.EnqueueContext(ctx, asynq.NewTask(TaskAdvance, payload), opts...)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
 }
 
 // Run reconciles at start and then every period while this process leads.

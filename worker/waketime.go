@@ -64,12 +64,16 @@ func dateWake(v any, now time.Time, loc *time.Location, clock nodes.Clock, hasCl
 	if s, isString := v.(string); isString && len(s) == len("2006-01-02") {
 		local = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
 	}
+	// Whole days of the offset move the calendar date (so "-3d at 09:00"
+	// stays 09:00 across a DST change); the rest is a plain duration.
+	days := int(offset / (24 * time.Hour))
+	rest := offset - time.Duration(days)*24*time.Hour
 	at := func(year int) time.Time {
 		h, mi, sec := local.Hour(), local.Minute(), local.Second()
 		if hasClock {
 			h, mi, sec = clock.Hour, clock.Minute, 0
 		}
-		return time.Date(year, local.Month(), local.Day(), h, mi, sec, 0, loc).Add(offset)
+		return time.Date(year, local.Month(), local.Day()+days, h, mi, sec, 0, loc).Add(rest)
 	}
 	if !yearly {
 		return at(local.Year()), true, nil

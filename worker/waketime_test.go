@@ -100,3 +100,19 @@ func TestQuietHoursAndPeriods(t *testing.T) {
 	sun := time.Date(2026, 6, 7, 15, 0, 0, 0, paris)
 	require.True(t, periodStart(sun, paris, 7*24*time.Hour).Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, paris)))
 }
+
+func TestDateOffsetKeepsWallClockAcrossDST(t *testing.T) {
+	t.Parallel()
+	paris := mustLoc(t, "Europe/Paris")
+	// Three days before 30 March 2026 (after the 29 March change) at
+	// 09:00 is 27 March 09:00 CET, not 08:00.
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, paris)
+	w, ok, err := dateWake("2026-03-30", now, paris, nodes.Clock{Hour: 9}, true, -3*24*time.Hour, false)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, w.Equal(time.Date(2026, 3, 27, 9, 0, 0, 0, paris)), "%v", w.In(paris))
+	// A sub-day remainder still applies as a duration.
+	w, _, err = dateWake("2026-03-30", now, paris, nodes.Clock{Hour: 9}, true, -(3*24*time.Hour + 90*time.Minute), false)
+	require.NoError(t, err)
+	require.True(t, w.Equal(time.Date(2026, 3, 27, 7, 30, 0, 0, paris)), "%v", w.In(paris))
+}
