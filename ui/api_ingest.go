@@ -8,14 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/mail"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/store"
 )
 
@@ -36,8 +35,6 @@ const MaxEventBatch = 1000
 const idempotencyTTL = 24 * time.Hour
 
 var (
-	e164      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-	localeRE  = regexp.MustCompile(`^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$`)
 	eventName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:\-/ ]{0,127}$`)
 )
 
@@ -60,60 +57,17 @@ func toProfileJSON(p store.Profile) profileJSON {
 		Attributes: p.Attributes, Consent: p.Consent, CreatedAt: &p.CreatedAt, UpdatedAt: &p.UpdatedAt}
 }
 
-// validate checks a profile write and returns every problem, each naming
-// its field (prefixed, e.g. "events[3].profile.email").
+// validate checks a profile write with the rules every profile write
+// shares (internal/profiles) and returns every problem, each naming its
+// field (prefixed, e.g. "events[3].profile.email").
 func (p *profileJSON) validate(prefix string) []Detail {
+	in := profiles.Input{ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone, Locale: p.Locale,
+		Attributes: p.Attributes, Consent: p.Consent}
+	problems := in.Validate(prefix)
+	p.ExternalID, p.Email = in.ExternalID, in.Email
 	var ds []Detail
-	bad := func(field, format string, args ...any) {
-		ds = append(ds, Detail{Field: prefix + field, Message: fmt.Sprintf(format, args...)})
-	}
-	p.ExternalID = strings.TrimSpace(p.ExternalID)
-	switch {
-	case p.ExternalID == "":
-		bad("external_id", "required")
-	case len(p.ExternalID) > 256:
-		bad("external_id", "at most 256 characters")
-	}
-	if p.Email != nil && *p.Email != "" {
-		addr, err := mail.ParseAddress(*p.Email)
-		if err != nil || addr.Address != strings.TrimSpace(*p.Email) || !strings.Contains(addr.Address, ".") {
-			bad("email", "%q is not a valid email address", *p.Email)
-		} else {
-			lower := store.NormalizeEmail(addr.Address)
-			p.Email = &lower
-		}
-	}
-	if p.Phone != nil && *p.Phone != "" && !e164.MatchString(*p.Phone) {
-		bad("phone", "%q is not an E.164 number (like +14155550123)", *p.Phone)
-	}
-	if p.Timezone != nil && *p.Timezone != "" {
-		if _, err := nodes.LoadTimezone(*p.Timezone); err != nil {
-			bad("timezone", "%q is not an IANA time zone (like Europe/Paris)", *p.Timezone)
-		}
-	}
-	if p.Locale != nil && *p.Locale != "" && !localeRE.MatchString(*p.Locale) {
-		bad("locale", "%q is not a locale (like fr-FR)", *p.Locale)
-	}
-	if len(p.Attributes) > 200 {
-		bad("attributes", "at most 200 attributes")
-	}
-	for k := range p.Attributes {
-		if k == "" || len(k) > 64 {
-			bad("attributes", "attribute names are 1 to 64 characters")
-			break
-		}
-	}
-	for ch, v := range p.Consent {
-		status, ok := v.(string)
-		if m, isMap := v.(map[string]any); isMap {
-			status, ok = m["status"].(string)
-		}
-		switch {
-		case !ok:
-			bad("consent."+ch, "want a status string or {\"status\": …}")
-		case status != "granted" && status != "unsubscribed" && status != "opted_out" && status != "revoked":
-			bad("consent."+ch, "status %q: want granted, unsubscribed, opted_out or revoked", status)
-		}
+	for _, pr := range problems {
+		ds = append(ds, Detail{Field: pr.Field, Message: pr.Message})
 	}
 	return ds
 }
@@ -137,6 +91,7 @@ func (s *Server) saveProfile(ctx context.Context, ws string, p profileJSON, sour
 			return store.Profile{}, false, err
 		}
 	}
+	s.profileChanged(ctx, prof) // segment triggers see the saved profile
 	return prof, created, nil
 }
 

@@ -250,6 +250,9 @@ func (s *Server) apiHookScheme(c *fiber.Ctx) error {
 	if s.hooks == nil {
 		return errNotFound("hook")
 	}
+	if _, err := s.hooks.Get(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id")); err != nil {
+		return journeyError(err) // another workspace's journey is 404 whatever the body
+	}
 	var body struct {
 		Scheme string `json:"scheme"`
 	}

@@ -367,7 +367,7 @@ func TestUserAdministration(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	link := oneTimeLink(t, page)
 	require.True(t, strings.HasPrefix(link, "/invite/"))
-	resp, page = c.postForm("/users/invite", url.Values{"_csrf": {tok}, "email": {"ed@example.com"}, "role": {"editor"}})
+	resp, _ = c.postForm("/users/invite", url.Values{"_csrf": {tok}, "email": {"ed@example.com"}, "role": {"editor"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "taken email")
 
 	// The invited user cannot sign in before choosing a password.

@@ -350,10 +350,10 @@ func (e *Engine) enqueue(ctx context.Context, o store.OutboxItem) error {
 }
 
 func (e *Engine) enqueueTask(ctx context.Context, o store.OutboxItem, id string) error {
-	return enqueueRunTask(ctx, e.cfg.Enqueuer, e.now(), o.RunID, o.Sequence, o.Queue, o.ProcessAt, id)
+	return enqueueRunTask(ctx, e.cfg.Enqueuer, e.now(), o.RunID, o.Sequence, o.ProcessAt, id)
 }
 
-func enqueueRunTask(ctx context.Context, enq Enqueuer, now time.Time, runID string, seq int, queue string, at time.Time, id string) error {
+func enqueueRunTask(ctx context.Context, enq Enqueuer, now time.Time, runID string, seq int, at time.Time, id string) error {
 	payload, err := json.Marshal(advancePayload{RunID: runID, Sequence: seq})
 	if err != nil {
 		return err
@@ -361,8 +361,7 @@ func enqueueRunTask(ctx context.Context, enq Enqueuer, now time.Time, runID stri
 	// Every run task goes to one queue: Asynq task ids are unique per
 	// queue, so (run, sequence) must always name the same queue for
 	// re-enqueueing to be a no-op.
-	queue = QueueDefault
-	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(queue), asynq.MaxRetry(runTaskMaxRetry), asynq.Timeout(2 * time.Minute)}
+	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(QueueDefault), asynq.MaxRetry(runTaskMaxRetry), asynq.Timeout(2 * time.Minute)}
 	// Asynq scores scheduled tasks in whole seconds and may run them up to
 	// a second early: the handler times such early wake-ups itself.
 	if at.After(now.Add(10 * time.Millisecond)) {

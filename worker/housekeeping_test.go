@@ -25,7 +25,9 @@ func (f *fakeSessions) DeleteExpiredSessions(context.Context) (int64, error) {
 
 func (f *fakeSessions) DeleteExpiredIdempotencyKeys(context.Context) (int64, error) { return 0, nil }
 
-func (f *fakeSessions) DeleteWebhookReceiptsBefore(context.Context, time.Time) (int64, error) { return 0, nil }
+func (f *fakeSessions) DeleteWebhookReceiptsBefore(context.Context, time.Time) (int64, error) {
+	return 0, nil
+}
 
 type testLogWriter struct{ t *testing.T }
 

@@ -80,10 +80,9 @@ func NewTriggers(e *Engine, st TriggerStore, rdb redis.UniversalClient, cfg Trig
 
 // trigger is one live segment or schedule trigger.
 type trigger struct {
-	journey     store.Journey
-	compiled    *flows.Compiled
-	node        *flows.CompiledNode
-	publishedAt time.Time
+	journey  store.Journey
+	compiled *flows.Compiled
+	node     *flows.CompiledNode
 }
 
 func (t *Triggers) liveTriggers(ctx context.Context, workspaceID string, kinds ...string) ([]trigger, error) {

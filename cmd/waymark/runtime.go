@@ -19,7 +19,9 @@ import (
 	"github.com/waymarkhq/waymark/connectors/secrets"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/embedredis"
+	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
@@ -179,6 +181,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		mux := asynq.NewServeMux()
 		mux.Handle(worker.TaskAdvance, svc.engine)
 		mux.Handle(worker.TaskHousekeeping, worker.NewHousekeeper(st, logger))
+		mux.Handle(worker.TaskEraseAudiences, worker.AudienceErasureHandler{Conns: svc.conns})
 		if err := srv.Start(mux); err != nil {
 			return fmt.Errorf("starting worker: %w", err)
 		}
@@ -186,6 +189,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		background(worker.NewScheduler(svc.client, time.Minute, time.Now, logger).Run)
 		background(worker.NewRelay(svc.engine, time.Second).Run)
 		background(worker.NewReconciler(svc.engine, rdb, 30*time.Second, time.Minute).Run)
+		background(svc.triggers.Run) // segment sweeps and schedule ticks, on the leader only
 		stops = append(stops, func(context.Context) {
 			srv.Shutdown() // stops taking tasks, waits up to ShutdownTimeout, requeues the rest
 		})
@@ -209,6 +213,8 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			Journeys:   svc.journeys,
 			Connectors: svc.conns,
 			Engine:     svc.engine,
+			Profiles:   svc.profiles,
+			Hooks:      svc.hooks,
 			Logger:     logger,
 			Checks: []ui.Check{
 				{Name: "database", Fn: st.Ping},
@@ -342,6 +348,9 @@ type services struct {
 	conns    *connectors.Service
 	engine   *worker.Engine
 	journeys *journeys.Service
+	hooks    *hooks.Service
+	triggers *worker.Triggers  // segment and schedule triggers (issue 5)
+	profiles *profiles.Service // profile import, export, erasure (issue 5)
 }
 
 // buildServices wires connectors (secrets, SSRF guard, shared rate limits),
@@ -376,8 +385,17 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 		Store: st, Registry: reg, Connectors: conns, Suppressions: st, RateLimiter: worker.NewJourneyLimiter(limiter),
 		Enqueuer: client, Logger: logger, BaseURL: cfg.BaseURL, UnsubscribeURL: conns.UnsubscribeURL, StatusCacheTTL: time.Second,
 	})
+	triggers := worker.NewTriggers(engine, st, rdb, worker.TriggersConfig{})
+	profileChanged := func(ctx context.Context, p store.Profile) {
+		if _, err := triggers.ProfileChanged(ctx, p); err != nil {
+			logger.Warn("segment triggers", slog.String("profile_id", p.ID), slog.String("error", err.Error()))
+		}
+	}
 	return &services{
-		client: client, conns: conns, engine: engine,
+		triggers: triggers,
+		profiles: profiles.NewService(st, engine, worker.QueueAudienceErasure(client), profileChanged, logger),
+		client:   client, conns: conns, engine: engine,
 		journeys: journeys.New(st, reg).WithConnectorTypes(creg.Serves),
+		hooks:    hooks.New(st, keys, cfg.BaseURL, nil),
 	}, nil
 }

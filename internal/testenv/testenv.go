@@ -47,6 +47,8 @@ const (
 	RedisDBEngine = 5
 	// RedisDBFault: cmd's process-kill test, which flushes its DB.
 	RedisDBFault = 6
+	// RedisDBTriggers: segment and schedule trigger leader tests.
+	RedisDBTriggers = 7
 )
 
 // RedisURL returns the test Redis URL pointed at logical database db.
