@@ -66,10 +66,11 @@ func (a Access) String() string { return string(a.Kind) + ":" + a.Need }
 // one is refused at run time and fails TestEveryRouteHasPermission.
 var routeTable = map[string]Access{
 	// Probes and assets.
-	"GET /healthz":     public(),
-	"GET /readyz":      public(),
-	"GET /static/*":    public(),
-	"POST /hooks/:key": public(), // HMAC-signed (ui/hooks.go)
+	"GET /healthz":             public(),
+	"GET /readyz":              public(),
+	"GET /static/*":            public(),
+	"POST /hooks/:key":         public(), // HMAC-signed (ui/hooks.go)
+	"GET /api/v1/openapi.json": public(), // the API's description (ui/openapi.go)
 
 	// Public pages of the UI (CSRF still applies to their POSTs).
 	"GET /login":                public(),

@@ -153,6 +153,7 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/static/*", s.assets.handler)
 	s.hookRoutes(app)
+	app.Get("/api/v1/openapi.json", s.openapiJSON)
 
 	api := app.Group("/api/v1", s.apiAuth)
 	api.Get("/whoami", s.apiWhoami)
