@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/worker"
 )
@@ -21,6 +22,7 @@ type RunEngine interface {
 	ExitRuns(ctx context.Context, journeyID, reason string) (int, error)
 	CancelRun(ctx context.Context, workspaceID, runID, reason string) (store.Run, error)
 	RetryRun(ctx context.Context, workspaceID, runID string) (store.Run, error)
+	TriggerNode(ctx context.Context, j store.Journey, kind string) (*flows.CompiledNode, error)
 }
 
 // runStore is what the run explorer reads.

@@ -65,13 +65,12 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	if err := json.Unmarshal(body, &parsed); err != nil {
 		return errBadRequest("the body is not valid JSON: %v", err)
 	}
-	doc, err := s.journeys.Document(ctx, j.WorkspaceID, j.ID, j.LiveVersion)
+	trigger, err := s.engine.TriggerNode(ctx, j, "trigger_webhook")
+	if errors.Is(err, worker.ErrNoSuchTrigger) {
+		return newError(fiber.StatusConflict, "no_webhook_trigger", "the journey's live version has no webhook trigger")
+	}
 	if err != nil {
 		return err
-	}
-	trigger, ok := webhookTrigger(doc)
-	if !ok {
-		return newError(fiber.StatusConflict, "no_webhook_trigger", "the journey's live version has no webhook trigger")
 	}
 	headers := map[string][]string{}
 	c.Request().Header.VisitAll(func(k, v []byte) {
@@ -124,28 +123,16 @@ func prefix(key string) string {
 	return key
 }
 
-func webhookTrigger(j *flows.Journey) (flows.Node, bool) {
-	for _, n := range j.Nodes {
-		if n.Kind == "trigger_webhook" {
-			return n, true
-		}
-	}
-	return flows.Node{}, false
-}
-
 // hookProfile evaluates the trigger's mapping expressions (profile_id,
 // email, phone) on the request and validates the result like the API does.
-func (s *Server) hookProfile(trigger flows.Node, ev expression.Event) (profileJSON, []Detail, error) {
+func (s *Server) hookProfile(trigger *flows.CompiledNode, ev expression.Event) (profileJSON, []Detail, error) {
 	env := &expression.Env{Event: ev, Profile: map[string]any{}, Now: s.cfg.Now()}
 	eval := func(field string) (string, *Detail) {
-		src, _ := trigger.Config[field].(string)
-		if strings.TrimSpace(src) == "" {
+		prog := trigger.Program(field) // compiled once per published version
+		if prog == nil {
 			return "", nil
 		}
-		prog, err := expression.Compile(src, expression.Any)
-		if err != nil {
-			return "", &Detail{NodeID: trigger.ID, Field: field, Message: err.Error()}
-		}
+		src := prog.Source()
 		v, err := prog.Eval(env)
 		if err != nil {
 			return "", &Detail{NodeID: trigger.ID, Field: field, Message: fmt.Sprintf("%s: %v", src, err)}
@@ -166,8 +153,7 @@ func (s *Server) hookProfile(trigger flows.Node, ev expression.Event) (profileJS
 	if d != nil {
 		ds = append(ds, *d)
 	} else if id == "" {
-		src, _ := trigger.Config["profile_id"].(string)
-		ds = append(ds, Detail{NodeID: trigger.ID, Field: "profile_id", Message: fmt.Sprintf("%s gives no profile id for this request", src)})
+		ds = append(ds, Detail{NodeID: trigger.ID, Field: "profile_id", Message: fmt.Sprintf("%s gives no profile id for this request", trigger.Config.String("profile_id"))})
 	}
 	p.ExternalID = id
 	for _, f := range []struct {

@@ -400,3 +400,19 @@ type waitError struct {
 }
 
 func (w *waitError) Error() string { return fmt.Sprintf("%s: retry in %s", w.reason, w.after) }
+
+// TriggerNode returns the compiled trigger node of a kind in a journey's
+// live version (its expressions compiled once, from the version cache), for
+// callers that map a request to an entry, like webhook triggers.
+func (e *Engine) TriggerNode(ctx context.Context, j store.Journey, kind string) (*flows.CompiledNode, error) {
+	c, err := e.compiledVersion(ctx, j.WorkspaceID, j.ID, j.LiveVersion)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range c.Triggers {
+		if t.Kind == kind {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: no %s in version %d", ErrNoSuchTrigger, kind, j.LiveVersion)
+}

@@ -176,6 +176,9 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		go func() { defer bg.Done(); f(ctx) }()
 	}
 
+	// Both roles enter runs (web: hooks and events), so both clean the outbox.
+	background(svc.engine.RunOutboxCleaner)
+
 	if m == modeAll || m == modeWorker {
 		srv := worker.NewServer(rdb, worker.Config{Concurrency: cfg.WorkerConcurrency, ShutdownTimeout: cfg.ShutdownTimeout}, logger)
 		mux := asynq.NewServeMux()
@@ -185,7 +188,6 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		if err := srv.Start(mux); err != nil {
 			return fmt.Errorf("starting worker: %w", err)
 		}
-		background(svc.engine.RunOutboxCleaner)
 		background(worker.NewScheduler(svc.client, time.Minute, time.Now, logger).Run)
 		background(worker.NewRelay(svc.engine, time.Second).Run)
 		background(worker.NewReconciler(svc.engine, rdb, 30*time.Second, time.Minute).Run)

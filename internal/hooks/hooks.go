@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/waymarkhq/waymark/connectors/secrets"
@@ -47,14 +48,31 @@ type Service struct {
 	keys    *secrets.Keyring
 	baseURL string
 	now     func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]verifier // by hook key
 }
+
+// verifier is what checking a request needs; the scheme and the opened
+// secrets are cached for CacheTTL: another process's rotation or scheme
+// change shows here within that time (the old secret stays valid for a day
+// anyway).
+type verifier struct {
+	journey store.Journey
+	scheme  string
+	secrets []string
+	at      time.Time
+}
+
+// CacheTTL bounds how long a hook's journey, scheme and secrets are reused.
+const CacheTTL = 5 * time.Second
 
 // New returns a service; baseURL is Waymark's public URL.
 func New(st Store, keys *secrets.Keyring, baseURL string, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, keys: keys, baseURL: strings.TrimRight(baseURL, "/"), now: now}
+	return &Service{st: st, keys: keys, baseURL: strings.TrimRight(baseURL, "/"), now: now, cache: map[string]verifier{}}
 }
 
 // Hook is a journey's webhook trigger as its admins see it.
@@ -154,6 +172,7 @@ func (s *Service) Rotate(ctx context.Context, workspaceID, journeyID string) (Ho
 	if err := s.st.RotateHookSecret(ctx, journeyID, sealed, s.now().Add(RotationGrace)); err != nil {
 		return Hook{}, err
 	}
+	s.forget(journeyID)
 	return s.Get(ctx, workspaceID, journeyID)
 }
 
@@ -168,6 +187,7 @@ func (s *Service) SetScheme(ctx context.Context, workspaceID, journeyID, scheme 
 	if err := s.st.SetJourneyHookScheme(ctx, workspaceID, journeyID, scheme); err != nil {
 		return Hook{}, err
 	}
+	s.forget(journeyID)
 	return s.Get(ctx, workspaceID, journeyID)
 }
 
@@ -187,27 +207,64 @@ func refused(code, format string, args ...any) error {
 // Verify checks a request to /hooks/{key} and returns its journey and the
 // id to de-duplicate it by. header looks a header up case-insensitively.
 func (s *Service) Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, string, error) {
-	j, err := s.st.GetJourneyByHookKey(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Journey{}, "", &VerifyError{Status: 404, Code: "unknown_hook", Message: "no journey has this hook URL"}
-	}
+	v, err := s.verifier(ctx, key)
 	if err != nil {
 		return store.Journey{}, "", err
+	}
+	if v.scheme == store.HookGitHub {
+		id, err := verifyGitHub(v.secrets, header, body)
+		return v.journey, id, err
+	}
+	id, err := VerifyStandard(v.secrets, header, body, s.now())
+	return v.journey, id, err
+}
+
+func (s *Service) verifier(ctx context.Context, key string) (verifier, error) {
+	// The journey row is read every time (its status and live version
+	// must be current); its scheme and opened secrets are cached.
+	j, err := s.st.GetJourneyByHookKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return verifier{}, &VerifyError{Status: 404, Code: "unknown_hook", Message: "no journey has this hook URL"}
+	}
+	if err != nil {
+		return verifier{}, err
+	}
+	j.Draft = nil
+	now := s.now()
+	s.mu.Lock()
+	v, ok := s.cache[key]
+	s.mu.Unlock()
+	if ok && v.journey.ID == j.ID && now.Sub(v.at) < CacheTTL {
+		v.journey = j
+		return v, nil
 	}
 	scheme, err := s.st.JourneyHookScheme(ctx, j.ID)
 	if err != nil {
-		return store.Journey{}, "", err
+		return verifier{}, err
 	}
 	list, err := s.secrets(ctx, j.ID)
 	if err != nil {
-		return store.Journey{}, "", err
+		return verifier{}, err
 	}
-	if scheme == store.HookGitHub {
-		id, err := verifyGitHub(list, header, body)
-		return j, id, err
+	v = verifier{journey: j, scheme: scheme, secrets: list, at: now}
+	s.mu.Lock()
+	if len(s.cache) > 10000 {
+		clear(s.cache)
 	}
-	id, err := VerifyStandard(list, header, body, s.now())
-	return j, id, err
+	s.cache[key] = v
+	s.mu.Unlock()
+	return v, nil
+}
+
+// forget drops a journey's cached verifier after a change made here.
+func (s *Service) forget(journeyID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.cache {
+		if v.journey.ID == journeyID {
+			delete(s.cache, k)
+		}
+	}
 }
 
 // VerifyStandard checks Standard Webhooks headers: webhook-id,
