@@ -19,7 +19,11 @@ type HousekeepingStore interface {
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteExpiredIdempotencyKeys(ctx context.Context) (int64, error)
 	DeleteWebhookReceiptsBefore(ctx context.Context, t time.Time) (int64, error)
+	DeleteLoginAttemptsBefore(ctx context.Context, t time.Time) (int64, error)
 }
+
+// loginAttemptTTL: login throttling looks back at most a day.
+const loginAttemptTTL = 24 * time.Hour
 
 // webhookReceiptTTL is how long webhook-ids are remembered for
 // de-duplication (Standard Webhooks senders retry for about a day).
@@ -48,6 +52,9 @@ func (h *Housekeeper) ProcessTask(ctx context.Context, _ *asynq.Task) error {
 	}
 	if _, err := h.store.DeleteWebhookReceiptsBefore(ctx, time.Now().Add(-webhookReceiptTTL)); err != nil {
 		return fmt.Errorf("deleting old webhook receipts: %w", err)
+	}
+	if _, err := h.store.DeleteLoginAttemptsBefore(ctx, time.Now().Add(-loginAttemptTTL)); err != nil {
+		return fmt.Errorf("deleting old login attempts: %w", err)
 	}
 	if n > 0 || k > 0 {
 		h.logger.InfoContext(ctx, "housekeeping", slog.Int64("expired_sessions_deleted", n), slog.Int64("expired_idempotency_keys_deleted", k))

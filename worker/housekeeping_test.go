@@ -64,3 +64,7 @@ func TestHousekeepingRunsOncePerPeriod(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	require.EqualValues(t, 1, sessions.calls.Load(), "the period's task ran once")
 }
+
+func (f *fakeSessions) DeleteLoginAttemptsBefore(context.Context, time.Time) (int64, error) {
+	return 0, nil
+}
