@@ -152,6 +152,7 @@ func (s *Store) UpdateDelivery(ctx context.Context, id string, u DeliveryUpdate)
 type DeliveryFilter struct {
 	Connector string // connector name, e.g. "sandbox"
 	RunID     string
+	ProfileID string // profiles.id
 	Status    string
 	Limit     int    // default 50, at most 500
 	After     string // cursor: the last id of the previous page
@@ -166,6 +167,9 @@ func (s *Store) ListDeliveries(ctx context.Context, workspaceID string, f Delive
 	}
 	if f.RunID != "" {
 		q = q.Where("run_id = ?", f.RunID)
+	}
+	if f.ProfileID != "" {
+		q = q.Where("profile_id = ?", f.ProfileID)
 	}
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)

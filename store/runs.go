@@ -492,9 +492,12 @@ func runDomains(rows []runRow) []Run {
 type RunFilter struct {
 	JourneyID string
 	ProfileID string
-	Status    string
-	Limit     int
-	After     string
+	// ProfileIDs, when not nil, keeps runs of these profiles (none when empty).
+	ProfileIDs []string
+	NodeID     string // current node
+	Status     string
+	Limit      int
+	After      string
 }
 
 // ListRuns returns a page of a workspace's runs, newest first.
@@ -505,6 +508,15 @@ func (s *Store) ListRuns(ctx context.Context, workspaceID string, f RunFilter) (
 	}
 	if f.ProfileID != "" {
 		q = q.Where("profile_id = ?", f.ProfileID)
+	}
+	if f.ProfileIDs != nil {
+		if len(f.ProfileIDs) == 0 {
+			return nil, "", nil
+		}
+		q = q.Where("profile_id IN ?", f.ProfileIDs)
+	}
+	if f.NodeID != "" {
+		q = q.Where("current_node = ?", f.NodeID)
 	}
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)

@@ -88,7 +88,7 @@ func (s *Server) editorPage(c *fiber.Ctx, title string) views.Page {
 	p := s.page(c, title)
 	p.App = true
 	p.Styles = []string{s.assetURLs["vendor/x6.css"], s.assetURLs["editor.css"]}
-	p.Scripts = []string{s.assetURLs["vendor/x6.min.js"], s.assetURLs["vendor/htmx.min.js"], s.assetURLs["app.js"], s.assetURLs["editor.js"]}
+	p.Scripts = []string{s.assetURLs["vendor/x6.min.js"], s.assetURLs["vendor/htmx.min.js"], s.assetURLs["app.js"], s.assetURLs["editor.js"], s.assetURLs["editor_stats.js"]}
 	return p
 }
 
@@ -128,6 +128,10 @@ func (s *Server) renderEditor(c *fiber.Ctx, version int) error {
 func (s *Server) editorState(ctx context.Context, ws string, j store.Journey, version int, mayEdit bool) (views.EditorPage, error) {
 	e := views.EditorPage{
 		JourneyID: j.ID, Name: j.Name, Status: j.Status, LiveVersion: j.LiveVersion, Version: version, CanEdit: mayEdit,
+		StatsVersion: j.LiveVersion,
+	}
+	if version > 0 {
+		e.StatsVersion = version
 	}
 	var raw []byte
 	switch {

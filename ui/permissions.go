@@ -68,6 +68,7 @@ var routeTable = map[string]Access{
 	// Probes and assets.
 	"GET /healthz":             public(),
 	"GET /readyz":              public(),
+	"GET /metrics":             public(), // counts only; block it at the proxy (docs/analytics.md)
 	"GET /static/*":            public(),
 	"POST /hooks/:key":         public(), // HMAC-signed (ui/hooks.go)
 	"GET /api/v1/openapi.json": public(), // the API's description (ui/openapi.go)
@@ -96,6 +97,7 @@ var routeTable = map[string]Access{
 	"POST /journeys/copy":                 user(PermJourneysWrite),
 	"GET /journeys/:id/edit":              user(PermJourneysRead),
 	"GET /journeys/:id/history":           user(PermJourneysRead),
+	"GET /journeys/:id/stats.json":        user(PermJourneysRead), // the canvas counters (ui/journey_stats.go)
 	"GET /journeys/:id/versions/:version": user(PermJourneysRead),
 	"POST /journeys/:id/draft":            user(PermJourneysWrite),
 	"GET /journeys/:id/publish":           user(PermJourneysWrite),
@@ -121,6 +123,14 @@ var routeTable = map[string]Access{
 	"GET /test-inbox":              user(PermProfilesRead),
 	"GET /test-inbox/:id":          user(PermProfilesRead),
 	"GET /test-inbox/:id/body":     user(PermProfilesRead),
+
+	// Run explorer and profile page (ui/run_explorer.go). Cancel and
+	// retry are editors' and admins' (audited); profiles need profiles:read.
+	"GET /runs":                  user(PermJourneysRead),
+	"GET /runs/:id":              user(PermJourneysRead),
+	"POST /runs/:id/cancel":      user(PermJourneysWrite),
+	"POST /runs/:id/retry":       user(PermJourneysWrite),
+	"GET /profiles/:external_id": user(PermProfilesRead),
 
 	// Profile import (ui/routes_profiles.go): writes profiles, so admins.
 	"GET /profiles/import":              user(PermProfilesWrite),
@@ -160,6 +170,7 @@ var routeTable = map[string]Access{
 	"GET /api/v1/journeys/:id/versions":          apiScope(auth.ScopeJourneysRead),
 	"GET /api/v1/journeys/:id/versions/:version": apiScope(auth.ScopeJourneysRead),
 	"GET /api/v1/journeys/:id/diff":              apiScope(auth.ScopeJourneysRead),
+	"GET /api/v1/journeys/:id/stats":             apiScope(auth.ScopeJourneysRead),
 	"GET /api/v1/journeys/:id/hook":              apiScope(auth.ScopeAdmin), // the signing secrets
 	"PUT /api/v1/journeys/:id/hook":              apiScope(auth.ScopeAdmin),
 	"POST /api/v1/journeys/:id/hook/rotate":      apiScope(auth.ScopeAdmin),

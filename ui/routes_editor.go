@@ -32,6 +32,7 @@ func (s *Server) editorRoutes(r fiber.Router) {
 
 	r.Get("/journeys/:id/edit", user, s.journeyEdit)
 	r.Get("/journeys/:id/history", user, s.journeyHistory)
+	r.Get("/journeys/:id/stats.json", user, s.journeyStatsUI)
 	r.Get("/journeys/:id/versions/:version", user, s.journeyVersionView)
 	r.Post("/journeys/:id/draft", user, edit, s.journeySaveDraft)
 	r.Get("/journeys/:id/publish", user, edit, s.journeyPublishReview)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/journeys"
@@ -24,6 +25,8 @@ type Store interface {
 	editorStore
 	connectorStore
 	runStore
+	statsStore
+	explorerStore
 	ingestStore
 	profileStore
 	adminStore
@@ -77,7 +80,10 @@ type Deps struct {
 	Profiles   ProfileAdmin      // profile import, export, erasure (routes_profiles.go)
 	Hooks      HookService       // webhook triggers (hooks.go)
 	Checks     []Check           // readiness probes
-	Logger     *slog.Logger
+	// Metrics is the Prometheus registry /metrics serves; the server adds
+	// its HTTP latency histogram to it. nil: a registry of its own.
+	Metrics *prometheus.Registry
+	Logger  *slog.Logger
 }
 
 // Server is Waymark's HTTP front end.
@@ -94,6 +100,8 @@ type Server struct {
 	logger     *slog.Logger
 	assets     assets
 	assetURLs  map[string]string
+	metrics    *prometheus.Registry
+	httpm      *httpMetrics
 	unmapped   []string // routes registered without a permission entry
 }
 
@@ -115,7 +123,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
+	if deps.Metrics == nil {
+		deps.Metrics = prometheus.NewRegistry()
+	}
+	s := &Server{metrics: deps.Metrics, httpm: newHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -145,12 +156,13 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
 
 func (s *Server) routes() {
-	s.app.Use(s.requestID, s.accessLog, recover.New(), s.securityHeaders)
+	s.app.Use(s.httpm.middleware, s.requestID, s.accessLog, recover.New(), s.securityHeaders)
 	// Every route goes through a guardedRouter: it puts the route's entry
 	// of the permission table (permissions.go) in front of its handlers.
 	app := s.guarded(s.app, "")
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", metricsHandler(s.metrics))
 	app.Get("/static/*", s.assets.handler)
 	s.hookRoutes(app)
 	app.Get("/api/v1/openapi.json", s.openapiJSON)
@@ -172,6 +184,7 @@ func (s *Server) routes() {
 	api.Get("/journeys/:id/versions", read, s.apiJourneyVersions)
 	api.Get("/journeys/:id/versions/:version", read, s.apiJourneyVersion)
 	api.Get("/journeys/:id/diff", read, s.apiJourneyDiff)
+	api.Get("/journeys/:id/stats", read, s.apiJourneyStats)
 	api.Get("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookGet)
 	api.Put("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookScheme)
 	api.Post("/journeys/:id/hook/rotate", requireScope(auth.ScopeAdmin), s.apiHookRotate)
@@ -201,6 +214,7 @@ func (s *Server) routes() {
 	s.editorRoutes(ui)
 	s.connectorUIRoutes(ui)
 	s.profileUIRoutes(ui)
+	s.runExplorerRoutes(ui)
 	s.adminRoutes(ui)
 }
 
@@ -211,7 +225,7 @@ func isUIPath(p string) bool {
 			return false
 		}
 	}
-	return p != "/healthz" && p != "/readyz"
+	return p != "/healthz" && p != "/readyz" && p != "/metrics"
 }
 
 // IsUIPath reports whether sessions and CSRF apply to p (for tests).

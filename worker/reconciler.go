@@ -30,12 +30,21 @@ type Reconciler struct {
 	every  time.Duration
 	grace  time.Duration
 	logger *slog.Logger
+	// repaired, when set, counts each pass's re-enqueued runs (OnRepair).
+	repaired func(n int, full bool)
 }
 
 // NewReconciler returns a reconciler ticking every period; runs overdue by
 // more than grace count as lost.
 func NewReconciler(e *Engine, rdb redis.UniversalClient, every, grace time.Duration) *Reconciler {
 	return &Reconciler{e: e, rdb: rdb, insp: asynq.NewInspectorFromRedisClient(rdb), lease: NewLease(rdb, "reconciler", 3*every), every: every, grace: grace, logger: e.logger}
+}
+
+// OnRepair calls f after every pass that re-enqueued runs (n of them; full
+// when Redis had lost the schedule): the /metrics repair counter.
+func (r *Reconciler) OnRepair(f func(n int, full bool)) *Reconciler {
+	r.repaired = f
+	return r
 }
 
 // ReconcileOnce re-enqueues runs whose task may be missing: all scheduled
@@ -132,6 +141,9 @@ func (r *Reconciler) Run(ctx context.Context) {
 		}
 		if leader {
 			n, full, err := r.ReconcileOnce(ctx)
+			if err == nil && n > 0 && r.repaired != nil {
+				r.repaired(n, full)
+			}
 			switch {
 			case err != nil && ctx.Err() == nil:
 				r.logger.Warn("reconciler", slog.String("error", err.Error()))

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/waymarkhq/waymark/connectors"
@@ -179,6 +181,12 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 	// Both roles enter runs (web: hooks and events), so both clean the outbox.
 	background(svc.engine.RunOutboxCleaner)
 
+	// /metrics: Go runtime and process metrics, the engine's collector
+	// (database and Redis, read at scrape time with a 15 s cache).
+	metrics := prometheus.NewRegistry()
+	engineMetrics := worker.NewMetrics(st, asynq.NewInspectorFromRedisClient(rdb), 15*time.Second, time.Now)
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), engineMetrics)
+
 	if m == modeAll || m == modeWorker {
 		srv := worker.NewServer(rdb, worker.Config{Concurrency: cfg.WorkerConcurrency, ShutdownTimeout: cfg.ShutdownTimeout}, logger)
 		mux := asynq.NewServeMux()
@@ -190,7 +198,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		}
 		background(worker.NewScheduler(svc.client, time.Minute, time.Now, logger).Run)
 		background(worker.NewRelay(svc.engine, time.Second).Run)
-		background(worker.NewReconciler(svc.engine, rdb, 30*time.Second, time.Minute).Run)
+		background(worker.NewReconciler(svc.engine, rdb, 30*time.Second, time.Minute).WithMetrics(engineMetrics).Run)
 		background(svc.triggers.Run) // segment sweeps and schedule ticks, on the leader only
 		stops = append(stops, func(context.Context) {
 			srv.Shutdown() // stops taking tasks, waits up to ShutdownTimeout, requeues the rest
@@ -217,6 +225,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			Engine:     svc.engine,
 			Profiles:   svc.profiles,
 			Hooks:      svc.hooks,
+			Metrics:    metrics,
 			Logger:     logger,
 			Checks: []ui.Check{
 				{Name: "database", Fn: st.Ping},

@@ -183,6 +183,7 @@
       { tagName: 'text', selector: 'title' },
       { tagName: 'text', selector: 'summary' },
       { tagName: 'path', selector: 'divider' },
+      { tagName: 'text', selector: 'stats' },
       {
         tagName: 'g', selector: 'badge',
         children: [{ tagName: 'circle', selector: 'badgeBg' }, { tagName: 'text', selector: 'badgeText' }],
@@ -196,6 +197,8 @@
       title: { refX: 46, refY: 36, fontSize: 14, fontWeight: 600, fill: '#101828', textAnchor: 'start', textVerticalAnchor: 'middle', fontFamily: 'system-ui, sans-serif' },
       summary: { refX: 46, refY: 52, fontSize: 11.5, fill: '#667085', textAnchor: 'start', textVerticalAnchor: 'middle', fontFamily: 'ui-monospace, SFMono-Regular, Menlo, monospace' },
       divider: { stroke: '#eaecf0', strokeWidth: 1, fill: 'none' },
+      // The node's numbers (editor_stats.js), under the node.
+      stats: { refX: 2, refDy: 12, fontSize: 11.5, fill: '#475467', textAnchor: 'start', textVerticalAnchor: 'middle', fontFamily: 'system-ui, sans-serif', 'data-testid': 'node-stats', text: '' },
       badge: { transform: 'translate(' + (NODE_W - 4) + ' 4)', visibility: 'hidden' },
       badgeBg: { r: 10, fill: STROKE_INVALID, stroke: '#ffffff', strokeWidth: 2 },
       badgeText: { text: '!', fill: '#ffffff', fontSize: 12, fontWeight: 700, textAnchor: 'middle', textVerticalAnchor: 'middle', fontFamily: 'system-ui, sans-serif' },

@@ -14,7 +14,10 @@ type EditorPage struct {
 	ReadOnlyWhy string
 	// CanEdit: the user's role may edit (pause, resume, archive too).
 	CanEdit bool
-	Palette []PaletteGroup
+	// StatsVersion is the version whose numbers the canvas shows (the one
+	// viewed, else the live one); 0: none (never published).
+	StatsVersion int
+	Palette      []PaletteGroup
 	// Data is the canvas's JSON: journey, document, node catalogue, problems.
 	Data any
 }

@@ -1,0 +1,179 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// statsStore is what the journey report reads.
+type statsStore interface {
+	JourneyStats(ctx context.Context, workspaceID, journeyID string, version int) (store.JourneyStats, error)
+}
+
+// nodeStatsJSON is one node's counters; see docs/analytics.md. For every
+// node Entered = Completed + Waiting + Failed + Exited.
+type nodeStatsJSON struct {
+	NodeID    string           `json:"node_id"`
+	Kind      string           `json:"kind,omitempty"`
+	Entered   int64            `json:"entered"`   // visits: runs that reached the node (a loop counts each visit)
+	Completed int64            `json:"completed"` // left through a connected port to the next node
+	Waiting   int64            `json:"waiting"`   // runs at the node now (active, waiting, waiting_event, paused)
+	Failed    int64            `json:"failed"`    // runs that failed at the node
+	Exited    int64            `json:"exited"`    // runs that ended at the node (completed or exited)
+	Skipped   int64            `json:"skipped"`   // messages not sent: frequency cap, suppression, consent
+	Deferred  int64            `json:"deferred"`  // quiet-hours deferrals (the run waits, then sends)
+	Ports     map[string]int64 `json:"ports"`     // steps that left through each port
+}
+
+type journeyStatsJSON struct {
+	Entries        int64   `json:"entries"`
+	Active         int64   `json:"active"`
+	Completed      int64   `json:"completed"`
+	Exited         int64   `json:"exited"`
+	Failed         int64   `json:"failed"`
+	Converted      int64   `json:"converted"`
+	ConversionRate float64 `json:"conversion_rate"`
+	Revenue        float64 `json:"revenue"`
+}
+
+type statsJSON struct {
+	JourneyID string           `json:"journey_id"`
+	Version   int              `json:"version"`
+	Nodes     []nodeStatsJSON  `json:"nodes"`
+	Journey   journeyStatsJSON `json:"journey"`
+}
+
+// buildStats turns the ledger aggregates into per-node counters, using the
+// version's edges to tell a step that moved on from one that left through
+// an unconnected port (the run ended there).
+func buildStats(journeyID string, version int, doc *flows.Journey, raw store.JourneyStats) statsJSON {
+	type key struct{ node, port string }
+	connected := map[key]bool{}
+	anyPort := map[string]bool{}
+	var order []string
+	byID := map[string]*nodeStatsJSON{}
+	get := func(id, kind string) *nodeStatsJSON {
+		n, ok := byID[id]
+		if !ok {
+			n = &nodeStatsJSON{NodeID: id, Kind: kind, Ports: map[string]int64{}}
+			byID[id] = n
+			order = append(order, id)
+		}
+		if n.Kind == "" {
+			n.Kind = kind
+		}
+		return n
+	}
+	if doc != nil {
+		for _, n := range doc.Nodes {
+			get(n.ID, n.Kind)
+		}
+		for _, e := range doc.Edges {
+			if e.Port == "" {
+				// An edge without a port leaves the node's only port.
+				anyPort[e.From] = true
+			} else {
+				connected[key{e.From, e.Port}] = true
+			}
+		}
+	}
+	for _, st := range raw.Steps {
+		if st.Kind == "retry" || st.Kind == "exit" {
+			// Synthetic steps recorded at the node a run waited at: their
+			// node keeps its own kind.
+			st.Kind = ""
+		}
+		n := get(st.NodeID, st.Kind)
+		switch st.Outcome {
+		case "skipped":
+			n.Skipped += st.Count
+		case "deferred":
+			n.Deferred += st.Count
+		}
+		if st.Port == "" {
+			continue
+		}
+		n.Ports[st.Port] += st.Count
+		if anyPort[st.NodeID] || connected[key{st.NodeID, st.Port}] {
+			n.Completed += st.Count
+		}
+	}
+	var js journeyStatsJSON
+	for _, p := range raw.Positions {
+		n := get(p.NodeID, "")
+		switch p.Status {
+		case store.RunFailed:
+			n.Failed += p.Count
+		case store.RunCompleted, store.RunExited:
+			n.Exited += p.Count
+		default:
+			n.Waiting += p.Count
+		}
+	}
+	out := statsJSON{JourneyID: journeyID, Version: version, Nodes: make([]nodeStatsJSON, 0, len(order))}
+	for _, id := range order {
+		n := byID[id]
+		n.Entered = n.Completed + n.Waiting + n.Failed + n.Exited
+		out.Nodes = append(out.Nodes, *n)
+	}
+	t := raw.Totals
+	js.Entries = t.Entries
+	for _, st := range store.LiveRunStatuses {
+		js.Active += t.ByStatus[st]
+	}
+	js.Completed, js.Exited, js.Failed = t.ByStatus[store.RunCompleted], t.ByStatus[store.RunExited], t.ByStatus[store.RunFailed]
+	js.Converted, js.Revenue = t.Converted, t.Revenue
+	if t.Entries > 0 {
+		js.ConversionRate = float64(t.Converted) / float64(t.Entries)
+	}
+	out.Journey = js
+	return out
+}
+
+// journeyStats answers the report of a journey version for workspace ws:
+// ?version=N, default the live version (the draft's nodes, all zero, for a
+// journey never published).
+func (s *Server) journeyStats(c *fiber.Ctx, ws string) error {
+	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	version := j.LiveVersion
+	if raw := c.Query("version"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 {
+			return errBadRequest("version: want a published version number, got %q", raw)
+		}
+		version = n
+	}
+	doc, err := s.journeys.Document(c.UserContext(), ws, j.ID, version)
+	if errors.Is(err, store.ErrNotFound) && version > 0 {
+		return newError(fiber.StatusNotFound, "not_found", "journey %s has no version %d", j.ID, version)
+	}
+	if err != nil {
+		return journeyError(err)
+	}
+	var raw store.JourneyStats
+	if version > 0 {
+		raw, err = s.store.JourneyStats(c.UserContext(), ws, j.ID, version)
+		if err != nil {
+			return err
+		}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(buildStats(j.ID, version, doc, raw))
+}
+
+func (s *Server) apiJourneyStats(c *fiber.Ctx) error {
+	return s.journeyStats(c, currentAPIKey(c).WorkspaceID)
+}
+
+func (s *Server) journeyStatsUI(c *fiber.Ctx) error {
+	return s.journeyStats(c, currentWorkspace(c))
+}

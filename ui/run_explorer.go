@@ -1,0 +1,335 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/views"
+)
+
+// explorerStore is what the run explorer and the profile page read beyond
+// runStore.
+type explorerStore interface {
+	ListRecentProfileEvents(ctx context.Context, profileID string, limit int) ([]store.Event, error)
+	FindProfilesByEmail(ctx context.Context, workspaceID, email string, limit int) ([]store.Profile, error)
+}
+
+const runsPageSize = 50
+
+// runExplorerRoutes registers the run explorer and the profile page.
+func (s *Server) runExplorerRoutes(r fiber.Router) {
+	r.Get("/runs", s.requireUser, s.runList)
+	r.Get("/runs/:id", s.requireUser, s.runShow)
+	r.Post("/runs/:id/cancel", s.requireUser, s.requireEditor, s.runCancel)
+	r.Post("/runs/:id/retry", s.requireUser, s.requireEditor, s.runRetry)
+	r.Get("/profiles/:external_id", s.requireUser, s.profileShow)
+}
+
+func runTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func runTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return runTime(*t)
+}
+
+// rowsFor turns runs into rows, looking each journey and profile up once.
+func (s *Server) rowsFor(ctx context.Context, ws string, runs []store.Run) ([]views.RunRow, error) {
+	names := map[string]string{}
+	exts := map[string]string{}
+	out := make([]views.RunRow, len(runs))
+	for i, r := range runs {
+		name, ok := names[r.JourneyID]
+		if !ok {
+			j, err := s.store.GetJourney(ctx, ws, r.JourneyID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			name = j.Name
+			if name == "" {
+				name = r.JourneyID
+			}
+			names[r.JourneyID] = name
+		}
+		ext, ok := exts[r.ProfileID]
+		if !ok {
+			p, err := s.store.GetProfile(ctx, r.ProfileID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			if p.ErasedAt == nil {
+				ext = p.ExternalID
+			}
+			exts[r.ProfileID] = ext
+		}
+		out[i] = views.RunRow{ID: r.ID, JourneyID: r.JourneyID, JourneyName: name, Version: r.Version, ProfileExt: ext, Status: r.Status,
+			CurrentNode: r.CurrentNode, EnteredAt: runTime(r.EnteredAt), UpdatedAt: runTime(r.UpdatedAt), Error: r.Error}
+	}
+	return out, nil
+}
+
+// runList: GET /runs?journey_id=&profile=&email=&status=&node=&cursor=
+func (s *Server) runList(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	st := views.RunsPage{
+		Journey: strings.TrimSpace(c.Query("journey_id")), Profile: strings.TrimSpace(c.Query("profile")),
+		Email: strings.TrimSpace(c.Query("email")), Status: c.Query("status"), Node: strings.TrimSpace(c.Query("node")),
+		Statuses: []string{store.RunActive, store.RunWaiting, store.RunWaitingEvent, store.RunPaused, store.RunCompleted, store.RunExited, store.RunFailed},
+	}
+	if !runStatuses[st.Status] {
+		return errBadRequest("status: want active, waiting, waiting_event, paused, completed, exited or failed")
+	}
+	f := store.RunFilter{JourneyID: st.Journey, Status: st.Status, NodeID: st.Node, After: c.Query("cursor"), Limit: runsPageSize}
+	if st.Profile != "" {
+		p, err := s.store.GetProfileByExternalID(ctx, ws, st.Profile)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			st.Problem = fmt.Sprintf("No profile has the id %q.", st.Profile)
+			f.ProfileIDs = []string{}
+		case err != nil:
+			return err
+		default:
+			f.ProfileID = p.ID
+		}
+	}
+	if st.Email != "" {
+		u, _ := currentUser(c)
+		if !RoleAllows(u.Role, PermProfilesRead) {
+			return newError(fiber.StatusForbidden, "forbidden", "your role (%s) may not search profiles by email; filter by profile id", u.Role)
+		}
+		ps, err := s.store.FindProfilesByEmail(ctx, ws, st.Email, 50)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(ps))
+		for _, p := range ps {
+			if f.ProfileID == "" || f.ProfileID == p.ID {
+				ids = append(ids, p.ID)
+			}
+		}
+		if len(ps) == 0 {
+			st.Problem = fmt.Sprintf("No profile has the email %q.", st.Email)
+		}
+		f.ProfileIDs = ids
+	}
+	runs, next, err := s.store.ListRuns(ctx, ws, f)
+	if err != nil {
+		return err
+	}
+	if st.Rows, err = s.rowsFor(ctx, ws, runs); err != nil {
+		return err
+	}
+	if next != "" {
+		v := url.Values{}
+		for k, val := range map[string]string{"journey_id": st.Journey, "profile": st.Profile, "email": st.Email, "status": st.Status, "node": st.Node, "cursor": next} {
+			if val != "" {
+				v.Set(k, val)
+			}
+		}
+		st.NextURL = "/runs?" + v.Encode()
+	}
+	js, _, err := s.store.ListJourneys(ctx, ws, store.JourneyFilter{Status: "all", Limit: 200})
+	if err != nil {
+		return err
+	}
+	for _, j := range js {
+		st.Journeys = append(st.Journeys, views.Option{Value: j.ID, Label: j.Name})
+	}
+	return render(c, views.RunsList(s.appPageScripts(c, "Runs"), st))
+}
+
+// detailKV renders a step's detail values as text, sorted by key; the
+// error and the delivery id get their own places.
+func detailKV(d map[string]any) (kvs []views.KV, errText, deliveryID string) {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := d[k]
+		switch k {
+		case "error":
+			errText = fmt.Sprint(v)
+			continue
+		case "delivery_id":
+			deliveryID, _ = v.(string)
+			continue
+		}
+		kvs = append(kvs, views.KV{Key: k, Value: jsonText(v)})
+	}
+	return kvs, errText, deliveryID
+}
+
+// jsonText shows a value as JSON text, without JSON's HTML escapes (the
+// page escapes it; \u003c would only hide what the data says).
+func jsonText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return jsonIndent(v, "")
+}
+
+func jsonIndent(v any, indent string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func deliveryRows(ds []store.Delivery) []views.DeliveryRow {
+	out := make([]views.DeliveryRow, len(ds))
+	for i, d := range ds {
+		out[i] = views.DeliveryRow{ID: d.ID, RunID: d.RunID, Seq: d.Sequence, NodeID: d.NodeID, Channel: d.Channel, Connector: d.Connector,
+			Recipient: d.Recipient, Subject: d.Subject, Status: d.Status, Error: d.Error, Attempts: d.Attempts, Created: runTime(d.CreatedAt)}
+	}
+	return out
+}
+
+// runShow: GET /runs/:id, the run's timeline.
+func (s *Server) runShow(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	r, err := s.store.GetWorkspaceRun(ctx, ws, c.Params("id"))
+	if err != nil {
+		return runError(err)
+	}
+	rows, err := s.rowsFor(ctx, ws, []store.Run{r})
+	if err != nil {
+		return err
+	}
+	st := views.RunPage{Run: rows[0], WaitUntil: runTimePtr(r.WaitUntil), WaitEvent: r.WaitEvent, FinishedAt: runTimePtr(r.FinishedAt)}
+	if r.ConvertedAt != nil {
+		st.Converted = runTime(*r.ConvertedAt)
+		if r.ConversionValue != 0 {
+			st.Converted += fmt.Sprintf(" (value %g)", r.ConversionValue)
+		}
+	}
+	titles := map[string]string{}
+	if doc, err := s.journeys.Document(ctx, ws, r.JourneyID, r.Version); err == nil {
+		for _, n := range doc.Nodes {
+			titles[n.ID] = n.Title
+		}
+	}
+	steps, err := s.store.ListRunSteps(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	for _, step := range steps {
+		kvs, errText, did := detailKV(step.Detail)
+		st.Steps = append(st.Steps, views.StepRow{Seq: step.Sequence, Time: runTime(step.FinishedAt), NodeID: step.NodeID, NodeTitle: titles[step.NodeID],
+			Kind: step.Kind, Port: step.Port, Outcome: step.Outcome, Details: kvs, Error: errText, DeliveryID: did})
+	}
+	ds, _, err := s.store.ListDeliveries(ctx, ws, store.DeliveryFilter{RunID: r.ID, Limit: 500})
+	if err != nil {
+		return err
+	}
+	st.Deliveries = deliveryRows(ds)
+	u, _ := currentUser(c)
+	if RoleAllows(u.Role, PermProfilesRead) && len(r.EntryEvent) > 0 {
+		// The entry event may carry personal data: profile readers only.
+		var v any
+		if json.Unmarshal(r.EntryEvent, &v) == nil {
+			st.Entry = jsonIndent(v, "  ")
+		}
+	}
+	editor := canEdit(c)
+	st.CanCancel = editor && !r.Final()
+	st.CanRetry = editor && r.Status == store.RunFailed
+	switch c.Query("done") {
+	case "cancelled":
+		st.Notice = "The run was cancelled."
+	case "retried":
+		st.Notice = "The run is retrying from its failed step."
+	}
+	return render(c, views.RunView(s.appPageScripts(c, "Run "+r.ID), st))
+}
+
+// runCancel: POST /runs/:id/cancel (editors and admins; audited).
+func (s *Server) runCancel(c *fiber.Ctx) error {
+	r, err := s.engine.CancelRun(c.UserContext(), currentWorkspace(c), c.Params("id"), "cancelled by "+actorName(c))
+	if err != nil {
+		return runError(err)
+	}
+	if err := s.audit(c, "run.cancel", "run", r.ID, map[string]any{"journey_id": r.JourneyID}); err != nil {
+		return err
+	}
+	return c.Redirect("/runs/"+url.PathEscape(r.ID)+"?done=cancelled", fiber.StatusSeeOther)
+}
+
+// runRetry: POST /runs/:id/retry (failed runs; editors and admins; audited).
+func (s *Server) runRetry(c *fiber.Ctx) error {
+	r, err := s.engine.RetryRun(c.UserContext(), currentWorkspace(c), c.Params("id"))
+	if err != nil {
+		return runError(err)
+	}
+	if err := s.audit(c, "run.retry", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "node_id": r.CurrentNode}); err != nil {
+		return err
+	}
+	return c.Redirect("/runs/"+url.PathEscape(r.ID)+"?done=retried", fiber.StatusSeeOther)
+}
+
+// profileShow: GET /profiles/:external_id (profile readers).
+func (s *Server) profileShow(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	p, err := s.store.GetProfileByExternalID(ctx, ws, c.Params("external_id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && p.ErasedAt != nil) {
+		return errNotFound("profile")
+	}
+	if err != nil {
+		return err
+	}
+	st := views.ProfilePage{ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone, Locale: p.Locale,
+		Created: runTime(p.CreatedAt), Updated: runTime(p.UpdatedAt), Attributes: sortedKV(p.Attributes), Consent: sortedKV(p.Consent)}
+	evs, err := s.store.ListRecentProfileEvents(ctx, p.ID, 50)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		st.Events = append(st.Events, views.EventRow{Name: e.Name, OccurredAt: runTime(e.OccurredAt), Properties: jsonText(e.Properties)})
+	}
+	runs, _, err := s.store.ListRuns(ctx, ws, store.RunFilter{ProfileID: p.ID, Limit: 100})
+	if err != nil {
+		return err
+	}
+	if st.Runs, err = s.rowsFor(ctx, ws, runs); err != nil {
+		return err
+	}
+	ds, _, err := s.store.ListDeliveries(ctx, ws, store.DeliveryFilter{ProfileID: p.ID, Limit: 100})
+	if err != nil {
+		return err
+	}
+	st.Deliveries = deliveryRows(ds)
+	return render(c, views.ProfileView(s.appPageScripts(c, "Profile "+p.ExternalID), st))
+}
+
+func sortedKV(m map[string]any) []views.KV {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]views.KV, len(keys))
+	for i, k := range keys {
+		out[i] = views.KV{Key: k, Value: jsonText(m[k])}
+	}
+	return out
+}

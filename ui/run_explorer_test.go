@@ -1,0 +1,149 @@
+package ui_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waymarkhq/waymark/store"
+)
+
+const explorerJourney = `{"format": 1, "name": "Explorer <b>", "settings": {"reentry": "always"}, "nodes": [
+	{"id": "start", "kind": "trigger_event", "config": {"event": "signed_up"}},
+	{"id": "cond", "kind": "condition", "title": "Group X?", "config": {"expr": "event.properties.group == \"x\""}},
+	{"id": "hello", "kind": "send_email", "config": {"connector": "sandbox", "subject": "Hi", "body": "<p>Hi</p>"}},
+	{"id": "late", "kind": "send_email", "config": {"connector": "flaky", "subject": "Late", "body": "<p>Late</p>"}},
+	{"id": "done", "kind": "exit"}],
+	"edges": [{"from": "start", "to": "cond"}, {"from": "cond", "port": "yes", "to": "hello"}, {"from": "cond", "port": "no", "to": "late"},
+	{"from": "hello", "port": "out", "to": "done"}, {"from": "late", "port": "out", "to": "done"}]}`
+
+func TestRunExplorer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
+	_, err := b.store.CreateConnector(b.ctx, store.Connector{WorkspaceID: store.DefaultWorkspaceID, Name: "flaky", Type: store.SandboxConnector, Enabled: true})
+	require.NoError(t, err)
+	res := b.call("POST", "/api/v1/journeys", admin, []byte(explorerJourney))
+	require.Equal(t, 201, res.status, string(res.body))
+	jid := res.json(t)["id"].(string)
+	require.Equal(t, 200, b.call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil).status)
+	res = b.call("POST", "/api/v1/events", admin, []byte(`{"events": [
+		{"name": "signed_up", "profile_id": "ada", "properties": {"group": "x", "note": "<img src=x onerror=alert(2)>"},
+		 "profile": {"email": "ada@example.com", "attributes": {"nick": "<script>alert(1)</script>"}, "consent": {"email": "granted"}}},
+		{"name": "signed_up", "profile_id": "bob", "properties": {"group": "y"}, "profile": {"email": "bob@example.com"}}]}`))
+	require.Equal(t, 202, res.status, string(res.body))
+	results := res.json(t)["events"].([]any)
+	adaRun := results[0].(map[string]any)["entered"].([]any)[0].(string)
+	bobRun := results[1].(map[string]any)["entered"].([]any)[0].(string)
+	b.drain(b.engine)
+
+	b.createUser("ed@example.com", "correct horse battery", store.RoleEditor)
+	b.createUser("vi@example.com", "correct horse battery", store.RoleViewer)
+	ed := b.client()
+	csrf := ed.login("ed@example.com", "correct horse battery")
+
+	// The list and its filters.
+	resp, page := ed.get("/runs")
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, page, adaRun)
+	require.Contains(t, page, bobRun)
+	require.Contains(t, page, "Explorer &lt;b&gt;")
+	require.NotContains(t, page, "Explorer <b>")
+	for _, tc := range []struct {
+		name, query string
+		want, not   []string
+	}{
+		{"by profile", "profile=ada", []string{adaRun}, []string{bobRun}},
+		{"by email, any case", "email=ADA@example.com", []string{adaRun}, []string{bobRun}},
+		{"by status", "status=failed", []string{bobRun}, []string{adaRun}},
+		{"by journey and node", "journey_id=" + jid + "&node=late", []string{bobRun}, []string{adaRun}},
+		{"unknown profile", "profile=nobody", []string{"No profile has the id"}, []string{adaRun, bobRun}},
+		{"unknown email", "email=nobody@example.com", []string{"No profile has the email"}, []string{adaRun, bobRun}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, page := ed.get("/runs?" + tc.query)
+			require.Equal(t, 200, resp.StatusCode)
+			for _, w := range tc.want {
+				require.Contains(t, page, w)
+			}
+			for _, n := range tc.not {
+				require.NotContains(t, page, n)
+			}
+		})
+	}
+	resp, _ = ed.get("/runs?status=bogus")
+	require.Equal(t, 400, resp.StatusCode)
+
+	// A run's timeline: node, port, outcome, the value that decided, the message.
+	resp, page = ed.get("/runs/" + adaRun)
+	require.Equal(t, 200, resp.StatusCode)
+	for _, s := range []string{`data-node-id="cond"`, "Group X?", "yes", "sent", `href="#delivery-`, `id="delivery-`, "ada@example.com", "completed"} {
+		require.Contains(t, page, s)
+	}
+	require.Contains(t, page, "&lt;img src=x onerror=alert(2)&gt;", "the entry event, escaped")
+	require.NotContains(t, page, "<img src=x")
+	require.NotContains(t, page, `data-testid="run-retry"`, "a completed run has nothing to retry")
+
+	// The failed run: its reason, and retry (CSRF, audited).
+	resp, page = ed.get("/runs/" + bobRun)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, page, `data-testid="run-error"`)
+	require.Contains(t, page, "does not exist or is disabled")
+	require.Contains(t, page, `data-testid="run-retry"`)
+	resp, _ = ed.postForm("/runs/"+bobRun+"/retry", url.Values{})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "no CSRF token")
+	resp, _ = ed.postForm("/runs/"+bobRun+"/retry", url.Values{"_csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/runs/"+bobRun+"?done=retried", resp.Header.Get("Location"))
+	run, err := b.store.GetRun(b.ctx, bobRun)
+	require.NoError(t, err)
+	require.Equal(t, store.RunActive, run.Status)
+	resp, _ = ed.postForm("/runs/"+bobRun+"/retry", url.Values{"_csrf": {csrf}})
+	require.Equal(t, http.StatusConflict, resp.StatusCode, "only failed runs retry")
+	_, page = ed.get("/runs/" + bobRun)
+	require.Contains(t, page, `data-testid="run-cancel"`)
+	resp, _ = ed.postForm("/runs/"+bobRun+"/cancel", url.Values{"_csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	run, err = b.store.GetRun(b.ctx, bobRun)
+	require.NoError(t, err)
+	require.True(t, run.Final())
+	for _, action := range []string{"run.retry", "run.cancel"} {
+		entries, err := b.store.ListAudit(b.ctx, store.DefaultWorkspaceID, store.AuditFilter{Action: action})
+		require.NoError(t, err)
+		require.Len(t, entries, 1, action)
+		require.Equal(t, bobRun, entries[0].TargetID)
+	}
+	resp, _ = ed.get("/runs/nope")
+	require.Equal(t, 404, resp.StatusCode)
+
+	// The profile page escapes what profiles carry.
+	resp, page = ed.get("/profiles/ada")
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, page, "&lt;script&gt;alert(1)&lt;/script&gt;")
+	require.NotContains(t, page, "<script>alert(1)")
+	for _, s := range []string{"granted", "signed_up", adaRun, "Hi"} {
+		require.Contains(t, page, s)
+	}
+	resp, _ = ed.get("/profiles/nobody")
+	require.Equal(t, 404, resp.StatusCode)
+
+	// Viewers read runs, but neither act nor read profiles.
+	vi := b.client()
+	vcsrf := vi.login("vi@example.com", "correct horse battery")
+	resp, page = vi.get("/runs/" + adaRun)
+	require.Equal(t, 200, resp.StatusCode)
+	require.NotContains(t, page, "<img src=x")
+	require.NotContains(t, page, `data-testid="run-entry"`, "the entry event is for profile readers")
+	resp, _ = vi.postForm("/runs/"+adaRun+"/cancel", url.Values{"_csrf": {vcsrf}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, _ = vi.get("/profiles/ada")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, _ = vi.get("/runs?email=ada@example.com")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, page = vi.get("/runs?profile=ada")
+	require.Equal(t, 200, resp.StatusCode)
+	require.True(t, strings.Contains(page, adaRun))
+}

@@ -1,0 +1,103 @@
+package views
+
+// KV is a labelled value shown as text.
+type KV struct {
+	Key   string
+	Value string
+}
+
+// RunRow is one run in the run explorer.
+type RunRow struct {
+	ID          string
+	JourneyID   string
+	JourneyName string
+	Version     int
+	ProfileExt  string // the profile's external id ("" when erased)
+	Status      string
+	CurrentNode string
+	EnteredAt   string
+	UpdatedAt   string
+	Error       string
+}
+
+// RunsPage is the run explorer: filters and a page of runs.
+type RunsPage struct {
+	Journey  string
+	Profile  string // external id
+	Email    string
+	Status   string
+	Node     string
+	Journeys []Option
+	Statuses []string
+	Rows     []RunRow
+	NextURL  string
+	Problem  string // why the filter found nothing, e.g. an unknown profile
+}
+
+// StepRow is one ledger step in a run's timeline.
+type StepRow struct {
+	Seq        int
+	Time       string
+	NodeID     string
+	NodeTitle  string
+	Kind       string
+	Port       string
+	Outcome    string
+	Details    []KV // the values that decided the step
+	Error      string
+	DeliveryID string
+}
+
+// DeliveryRow is one message of a run or a profile.
+type DeliveryRow struct {
+	ID        string
+	RunID     string
+	Seq       int
+	NodeID    string
+	Channel   string
+	Connector string
+	Recipient string
+	Subject   string
+	Status    string
+	Error     string
+	Attempts  int
+	Created   string
+}
+
+// RunPage is one run: its state, timeline and messages.
+type RunPage struct {
+	Run        RunRow
+	WaitUntil  string
+	WaitEvent  string
+	FinishedAt string
+	Converted  string
+	Entry      string // the entry event as indented JSON ("" when hidden)
+	Steps      []StepRow
+	Deliveries []DeliveryRow
+	CanCancel  bool
+	CanRetry   bool
+	Notice     string
+}
+
+// EventRow is one of a profile's events.
+type EventRow struct {
+	Name       string
+	OccurredAt string
+	Properties string
+}
+
+// ProfilePage shows a profile: attributes, consent, events, runs, messages.
+type ProfilePage struct {
+	ExternalID string
+	Email      string
+	Phone      string
+	Timezone   string
+	Locale     string
+	Created    string
+	Updated    string
+	Attributes []KV
+	Consent    []KV
+	Events     []EventRow
+	Runs       []RunRow
+	Deliveries []DeliveryRow
+}
