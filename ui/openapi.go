@@ -44,6 +44,8 @@ var apiOps = map[string]apiOp{
 	"POST /api/v1/journeys/{id}/hook/rotate":       {Summary: "Add a new signing secret; the previous one stays valid for 24 h", Tag: "webhooks", Response: "Hook"},
 	"GET /api/v1/journeys/{id}/triggers":           {Summary: "Segment sweeps and schedule ticks: progress and history", Tag: "journeys"},
 	"GET /api/v1/journeys/{id}/stats":              {Summary: "Per-node and per-journey numbers from the ledger (?version=N)", Tag: "analytics"},
+	"GET /api/v1/journeys/{id}/runs.csv":           {Summary: "The journey's runs as streamed CSV (?from=&to=; email and phone with profiles:read)", Tag: "analytics"},
+	"GET /api/v1/journeys/{id}/deliveries.csv":     {Summary: "The journey's messages as streamed CSV (?from=&to=; recipient and subject with profiles:read)", Tag: "analytics"},
 
 	"POST /api/v1/events":                        {Summary: "One event, or {\"events\": […]} (at most 1,000); Idempotency-Key replays the first response", Tag: "ingestion", Request: "EventOrBatch", Status: "202"},
 	"POST /api/v1/profiles":                      {Summary: "Upsert a profile by external_id (201 when created)", Tag: "ingestion", Request: "Profile", Response: "Profile"},

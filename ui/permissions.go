@@ -99,6 +99,9 @@ var routeTable = map[string]Access{
 	"GET /journeys/:id/history":           user(PermJourneysRead),
 	"GET /journeys/:id/stats.json":        user(PermJourneysRead), // the canvas counters (ui/journey_stats.go)
 	"GET /journeys/:id/versions/:version": user(PermJourneysRead),
+	"GET /journeys/:id/report":            user(PermJourneysRead), // SVG charts (ui/journey_report.go)
+	"GET /journeys/:id/runs.csv":          user(PermJourneysRead), // email/phone columns for profiles:read only (ui/exports.go)
+	"GET /journeys/:id/deliveries.csv":    user(PermJourneysRead), // recipient/subject columns for profiles:read only
 	"POST /journeys/:id/draft":            user(PermJourneysWrite),
 	"GET /journeys/:id/publish":           user(PermJourneysWrite),
 	"POST /journeys/:id/publish":          user(PermJourneysWrite),
@@ -140,19 +143,21 @@ var routeTable = map[string]Access{
 	"GET /profiles/import/:id/progress": user(PermProfilesWrite),
 
 	// Administration (ui/users_*.go, ui/sessions_*.go, ui/audit_*.go, ui/apikeys_*.go).
-	"GET /users":                user(PermAdmin),
-	"POST /users/invite":        user(PermAdmin),
-	"POST /users/:id/role":      user(PermAdmin),
-	"POST /users/:id/disable":   user(PermAdmin),
-	"POST /users/:id/enable":    user(PermAdmin),
-	"POST /users/:id/reset":     user(PermAdmin),
-	"GET /sessions":             user(PermAdmin),
-	"POST /sessions/:id/revoke": user(PermAdmin),
-	"GET /audit":                user(PermAdmin),
-	"GET /audit.csv":            user(PermAdmin),
-	"GET /api-keys":             user(PermAdmin),
-	"POST /api-keys":            user(PermAdmin),
-	"POST /api-keys/:id/revoke": user(PermAdmin),
+	"GET /users":                   user(PermAdmin),
+	"POST /users/invite":           user(PermAdmin),
+	"POST /users/:id/role":         user(PermAdmin),
+	"POST /users/:id/disable":      user(PermAdmin),
+	"POST /users/:id/enable":       user(PermAdmin),
+	"POST /users/:id/reset":        user(PermAdmin),
+	"GET /sessions":                user(PermAdmin),
+	"POST /sessions/:id/revoke":    user(PermAdmin),
+	"GET /audit":                   user(PermAdmin),
+	"GET /admin/operations":        user(PermAdmin), // queues, workers, stuck runs (ui/operations.go)
+	"POST /admin/operations/retry": user(PermAdmin), // bulk retry, audited
+	"GET /audit.csv":               user(PermAdmin),
+	"GET /api-keys":                user(PermAdmin),
+	"POST /api-keys":               user(PermAdmin),
+	"POST /api-keys/:id/revoke":    user(PermAdmin),
 
 	// JSON API (API keys). "" = any valid key.
 	"GET /api/v1/whoami":                         apiScope(""),
@@ -171,6 +176,8 @@ var routeTable = map[string]Access{
 	"GET /api/v1/journeys/:id/versions/:version": apiScope(auth.ScopeJourneysRead),
 	"GET /api/v1/journeys/:id/diff":              apiScope(auth.ScopeJourneysRead),
 	"GET /api/v1/journeys/:id/stats":             apiScope(auth.ScopeJourneysRead),
+	"GET /api/v1/journeys/:id/runs.csv":          apiScope(auth.ScopeJourneysRead), // personal columns need profiles:read
+	"GET /api/v1/journeys/:id/deliveries.csv":    apiScope(auth.ScopeJourneysRead),
 	"GET /api/v1/journeys/:id/hook":              apiScope(auth.ScopeAdmin), // the signing secrets
 	"PUT /api/v1/journeys/:id/hook":              apiScope(auth.ScopeAdmin),
 	"POST /api/v1/journeys/:id/hook/rotate":      apiScope(auth.ScopeAdmin),

@@ -31,6 +31,9 @@ type Store interface {
 	profileStore
 	adminStore
 	hookStore
+	exportStore
+	reportStore
+	opsStore
 
 	CountUsers(ctx context.Context) (int64, error)
 	CreateUser(ctx context.Context, u store.User) (store.User, error)
@@ -80,6 +83,9 @@ type Deps struct {
 	Profiles   ProfileAdmin      // profile import, export, erasure (routes_profiles.go)
 	Hooks      HookService       // webhook triggers (hooks.go)
 	Checks     []Check           // readiness probes
+	// Queues is the Asynq inspector the operations page reads (an
+	// *asynq.Inspector); nil: the page shows no queues or workers.
+	Queues QueueInspector
 	// Metrics is the Prometheus registry /metrics serves; the server adds
 	// its HTTP latency histogram to it. nil: a registry of its own.
 	Metrics *prometheus.Registry
@@ -97,6 +103,7 @@ type Server struct {
 	profiles   ProfileAdmin
 	hooks      HookService
 	checks     []Check
+	queues     QueueInspector
 	logger     *slog.Logger
 	assets     assets
 	assetURLs  map[string]string
@@ -126,7 +133,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Metrics == nil {
 		deps.Metrics = prometheus.NewRegistry()
 	}
-	s := &Server{metrics: deps.Metrics, httpm: newHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, logger: deps.Logger, assets: as, assetURLs: urls}
+	s := &Server{metrics: deps.Metrics, httpm: newHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, queues: deps.Queues, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -185,6 +192,8 @@ func (s *Server) routes() {
 	api.Get("/journeys/:id/versions/:version", read, s.apiJourneyVersion)
 	api.Get("/journeys/:id/diff", read, s.apiJourneyDiff)
 	api.Get("/journeys/:id/stats", read, s.apiJourneyStats)
+	api.Get("/journeys/:id/runs.csv", read, s.apiRunsCSV)
+	api.Get("/journeys/:id/deliveries.csv", read, s.apiDeliveriesCSV)
 	api.Get("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookGet)
 	api.Put("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookScheme)
 	api.Post("/journeys/:id/hook/rotate", requireScope(auth.ScopeAdmin), s.apiHookRotate)
@@ -215,6 +224,8 @@ func (s *Server) routes() {
 	s.connectorUIRoutes(ui)
 	s.profileUIRoutes(ui)
 	s.runExplorerRoutes(ui)
+	s.exportRoutes(ui)
+	s.operationsRoutes(ui)
 	s.adminRoutes(ui)
 }
 

@@ -184,7 +184,8 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 	// /metrics: Go runtime and process metrics, the engine's collector
 	// (database and Redis, read at scrape time with a 15 s cache).
 	metrics := prometheus.NewRegistry()
-	engineMetrics := worker.NewMetrics(st, asynq.NewInspectorFromRedisClient(rdb), 15*time.Second, time.Now)
+	insp := asynq.NewInspectorFromRedisClient(rdb) // queues for /metrics and the operations page
+	engineMetrics := worker.NewMetrics(st, insp, 15*time.Second, time.Now)
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), engineMetrics)
 
 	if m == modeAll || m == modeWorker {
@@ -225,6 +226,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			Engine:     svc.engine,
 			Profiles:   svc.profiles,
 			Hooks:      svc.hooks,
+			Queues:     insp,
 			Metrics:    metrics,
 			Logger:     logger,
 			Checks: []ui.Check{

@@ -1,0 +1,107 @@
+package ui_test
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/nodes/builtin"
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/worker"
+)
+
+func TestJourneyReport(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
+	_, err := b.store.CreateConnector(b.ctx, store.Connector{WorkspaceID: store.DefaultWorkspaceID, Name: "flaky", Type: store.SandboxConnector, Enabled: true})
+	require.NoError(t, err)
+	res := b.call("POST", "/api/v1/journeys", admin, []byte(strings.Replace(statsJourney, `"name": "Stats"`, `"name": "Stats <i>"`, 1)))
+	require.Equal(t, 201, res.status, string(res.body))
+	jid := res.json(t)["id"].(string)
+	require.Equal(t, 200, b.call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil).status)
+	reg := nodes.NewRegistry()
+	require.NoError(t, builtin.Register(reg))
+	clk := &vclock{t: time.Now()}
+	eng := worker.NewEngine(worker.EngineConfig{Store: b.store, Registry: reg, Connectors: sandboxOnly{}, Enqueuer: b.tasks, Now: clk.Now,
+		After: func(time.Duration, func()) {}})
+	const entries = 40
+	var evs []string
+	for i := 0; i < entries; i++ {
+		group := "y"
+		if i%2 == 0 {
+			group = "x"
+		}
+		evs = append(evs, fmt.Sprintf(`{"name": "signed_up", "profile_id": "r%[1]d", "properties": {"group": %[2]q}, "profile": {"email": "r%[1]d@example.com"}}`, i, group))
+	}
+	res = b.call("POST", "/api/v1/events", admin, []byte(`{"events": [`+strings.Join(evs, ",")+`]}`))
+	require.Equal(t, 202, res.status, string(res.body))
+	b.drainDue(eng, clk)
+	// Three runs convert.
+	runs, _, err := b.store.ListRuns(b.ctx, store.DefaultWorkspaceID, store.RunFilter{JourneyID: jid, Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, runs, entries)
+	for _, r := range runs[:3] {
+		ok, err := b.store.RecordConversion(b.ctx, r.ID, store.Conversion{At: time.Now(), Value: 1})
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	vs, err := b.store.JourneyVariants(b.ctx, store.DefaultWorkspaceID, jid, 1)
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+	vol, err := b.store.JourneyMessageVolume(b.ctx, store.DefaultWorkspaceID, jid, store.Period{})
+	require.NoError(t, err)
+	require.NotEmpty(t, vol)
+	var emails int64
+	for _, v := range vol {
+		if v.Channel == "send_email" {
+			emails += v.Count
+		}
+	}
+
+	b.createUser("vi@example.com", "correct horse battery", store.RoleViewer)
+	c := b.client()
+	c.login("vi@example.com", "correct horse battery")
+	resp, page := c.get("/journeys/" + jid + "/report")
+	require.Equal(t, 200, resp.StatusCode, page)
+	require.Contains(t, page, "Stats &lt;i&gt;")
+	require.NotContains(t, page, "Stats <i>")
+	require.Contains(t, page, fmt.Sprintf(`data-testid="report-totals">%d entries, 3 conversions`, entries))
+	today := time.Now().UTC().Format("2006-01-02")
+	require.Contains(t, page, fmt.Sprintf("<title>%s: %d entries</title>", today, entries), "today's entries bar")
+	require.Contains(t, page, fmt.Sprintf("<title>%s: 3 conversions</title>", today))
+	require.Equal(t, 60, strings.Count(regexp.MustCompile(`(?s)data-testid="chart-timeline".*?</svg>`).FindString(page), "<rect "), "30 days × 2 bars")
+	// Today's entries bar is the tallest: full height.
+	require.Regexp(t, `<rect class="bar-entries" x="[0-9.]+" y="0.0" width="[0-9.]+" height="200.0"><title>`+today, page)
+
+	// Funnel: start → split → the bigger variant's branch.
+	funnel := regexp.MustCompile(`(?s)data-testid="chart-funnel".*?</svg>`).FindString(page)
+	require.Contains(t, funnel, fmt.Sprintf("<title>start: %d · 100.0%%</title>", entries))
+	require.Contains(t, funnel, fmt.Sprintf("<title>split: %d · 100.0%%</title>", entries))
+
+	// Messages by channel: the sandbox emails.
+	volume := regexp.MustCompile(`(?s)data-testid="chart-volume".*?</svg>`).FindString(page)
+	require.Contains(t, volume, fmt.Sprintf("<title>send_email: %d (", emails))
+
+	// Variants with a Wilson interval each.
+	variants := regexp.MustCompile(`(?s)data-testid="chart-variants".*?</svg>`).FindString(page)
+	for _, v := range vs {
+		rate := float64(v.Converted) / float64(v.Runs)
+		require.Contains(t, variants, fmt.Sprintf("<title>split · %s: %d/%d converted = %.1f%% (95%% CI ", v.Variant, v.Converted, v.Runs, 100*rate))
+	}
+	require.Equal(t, 2, strings.Count(variants, `<line class="whisker"`))
+
+	resp, page = c.get("/journeys/" + jid + "/report?range=48h")
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, page, fmt.Sprintf(": %d entries</title>", entries))
+	require.Equal(t, 96, strings.Count(regexp.MustCompile(`(?s)data-testid="chart-timeline".*?</svg>`).FindString(page), "<rect "))
+	resp, _ = c.get("/journeys/" + jid + "/report?range=week")
+	require.Equal(t, 400, resp.StatusCode)
+	resp, _ = c.get("/journeys/nope/report")
+	require.Equal(t, 404, resp.StatusCode)
+}
