@@ -444,3 +444,32 @@ func mustRun(t *testing.T, b testBundle, id string) store.Run {
 	require.NoError(t, err)
 	return r
 }
+
+func TestMoveRun(t *testing.T) {
+	t.Parallel()
+	conformance(t, func(t *testing.T, b testBundle) {
+		f := newRunFixture(t, b, "mover")
+		r, err := f.enter(b, store.EntryPolicy{Reentry: "always"})
+		require.NoError(t, err)
+		wake := b.clock.Now().Add(time.Hour)
+		require.NoError(t, b.store.AdvanceRun(b.ctx, store.RunUpdate{RunID: r.ID, ExpectSequence: 1, Status: store.RunWaiting,
+			CurrentNode: "wait", Sequence: 2, WaitUntil: &wake, NextDueAt: &wake}))
+		moved, err := b.store.MoveRun(b.ctx, b.ws, r.ID, "thanks", "admin@example.com", "run:advance")
+		require.NoError(t, err)
+		require.Equal(t, store.RunActive, moved.Status)
+		require.Equal(t, "thanks", moved.CurrentNode)
+		require.Equal(t, 3, moved.Sequence)
+		require.Nil(t, moved.WaitUntil)
+		steps, err := b.store.ListRunSteps(b.ctx, r.ID)
+		require.NoError(t, err)
+		require.Len(t, steps, 1)
+		require.Equal(t, "moved", steps[0].Outcome)
+		require.Equal(t, "thanks", steps[0].Detail["to"])
+		require.Equal(t, "wait", steps[0].Detail["from"])
+		_, err = b.store.MoveRun(b.ctx, "other", r.ID, "x", "a", "run:advance")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		finish(t, b, mustRun(t, b, r.ID))
+		_, err = b.store.MoveRun(b.ctx, b.ws, r.ID, "x", "a", "run:advance")
+		require.ErrorIs(t, err, store.ErrConflict, "an ended run stays ended")
+	})
+}

@@ -197,3 +197,52 @@ func TestEventsIdempotencyKey(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 }
+
+func TestRunMove(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
+	writer := b.apiKey(store.DefaultWorkspaceID, "journeys:write", "journeys:read", "events:write")
+	res := b.call("POST", "/api/v1/journeys", admin, []byte(eventJourney))
+	require.Equal(t, 201, res.status, string(res.body))
+	jid := res.json(t)["id"].(string)
+	require.Equal(t, 200, b.call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil).status)
+	res = b.call("POST", "/api/v1/events", writer, []byte(`{"name": "signed_up", "profile_id": "mover", "profile": {"external_id": "mover", "email": "m@example.com"}}`))
+	require.Equal(t, 202, res.status, string(res.body))
+	runID := res.json(t)["events"].([]any)[0].(map[string]any)["entered"].([]any)[0].(string)
+	b.drain(b.engine)
+
+	res = b.call("POST", "/api/v1/runs/"+runID+"/move", writer, []byte(`{"node_id": "thanks"}`))
+	require.Equal(t, 403, res.status, "admins only")
+	res = b.call("POST", "/api/v1/runs/"+runID+"/move", admin, []byte(`{"node_id": "teleport"}`))
+	require.Equal(t, 422, res.status)
+	require.Contains(t, string(res.body), `"field":"node_id"`)
+	res = b.call("POST", "/api/v1/runs/"+runID+"/move", admin, []byte(`{"node_id": "start"}`))
+	require.Equal(t, 422, res.status, "not back to a trigger")
+	res = b.call("POST", "/api/v1/runs/"+runID+"/move", admin, []byte(`{}`))
+	require.Equal(t, 422, res.status)
+	res = b.call("POST", "/api/v1/runs/"+runID+"/move", b.apiKey("acme", "admin"), []byte(`{"node_id": "thanks"}`))
+	require.Equal(t, 404, res.status)
+
+	// The run waits for "paid"; the admin moves it on to the thank-you mail.
+	res = b.call("POST", "/api/v1/runs/"+runID+"/move", admin, []byte(`{"node_id": "thanks"}`))
+	require.Equal(t, 200, res.status, string(res.body))
+	require.Equal(t, "thanks", res.json(t)["current_node"])
+	b.drain(b.engine)
+	run, err := b.store.GetRun(b.ctx, runID)
+	require.NoError(t, err)
+	require.Equal(t, store.RunCompleted, run.Status)
+	steps, err := b.store.ListRunSteps(b.ctx, runID)
+	require.NoError(t, err)
+	var outcomes []string
+	for _, s := range steps {
+		outcomes = append(outcomes, s.NodeID+":"+s.Outcome)
+	}
+	require.Equal(t, []string{"start:entered", "wait:moved", "thanks:sent"}, outcomes)
+	audit, err := b.store.ListAudit(b.ctx, store.DefaultWorkspaceID, store.AuditFilter{Action: "run.move"})
+	require.NoError(t, err)
+	require.Len(t, audit, 1)
+	require.Equal(t, "wait", audit[0].Summary["from"])
+	res = b.call("POST", "/api/v1/runs/"+runID+"/move", admin, []byte(`{"node_id": "thanks"}`))
+	require.Equal(t, 409, res.status, "an ended run stays ended")
+}

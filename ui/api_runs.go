@@ -22,6 +22,7 @@ type RunEngine interface {
 	ExitRuns(ctx context.Context, journeyID, reason string) (int, error)
 	CancelRun(ctx context.Context, workspaceID, runID, reason string) (store.Run, error)
 	RetryRun(ctx context.Context, workspaceID, runID string) (store.Run, error)
+	MoveRun(ctx context.Context, workspaceID, runID, nodeID, by string) (store.Run, error)
 	TriggerNode(ctx context.Context, j store.Journey, kind string) (*flows.CompiledNode, error)
 }
 
@@ -205,6 +206,42 @@ func (s *Server) apiRunRetry(c *fiber.Ctx) error {
 		return runError(err)
 	}
 	if err := s.audit(c, "run.retry", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "node_id": r.CurrentNode}); err != nil {
+		return err
+	}
+	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+// apiRunMove: POST /api/v1/runs/{id}/move {"node_id": "…"} (admin) — put a
+// live or failed run at another node of its version; audited.
+func (s *Server) apiRunMove(c *fiber.Ctx) error {
+	var body struct {
+		NodeID string `json:"node_id"`
+	}
+	if err := decodeStrict(c.Body(), &body); err != nil {
+		return err
+	}
+	if body.NodeID == "" {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid", Message: "node_id: required",
+			Details: []Detail{{Field: "node_id", Message: "required"}}}
+	}
+	ws := currentAPIKey(c).WorkspaceID
+	before, err := s.store.GetWorkspaceRun(c.UserContext(), ws, c.Params("id"))
+	if err != nil {
+		return runError(err)
+	}
+	r, err := s.engine.MoveRun(c.UserContext(), ws, before.ID, body.NodeID, actor(c))
+	if errors.Is(err, worker.ErrNoSuchNode) {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(),
+			Details: []Detail{{NodeID: body.NodeID, Field: "node_id", Message: "not a step this run's version can move to"}}}
+	}
+	if err != nil {
+		return runError(err)
+	}
+	if err := s.audit(c, "run.move", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "from": before.CurrentNode, "to": r.CurrentNode}); err != nil {
 		return err
 	}
 	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})

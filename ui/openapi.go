@@ -58,6 +58,7 @@ var apiOps = map[string]apiOp{
 	"GET /api/v1/runs/{id}":         {Summary: "One run with its step timeline and messages", Tag: "runs", Response: "Run"},
 	"POST /api/v1/runs/{id}/cancel": {Summary: "End a live run", Tag: "runs", Response: "Run"},
 	"POST /api/v1/runs/{id}/retry":  {Summary: "Retry a failed run from its failed node", Tag: "runs", Response: "Run"},
+	"POST /api/v1/runs/{id}/move":   {Summary: "Move a live or failed run to another node of its version {\"node_id\"} (admin, audited)", Tag: "runs", Response: "Run"},
 
 	"GET /api/v1/connector-types":       {Summary: "Connector types and their config fields", Tag: "connectors"},
 	"GET /api/v1/connectors":            {Summary: "Connectors (secret fields are never returned)", Tag: "connectors"},

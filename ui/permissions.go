@@ -191,6 +191,7 @@ var routeTable = map[string]Access{
 	"GET /api/v1/runs/:id":                       apiScope(auth.ScopeJourneysRead),
 	"POST /api/v1/runs/:id/cancel":               apiScope(auth.ScopeJourneysWrite),
 	"POST /api/v1/runs/:id/retry":                apiScope(auth.ScopeJourneysWrite),
+	"POST /api/v1/runs/:id/move":                 apiScope(auth.ScopeAdmin),
 	"GET /api/v1/connector-types":                apiScope(auth.ScopeAdmin),
 	"GET /api/v1/connectors":                     apiScope(auth.ScopeAdmin),
 	"POST /api/v1/connectors":                    apiScope(auth.ScopeAdmin),

@@ -204,6 +204,7 @@ func (s *Server) routes() {
 	api.Get("/runs/:id", read, s.apiRunGet)
 	api.Post("/runs/:id/cancel", write, s.apiRunCancel)
 	api.Post("/runs/:id/retry", write, s.apiRunRetry)
+	api.Post("/runs/:id/move", requireScope(auth.ScopeAdmin), s.apiRunMove)
 	s.connectorAPIRoutes(api)
 	s.profileAPIRoutes(api)
 	api.Use(func(c *fiber.Ctx) error { return errNotFound("endpoint " + c.Method() + " " + c.Path()) })

@@ -2,9 +2,11 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 )
 
@@ -85,4 +87,34 @@ func (e *Engine) RetryRun(ctx context.Context, workspaceID, runID string) (store
 	}
 	e.dispatch(ctx, store.OutboxItem{RunID: run.ID, Sequence: run.Sequence, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: e.now()})
 	return run, nil
+}
+
+// ErrNoSuchNode means a run was asked to move to a node its version lacks.
+var ErrNoSuchNode = errors.New("no such node in the run's version")
+
+// MoveRun moves a live or failed run to another node of its own version
+// (an admin's repair); the move is a ledger step and the run continues from
+// the new node at once.
+func (e *Engine) MoveRun(ctx context.Context, workspaceID, runID, nodeID, by string) (store.Run, error) {
+	run, err := e.cfg.Store.GetWorkspaceRun(ctx, workspaceID, runID)
+	if err != nil {
+		return store.Run{}, err
+	}
+	c, err := e.compiledVersion(ctx, workspaceID, run.JourneyID, run.Version)
+	if err != nil {
+		return store.Run{}, err
+	}
+	n, ok := c.Nodes[nodeID]
+	if !ok {
+		return store.Run{}, fmt.Errorf("%w: %q (version %d)", ErrNoSuchNode, nodeID, run.Version)
+	}
+	if n.Spec.Category == nodes.Trigger {
+		return store.Run{}, fmt.Errorf("%w: %q is a trigger", ErrNoSuchNode, nodeID)
+	}
+	moved, err := e.cfg.Store.MoveRun(ctx, workspaceID, runID, nodeID, by, TaskAdvance)
+	if err != nil {
+		return store.Run{}, err
+	}
+	e.dispatch(ctx, store.OutboxItem{RunID: moved.ID, Sequence: moved.Sequence, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: e.now()})
+	return moved, nil
 }

@@ -54,6 +54,7 @@ type EngineStore interface {
 	ResumeLiveJourneyRuns(ctx context.Context, taskType string) (int64, error)
 	ListLiveRunIDs(ctx context.Context, journeyID, afterID string, limit int) ([]string, error)
 	ReviveRun(ctx context.Context, workspaceID, runID, taskType string) (store.Run, error)
+	MoveRun(ctx context.Context, workspaceID, runID, nodeID, by, taskType string) (store.Run, error)
 
 	CreateDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error)
 	GetDeliveryByKey(ctx context.Context, key string) (store.Delivery, error)
