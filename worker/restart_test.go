@@ -54,7 +54,7 @@ func TestEngineSurvivesRedisRestart(t *testing.T) {
 	eng := worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Connectors: in, Enqueuer: asynq.NewClientFromRedisClient(rdb), Logger: logger})
 	svc := journeys.New(st, reg)
 	j, _, err := svc.Create(ctx, store.DefaultWorkspaceID, journey("Restart", "",
-		`{"id": "wait", "kind": "delay", "config": {"duration": "4s"}}, `+mailNode, `{"from": "start", "to": "wait"}, {"from": "wait", "to": "mail"}`), "t", journeys.SaveOptions{})
+		`{"id": "wait", "kind": "delay", "config": {"duration": "12s"}}, `+mailNode, `{"from": "start", "to": "wait"}, {"from": "wait", "to": "mail"}`), "t", journeys.SaveOptions{})
 	require.NoError(t, err)
 	_, err = svc.Publish(ctx, store.DefaultWorkspaceID, j.ID, "t")
 	require.NoError(t, err)
