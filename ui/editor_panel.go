@@ -190,7 +190,7 @@ func (s *Server) connectorOptions(ctx context.Context, ws, kind string) ([]views
 	}
 	names := make([]string, 0, len(types))
 	for name, typ := range types {
-		if name != flows.SandboxConnector && journeys.ConnectorServes(typ, kind) {
+		if name != flows.SandboxConnector && s.journeys.Serves(typ, kind) {
 			names = append(names, name)
 		}
 	}

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	connbuiltin "github.com/waymarkhq/waymark/connectors/builtin"
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
@@ -49,11 +51,22 @@ type Service struct {
 	serves func(connectorType, kind string) bool
 }
 
-// New returns a service over st with the node kinds in reg. Connector
-// types' node kinds come from ConnectorServes until WithConnectorTypes
-// hands it the connector registry's answer.
+// New returns a service over st with the node kinds in reg. Which node
+// kinds a connector type carries comes from the built-in connector
+// registry, unless WithConnectorTypes hands it another.
 func New(st Store, reg *nodes.Registry) *Service {
-	return &Service{store: st, reg: reg, serves: ConnectorServes}
+	return &Service{store: st, reg: reg, serves: builtinServes}
+}
+
+// builtinServes asks the built-in connector types (connectors/builtin), the
+// one place that declares them.
+func builtinServes(connectorType, kind string) bool {
+	for _, t := range connbuiltin.Types() {
+		if t.Name == connectorType {
+			return slices.Contains(t.Kinds, kind)
+		}
+	}
+	return false
 }
 
 // WithConnectorTypes makes publishing ask serves (the connector registry)
@@ -91,27 +104,14 @@ func (s *Service) options(ctx context.Context, workspaceID string) (flows.Valida
 	}
 	return flows.ValidateOptions{ConnectorServes: func(name, kind string) (bool, bool) {
 		typ, ok := types[name]
-		return ok, ok && (typ == store.SandboxConnector || s.serves(typ, kind))
+		return ok, ok && s.Serves(typ, kind)
 	}}, nil
 }
 
-// ConnectorServes reports whether a built-in connector type can carry a
-// node kind; the CLI's offline checks use it, and the running server asks
-// the connector registry (WithConnectorTypes), which declares it per type.
-func ConnectorServes(connectorType, kind string) bool {
-	switch connectorType {
-	case store.SandboxConnector:
-		return true
-	case "smtp":
-		return kind == "send_email"
-	case "twilio":
-		return kind == "send_sms"
-	case "webhook":
-		return kind == "send_webhook"
-	case "meta_audiences", "google_customer_match":
-		return kind == "audience_add" || kind == "audience_remove"
-	}
-	return false
+// Serves reports whether a connector type can carry a node kind, as the
+// connector registry declares it (the sandbox carries every kind).
+func (s *Service) Serves(connectorType, kind string) bool {
+	return connectorType == store.SandboxConnector || s.serves(connectorType, kind)
 }
 
 // SaveOptions tune Create and SaveDraft.
