@@ -71,6 +71,12 @@ var apiOps = map[string]apiOp{
 	"GET /api/v1/suppressions":          {Summary: "The suppression list", Tag: "connectors"},
 	"POST /api/v1/suppressions":         {Summary: "Suppress an address on a channel", Tag: "connectors"},
 	"DELETE /api/v1/suppressions":       {Summary: "Lift a suppression", Tag: "connectors"},
+
+	// Simulator and test sends (issue 10).
+
+	// Migration planner (issue 10).
+
+	// Intelligence (issue 12).
 }
 
 var fiberParam = regexp.MustCompile(`:([A-Za-z_]+)`)

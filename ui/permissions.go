@@ -203,6 +203,12 @@ var routeTable = map[string]Access{
 	"GET /api/v1/suppressions":                   apiScope(auth.ScopeAdmin),
 	"POST /api/v1/suppressions":                  apiScope(auth.ScopeAdmin),
 	"DELETE /api/v1/suppressions":                apiScope(auth.ScopeAdmin),
+
+	// Simulator, test sends and replay (issue 10; ui/routes_simulation.go).
+
+	// Migration planner and rollback (issue 10; ui/routes_migration.go).
+
+	// Self-optimising split, best-time delivery, lift (issue 12; ui/routes_intelligence.go).
 }
 
 // RoutePermission returns the table entry for a registered route (method

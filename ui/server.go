@@ -207,6 +207,9 @@ func (s *Server) routes() {
 	api.Post("/runs/:id/move", requireScope(auth.ScopeAdmin), s.apiRunMove)
 	s.connectorAPIRoutes(api)
 	s.profileAPIRoutes(api)
+	s.simulationAPIRoutes(api)
+	s.migrationAPIRoutes(api)
+	s.intelligenceAPIRoutes(api)
 	api.Use(func(c *fiber.Ctx) error { return errNotFound("endpoint " + c.Method() + " " + c.Path()) })
 
 	ui := app.Group("", s.loadSession, s.csrf)
@@ -228,6 +231,9 @@ func (s *Server) routes() {
 	s.exportRoutes(ui)
 	s.operationsRoutes(ui)
 	s.adminRoutes(ui)
+	s.simulationUIRoutes(ui)
+	s.migrationUIRoutes(ui)
+	s.intelligenceUIRoutes(ui)
 }
 
 // isUIPath reports whether CSRF and sessions apply (not API, hooks or probes).
