@@ -103,6 +103,16 @@ func TestKindChecks(t *testing.T) {
 				{Field: "cases[0].name", Message: `"Big Spender" is not a valid port name: use 1-32 of a-z, 0-9, _ and -`},
 				{Field: "cases[1].name", Message: `"default" is reserved`},
 			}},
+		{"split", map[string]any{"strategy": "bandit", "min_share": 40.0, "holdout": 10.0, "variants": []any{
+			map[string]any{"name": "a", "weight": 0.0}, map[string]any{"name": "b", "weight": 0.0}, map[string]any{"name": "c", "weight": 0.0}}},
+			[]nodes.FieldError{{Field: "min_share", Message: "40% for each of 3 variants is more than 100%"}}},
+		{"split", map[string]any{"strategy": "bandit", "holdout": 10.0, "variants": []any{
+			map[string]any{"name": "a", "weight": 0.0}, map[string]any{"name": "b", "weight": 0.0}}}, nil},
+		{"split", map[string]any{"strategy": "bandit", "min_share": 60.0, "variants": []any{map[string]any{"name": "a", "weight": 100.0}}},
+			[]nodes.FieldError{{Field: "min_share", Message: "must be at most 50"}}},
+		{"delay", map[string]any{"mode": "best_time"}, nil},
+		{"delay", map[string]any{"mode": "best_time", "window": "30m"}, []nodes.FieldError{{Field: "window", Message: "must be at least 1h"}}},
+		{"delay", map[string]any{"mode": "best_time", "default_hour": 24.0}, []nodes.FieldError{{Field: "default_hour", Message: "must be at most 23"}}},
 		{"delay", map[string]any{"mode": "until_time"}, []nodes.FieldError{{Field: "time", Message: "required when mode is until_time"}}},
 		{"delay", map[string]any{"mode": "until_date"}, []nodes.FieldError{{Field: "date", Message: "required"}}},
 		{"delay", map[string]any{"duration": "731d"}, []nodes.FieldError{{Field: "duration", Message: `duration "731d" is too long (at most 730d)`}}},

@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/waymarkhq/waymark/nodes"
 )
@@ -58,8 +59,12 @@ func flowKinds() []nodes.Spec {
 					}},
 				{Name: "holdout", Title: "Holdout %", Type: nodes.Integer, Default: int64(0), Min: nodes.Bound(0), Max: nodes.Bound(100),
 					Help: "Share of runs held out as a control group; they leave through the holdout port."},
-				{Name: "strategy", Title: "Strategy", Type: nodes.Enum, Enum: []string{"random"}, Default: "random",
-					Help: "How runs are assigned: random (weighted, sticky per run)."},
+				{Name: "strategy", Title: "Strategy", Type: nodes.Enum, Enum: []string{"random", "bandit"}, Default: "random",
+					Help: "How runs are assigned: random (by weight, sticky per run) or bandit (self-optimising: traffic shifts " +
+						"towards the variant that converts best on the journey's goal; weights are ignored, the holdout stays exact)."},
+				{Name: "min_share", Title: "Minimum share %", Type: nodes.Integer, Default: int64(10), Min: nodes.Bound(0), Max: nodes.Bound(50),
+					When: &nodes.When{Field: "strategy", Values: []string{"bandit"}},
+					Help: "Bandit only: each variant keeps at least this percentage of the non-holdout traffic, so a losing variant keeps being measured."},
 			},
 			DynamicPorts: &nodes.DynamicPorts{Field: "variants", NameKey: "name", IfUnconnected: nodes.Complete},
 			Ports: []nodes.Port{{Name: "holdout", Title: "Holdout", IfUnconnected: nodes.Complete, EnabledBy: "holdout",
@@ -71,6 +76,16 @@ func flowKinds() []nodes.Spec {
 			Check: func(cfg nodes.Config) []nodes.FieldError {
 				vs := cfg.List("variants")
 				errs := checkPortNames(vs, "variants", "holdout")
+				if cfg.String("strategy") == "bandit" {
+					if cfg.Int("holdout") >= 100 {
+						errs = append(errs, nodes.FieldError{Field: "holdout", Message: "must leave some traffic to the variants (below 100)"})
+					}
+					if ms := cfg.Int("min_share"); ms*int64(len(vs)) > 100 {
+						errs = append(errs, nodes.FieldError{Field: "min_share",
+							Message: fmt.Sprintf("%d%% for each of %d variants is more than 100%%", ms, len(vs))})
+					}
+					return errs
+				}
 				sum := cfg.Int("holdout")
 				for _, v := range vs {
 					sum += v.Int("weight")
@@ -86,8 +101,9 @@ func flowKinds() []nodes.Spec {
 			Kind: "delay", Title: "Delay", Category: nodes.Flow, Waits: true,
 			Help: "Waits for a duration, until a local time of day (optionally on given weekdays), or until a date taken from the profile.",
 			Fields: []nodes.Field{
-				{Name: "mode", Title: "Wait", Type: nodes.Enum, Enum: []string{"duration", "until_time", "until_date"}, Default: "duration",
-					Help: "duration: a fixed time; until_time: the next matching local time of day; until_date: a date from an expression."},
+				{Name: "mode", Title: "Wait", Type: nodes.Enum, Enum: []string{"duration", "until_time", "until_date", "best_time"}, Default: "duration",
+					Help: "duration: a fixed time; until_time: the next matching local time of day; until_date: a date from an expression; " +
+						"best_time: the profile's most likely engagement hour within a window."},
 				{Name: "duration", Title: "Duration", Type: nodes.Duration, Required: true, Max: days(730),
 					When: &nodes.When{Field: "mode", Values: []string{"duration"}},
 					Help: "How long to wait, more than 0 and at most 2 years, e.g. 30m, 2h, 3d, 1w."},
@@ -107,6 +123,16 @@ func flowKinds() []nodes.Spec {
 				{Name: "offset", Title: "Offset", Type: nodes.Duration, Min: days(-730), Max: days(730),
 					When: &nodes.When{Field: "mode", Values: []string{"until_date"}},
 					Help: "Shift from the date, e.g. -3d for three days before."},
+				{Name: "window", Title: "Within", Type: nodes.Duration, Default: "24h", Min: seconds(3600), Max: days(7),
+					When: &nodes.When{Field: "mode", Values: []string{"best_time"}},
+					Help: "best_time: the longest the run waits for the best hour, 1h to 7d, e.g. 24h."},
+				{Name: "default_hour", Title: "Default hour", Type: nodes.Integer, Default: int64(10), Min: nodes.Bound(0), Max: nodes.Bound(23),
+					When: &nodes.When{Field: "mode", Values: []string{"best_time"}},
+					Help: "best_time: the local hour (0-23) used when neither the profile nor the journey's entrants have enough engagement history."},
+				{Name: "events", Title: "Engagement events", Type: nodes.String, MaxLength: 512,
+					When:        &nodes.When{Field: "mode", Values: []string{"best_time"}},
+					Placeholder: "email_opened, email_clicked, purchase",
+					Help:        "best_time: comma-separated event names that count as engagement; default email_opened, email_clicked, sms_clicked, purchase."},
 				{Name: "yearly", Title: "Next anniversary", Type: nodes.Boolean, Default: false,
 					When: &nodes.When{Field: "mode", Values: []string{"until_date"}},
 					Help: "Use the next anniversary of the date (month and day), e.g. for birthdays."},
@@ -116,6 +142,13 @@ func flowKinds() []nodes.Spec {
 			Check: func(cfg nodes.Config) []nodes.FieldError {
 				if cfg.String("mode") == "until_time" && !cfg.Has("time") {
 					return []nodes.FieldError{{Field: "time", Message: "required when mode is until_time"}}
+				}
+				if cfg.String("mode") == "best_time" {
+					for _, name := range strings.Split(cfg.String("events"), ",") {
+						if name = strings.TrimSpace(name); strings.ContainsAny(name, "\n\r\t") {
+							return []nodes.FieldError{{Field: "events", Message: fmt.Sprintf("%q is not an event name", name)}}
+						}
+					}
 				}
 				return nil
 			},
