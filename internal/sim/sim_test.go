@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,4 +102,216 @@ func TestSimulateWelcomeSeries(t *testing.T) {
 	require.NotContains(t, strings.Join(path(bob.Runs[0]), " "), "nudge")
 	require.Equal(t, 5, res.Messages)
 	require.Equal(t, 2, res.Entered)
+}
+
+func TestSimulateAbandonedCart(t *testing.T) {
+	t.Parallel()
+	res := simulate(t, testdata(t, "abandoned_cart.json"), sim.Request{
+		Profiles: []sim.ProfileInput{
+			{ExternalID: "buyer", Email: "buyer@example.com"},
+			{ExternalID: "quitter", Email: "q@example.com", Phone: "+15551234567", Attributes: map[string]any{"sms_opt_in": true, "first_name": "Quinn"}},
+		},
+		Entry: sim.Entry{Properties: map[string]any{"cart_id": "c1", "total": 80.0, "items": []any{"x"}, "url": "https://shop/c1"}},
+		Events: []sim.ScriptedEvent{
+			{Profile: "buyer", Name: "order_completed", Properties: map[string]any{"cart_id": "c2"}, After: "5m"}, // another cart: no match
+			{Profile: "buyer", Name: "order_completed", Properties: map[string]any{"cart_id": "c1"}, After: "10m"},
+		},
+	})
+	buyer := timeline(t, res, "buyer")
+	require.Equal(t, []string{"cart:out:entered", "wait_order:matched:matched", "bought::completed"}, path(buyer.Runs[0]))
+	require.Equal(t, "10m", buyer.Runs[0].Steps[1].Offset)
+	quitter := timeline(t, res, "quitter")
+	require.Equal(t, []string{"cart:out:entered", "wait_order:timeout:timeout", "reminder:out:sent",
+		"wait_order_2:timeout:timeout", "has_phone:yes:ok", "sms:out:sent"}, path(quitter.Runs[0]))
+	msgs := quitter.Runs[0].Messages
+	require.Len(t, msgs, 2)
+	require.Equal(t, "You left 1 items in your cart", msgs[0].Subject)
+	require.Equal(t, "send_sms", msgs[1].Kind)
+	require.Equal(t, "+15551234567", msgs[1].To)
+	require.Equal(t, "Quinn, your cart expires tonight: https://shop/c1", msgs[1].Body)
+	require.Equal(t, "sandbox", msgs[1].Connector)
+}
+
+func TestSimulateAbandonedCartFilter(t *testing.T) {
+	t.Parallel()
+	res := simulate(t, testdata(t, "abandoned_cart.json"), sim.Request{
+		Profiles: []sim.ProfileInput{{ExternalID: "small", Email: "s@example.com"}},
+		Entry:    sim.Entry{Properties: map[string]any{"cart_id": "c3", "total": 10.0}},
+	})
+	small := timeline(t, res, "small")
+	require.Empty(t, small.Runs)
+	require.Contains(t, small.NotEntered, "did not match the trigger's filter")
+	require.Equal(t, 0, res.Entered)
+}
+
+func TestSimulateLeadScoring(t *testing.T) {
+	t.Parallel()
+	var events []sim.ScriptedEvent
+	for i := 1; i <= 4; i++ {
+		events = append(events, sim.ScriptedEvent{Name: "page_viewed", Properties: map[string]any{"path": "/pricing/team"}, After: fmt.Sprintf("%dh", i)})
+	}
+	res := simulate(t, testdata(t, "lead_scoring.json"), sim.Request{
+		Profiles: []sim.ProfileInput{{ExternalID: "lead", Email: "lead@example.com"}},
+		Entry:    sim.Entry{Properties: map[string]any{"path": "/pricing/team"}},
+		Events:   events,
+	})
+	lead := timeline(t, res, "lead")
+	require.Len(t, lead.Runs, 5, "every page view enters the journey again")
+	require.EqualValues(t, 100, lead.Attributes["lead_score"])
+	require.Equal(t, true, lead.Attributes["sales_notified"])
+	require.Equal(t, "sql", lead.Attributes["lifecycle_stage"])
+	webhooks := 0
+	for _, r := range lead.Runs {
+		for _, m := range r.Messages {
+			require.Equal(t, "send_webhook", m.Kind)
+			require.Contains(t, string(m.Payload), `"lead"`)
+			webhooks++
+		}
+	}
+	require.Equal(t, 1, webhooks, "sales is told once")
+	require.Len(t, res.Paths, 2, "%v", res.Paths)
+}
+
+func TestSimulateBirthday(t *testing.T) {
+	t.Parallel()
+	res := simulate(t, testdata(t, "birthday.json"), sim.Request{
+		Profiles: []sim.ProfileInput{{ExternalID: "bday", Email: "bea@example.com", Attributes: map[string]any{"birthday": "1990-06-20", "first_name": "Bea"}}},
+	})
+	r := timeline(t, res, "bday").Runs[0]
+	require.Equal(t, store.RunCompleted, r.Status)
+	require.Len(t, r.Messages, 2)
+	require.Equal(t, "Something is coming your way", r.Messages[0].Subject)
+	require.Equal(t, time.Date(2026, 6, 17, 10, 0, 0, 0, time.UTC), r.Messages[0].At, "three days before at 10:00")
+	require.Equal(t, "Happy birthday, Bea! 🎂", r.Messages[1].Subject)
+	require.EqualValues(t, 2026, timeline(t, res, "bday").Attributes["last_birthday_greeting"])
+}
+
+func TestSimulateReengagementCohort(t *testing.T) {
+	t.Parallel()
+	doc := testdata(t, "reengagement.json")
+	req := sim.Request{Cohort: &sim.CohortSpec{Size: 400, Seed: 7, Attributes: map[string]sim.AttributeSpec{
+		"last_seen_at": {Values: []any{"2026-01-01T00:00:00Z"}},
+	}}, Horizon: "1d"}
+	res := simulate(t, doc, req)
+	require.Equal(t, 400, res.Profiles)
+	require.Equal(t, 400, res.Entered)
+	require.Len(t, res.Timelines, 200, "the first 200 profiles in detail")
+	require.True(t, res.Truncated)
+	variants := map[string]int{}
+	for _, n := range res.Nodes {
+		if n.NodeID == "ab" {
+			variants = n.Ports
+			require.Equal(t, 400, n.Steps)
+		}
+	}
+	require.Len(t, variants, 3, "%v", variants)
+	require.InDelta(t, 0.10, float64(variants["holdout"])/400, 0.05, "%v", variants)
+	sum := 0
+	for _, p := range res.Paths {
+		sum += p.Runs
+	}
+	require.Equal(t, 400, sum)
+	require.GreaterOrEqual(t, len(res.Paths), 3)
+}
+
+func TestSimulateAdRetargeting(t *testing.T) {
+	t.Parallel()
+	res := simulate(t, testdata(t, "ad_retargeting.json"), sim.Request{
+		Profiles: []sim.ProfileInput{
+			{ExternalID: "ads-yes", Email: "yes@example.com", Consent: map[string]any{"ads": "granted"}},
+			{ExternalID: "ads-no", Email: "no@example.com"},
+		},
+		Events: []sim.ScriptedEvent{
+			{Profile: "ads-yes", Name: "order_completed", Properties: map[string]any{"total": 0.0}, After: "2d"},
+			{Profile: "ads-no", Name: "order_completed", Properties: map[string]any{"total": 12.0}, After: "2d"},
+		},
+	})
+	yes := timeline(t, res, "ads-yes").Runs[0]
+	require.Equal(t, []string{"viewers:out:entered", "add:out:sent", "wait_purchase:matched:matched", "remove:out:sent", "end::completed"}, path(yes))
+	require.Equal(t, "audience_add", yes.Messages[0].Kind)
+	require.Equal(t, "yes@example.com", yes.Messages[0].To)
+	no := timeline(t, res, "ads-no").Runs[0]
+	require.Equal(t, store.RunExited, no.Status)
+	require.Equal(t, "add:out:skipped", path(no)[1])
+	require.Contains(t, no.Steps[1].Summary, "no ad-platform consent")
+	require.Empty(t, no.Messages)
+}
+
+func TestSimulateDeterministicCohort(t *testing.T) {
+	t.Parallel()
+	min, max := 18.0, 70.0
+	spec := &sim.CohortSpec{Size: 50, Seed: 42, Timezones: []string{"Europe/Paris", "America/New_York"},
+		Attributes: map[string]sim.AttributeSpec{
+			"country": {Values: []any{"FR", "US"}, Weights: []float64{1, 3}},
+			"age":     {Min: &min, Max: &max, Integer: true},
+		}}
+	doc := testdata(t, "welcome_series.json")
+	a := simulate(t, doc, sim.Request{Cohort: spec, Horizon: "1h"})
+	b := simulate(t, doc, sim.Request{Cohort: spec, Horizon: "1h"})
+	require.Equal(t, a.Timelines[7].Attributes, b.Timelines[7].Attributes)
+	require.Equal(t, a.Timelines[7].Timezone, b.Timelines[7].Timezone)
+	for _, tl := range a.Timelines {
+		age := tl.Attributes["age"].(float64)
+		require.True(t, age >= 18 && age <= 70 && age == float64(int(age)), "age %v", age)
+	}
+	require.Equal(t, "horizon", a.Stopped, "the 2-day delay lies past a 1h horizon")
+	require.Equal(t, 50, a.Statuses[store.RunWaiting])
+}
+
+func TestSimulateQuietHoursAndCaps(t *testing.T) {
+	t.Parallel()
+	doc := []byte(`{"format":1,"name":"Quiet","settings":{"reentry":"always","timezone":"UTC",
+	  "quiet_hours":{"start":"21:00","end":"08:00"},"frequency_cap":{"email":{"count":1,"period":"day"}}},
+	  "nodes":[{"id":"t","kind":"trigger_event","config":{"event":"ping"}},
+	    {"id":"mail","kind":"send_email","config":{"connector":"smtp-main","subject":"Hi {{ profile.first_name }}","body":"x"}}],
+	  "edges":[{"from":"t","to":"mail"}]}`)
+	res := simulate(t, doc, sim.Request{
+		Start:    time.Date(2026, 6, 1, 22, 0, 0, 0, time.UTC),
+		Profiles: []sim.ProfileInput{{ExternalID: "p", Email: "p@example.com", Attributes: map[string]any{"first_name": "Pat"}}},
+		Events:   []sim.ScriptedEvent{{Name: "ping", After: "11h"}},
+	})
+	runs := timeline(t, res, "p").Runs
+	require.Len(t, runs, 2)
+	require.Equal(t, []string{"t:out:entered", "mail::deferred", "mail:out:sent"}, path(runs[0]))
+	require.Contains(t, runs[0].Steps[1].Summary, "quiet hours until 2026-06-02T08:00:00Z")
+	require.Equal(t, "Hi Pat", runs[0].Messages[0].Subject)
+	require.Equal(t, "smtp-main", runs[0].Messages[0].Connector, "every connector goes to the simulation inbox")
+	require.Equal(t, []string{"t:out:entered", "mail:out:skipped"}, path(runs[1]))
+	require.Contains(t, runs[1].Steps[1].Summary, "frequency cap")
+}
+
+func TestSimulateBadInput(t *testing.T) {
+	t.Parallel()
+	s := sim.New(sim.Config{Registry: registry(t), Limits: sim.Limits{MaxProfiles: 10, MaxHorizon: 30 * nodes.Day, MaxEvents: 100,
+		Timeout: time.Minute, MaxTasksPerProfile: 100, MaxDetailed: 10}})
+	doc := testdata(t, "welcome_series.json")
+	for _, tc := range []struct {
+		name  string
+		req   sim.Request
+		field string
+	}{
+		{"no profiles", sim.Request{}, "profiles"},
+		{"cohort too large", sim.Request{Cohort: &sim.CohortSpec{Size: 11}}, "profiles"},
+		{"existing profiles offline", sim.Request{ProfileIDs: []string{"ada"}}, "profile_ids[0]"},
+		{"bad email", sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "x", Email: "nope"}}}, "profiles[0].email"},
+		{"bad offset", sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "x"}}, Events: []sim.ScriptedEvent{{Name: "e", After: "soon"}}}, "events[0].after"},
+		{"offset past horizon", sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "x"}}, Events: []sim.ScriptedEvent{{Name: "e", After: "40d"}}}, "events[0].after"},
+		{"unknown event profile", sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "x"}}, Events: []sim.ScriptedEvent{{Name: "e", Profile: "y", After: "1d"}}}, "events[0].profile"},
+		{"horizon too long", sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "x"}}, Horizon: "31d"}, "horizon"},
+		{"unknown trigger", sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "x"}}, Entry: sim.Entry{Trigger: "welcome"}}, "entry.trigger"},
+		{"bad cohort attribute", sim.Request{Cohort: &sim.CohortSpec{Size: 2, Attributes: map[string]sim.AttributeSpec{"a": {}}}}, "cohort.attributes.a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Simulate(context.Background(), store.DefaultWorkspaceID, doc, tc.req)
+			var ie *sim.InputError
+			require.ErrorAs(t, err, &ie)
+			require.Equal(t, tc.field, ie.Problems[0].Field, "%v", ie.Problems)
+		})
+	}
+	// A document that cannot run names the node.
+	bad := []byte(`{"format":1,"name":"Bad","nodes":[{"id":"t","kind":"trigger_event","config":{"event":"x"}},{"id":"c","kind":"condition","config":{"expr":"profile.("}}],"edges":[{"from":"t","to":"c"}]}`)
+	_, err := s.Simulate(context.Background(), store.DefaultWorkspaceID, bad, sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "x"}}})
+	var inv *sim.InvalidError
+	require.ErrorAs(t, err, &inv)
+	require.Equal(t, "c", inv.Problems[0].NodeID)
 }
