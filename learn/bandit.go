@@ -1,9 +1,11 @@
 package learn
 
 import (
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 )
 
 // Arm is one variant's evidence: how many runs it received and how many of
@@ -190,4 +192,55 @@ func Holdout(i int64, pct int) bool {
 	}
 	p := int64(pct)
 	return (i+1)*p/100 > i*p/100
+}
+
+// Seed derives a 64-bit seed from strings (FNV-1a over them, separated), so
+// a decision made from it can be replayed exactly.
+func Seed(parts ...string) uint64 {
+	h := fnv.New64a()
+	for _, p := range parts {
+		_, _ = h.Write([]byte(p))
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// NewRand returns a PCG generator seeded with seed.
+func NewRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+// SplitAllocation is the allocation of a split node's variants from their
+// evidence, with the Monte Carlo seeded from the node and the evidence:
+// the same counts give the same numbers wherever they are computed (the
+// engine's decision, the canvas, the API).
+func SplitAllocation(journeyID, nodeID string, arms []Arm, minShare float64) Allocation {
+	parts := []string{journeyID, nodeID}
+	for _, a := range arms {
+		parts = append(parts, a.Name, strconv.FormatInt(a.Trials, 10), strconv.FormatInt(a.Conversions, 10))
+	}
+	return Allocate(NewRand(Seed(parts...)), arms, minShare, DefaultDraws)
+}
+
+// Freeze returns the allocation with all traffic on the named arm.
+func (a Allocation) Freeze(name string) Allocation {
+	out := a
+	out.Arms = append([]ArmEstimate(nil), a.Arms...)
+	out.Frozen = name
+	for i := range out.Arms {
+		out.Arms[i].Share = 0
+		if out.Arms[i].Name == name {
+			out.Arms[i].Share = 1
+		}
+	}
+	return out
+}
+
+// Shares lists the arms' shares in order.
+func (a Allocation) Shares() []float64 {
+	out := make([]float64, len(a.Arms))
+	for i, arm := range a.Arms {
+		out[i] = arm.Share
+	}
+	return out
 }
