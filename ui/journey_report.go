@@ -10,7 +10,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/views"
 )
@@ -20,6 +19,7 @@ type reportStore interface {
 	JourneyTimeline(ctx context.Context, workspaceID, journeyID, bucket string, p store.Period) (store.JourneyTimeline, error)
 	JourneyMessageVolume(ctx context.Context, workspaceID, journeyID string, p store.Period) ([]store.ChannelCount, error)
 	JourneyVariants(ctx context.Context, workspaceID, journeyID string, version int) ([]store.VariantCount, error)
+	JourneyPaths(ctx context.Context, workspaceID, journeyID string, version int, p store.Period) ([]store.PathCount, bool, error)
 }
 
 // Chart geometry (SVG user units).
@@ -103,52 +103,32 @@ func hbarChart(title string, rows []hrow, top float64) views.Chart {
 	return ch
 }
 
-// commonPath follows, from the trigger, the port most runs left through,
-// as long as it leads somewhere new: the funnel's steps.
-func commonPath(doc *flows.Journey, st statsJSON) []nodeStatsJSON {
-	if doc == nil {
-		return nil
-	}
-	by := map[string]nodeStatsJSON{}
-	for _, n := range st.Nodes {
-		by[n.NodeID] = n
-	}
-	out := map[string][]flows.Edge{}
-	in := map[string]bool{}
-	for _, e := range doc.Edges {
-		out[e.From] = append(out[e.From], e)
-		in[e.To] = true
-	}
-	cur := ""
-	for _, n := range doc.Nodes {
-		if strings.HasPrefix(n.Kind, "trigger") || (cur == "" && !in[n.ID]) {
-			cur = n.ID
-			if strings.HasPrefix(n.Kind, "trigger") {
-				break
-			}
+// funnelSteps picks the most common path — the one most finished runs
+// took (or, before any run finished, most runs so far) — and counts, for
+// each step along it, the runs whose path begins with the path up to that
+// step: how many got that far that way.
+func funnelSteps(paths []store.PathCount) (steps []string, reached []int64) {
+	var best *store.PathCount
+	for i := range paths {
+		p := &paths[i]
+		switch {
+		case best == nil,
+			p.Finished && !best.Finished,
+			p.Finished == best.Finished && p.Count > best.Count:
+			best = p
 		}
 	}
-	seen := map[string]bool{}
-	var path []nodeStatsJSON
-	for cur != "" && !seen[cur] {
-		seen[cur] = true
-		n := by[cur]
-		path = append(path, n)
-		next, best := "", int64(0)
-		for _, e := range out[cur] {
-			var c int64
-			if e.Port == "" {
-				c = n.Completed
-			} else {
-				c = n.Ports[e.Port]
-			}
-			if c > best {
-				next, best = e.To, c
-			}
-		}
-		cur = next
+	if best == nil {
+		return nil, nil
 	}
-	return path
+	steps = best.Nodes
+	reached = make([]int64, len(steps))
+	for _, p := range paths {
+		for k := 0; k < len(steps) && k < len(p.Nodes) && p.Nodes[k] == steps[k]; k++ {
+			reached[k] += p.Count
+		}
+	}
+	return steps, reached
 }
 
 // journeyReport: GET /journeys/:id/report?range=30d|48h (journey readers).
@@ -225,31 +205,31 @@ func (s *Server) journeyReport(c *fiber.Ctx) error {
 		if err != nil {
 			return journeyError(err)
 		}
-		raw, err := s.store.JourneyStats(ctx, ws, j.ID, j.LiveVersion)
-		if err != nil {
-			return err
-		}
-		stats := buildStats(j.ID, j.LiveVersion, doc, raw)
 		titles := map[string]string{}
 		for _, n := range doc.Nodes {
 			titles[n.ID] = n.Title
 		}
-		path := commonPath(doc, stats)
+		paths, truncated, err := s.store.JourneyPaths(ctx, ws, j.ID, j.LiveVersion, period)
+		if err != nil {
+			return err
+		}
+		st.FunnelTruncated = truncated
+		steps, reached := funnelSteps(paths)
 		rows = rows[:0]
 		var first float64
-		for i, n := range path {
+		for i, id := range steps {
 			if i == 0 {
-				first = float64(n.Entered)
+				first = float64(reached[i])
 			}
-			label := n.NodeID
-			if titles[n.NodeID] != "" {
-				label = titles[n.NodeID] + " (" + n.NodeID + ")"
+			label := id
+			if titles[id] != "" {
+				label = titles[id] + " (" + id + ")"
 			}
-			text := fmt.Sprint(n.Entered)
+			text := fmt.Sprint(reached[i])
 			if first > 0 {
-				text += " · " + pct(float64(n.Entered)/first)
+				text += " · " + pct(float64(reached[i])/first)
 			}
-			rows = append(rows, hrow{label: label, value: float64(n.Entered), text: text})
+			rows = append(rows, hrow{label: label, value: float64(reached[i]), text: text})
 		}
 		st.Funnel = hbarChart("Funnel along the most common path", rows, first)
 		st.HasFunnel = len(rows) > 0

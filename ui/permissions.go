@@ -133,6 +133,7 @@ var routeTable = map[string]Access{
 	"GET /runs/:id":              user(PermJourneysRead),
 	"POST /runs/:id/cancel":      user(PermJourneysWrite),
 	"POST /runs/:id/retry":       user(PermJourneysWrite),
+	"POST /runs/:id/move":        user(PermAdmin),
 	"GET /profiles/:external_id": user(PermProfilesRead),
 
 	// Profile import (ui/routes_profiles.go): writes profiles, so admins.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/views"
+	"github.com/waymarkhq/waymark/worker"
 )
 
 // explorerStore is what the run explorer and the profile page read beyond
@@ -31,6 +32,7 @@ func (s *Server) runExplorerRoutes(r fiber.Router) {
 	r.Get("/runs/:id", s.requireUser, s.runShow)
 	r.Post("/runs/:id/cancel", s.requireUser, s.requireEditor, s.runCancel)
 	r.Post("/runs/:id/retry", s.requireUser, s.requireEditor, s.runRetry)
+	r.Post("/runs/:id/move", s.requireUser, s.requireAdmin, s.runMove)
 	r.Get("/profiles/:external_id", s.requireUser, s.profileShow)
 }
 
@@ -224,9 +226,18 @@ func (s *Server) runShow(c *fiber.Ctx) error {
 		}
 	}
 	titles := map[string]string{}
+	u, _ := currentUser(c)
+	canMove := RoleAllows(u.Role, PermAdmin) && (!r.Final() || r.Status == store.RunFailed)
 	if doc, err := s.journeys.Document(ctx, ws, r.JourneyID, r.Version); err == nil {
 		for _, n := range doc.Nodes {
 			titles[n.ID] = n.Title
+			if canMove && !strings.HasPrefix(n.Kind, "trigger") {
+				label := n.ID
+				if n.Title != "" {
+					label = n.Title + " (" + n.ID + ")"
+				}
+				st.MoveTargets = append(st.MoveTargets, views.KV{Key: n.ID, Value: label})
+			}
 		}
 	}
 	steps, err := s.store.ListRunSteps(ctx, r.ID)
@@ -243,7 +254,6 @@ func (s *Server) runShow(c *fiber.Ctx) error {
 		return err
 	}
 	st.Deliveries = deliveryRows(ds)
-	u, _ := currentUser(c)
 	if RoleAllows(u.Role, PermProfilesRead) && len(r.EntryEvent) > 0 {
 		// The entry event may carry personal data: profile readers only.
 		var v any
@@ -259,6 +269,8 @@ func (s *Server) runShow(c *fiber.Ctx) error {
 		st.Notice = "The run was cancelled."
 	case "retried":
 		st.Notice = "The run is retrying from its failed step."
+	case "moved":
+		st.Notice = "The run was moved to node " + r.CurrentNode + "."
 	}
 	return render(c, views.RunView(s.appPageScripts(c, "Run "+r.ID), st))
 }
@@ -285,6 +297,32 @@ func (s *Server) runRetry(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect("/runs/"+url.PathEscape(r.ID)+"?done=retried", fiber.StatusSeeOther)
+}
+
+// runMove: POST /runs/:id/move (admins; audited) — put a live or failed
+// run at another node of its version, the UI twin of POST
+// /api/v1/runs/{id}/move.
+func (s *Server) runMove(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	node := c.FormValue("node_id")
+	if node == "" {
+		return newError(fiber.StatusUnprocessableEntity, "invalid", "node_id: choose the step to move the run to")
+	}
+	before, err := s.store.GetWorkspaceRun(ctx, ws, c.Params("id"))
+	if err != nil {
+		return runError(err)
+	}
+	r, err := s.engine.MoveRun(ctx, ws, before.ID, node, actorName(c))
+	if errors.Is(err, worker.ErrNoSuchNode) {
+		return newError(fiber.StatusUnprocessableEntity, "invalid", "node_id: %q is not a step this run's version can move to", node)
+	}
+	if err != nil {
+		return runError(err)
+	}
+	if err := s.audit(c, "run.move", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "from": before.CurrentNode, "to": r.CurrentNode}); err != nil {
+		return err
+	}
+	return c.Redirect("/runs/"+url.PathEscape(r.ID)+"?done=moved", fiber.StatusSeeOther)
 }
 
 // profileShow: GET /profiles/:external_id (profile readers).

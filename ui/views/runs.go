@@ -76,7 +76,10 @@ type RunPage struct {
 	Deliveries []DeliveryRow
 	CanCancel  bool
 	CanRetry   bool
-	Notice     string
+	// MoveTargets are the nodes an admin may move the run to (node id →
+	// label); empty: no move form.
+	MoveTargets []KV
+	Notice      string
 }
 
 // EventRow is one of a profile's events.
