@@ -39,6 +39,8 @@ type world struct {
 
 	tasks    int // tasks and events processed
 	maxTasks int
+	// done, if set, ends the run early (replay: the run has finished).
+	done func(context.Context) (bool, error)
 }
 
 // newWorld opens a private in-memory SQLite database, migrated like the
@@ -158,19 +160,24 @@ func (w *world) run(ctx context.Context, horizon time.Time) error {
 			if err := it.fn(ctx); err != nil {
 				return err
 			}
-			continue
-		}
-		err := w.eng.ProcessAttempt(ctx, it.task, retries[it.id], simMaxRetry)
-		w.queue.done(it.id)
-		if err != nil && !errors.Is(err, asynq.SkipRetry) && !errors.Is(err, asynq.RevokeTask) {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		} else {
+			err := w.eng.ProcessAttempt(ctx, it.task, retries[it.id], simMaxRetry)
+			w.queue.done(it.id)
+			if err != nil && !errors.Is(err, asynq.SkipRetry) && !errors.Is(err, asynq.RevokeTask) {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				// As Asynq would: try again later; the last attempt fails
+				// the run visibly.
+				retries[it.id]++
+				it.at = w.clock.Now().Add(time.Minute)
+				w.queue.push(it)
 			}
-			// As Asynq would: try again later; the last attempt fails the
-			// run visibly.
-			retries[it.id]++
-			it.at = w.clock.Now().Add(time.Minute)
-			w.queue.push(it)
+		}
+		if w.done != nil {
+			if ok, err := w.done(ctx); err != nil || ok {
+				return err
+			}
 		}
 	}
 }
