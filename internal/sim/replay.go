@@ -53,8 +53,8 @@ type ReplayReport struct {
 type ReplayDiff struct {
 	RunID     string `json:"run_id"`
 	JourneyID string `json:"journey_id"`
-	Version   int    `json:"version"`   // the version the run was recorded on
-	Against   string `json:"against"`   // what it was replayed against
+	Version   int    `json:"version"`    // the version the run was recorded on
+	Against   string `json:"against"`    // what it was replayed against
 	ProfileID string `json:"profile_id"` // external id
 	// Step is the index of the first step that differs.
 	Step     int      `json:"step"`
