@@ -73,6 +73,7 @@ var apiOps = map[string]apiOp{
 	"DELETE /api/v1/suppressions":       {Summary: "Lift a suppression", Tag: "connectors"},
 
 	// Simulator and test sends (issue 10).
+	"POST /api/v1/journeys/{id}/simulate": {Summary: "Simulate the draft, a version or a document for existing, typed or generated profiles on a virtual clock; nothing is sent (docs/simulator.md)", Tag: "journeys", Request: "SimulationRequest", Response: "SimulationResult"},
 
 	// Migration planner (issue 10).
 
@@ -108,6 +109,16 @@ var openapiSchemas = map[string]any{
 	"Run": obj(map[string]any{"id": str(), "journey_id": str(), "version": map[string]any{"type": "integer"}, "profile_id": str(), "status": str(),
 		"current_node": str(), "steps": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}, "deliveries": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}}),
 	"Hook": obj(map[string]any{"url": str(), "key": str(), "scheme": str(), "secrets": map[string]any{"type": "array", "items": str()}}),
+	"SimulationRequest": obj(map[string]any{"version": map[string]any{"type": "integer", "description": "a published version; default: the draft"},
+		"document": ref("JourneyDocument"), "start": map[string]any{"type": "string", "format": "date-time"}, "horizon": map[string]any{"type": "string", "description": "e.g. 30d; at most 400d"},
+		"profile_ids": map[string]any{"type": "array", "items": str(), "description": "existing profiles by external id (needs profiles:read)"},
+		"profiles":    map[string]any{"type": "array", "items": ref("Profile")}, "cohort": map[string]any{"type": "object", "description": "{size, seed, attributes, timezones, locales, phone_share, consent}"},
+		"entry":  map[string]any{"type": "object", "description": "{trigger, name, properties, body, headers}"},
+		"events": map[string]any{"type": "array", "items": obj(map[string]any{"profile": str(), "name": str(), "properties": map[string]any{"type": "object"}, "after": str()}, "name", "after")}}),
+	"SimulationResult": obj(map[string]any{"journey": str(), "start": str(), "end": str(), "stopped": str(), "profile_count": map[string]any{"type": "integer"},
+		"entered": map[string]any{"type": "integer"}, "messages": map[string]any{"type": "integer"}, "statuses": map[string]any{"type": "object"},
+		"paths": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}, "nodes": map[string]any{"type": "array", "items": map[string]any{"type": "object"}},
+		"timelines": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}}),
 }
 
 func str() map[string]any            { return map[string]any{"type": "string"} }

@@ -206,6 +206,8 @@ var routeTable = map[string]Access{
 	"DELETE /api/v1/suppressions":                apiScope(auth.ScopeAdmin),
 
 	// Simulator, test sends and replay (issue 10; ui/routes_simulation.go).
+	"POST /api/v1/journeys/:id/simulate": apiScope(auth.ScopeJourneysRead), // existing profiles also need profiles:read (ui/simulation.go)
+	"POST /journeys/:id/simulate":        user(PermJourneysRead),           // the editor's Simulate panel (JSON)
 
 	// Migration planner and rollback (issue 10; ui/routes_migration.go).
 

@@ -82,6 +82,7 @@ type Deps struct {
 	Engine     RunEngine         // entries, events, run control (api_runs.go)
 	Profiles   ProfileAdmin      // profile import, export, erasure (routes_profiles.go)
 	Hooks      HookService       // webhook triggers (hooks.go)
+	Simulator  SimulationService // journey simulations (ui/simulation.go); nil: none
 	Checks     []Check           // readiness probes
 	// Queues is the Asynq inspector the operations page reads (an
 	// *asynq.Inspector); nil: the page shows no queues or workers.
@@ -102,6 +103,7 @@ type Server struct {
 	engine     RunEngine
 	profiles   ProfileAdmin
 	hooks      HookService
+	simulator  SimulationService
 	checks     []Check
 	queues     QueueInspector
 	logger     *slog.Logger
@@ -134,6 +136,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Metrics = prometheus.NewRegistry()
 	}
 	s := &Server{metrics: deps.Metrics, httpm: newHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, queues: deps.Queues, logger: deps.Logger, assets: as, assetURLs: urls}
+	s.simulator = deps.Simulator
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,

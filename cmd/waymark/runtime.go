@@ -24,6 +24,7 @@ import (
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/profiles"
+	"github.com/waymarkhq/waymark/internal/sim"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
@@ -226,6 +227,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			Engine:     svc.engine,
 			Profiles:   svc.profiles,
 			Hooks:      svc.hooks,
+			Simulator:  svc.sim,
 			Queues:     insp,
 			Metrics:    metrics,
 			Logger:     logger,
@@ -364,6 +366,7 @@ type services struct {
 	hooks    *hooks.Service
 	triggers *worker.Triggers  // segment and schedule triggers (issue 5)
 	profiles *profiles.Service // profile import, export, erasure (issue 5)
+	sim      *sim.Simulator    // journey simulator and replay check (issue 10)
 }
 
 // buildServices wires connectors (secrets, SSRF guard, shared rate limits),
@@ -410,5 +413,6 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 		client:   client, conns: conns, engine: engine,
 		journeys: journeys.New(st, reg).WithConnectorTypes(creg.Serves),
 		hooks:    hooks.New(st, keys, cfg.BaseURL, nil),
+		sim:      sim.New(sim.Config{Registry: reg, Profiles: st, Suppressions: st, Logger: logger}),
 	}, nil
 }

@@ -1,0 +1,119 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/sim"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// SimulationService runs journey simulations (internal/sim.Simulator).
+type SimulationService interface {
+	Simulate(ctx context.Context, workspaceID string, doc []byte, req sim.Request) (*sim.Result, error)
+}
+
+// simulateBody is a simulation request: which document (a version, a
+// document given inline, or by default the draft) and the sim.Request.
+type simulateBody struct {
+	// Version simulates a published version (0: the draft).
+	Version int `json:"version,omitempty"`
+	// Document simulates this document (the editor sends the canvas as it is).
+	Document json.RawMessage `json:"document,omitempty"`
+	sim.Request
+}
+
+// apiJourneySimulate is POST /api/v1/journeys/{id}/simulate.
+func (s *Server) apiJourneySimulate(c *fiber.Ctx) error {
+	k := currentAPIKey(c)
+	return s.simulate(c, k.WorkspaceID, k.HasScope(auth.ScopeProfilesRead))
+}
+
+// journeySimulateUI is the editor's POST /journeys/{id}/simulate (JSON, X-CSRF-Token).
+func (s *Server) journeySimulateUI(c *fiber.Ctx) error {
+	u, _ := currentUser(c)
+	return s.simulate(c, currentWorkspace(c), RoleAllows(u.Role, PermProfilesRead))
+}
+
+// simulate runs a simulation. Nothing real changes, so reading the journey
+// is enough; simulating existing profiles also reads their data, so it
+// needs the profiles:read permission (scope).
+func (s *Server) simulate(c *fiber.Ctx, workspaceID string, mayReadProfiles bool) error {
+	if s.simulator == nil {
+		return newError(fiber.StatusServiceUnavailable, "unavailable", "the simulator is not configured")
+	}
+	id := strings.Clone(c.Params("id"))
+	var body simulateBody
+	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errBadRequest("the body must be a JSON simulation request")
+		}
+		return errBadRequest("the body is not a valid simulation request: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if len(body.ProfileIDs) > 0 && !mayReadProfiles {
+		return newError(fiber.StatusForbidden, "insufficient_scope", "simulating existing profiles reads their data: it needs the %q permission", auth.ScopeProfilesRead)
+	}
+	if body.Version < 0 {
+		return &Error{Status: fiber.StatusBadRequest, Code: "bad_request", Message: "version must be positive",
+			Details: []Detail{{Field: "version", Message: "must be positive"}}}
+	}
+	ctx := c.UserContext()
+	doc, err := s.journeys.Export(ctx, workspaceID, id, body.Version)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) && body.Version > 0 {
+			if _, gerr := s.journeys.Export(ctx, workspaceID, id, 0); gerr == nil {
+				return errNotFound("version " + strconv.Itoa(body.Version) + " of the journey")
+			}
+		}
+		return journeyError(err)
+	}
+	if len(bytes.TrimSpace(body.Document)) > 0 && string(bytes.TrimSpace(body.Document)) != "null" {
+		if body.Version > 0 {
+			return errBadRequest("give either version or document, not both")
+		}
+		doc = body.Document
+	}
+	res, err := s.simulator.Simulate(ctx, workspaceID, doc, body.Request)
+	if err != nil {
+		return simulationError(err)
+	}
+	return c.JSON(res)
+}
+
+// simulationError maps the simulator's errors: bad requests and documents
+// that cannot run are the caller's (4xx, every problem in details).
+func simulationError(err error) error {
+	var ie *sim.InputError
+	if errors.As(err, &ie) {
+		ds := make([]Detail, len(ie.Problems))
+		for i, p := range ie.Problems {
+			ds[i] = Detail{Field: p.Field, Message: p.Message}
+		}
+		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_simulation", Message: err.Error(), Details: ds}
+	}
+	var inv *sim.InvalidError
+	if errors.As(err, &inv) {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_journey",
+			Message: "the journey cannot be simulated until these problems are fixed: " + inv.Error(), Details: details(inv.Problems)}
+	}
+	var pe *flows.ParseError
+	if errors.As(err, &pe) {
+		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_document", Message: err.Error(), Details: details(pe.Problems)}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return newError(fiber.StatusUnprocessableEntity, "simulation_too_large", "%s", fmt.Sprintf("the simulation did not finish in time: %v; simulate fewer profiles or a shorter horizon", err))
+	}
+	return err
+}
