@@ -279,7 +279,10 @@ func (x *exec) step(ctx context.Context, n *flows.CompiledNode) (port string, st
 		x.record(n, "default", OutcomeOK, detail)
 		return "default", false, nil
 	case "split":
-		p, detail := x.split(n)
+		p, detail, err := x.splitNode(ctx, n)
+		if err != nil {
+			return "", false, err
+		}
 		x.record(n, p, OutcomeOK, detail)
 		return p, false, nil
 	case "update_profile":
@@ -447,6 +450,9 @@ func (x *exec) delay(n *flows.CompiledNode) (string, bool, error) {
 		x.record(n, "out", OutcomeWaited, detail)
 		return "out", false, nil
 	}
+	if detail != nil {
+		x.record(n, "", OutcomeScheduled, detail) // best_time: why this hour
+	}
 	x.park(n, store.RunWaiting, wake, "")
 	return "", true, nil
 }
@@ -462,6 +468,8 @@ func (x *exec) wakeTime(n *flows.CompiledNode) (time.Time, bool, map[string]any)
 		}
 	}
 	switch cfg.String("mode") {
+	case "best_time":
+		return x.bestTimeWake(n)
 	case "until_time":
 		clock, _ := cfg.Clock("time")
 		return nextLocalTime(x.now, loc, clock, cfg.Weekdays("weekdays")), true, nil

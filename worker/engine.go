@@ -100,6 +100,9 @@ type EngineConfig struct {
 	// After runs f after d (time.AfterFunc; tests on a virtual clock
 	// provide their own).
 	After func(d time.Duration, f func())
+	// Learning caches what bandit splits and best-time delays learn from
+	// (nil: read the store for every decision).
+	Learning *Learning
 }
 
 // Engine runs journeys: entries, steps, waits, actions and events.
