@@ -10,7 +10,7 @@ import (
 	"github.com/waymarkhq/waymark/store"
 )
 
-const journeysUsage = "usage: waymark journeys validate FILE… | import FILE | export ID [--version N]"
+const journeysUsage = "usage: waymark journeys validate FILE… | import FILE | export ID [--version N] | simulate FILE --profiles FILE [--events FILE] [--json] | replay [--journey ID] [--version N | --against FILE]"
 
 func (c *cli) journeys(ctx context.Context, args []string) error {
 	if len(args) == 0 {
@@ -23,6 +23,10 @@ func (c *cli) journeys(ctx context.Context, args []string) error {
 		return c.journeysImport(ctx, args[1:])
 	case "export":
 		return c.journeysExport(ctx, args[1:])
+	case "simulate":
+		return c.journeysSimulate(ctx, args[1:])
+	case "replay":
+		return c.journeysReplay(ctx, args[1:])
 	}
 	return usageError("journeys: unknown subcommand %q (%s)", args[0], journeysUsage)
 }

@@ -150,7 +150,7 @@ func (w *world) run(ctx context.Context, horizon time.Time) error {
 			return nil
 		}
 		if it.at.After(w.clock.Now()) {
-			w.clock.Set(it.at)
+			w.clock.Set(it.at.UTC())
 		}
 		w.tasks++
 		if w.maxTasks > 0 && w.tasks > w.maxTasks {
