@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	connbuiltin "github.com/waymarkhq/waymark/connectors/builtin"
 	"github.com/waymarkhq/waymark/flows"
@@ -25,6 +26,13 @@ type Store interface {
 	PublishJourney(ctx context.Context, workspaceID, id string, document json.RawMessage, by string) (store.JourneyVersion, error)
 	GetJourneyVersion(ctx context.Context, workspaceID, id string, version int) (store.JourneyVersion, error)
 	ConnectorTypes(ctx context.Context, workspaceID string) (map[string]string, error)
+
+	// Migration planner (migration.go).
+	CountVersionRuns(ctx context.Context, journeyID string, version int) ([]store.NodeRunCount, error)
+	ListMigrationCandidates(ctx context.Context, journeyID string, version int, nodeIDs []string, afterID string, limit int) ([]store.MigrationCandidate, error)
+	PublishWithMigration(ctx context.Context, p store.PublishPlan) (store.PublishOutcome, error)
+	GetJourneyPublish(ctx context.Context, journeyID string, version int) (store.JourneyPublish, error)
+	GetProfile(ctx context.Context, id string) (store.Profile, error)
 }
 
 // InvalidError lists every problem that stops a document from being saved
@@ -49,13 +57,21 @@ type Service struct {
 	store  Store
 	reg    *nodes.Registry
 	serves func(connectorType, kind string) bool
+	now    func() time.Time
 }
 
 // New returns a service over st with the node kinds in reg. Which node
 // kinds a connector type carries comes from the built-in connector
 // registry, unless WithConnectorTypes hands it another.
 func New(st Store, reg *nodes.Registry) *Service {
-	return &Service{store: st, reg: reg, serves: builtinServes}
+	return &Service{store: st, reg: reg, serves: builtinServes, now: time.Now}
+}
+
+// WithClock makes the migration planner read time from now (a virtual
+// clock in tests); delays of moved runs are clamped to it.
+func (s *Service) WithClock(now func() time.Time) *Service {
+	s.now = now
+	return s
 }
 
 // builtinServes asks the built-in connector types (connectors/builtin), the
@@ -171,31 +187,6 @@ func (s *Service) SaveDraft(ctx context.Context, workspaceID, id string, expectR
 	}
 	out, err := s.store.UpdateDraft(ctx, workspaceID, id, expectRevision, j.Name, canonical, by)
 	return out, problems, err
-}
-
-// Publish validates the draft in full (connectors included), compiles every
-// expression and template, and freezes it as the next version.
-func (s *Service) Publish(ctx context.Context, workspaceID, id, by string) (store.JourneyVersion, error) {
-	cur, err := s.store.GetJourney(ctx, workspaceID, id)
-	if err != nil {
-		return store.JourneyVersion{}, err
-	}
-	j, err := flows.Parse(cur.Draft)
-	if err != nil {
-		return store.JourneyVersion{}, err
-	}
-	opts, err := s.options(ctx, workspaceID)
-	if err != nil {
-		return store.JourneyVersion{}, err
-	}
-	if _, problems := flows.Compile(s.reg, j, opts); len(problems) > 0 {
-		return store.JourneyVersion{}, &InvalidError{Problems: problems}
-	}
-	canonical, err := flows.Marshal(j)
-	if err != nil {
-		return store.JourneyVersion{}, err
-	}
-	return s.store.PublishJourney(ctx, workspaceID, id, canonical, by)
 }
 
 // Document returns a journey's draft (version 0) or a published version, parsed.
