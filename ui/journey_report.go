@@ -253,5 +253,8 @@ func (s *Server) journeyReport(c *fiber.Ctx) error {
 		st.Variants = hbarChart("Split variants: conversion rate", rows, top)
 		st.HasVariants = len(rows) > 0
 	}
+	if st.Lift, err = s.liftView(ctx, ws, j.ID); err != nil { // ui/intelligence.go
+		return err
+	}
 	return render(c, views.Report(s.page(c, "Report · "+j.Name), st))
 }

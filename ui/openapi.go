@@ -78,6 +78,7 @@ var apiOps = map[string]apiOp{
 	// Migration planner (issue 10).
 
 	// Intelligence (issue 12).
+	"GET /api/v1/journeys/{id}/lift": {Summary: "Conversion lift versus holdout per split node and variant, with 95% intervals (docs/intelligence.md)", Tag: "journeys", Response: "Lift"},
 }
 
 var fiberParam = regexp.MustCompile(`:([A-Za-z_]+)`)
@@ -109,6 +110,9 @@ var openapiSchemas = map[string]any{
 	"Run": obj(map[string]any{"id": str(), "journey_id": str(), "version": map[string]any{"type": "integer"}, "profile_id": str(), "status": str(),
 		"current_node": str(), "steps": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}, "deliveries": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}}),
 	"Hook": obj(map[string]any{"url": str(), "key": str(), "scheme": str(), "secrets": map[string]any{"type": "array", "items": str()}}),
+	"Lift": obj(map[string]any{"journey_id": str(), "method": str(), "overall": map[string]any{"type": []string{"object", "null"}},
+		"splits": map[string]any{"type": "array", "items": obj(map[string]any{"node_id": str(), "treatment": map[string]any{"type": "object"},
+			"variants": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}})}}),
 	"SimulationRequest": obj(map[string]any{"version": map[string]any{"type": "integer", "description": "a published version; default: the draft"},
 		"document": ref("JourneyDocument"), "start": map[string]any{"type": "string", "format": "date-time"}, "horizon": map[string]any{"type": "string", "description": "e.g. 30d; at most 400d"},
 		"profile_ids": map[string]any{"type": "array", "items": str(), "description": "existing profiles by external id (needs profiles:read)"},

@@ -212,6 +212,10 @@ var routeTable = map[string]Access{
 	// Migration planner and rollback (issue 10; ui/routes_migration.go).
 
 	// Self-optimising split, best-time delivery, lift (issue 12; ui/routes_intelligence.go).
+	"GET /api/v1/journeys/:id/lift":            apiScope(auth.ScopeJourneysRead),
+	"GET /journeys/:id/splits.json":            user(PermJourneysRead),  // the canvas's bandit numbers
+	"POST /journeys/:id/splits/:node/freeze":   user(PermJourneysWrite), // freeze the winner (audited)
+	"POST /journeys/:id/splits/:node/unfreeze": user(PermJourneysWrite),
 }
 
 // RoutePermission returns the table entry for a registered route (method

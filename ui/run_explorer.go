@@ -356,6 +356,9 @@ func (s *Server) profileShow(c *fiber.Ctx) error {
 		return err
 	}
 	st.Deliveries = deliveryRows(ds)
+	if st.BestHour, err = s.profileBestHour(ctx, p); err != nil { // ui/intelligence.go
+		return err
+	}
 	return render(c, views.ProfileView(s.appPageScripts(c, "Profile "+p.ExternalID), st))
 }
 

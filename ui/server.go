@@ -33,6 +33,7 @@ type Store interface {
 	hookStore
 	exportStore
 	reportStore
+	intelligenceStore
 	opsStore
 
 	CountUsers(ctx context.Context) (int64, error)

@@ -107,7 +107,142 @@
       });
   }
 
+  // Bandit splits: each variant's conversion with its 95% credible
+  // interval, its probability of being best and its current share of the
+  // traffic, with "Freeze winner" for editors (docs/intelligence.md).
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.content : '';
+  const splitsURL = url.replace('/stats.json', '/splits.json');
+  const journeyBase = url.slice(0, url.indexOf('/stats.json'));
+  let panel = null;
+
+  function el(tag, text, attrs) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) {
+      e.textContent = text;
+    }
+    for (const k in attrs || {}) {
+      e.setAttribute(k, attrs[k]);
+    }
+    return e;
+  }
+  function rate(v) {
+    return (Math.round((v || 0) * 1000) / 10) + '%';
+  }
+
+  function post(path, variant) {
+    const body = new URLSearchParams();
+    if (variant) {
+      body.set('variant', variant);
+    }
+    return fetch(path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json', 'X-CSRF-Token': csrf },
+      body: body.toString(),
+    }).then((r) => r.json().then((b) => {
+      if (!r.ok) {
+        throw new Error((b && b.error && b.error.message) || 'the change failed');
+      }
+      return b;
+    }));
+  }
+
+  function splitBlock(sp, canFreeze) {
+    const box = el('div', null, { class: 'bandit-split', 'data-testid': 'bandit-' + sp.node_id, 'data-node': sp.node_id });
+    const title = 'Self-optimising split ' + (sp.title ? sp.title + ' (' + sp.node_id + ')' : sp.node_id);
+    box.appendChild(el('h3', title));
+    const table = el('table', null, { class: 'list' });
+    const head = el('tr');
+    for (const h of ['Variant', 'Runs', 'Converted', 'Rate (95% credible interval)', 'P(best)', 'Share now']) {
+      head.appendChild(el('th', h, { scope: 'col' }));
+    }
+    table.appendChild(el('thead')).appendChild(head);
+    const tbody = el('tbody');
+    for (const a of sp.arms || []) {
+      const tr = el('tr', null, { 'data-variant': a.name, 'data-share': String(a.share) });
+      tr.appendChild(el('td', a.name));
+      tr.appendChild(el('td', n(a.trials)));
+      tr.appendChild(el('td', n(a.conversions)));
+      tr.appendChild(el('td', rate(a.trials ? a.conversions / a.trials : 0) + ' (' + rate(a.low) + '–' + rate(a.high) + ')'));
+      tr.appendChild(el('td', rate(a.prob_best)));
+      tr.appendChild(el('td', rate(a.share), { 'data-testid': 'bandit-share' }));
+      tbody.appendChild(tr);
+    }
+    table.appendChild(tbody);
+    box.appendChild(table);
+    const notes = [];
+    if (sp.holdout_pct) {
+      notes.push('Holdout ' + sp.holdout_pct + '%: ' + n(sp.holdout.runs) + ' runs, ' + n(sp.holdout.conversions) + ' converted.');
+    }
+    notes.push('Each variant keeps at least ' + rate(sp.min_share) + ' of the non-holdout traffic.');
+    if (sp.frozen) {
+      notes.push('Frozen on ' + sp.frozen + (sp.frozen_by ? ' by ' + sp.frozen_by : '') + ': every non-holdout run goes there.');
+    }
+    box.appendChild(el('p', notes.join(' '), { class: 'muted small', 'data-testid': 'bandit-note' }));
+    if (canFreeze) {
+      const btn = el('button', null, { type: 'button', class: 'button' });
+      if (sp.frozen) {
+        btn.textContent = 'Unfreeze (let the bandit decide)';
+        btn.setAttribute('data-testid', 'bandit-unfreeze');
+        btn.addEventListener('click', () => act(btn, journeyBase + '/splits/' + encodeURIComponent(sp.node_id) + '/unfreeze', ''));
+      } else {
+        btn.textContent = 'Freeze winner: ' + sp.leader;
+        btn.setAttribute('data-testid', 'bandit-freeze');
+        btn.addEventListener('click', () => {
+          if (window.confirm('Send every non-holdout run of ' + sp.node_id + ' to ' + sp.leader + '?')) {
+            act(btn, journeyBase + '/splits/' + encodeURIComponent(sp.node_id) + '/freeze', sp.leader);
+          }
+        });
+      }
+      box.appendChild(btn);
+    }
+    return box;
+  }
+
+  function act(btn, path, variant) {
+    btn.disabled = true;
+    post(path, variant)
+      .then(loadSplits)
+      .catch((e) => {
+        errEl.textContent = 'Split: ' + e.message;
+        errEl.hidden = false;
+        btn.disabled = false;
+      });
+  }
+
+  function loadSplits() {
+    return fetch(splitsURL, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then((r) => r.json().then((body) => ({ ok: r.ok, body: body })))
+      .then((res) => {
+        if (!res.ok) {
+          throw new Error((res.body && res.body.error && res.body.error.message) || 'could not load the splits');
+        }
+        const splits = res.body.splits || [];
+        if (!panel) {
+          if (splits.length === 0) {
+            return;
+          }
+          panel = el('section', null, { class: 'bandit-panel', 'data-testid': 'bandit-panel' });
+          strip.parentNode.insertBefore(panel, strip.nextSibling);
+        }
+        panel.replaceChildren();
+        for (const sp of splits) {
+          panel.appendChild(splitBlock(sp, res.body.can_freeze));
+        }
+        panel.setAttribute('data-loaded', String(Date.now()));
+      })
+      .catch((e) => {
+        errEl.textContent = 'Splits: ' + e.message;
+        errEl.hidden = false;
+      });
+  }
+
   refresh.addEventListener('click', load);
+  refresh.addEventListener('click', loadSplits);
   // The graph is drawn on the next frame; load once it is.
-  requestAnimationFrame(() => requestAnimationFrame(load));
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    load();
+    loadSplits();
+  }));
 })();

@@ -103,4 +103,5 @@ type ProfilePage struct {
 	Events     []EventRow
 	Runs       []RunRow
 	Deliveries []DeliveryRow
+	BestHour   BestHourView // intelligence.templ
 }

@@ -1,0 +1,412 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/learn"
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/views"
+	"github.com/waymarkhq/waymark/worker"
+)
+
+// intelligenceStore is what the bandit split, best-time and lift views read
+// and the freeze action writes.
+type intelligenceStore interface {
+	SplitCounts(ctx context.Context, journeyID, nodeID string) ([]store.ArmCount, error)
+	SplitFreezes(ctx context.Context, journeyID string) ([]store.SplitFreeze, error)
+	FreezeSplit(ctx context.Context, f store.SplitFreeze) (store.SplitFreeze, error)
+	UnfreezeSplit(ctx context.Context, journeyID, nodeID string) (bool, error)
+	ProfileEngagement(ctx context.Context, profileID string, names []string, since time.Time, limit int) ([]time.Time, error)
+}
+
+// splitInfo is a split node of a journey document.
+type splitInfo struct {
+	ID, Title, Strategy string
+	Variants            []string
+	Holdout             int
+	MinShare            int
+}
+
+// splitNodes lists a document's split nodes with their raw settings.
+func splitNodes(doc *flows.Journey) []splitInfo {
+	var out []splitInfo
+	for _, n := range doc.Nodes {
+		if n.Kind != "split" {
+			continue
+		}
+		si := splitInfo{ID: n.ID, Title: n.Title, Strategy: "random", MinShare: 10}
+		if s, ok := n.Config["strategy"].(string); ok && s != "" {
+			si.Strategy = s
+		}
+		if h, ok := n.Config["holdout"].(float64); ok {
+			si.Holdout = int(h)
+		}
+		if m, ok := n.Config["min_share"].(float64); ok {
+			si.MinShare = int(m)
+		}
+		if vs, ok := n.Config["variants"].([]any); ok {
+			for _, v := range vs {
+				if m, ok := v.(map[string]any); ok {
+					if name, ok := m["name"].(string); ok {
+						si.Variants = append(si.Variants, name)
+					}
+				}
+			}
+		}
+		out = append(out, si)
+	}
+	return out
+}
+
+// banditArmJSON is one variant of a bandit split as the canvas shows it.
+type banditSplitJSON struct {
+	NodeID     string              `json:"node_id"`
+	Title      string              `json:"title,omitempty"`
+	MinShare   float64             `json:"min_share"`
+	HoldoutPct int                 `json:"holdout_pct"`
+	Holdout    store.ArmCount      `json:"holdout"`
+	Frozen     string              `json:"frozen,omitempty"`
+	FrozenBy   string              `json:"frozen_by,omitempty"`
+	Arms       []learn.ArmEstimate `json:"arms"`
+	Leader     string              `json:"leader"`
+}
+
+type banditJSON struct {
+	JourneyID string            `json:"journey_id"`
+	Version   int               `json:"version"`
+	CanFreeze bool              `json:"can_freeze"`
+	Splits    []banditSplitJSON `json:"splits"`
+}
+
+// banditSplits computes the state of every bandit split of a document: the
+// same allocation the engine uses (same counts, same seed).
+func (s *Server) banditSplits(ctx context.Context, journeyID string, doc *flows.Journey) ([]banditSplitJSON, error) {
+	freezes, err := s.store.SplitFreezes(ctx, journeyID)
+	if err != nil {
+		return nil, err
+	}
+	frozen := map[string]store.SplitFreeze{}
+	for _, f := range freezes {
+		frozen[f.NodeID] = f
+	}
+	out := []banditSplitJSON{}
+	for _, si := range splitNodes(doc) {
+		if si.Strategy != "bandit" {
+			continue
+		}
+		counts, err := s.store.SplitCounts(ctx, journeyID, si.ID)
+		if err != nil {
+			return nil, err
+		}
+		f := frozen[si.ID]
+		a := worker.BanditAllocation(journeyID, si.ID, si.Variants, counts, float64(si.MinShare)/100, f.Variant)
+		b := banditSplitJSON{NodeID: si.ID, Title: si.Title, MinShare: float64(si.MinShare) / 100, HoldoutPct: si.Holdout,
+			Holdout: store.ArmCount{Variant: "holdout"}, Frozen: a.Frozen, Arms: a.Arms}
+		if a.Frozen != "" {
+			b.FrozenBy = f.FrozenBy
+		}
+		for _, c := range counts {
+			if c.Variant == "holdout" {
+				b.Holdout = c
+			}
+		}
+		best := -1.0
+		for _, arm := range a.Arms {
+			if arm.ProbBest > best {
+				best, b.Leader = arm.ProbBest, arm.Name
+			}
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// journeyBandits: GET /journeys/:id/splits.json?version=N — the canvas's
+// view of its bandit splits (version 0 or absent: the live version, else
+// the draft).
+func (s *Server) journeyBandits(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	version, err := strconv.Atoi(c.Query("version", "0"))
+	if err != nil || version < 0 {
+		return errBadRequest("version: want a version number, got %q", c.Query("version"))
+	}
+	if version == 0 {
+		version = j.LiveVersion
+	}
+	doc, err := s.journeys.Document(ctx, ws, j.ID, version)
+	if err != nil {
+		return journeyError(err)
+	}
+	splits, err := s.banditSplits(ctx, j.ID, doc)
+	if err != nil {
+		return err
+	}
+	return c.JSON(banditJSON{JourneyID: j.ID, Version: version, CanFreeze: canEdit(c), Splits: splits})
+}
+
+// splitFreeze: POST /journeys/:id/splits/:node/freeze (editors) with
+// variant=<name> — all non-holdout traffic of the bandit split goes to it.
+func (s *Server) splitFreeze(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	nodeID, variant := c.Params("node"), strings.TrimSpace(c.FormValue("variant"))
+	if variant == "" {
+		var body struct {
+			Variant string `json:"variant"`
+		}
+		if len(c.Body()) > 0 && strings.HasPrefix(string(c.Request().Header.ContentType()), fiber.MIMEApplicationJSON) {
+			if err := c.BodyParser(&body); err != nil {
+				return errBadRequest("body: %v", err)
+			}
+		}
+		variant = strings.TrimSpace(body.Variant)
+	}
+	si, err := s.banditNode(ctx, ws, j, nodeID)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, v := range si.Variants {
+		found = found || v == variant
+	}
+	if !found {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_variant",
+			Message: fmt.Sprintf("variant %q is not a variant of split %q (want one of %s)", variant, nodeID, strings.Join(si.Variants, ", ")),
+			Details: []Detail{{NodeID: nodeID, Field: "variant", Message: "unknown variant"}}}
+	}
+	f, err := s.store.FreezeSplit(ctx, store.SplitFreeze{JourneyID: j.ID, NodeID: nodeID, Variant: variant, FrozenBy: actorName(c)})
+	if err != nil {
+		return err
+	}
+	if err := s.audit(c, "journey.split_freeze", "journey", j.ID, map[string]any{"node_id": nodeID, "variant": variant}); err != nil {
+		return err
+	}
+	return c.JSON(map[string]any{"node_id": f.NodeID, "frozen": f.Variant, "frozen_by": f.FrozenBy, "frozen_at": f.FrozenAt})
+}
+
+// splitUnfreeze: POST /journeys/:id/splits/:node/unfreeze (editors) — the
+// bandit decides again.
+func (s *Server) splitUnfreeze(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	nodeID := c.Params("node")
+	if _, err := s.banditNode(ctx, ws, j, nodeID); err != nil {
+		return err
+	}
+	was, err := s.store.UnfreezeSplit(ctx, j.ID, nodeID)
+	if err != nil {
+		return err
+	}
+	if was {
+		if err := s.audit(c, "journey.split_unfreeze", "journey", j.ID, map[string]any{"node_id": nodeID}); err != nil {
+			return err
+		}
+	}
+	return c.JSON(map[string]any{"node_id": nodeID, "frozen": ""})
+}
+
+// banditNode finds a bandit split in the journey's live version (else its
+// draft), or answers 404/422.
+func (s *Server) banditNode(ctx context.Context, ws string, j store.Journey, nodeID string) (splitInfo, error) {
+	doc, err := s.journeys.Document(ctx, ws, j.ID, j.LiveVersion)
+	if err != nil {
+		return splitInfo{}, journeyError(err)
+	}
+	for _, si := range splitNodes(doc) {
+		if si.ID != nodeID {
+			continue
+		}
+		if si.Strategy != "bandit" {
+			return splitInfo{}, &Error{Status: fiber.StatusUnprocessableEntity, Code: "not_bandit",
+				Message: fmt.Sprintf("split %q uses strategy %q; only a bandit split can be frozen", nodeID, si.Strategy),
+				Details: []Detail{{NodeID: nodeID, Field: "strategy", Message: "not bandit"}}}
+		}
+		return si, nil
+	}
+	return splitInfo{}, errNotFound(fmt.Sprintf("split node %q", nodeID))
+}
+
+// liftJSON is the lift report: per split node with a holdout, the
+// treatment (all variants) and each variant against the holdout.
+type liftJSON struct {
+	JourneyID string          `json:"journey_id"`
+	Method    string          `json:"method"`
+	Overall   *learn.Lift     `json:"overall"` // every split with a holdout pooled; null without one
+	Splits    []splitLiftJSON `json:"splits"`
+}
+
+type splitLiftJSON struct {
+	NodeID    string            `json:"node_id"`
+	Treatment learn.Lift        `json:"treatment"`
+	Variants  []variantLiftJSON `json:"variants"`
+}
+
+type variantLiftJSON struct {
+	Variant string `json:"variant"`
+	learn.Lift
+}
+
+// liftMethod names how the intervals are computed (docs/intelligence.md).
+const liftMethod = "absolute: Newcombe hybrid score interval (method 10) from Wilson intervals, 95%; relative: log risk ratio (Katz), 95%"
+
+// journeyLift computes the lift report of a journey over every version.
+func (s *Server) journeyLift(ctx context.Context, ws, journeyID string) (liftJSON, error) {
+	vs, err := s.store.JourneyVariants(ctx, ws, journeyID, 0)
+	if err != nil {
+		return liftJSON{}, err
+	}
+	byNode := map[string][]store.VariantCount{}
+	var ids []string
+	for _, v := range vs {
+		if _, ok := byNode[v.NodeID]; !ok {
+			ids = append(ids, v.NodeID)
+		}
+		byNode[v.NodeID] = append(byNode[v.NodeID], v)
+	}
+	sort.Strings(ids)
+	out := liftJSON{JourneyID: journeyID, Method: liftMethod, Splits: []splitLiftJSON{}}
+	var tx, tn, hx, hn int64
+	for _, id := range ids {
+		var hold *store.VariantCount
+		for i, v := range byNode[id] {
+			if v.Variant == "holdout" {
+				hold = &byNode[id][i]
+			}
+		}
+		if hold == nil {
+			continue
+		}
+		sl := splitLiftJSON{NodeID: id, Variants: []variantLiftJSON{}}
+		var x, n int64
+		for _, v := range byNode[id] {
+			if v.Variant == "holdout" {
+				continue
+			}
+			x, n = x+v.Converted, n+v.Runs
+			sl.Variants = append(sl.Variants, variantLiftJSON{Variant: v.Variant, Lift: learn.ComputeLift(v.Converted, v.Runs, hold.Converted, hold.Runs)})
+		}
+		sl.Treatment = learn.ComputeLift(x, n, hold.Converted, hold.Runs)
+		tx, tn, hx, hn = tx+x, tn+n, hx+hold.Converted, hn+hold.Runs
+		out.Splits = append(out.Splits, sl)
+	}
+	if len(out.Splits) > 0 {
+		l := learn.ComputeLift(tx, tn, hx, hn)
+		out.Overall = &l
+	}
+	return out, nil
+}
+
+// apiJourneyLift: GET /api/v1/journeys/{id}/lift.
+func (s *Server) apiJourneyLift(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentAPIKey(c).WorkspaceID
+	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound("journey")
+	}
+	if err != nil {
+		return err
+	}
+	out, err := s.journeyLift(ctx, ws, j.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+// liftView is the report page's lift section.
+func (s *Server) liftView(ctx context.Context, ws, journeyID string) (views.LiftView, error) {
+	l, err := s.journeyLift(ctx, ws, journeyID)
+	if err != nil {
+		return views.LiftView{}, err
+	}
+	v := views.LiftView{JourneyID: journeyID}
+	row := func(label string, x learn.Lift) views.LiftRow {
+		r := views.LiftRow{Label: label,
+			Treatment: fmt.Sprintf("%d/%d = %s", x.TreatmentConversions, x.TreatmentRuns, pct(x.TreatmentRate)),
+			Holdout:   fmt.Sprintf("%d/%d = %s", x.HoldoutConversions, x.HoldoutRuns, pct(x.HoldoutRate)),
+			Absolute:  fmt.Sprintf("%+.2f pp (%+.2f to %+.2f)", 100*x.Absolute, 100*x.AbsoluteLow, 100*x.AbsoluteHigh),
+			Relative:  "–", Significant: x.Significant}
+		if !x.OK {
+			r.Absolute = "not enough runs yet"
+		}
+		if x.RelativeOK {
+			r.Relative = fmt.Sprintf("%+.1f%% (%+.1f%% to %+.1f%%)", 100*x.Relative, 100*x.RelativeLow, 100*x.RelativeHigh)
+		}
+		return r
+	}
+	if l.Overall != nil {
+		v.Rows = append(v.Rows, row("Journey (all splits with a holdout)", *l.Overall))
+	}
+	for _, sp := range l.Splits {
+		v.Rows = append(v.Rows, row(sp.NodeID+" · all variants", sp.Treatment))
+		for _, vr := range sp.Variants {
+			v.Rows = append(v.Rows, row(sp.NodeID+" · "+vr.Variant, vr.Lift))
+		}
+	}
+	return v, nil
+}
+
+// profileBestHour is the profile page's learned engagement hour.
+func (s *Server) profileBestHour(ctx context.Context, p store.Profile) (views.BestHourView, error) {
+	loc := time.UTC
+	if p.Timezone != "" {
+		if l, err := time.LoadLocation(p.Timezone); err == nil {
+			loc = l
+		}
+	}
+	now := s.cfg.Now()
+	names := worker.DefaultEngagementEvents
+	ts, err := s.store.ProfileEngagement(ctx, p.ID, names, now.Add(-worker.EngagementLookback), 500)
+	if err != nil {
+		return views.BestHourView{}, err
+	}
+	evs := make([]learn.Engagement, len(ts))
+	for i, t := range ts {
+		evs[i] = learn.Engagement{At: t, Location: loc}
+	}
+	hp := learn.Hours(evs, now, learn.DefaultHalfLife)
+	v := views.BestHourView{Timezone: loc.String(), Events: strings.Join(names, ", "), Evidence: hp.Evidence,
+		Needed: worker.MinProfileEvidence, Lookback: int(worker.EngagementLookback / (24 * time.Hour))}
+	if h, share, ok := hp.Best(); ok {
+		v.Hour, v.Learned = fmt.Sprintf("%02d:00–%02d:59", h, h), hp.Evidence >= worker.MinProfileEvidence
+		v.Share = pct(share)
+	}
+	scores := hp.Scores()
+	top := 0.0
+	for _, sc := range scores {
+		top = max(top, sc)
+	}
+	if top > 0 {
+		ch := views.Chart{Width: chartW, Height: 90, Title: "Engagement by local hour"}
+		slot := float64(chartW-chartLeft) / 24
+		for h := 0; h < 24; h++ {
+			bh := 60 * scores[h] / top
+			ch.Bars = append(ch.Bars, views.Bar{X: chartLeft + float64(h)*slot, Y: 64 - bh, W: slot - 2, H: bh, Class: "bar-entries",
+				Title: fmt.Sprintf("%02d:00: %d events", h, hp.Counts[h])})
+			if h%3 == 0 {
+				ch.Axis = append(ch.Axis, views.Label{X: chartLeft + float64(h)*slot, Y: 82, Text: fmt.Sprintf("%02d", h)})
+			}
+		}
+		v.Chart, v.HasChart = ch, true
+	}
+	return v, nil
+}
