@@ -400,6 +400,7 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 	engine := worker.NewEngine(worker.EngineConfig{
 		Store: st, Registry: reg, Connectors: conns, Suppressions: st, RateLimiter: worker.NewJourneyLimiter(limiter),
 		Enqueuer: client, Logger: logger, BaseURL: cfg.BaseURL, UnsubscribeURL: conns.UnsubscribeURL, StatusCacheTTL: time.Second,
+		Learning: worker.NewLearning(st, worker.LearningConfig{}), // bandit splits and best-time delays (docs/intelligence.md)
 	})
 	triggers := worker.NewTriggers(engine, st, rdb, worker.TriggersConfig{})
 	profileChanged := func(ctx context.Context, p store.Profile) {
