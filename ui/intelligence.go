@@ -67,7 +67,7 @@ func splitNodes(doc *flows.Journey) []splitInfo {
 	return out
 }
 
-// banditArmJSON is one variant of a bandit split as the canvas shows it.
+// banditSplitJSON is a bandit split as the canvas shows it.
 type banditSplitJSON struct {
 	NodeID     string              `json:"node_id"`
 	Title      string              `json:"title,omitempty"`

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -117,4 +118,30 @@ func TestBanditSplitWiring(t *testing.T) {
 	}
 	require.Zero(t, frozen["b"], "frozen winner honoured: %v", frozen)
 	require.Equal(t, 2, frozen["holdout"], "the holdout stays: entries 42..61 hold 2")
+}
+
+// TestBanditCacheOnVirtualClock: a worker's Learning reuses a split's
+// counts and freeze for AllocationTTL, so a freeze takes effect within it.
+func TestBanditCacheOnVirtualClock(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.cfg.Learning = worker.NewLearning(h.st, worker.LearningConfig{Now: h.clock.Now, AllocationTTL: 5 * time.Second})
+	h.eng = worker.NewEngine(h.cfg)
+	jid := h.publish(journey("Cached", "", banditNodes, banditEdges))
+	first := h.enter(jid, h.profile("c0", nil), worker.EntryEvent{})
+	h.drain()
+	require.NotContains(t, h.splitStep(first.ID).Detail, "frozen")
+
+	_, err := h.st.FreezeSplit(h.ctx, store.SplitFreeze{JourneyID: jid, NodeID: "ab", Variant: "b"})
+	require.NoError(t, err)
+	second := h.enter(jid, h.profile("c1", nil), worker.EntryEvent{})
+	h.drain()
+	require.NotContains(t, h.splitStep(second.ID).Detail, "frozen", "within the TTL the cached state decides")
+
+	h.clock.Add(5 * time.Second)
+	third := h.enter(jid, h.profile("c2", nil), worker.EntryEvent{})
+	h.drain()
+	st := h.splitStep(third.ID)
+	require.Equal(t, "b", st.Port)
+	require.Equal(t, "b", st.Detail["frozen"], "after the TTL the freeze applies")
 }

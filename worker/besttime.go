@@ -96,8 +96,7 @@ func (l *Learning) AudienceHours(ctx context.Context, journeyID string, names []
 }
 
 // ChooseHour picks the hour to aim for: the profile's when it has enough
-// evidence, else the audience's, else defaultHour. A failing read is
-// skipped (and reported in errs): the delay still ends on time.
+// evidence, else the audience's, else defaultHour.
 func ChooseHour(profile, audience learn.HourProfile, defaultHour int) BestHour {
 	if h, share, ok := profile.Best(); ok && profile.Evidence >= MinProfileEvidence {
 		return BestHour{Hour: h, Source: SourceProfile, Evidence: profile.Evidence, Share: share, Hours: profile}
