@@ -88,7 +88,7 @@ func (s *Server) editorPage(c *fiber.Ctx, title string) views.Page {
 	p := s.page(c, title)
 	p.App = true
 	p.Styles = []string{s.assetURLs["vendor/x6.css"], s.assetURLs["editor.css"]}
-	p.Scripts = []string{s.assetURLs["vendor/x6.min.js"], s.assetURLs["vendor/htmx.min.js"], s.assetURLs["app.js"], s.assetURLs["editor.js"], s.assetURLs["editor_stats.js"]}
+	p.Scripts = []string{s.assetURLs["vendor/x6.min.js"], s.assetURLs["vendor/htmx.min.js"], s.assetURLs["app.js"], s.assetURLs["editor.js"], s.assetURLs["editor_stats.js"], s.assetURLs["editor_sim.js"]}
 	return p
 }
 

@@ -1,0 +1,104 @@
+package ui_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waymarkhq/waymark/internal/browsertest"
+	"github.com/waymarkhq/waymark/internal/testenv"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// TestEditorSimulation runs a simulation from the editor: a typed profile
+// and a scripted event; the path is highlighted on the canvas, the timeline
+// shows the branch's value and the rendered messages, and Previous / Next
+// play it step by step.
+func TestEditorSimulation(t *testing.T) {
+	t.Parallel()
+	testenv.Chromium(t)
+	b := setupSim(t)
+	b.createUser("ada@example.com", "correct horse battery", store.RoleEditor)
+	base := b.listen()
+	br := browsertest.New(t)
+	bb := &browserBundle{testBundle: b, t: t, base: base, br: br}
+	br.Navigate(base + "/login")
+	br.Do(
+		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`[data-testid=login-form] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=current-user]`)),
+	)
+	key := b.apiKey(store.DefaultWorkspaceID, "journeys:write", "journeys:read")
+	r := b.call("POST", "/api/v1/journeys", key, testdata(t, "welcome_series.json"))
+	require.Equal(t, 201, r.status, string(r.body))
+	jid := r.json(t)["id"].(string)
+
+	bb.openEditor(jid)
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=open-simulate]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=sim-dialog]`)))
+	br.Do(
+		chromedp.SetValue(chromedp.CSS(`[data-testid=sim-sample]`), `{"external_id": "zoe", "email": "zoe@example.com", "timezone": "Europe/Paris", "attributes": {"first_name": "Zoé", "country": "FR"}}`),
+		chromedp.SetValue(chromedp.CSS(`[data-testid=sim-entry]`), `{"body": {"plan": "team"}}`),
+		chromedp.SetValue(chromedp.CSS(`[data-testid=sim-start]`), `2026-06-01T10:00:00Z`),
+		chromedp.Click(chromedp.CSS(`[data-testid=sim-add-event]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=sim-ev-name]`), "page_viewed"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=sim-ev-after]`), "1d"),
+		chromedp.Click(chromedp.CSS(`[data-testid=sim-run]`)),
+	)
+	br.WaitJS(`document.getElementById('sim-results').hasAttribute('data-loaded')`)
+	// The canvas marks its nodes as X6 renders them.
+	br.WaitJS(`document.querySelector('[data-testid="node-done"][data-sim="current"]') !== null`)
+	simAttr := func(id string) string {
+		return browsertest.Eval[string](br, fmt.Sprintf(`document.querySelector('[data-testid="node-%s"]').getAttribute('data-sim')`, id))
+	}
+	// The whole path first.
+	require.Equal(t, "visited", simAttr("start"))
+	require.Equal(t, "visited", simAttr("is_fr"))
+	require.Equal(t, "visited", simAttr("tips_fr"))
+	require.Equal(t, "unvisited", simAttr("tips_en"), "Zoé is French: the English tips are off her path")
+	require.Equal(t, "current", simAttr("done"))
+	visitedEdges := browsertest.Eval[int](br, `document.querySelectorAll('.x6-edge[data-sim="visited"]').length`)
+	require.Equal(t, 8, visitedEdges)
+	require.Equal(t, "Step 9 of 9", browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-position]').textContent`))
+	text := browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-timeline]').textContent`)
+	require.Contains(t, text, "Welcome to Waymark, Zoé!")
+	require.Contains(t, text, "Thanks for signing up on team.")
+	require.Contains(t, text, `profile.country == "FR" is true → yes`)
+	require.Contains(t, text, "3 astuces pour bien démarrer")
+	require.Contains(t, text, "to zoe@example.com")
+	require.Equal(t, 3, browsertest.Eval[int](br, `document.querySelectorAll('[data-testid=sim-message]').length`))
+	summary := browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-summary]').textContent`)
+	require.Contains(t, summary, "3 messages rendered, none sent")
+
+	// Step by step: back to the entry, then forward.
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=sim-first]`)))
+	require.Equal(t, "current", simAttr("start"))
+	require.Equal(t, "unvisited", simAttr("welcome"))
+	require.Equal(t, "Step 1 of 9", browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-position]').textContent`))
+	for i := 0; i < 3; i++ {
+		br.Do(chromedp.Click(chromedp.CSS(`[data-testid=sim-next]`)))
+	}
+	require.Equal(t, "current", simAttr("is_fr"))
+	require.Equal(t, "visited", simAttr("wait_2d"))
+	require.Equal(t, "unvisited", simAttr("tips_fr"))
+	cur := browsertest.Eval[string](br, `document.querySelector('.sim-step[aria-current=step]').textContent`)
+	require.True(t, strings.Contains(cur, "2d") && strings.Contains(cur, "is true → yes"), cur)
+
+	// Bad input is shown in the dialog, naming the field.
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=sim-again]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=sim-dialog]`)))
+	br.Do(
+		chromedp.SetValue(chromedp.CSS(`[data-testid=sim-ev-after]`), "soon"),
+		chromedp.Click(chromedp.CSS(`[data-testid=sim-run]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=sim-error]`)),
+	)
+	errText := browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-error]').textContent`)
+	require.Contains(t, errText, "events[0].after")
+
+	// Closing the panel clears the canvas.
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=sim-cancel]`)), chromedp.Click(chromedp.CSS(`[data-testid=sim-close]`)))
+	require.False(t, browsertest.Eval[bool](br, `document.querySelector('[data-testid="node-start"]').hasAttribute('data-sim')`))
+	require.True(t, browsertest.Eval[bool](br, `document.getElementById('sim-results').hidden`))
+}
