@@ -112,6 +112,9 @@ func simulationError(err error) error {
 	if errors.As(err, &pe) {
 		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_document", Message: err.Error(), Details: details(pe.Problems)}
 	}
+	if errors.Is(err, sim.ErrBusy) {
+		return newError(fiber.StatusTooManyRequests, "busy", "%s", err.Error())
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return newError(fiber.StatusUnprocessableEntity, "simulation_too_large", "%s", fmt.Sprintf("the simulation did not finish in time: %v; simulate fewer profiles or a shorter horizon", err))
 	}

@@ -96,3 +96,21 @@ func TestReplay(t *testing.T) {
 	require.Equal(t, 1, rep.Differ)
 	require.Equal(t, "document", rep.Runs[0].Against)
 }
+
+func TestSimulationsAreBounded(t *testing.T) {
+	t.Parallel()
+	reg := nodes.NewRegistry()
+	require.NoError(t, builtin.Register(reg))
+	lim := DefaultLimits
+	lim.Concurrent, lim.BusyWait = 1, time.Millisecond
+	s := New(Config{Registry: reg, Limits: lim})
+	release, err := s.acquire(context.Background())
+	require.NoError(t, err)
+	req := Request{Profiles: []ProfileInput{{ExternalID: "x"}}}
+	_, err = s.Simulate(context.Background(), store.DefaultWorkspaceID, []byte(replayDoc), req)
+	require.ErrorIs(t, err, ErrBusy)
+	release()
+	res, err := s.Simulate(context.Background(), store.DefaultWorkspaceID, []byte(replayDoc), req)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Entered)
+}

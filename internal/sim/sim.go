@@ -35,13 +35,20 @@ type Limits struct {
 	// MaxDetailed is how many profiles get their full timeline in the
 	// result; counts always cover every profile.
 	MaxDetailed int
+	// Concurrent is how many simulations one process runs at once; more
+	// wait up to BusyWait, then get ErrBusy.
+	Concurrent int
+	BusyWait   time.Duration
 }
 
 // DefaultLimits are the limits the API, the editor and the CLI use.
 var DefaultLimits = Limits{
 	MaxProfiles: 10000, MaxHorizon: 400 * nodes.Day, MaxEvents: 100000, Timeout: 2 * time.Minute,
-	MaxTasksPerProfile: 2000, MaxDetailed: 200,
+	MaxTasksPerProfile: 2000, MaxDetailed: 200, Concurrent: 2, BusyWait: 15 * time.Second,
 }
+
+// ErrBusy says the process is already running as many simulations as it may.
+var ErrBusy = errors.New("too many simulations are running; try again in a moment")
 
 // ProfileSource reads existing profiles (read-only) from the real database.
 type ProfileSource interface {
@@ -65,7 +72,8 @@ type Config struct {
 // Simulator runs simulations. It is safe for concurrent use: every
 // simulation has its own private world.
 type Simulator struct {
-	cfg Config
+	cfg   Config
+	slots chan struct{}
 }
 
 // New returns a simulator.
@@ -76,7 +84,27 @@ func New(cfg Config) *Simulator {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Simulator{cfg: cfg}
+	if cfg.Limits.Concurrent <= 0 {
+		cfg.Limits.Concurrent = DefaultLimits.Concurrent
+	}
+	if cfg.Limits.BusyWait <= 0 {
+		cfg.Limits.BusyWait = DefaultLimits.BusyWait
+	}
+	return &Simulator{cfg: cfg, slots: make(chan struct{}, cfg.Limits.Concurrent)}
+}
+
+// acquire takes a simulation slot; release gives it back.
+func (s *Simulator) acquire(ctx context.Context) (release func(), err error) {
+	t := time.NewTimer(s.cfg.Limits.BusyWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	case <-t.C:
+		return nil, ErrBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Limits reports the simulator's limits.
@@ -425,6 +453,11 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 		return nil, &InputError{Problems: ps}
 	}
 
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	w, err := newWorld(ctx, s.cfg.Registry, workspaceID, start, s.cfg.Suppressions, s.cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -472,7 +505,7 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 	case runErr != nil:
 		return nil, runErr
 	default:
-		if _, more := w.queue.pop(end.Add(lim.MaxHorizon * 100)); more {
+		if w.queue.len() > 0 {
 			stopped = "horizon"
 			w.clock.Set(end)
 		}

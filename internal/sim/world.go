@@ -240,6 +240,12 @@ func (q *taskQueue) pop(limit time.Time) (item, bool) {
 	return heap.Pop(&q.h).(item), true
 }
 
+func (q *taskQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.h)
+}
+
 func (q *taskQueue) done(id string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
