@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -47,11 +48,11 @@ func splitNodes(doc *flows.Journey) []splitInfo {
 		if s, ok := n.Config["strategy"].(string); ok && s != "" {
 			si.Strategy = s
 		}
-		if h, ok := n.Config["holdout"].(float64); ok {
-			si.Holdout = int(h)
+		if h, ok := configInt(n.Config["holdout"]); ok {
+			si.Holdout = h
 		}
-		if m, ok := n.Config["min_share"].(float64); ok {
-			si.MinShare = int(m)
+		if m, ok := configInt(n.Config["min_share"]); ok {
+			si.MinShare = m
 		}
 		if vs, ok := n.Config["variants"].([]any); ok {
 			for _, v := range vs {
@@ -67,17 +68,38 @@ func splitNodes(doc *flows.Journey) []splitInfo {
 	return out
 }
 
+// configInt reads a whole number from a parsed document's config.
+func configInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int(n), true
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil
+	}
+	return 0, false
+}
+
 // banditSplitJSON is a bandit split as the canvas shows it.
 type banditSplitJSON struct {
 	NodeID     string              `json:"node_id"`
 	Title      string              `json:"title,omitempty"`
 	MinShare   float64             `json:"min_share"`
 	HoldoutPct int                 `json:"holdout_pct"`
-	Holdout    store.ArmCount      `json:"holdout"`
+	Holdout    holdoutJSON         `json:"holdout"`
 	Frozen     string              `json:"frozen,omitempty"`
 	FrozenBy   string              `json:"frozen_by,omitempty"`
 	Arms       []learn.ArmEstimate `json:"arms"`
 	Leader     string              `json:"leader"`
+}
+
+type holdoutJSON struct {
+	Runs        int64 `json:"runs"`
+	Conversions int64 `json:"conversions"`
 }
 
 type banditJSON struct {
@@ -110,13 +132,13 @@ func (s *Server) banditSplits(ctx context.Context, journeyID string, doc *flows.
 		f := frozen[si.ID]
 		a := worker.BanditAllocation(journeyID, si.ID, si.Variants, counts, float64(si.MinShare)/100, f.Variant)
 		b := banditSplitJSON{NodeID: si.ID, Title: si.Title, MinShare: float64(si.MinShare) / 100, HoldoutPct: si.Holdout,
-			Holdout: store.ArmCount{Variant: "holdout"}, Frozen: a.Frozen, Arms: a.Arms}
+			Frozen: a.Frozen, Arms: a.Arms}
 		if a.Frozen != "" {
 			b.FrozenBy = f.FrozenBy
 		}
 		for _, c := range counts {
 			if c.Variant == "holdout" {
-				b.Holdout = c
+				b.Holdout = holdoutJSON{Runs: c.Runs, Conversions: c.Conversions}
 			}
 		}
 		best := -1.0

@@ -127,10 +127,14 @@ func TestLiftAndBanditViews(t *testing.T) {
 	var bj struct {
 		CanFreeze bool `json:"can_freeze"`
 		Splits    []struct {
-			NodeID  string              `json:"node_id"`
-			Frozen  string              `json:"frozen"`
-			Holdout store.ArmCount      `json:"holdout"`
-			Arms    []learn.ArmEstimate `json:"arms"`
+			NodeID  string `json:"node_id"`
+			Frozen  string `json:"frozen"`
+			Holdout struct {
+				Runs int64 `json:"runs"`
+			} `json:"holdout"`
+			MinShare   float64             `json:"min_share"`
+			HoldoutPct int                 `json:"holdout_pct"`
+			Arms       []learn.ArmEstimate `json:"arms"`
 		} `json:"splits"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &bj))
@@ -145,6 +149,9 @@ func TestLiftAndBanditViews(t *testing.T) {
 	}
 	require.InDelta(t, 1, total, 1e-9)
 	require.Equal(t, int64(10), bj.Splits[0].Holdout.Runs)
+	require.Contains(t, body, `"holdout":{"runs":10,`)
+	require.Equal(t, 0.1, bj.Splits[0].MinShare)
+	require.Equal(t, 50, bj.Splits[0].HoldoutPct)
 
 	// Freeze: viewers may not; a bad variant is a 422 naming it; an editor
 	// freezes, it is audited, and the canvas shows it.
