@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/waymarkhq/waymark/flows"
@@ -402,11 +404,6 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 	}
 
 	// Scripted events.
-	type timedEvent struct {
-		at      time.Time
-		ev      ScriptedEvent
-		targets []*simProfile
-	}
 	var events []timedEvent
 	fanout := 0
 	for i, ev := range req.Events {
@@ -458,6 +455,78 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 		return nil, err
 	}
 	defer release()
+	sort.SliceStable(events, func(i, k int) bool { return events[i].at.Before(events[k].at) })
+
+	// Profiles are independent of each other unless the journey limits its
+	// total entries: then they share one world. Otherwise large cohorts
+	// run in shards, one private world each, in parallel.
+	shards := [][]*simProfile{sps}
+	if n := shardCount(len(sps)); n > 1 && compiled.Settings.EntryLimitTotal == 0 {
+		shards = make([][]*simProfile, n)
+		size := (len(sps) + n - 1) / n
+		for i := range shards {
+			shards[i] = sps[min(i*size, len(sps)):min((i+1)*size, len(sps))]
+		}
+	}
+	end := start.Add(horizon)
+	outs := make([]*partial, len(shards))
+	errs := make([]error, len(shards))
+	var wg sync.WaitGroup
+	base := 0
+	for i, shard := range shards {
+		in := map[*simProfile]bool{}
+		for _, sp := range shard {
+			in[sp] = true
+		}
+		var evs []timedEvent
+		for _, te := range events {
+			var targets []*simProfile
+			for _, sp := range te.targets {
+				if in[sp] {
+					targets = append(targets, sp)
+				}
+			}
+			if len(targets) > 0 {
+				evs = append(evs, timedEvent{at: te.at, ev: te.ev, targets: targets})
+			}
+		}
+		wg.Add(1)
+		go func(i, base int, shard []*simProfile, evs []timedEvent) {
+			defer wg.Done()
+			outs[i], errs[i] = s.runShard(ctx, workspaceID, doc, trigger, req.Entry, start, end, shard, evs, base)
+		}(i, base, shard, evs)
+		base += len(shard)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	res := merge(outs, compiled)
+	res.Journey = j.Name
+	res.Start, res.Horizon = start, nodes.FormatDuration(horizon)
+	return res, nil
+}
+
+// shardCount is how many worlds a simulation of n profiles runs in.
+func shardCount(n int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), n/shardMin))
+}
+
+// shardMin is the fewest profiles worth a world of their own.
+const shardMin = 250
+
+// timedEvent is a scripted event at its virtual time, with its profiles.
+type timedEvent struct {
+	at      time.Time
+	ev      ScriptedEvent
+	targets []*simProfile
+}
+
+// runShard simulates some of the profiles in a world of their own.
+// base is the index of the shard's first profile in the request.
+func (s *Simulator) runShard(ctx context.Context, workspaceID string, doc []byte, trigger *flows.CompiledNode, entry Entry,
+	start, end time.Time, sps []*simProfile, events []timedEvent, base int) (*partial, error) {
+	lim := s.cfg.Limits
 	w, err := newWorld(ctx, s.cfg.Registry, workspaceID, start, s.cfg.Suppressions, s.cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -478,14 +547,13 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 	notEntered := map[*simProfile]string{}
 	for _, sp := range sps {
 		w.at(start, func(ctx context.Context) error {
-			reason, err := w.enter(ctx, trigger, req.Entry, sp)
+			reason, err := w.enter(ctx, trigger, entry, sp)
 			if reason != "" {
 				notEntered[sp] = reason
 			}
 			return err
 		})
 	}
-	sort.SliceStable(events, func(i, k int) bool { return events[i].at.Before(events[k].at) })
 	for _, te := range events {
 		for _, sp := range te.targets {
 			w.at(te.at, func(ctx context.Context) error {
@@ -494,7 +562,6 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 		}
 	}
 
-	end := start.Add(horizon)
 	stopped := "done"
 	runErr := w.run(ctx, end)
 	switch {
@@ -513,13 +580,12 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 	// Reading the results must not fail for the timeout that stopped the run.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), lim.Timeout)
 	defer rcancel()
-	res, err := w.collect(rctx, sps, notEntered, lim.MaxDetailed)
+	out, err := w.collect(rctx, sps, notEntered, max(0, lim.MaxDetailed-base))
 	if err != nil {
 		return nil, err
 	}
-	res.Journey = j.Name
-	res.Start, res.End, res.Horizon, res.Stopped = start, w.clock.Now(), nodes.FormatDuration(horizon), stopped
-	return res, nil
+	out.stopped, out.end = stopped, w.clock.Now()
+	return out, nil
 }
 
 // entryTrigger picks the trigger the profiles enter through.
@@ -638,9 +704,22 @@ func (w *world) event(ctx context.Context, sp *simProfile, name string, props ma
 	return err
 }
 
-// collect reads every run back from the private database.
-func (w *world) collect(ctx context.Context, sps []*simProfile, notEntered map[*simProfile]string, maxDetailed int) (*Result, error) {
-	res := &Result{Profiles: len(sps), Statuses: map[string]int{}}
+// partial is one world's share of a result.
+type partial struct {
+	res     *Result
+	paths   map[string]*PathCount
+	nodes   map[string]*NodeCount
+	runs    int
+	stopped string
+	end     time.Time
+}
+
+// collect reads every run back from the private database; the first
+// detailed profiles get their full timeline.
+func (w *world) collect(ctx context.Context, sps []*simProfile, notEntered map[*simProfile]string, maxDetailed int) (*partial, error) {
+	out := &partial{res: &Result{Profiles: len(sps), Statuses: map[string]int{}, Timelines: []ProfileTimeline{}},
+		paths: map[string]*PathCount{}, nodes: map[string]*NodeCount{}}
+	res := out.res
 	msgs := map[string][]sentMessage{} // by run id
 	for _, m := range w.inbox.all() {
 		runID := m.msg.IdempotencyKey
@@ -650,9 +729,6 @@ func (w *world) collect(ctx context.Context, sps []*simProfile, notEntered map[*
 		msgs[runID] = append(msgs[runID], m)
 		res.Messages++
 	}
-	paths := map[string]*PathCount{}
-	nodeCounts := map[string]*NodeCount{}
-	totalRuns := 0
 	for i, sp := range sps {
 		runs, err := w.st.ListProfileRuns(ctx, sp.id, w.journeyID, time.Time{})
 		if err != nil {
@@ -676,15 +752,15 @@ func (w *world) collect(ctx context.Context, sps []*simProfile, notEntered map[*
 			if err != nil {
 				return nil, err
 			}
-			totalRuns++
+			out.runs++
 			res.Statuses[r.Status]++
 			key := make([]string, 0, len(steps))
 			for _, st := range steps {
 				key = append(key, st.NodeID+":"+st.Port)
-				nc := nodeCounts[st.NodeID]
+				nc := out.nodes[st.NodeID]
 				if nc == nil {
 					nc = &NodeCount{NodeID: st.NodeID, Ports: map[string]int{}, Outcomes: map[string]int{}}
-					nodeCounts[st.NodeID] = nc
+					out.nodes[st.NodeID] = nc
 				}
 				nc.Steps++
 				if st.Port != "" {
@@ -693,10 +769,10 @@ func (w *world) collect(ctx context.Context, sps []*simProfile, notEntered map[*
 				nc.Outcomes[st.Outcome]++
 			}
 			k := strings.Join(key, ">")
-			if pc := paths[k]; pc != nil {
+			if pc := out.paths[k]; pc != nil {
 				pc.Runs++
 			} else {
-				paths[k] = &PathCount{Path: key, Runs: 1}
+				out.paths[k] = &PathCount{Path: key, Runs: 1}
 			}
 			if !detailed {
 				continue
@@ -716,8 +792,59 @@ func (w *world) collect(ctx context.Context, sps []*simProfile, notEntered map[*
 		}
 	}
 	res.Truncated = len(sps) > maxDetailed
+	return out, nil
+}
+
+// stopRank orders why worlds stopped, the most telling last.
+var stopRank = map[string]int{"done": 0, "horizon": 1, "budget": 2, "timeout": 3}
+
+// merge adds the worlds' shares up into one result.
+func merge(parts []*partial, c *flows.Compiled) *Result {
+	res := &Result{Statuses: map[string]int{}, Timelines: []ProfileTimeline{}, Paths: []PathCount{}, Nodes: []NodeCount{}, Stopped: "done"}
+	paths := map[string]*PathCount{}
+	nodeCounts := map[string]*NodeCount{}
+	runs := 0
+	for _, p := range parts {
+		res.Profiles += p.res.Profiles
+		res.Entered += p.res.Entered
+		res.Messages += p.res.Messages
+		res.Truncated = res.Truncated || p.res.Truncated
+		res.Timelines = append(res.Timelines, p.res.Timelines...)
+		for k, v := range p.res.Statuses {
+			res.Statuses[k] += v
+		}
+		runs += p.runs
+		for k, pc := range p.paths {
+			if cur := paths[k]; cur != nil {
+				cur.Runs += pc.Runs
+			} else {
+				cp := *pc
+				paths[k] = &cp
+			}
+		}
+		for id, nc := range p.nodes {
+			cur := nodeCounts[id]
+			if cur == nil {
+				cur = &NodeCount{NodeID: id, Ports: map[string]int{}, Outcomes: map[string]int{}}
+				nodeCounts[id] = cur
+			}
+			cur.Steps += nc.Steps
+			for k, v := range nc.Ports {
+				cur.Ports[k] += v
+			}
+			for k, v := range nc.Outcomes {
+				cur.Outcomes[k] += v
+			}
+		}
+		if stopRank[p.stopped] > stopRank[res.Stopped] {
+			res.Stopped = p.stopped
+		}
+		if p.end.After(res.End) {
+			res.End = p.end
+		}
+	}
 	for _, pc := range paths {
-		pc.Share = float64(pc.Runs) / float64(max(totalRuns, 1))
+		pc.Share = float64(pc.Runs) / float64(max(runs, 1))
 		res.Paths = append(res.Paths, *pc)
 	}
 	sort.Slice(res.Paths, func(i, k int) bool {
@@ -726,21 +853,12 @@ func (w *world) collect(ctx context.Context, sps []*simProfile, notEntered map[*
 		}
 		return strings.Join(res.Paths[i].Path, ">") < strings.Join(res.Paths[k].Path, ">")
 	})
-	for _, n := range w.compiled.Journey.Nodes {
+	for _, n := range c.Journey.Nodes {
 		if nc := nodeCounts[n.ID]; nc != nil {
 			res.Nodes = append(res.Nodes, *nc)
 		}
 	}
-	if res.Timelines == nil {
-		res.Timelines = []ProfileTimeline{}
-	}
-	if res.Paths == nil {
-		res.Paths = []PathCount{}
-	}
-	if res.Nodes == nil {
-		res.Nodes = []NodeCount{}
-	}
-	return res, nil
+	return res
 }
 
 func message(m sentMessage, steps []store.RunStep) Message {

@@ -315,3 +315,35 @@ func TestSimulateBadInput(t *testing.T) {
 	require.ErrorAs(t, err, &inv)
 	require.Equal(t, "c", inv.Problems[0].NodeID)
 }
+
+// A large cohort runs in several private worlds at once; the result is the
+// same as one world's: every profile counted, timelines in request order,
+// scripted events reaching their profile wherever it runs.
+func TestSimulateLargeCohort(t *testing.T) {
+	t.Parallel()
+	doc := testdata(t, "abandoned_cart.json")
+	res := simulate(t, doc, sim.Request{
+		Cohort:   &sim.CohortSpec{Size: 510, Seed: 5, Attributes: map[string]sim.AttributeSpec{"first_name": {Values: []any{"Kim"}}}},
+		Profiles: []sim.ProfileInput{{ExternalID: "late", Email: "late@example.com"}},
+		Entry:    sim.Entry{Properties: map[string]any{"cart_id": "c1", "total": 50.0, "items": []any{"a"}, "url": "https://shop/c1"}},
+		Events: []sim.ScriptedEvent{
+			{Profile: "late", Name: "order_completed", Properties: map[string]any{"cart_id": "c1"}, After: "30m"},
+			{Profile: "sim-510", Name: "order_completed", Properties: map[string]any{"cart_id": "c1"}, After: "20m"},
+		},
+	})
+	require.Equal(t, 511, res.Profiles)
+	require.Equal(t, 511, res.Entered)
+	require.Len(t, res.Timelines, 200)
+	require.Equal(t, "late", res.Timelines[0].ExternalID, "typed profiles come before the cohort")
+	require.Equal(t, "sim-1", res.Timelines[1].ExternalID)
+	require.Equal(t, "sim-199", res.Timelines[199].ExternalID)
+	ports := map[string]int{}
+	for _, n := range res.Nodes {
+		if n.NodeID == "wait_order" {
+			ports = n.Ports
+		}
+	}
+	require.Equal(t, 2, ports["matched"], "%v", ports)
+	require.Equal(t, 509, ports["timeout"], "%v", ports)
+	require.Equal(t, 511, res.Statuses[store.RunCompleted])
+}
