@@ -49,6 +49,10 @@ type MigrationCandidate struct {
 	// the start of the task that parked it (its last ledger step), or, for
 	// a run migrated before, the time carried over by that migration.
 	WaitingSince time.Time
+	// MigratedFrom is the node and version the run left when a migration
+	// moved it to where it is (a rollback moves it back); "" otherwise.
+	MigratedFrom        string
+	MigratedFromVersion int
 }
 
 // MigratableStatuses are the statuses of runs a plan moves or exits:
@@ -92,8 +96,13 @@ func (s *Store) ListMigrationCandidates(ctx context.Context, journeyID string, v
 		if st, ok := last[r.ID]; ok {
 			c.WaitingSince = st.StartedAt
 			if st.Outcome == OutcomeMigrated {
-				if t, err := time.Parse(time.RFC3339Nano, fmt.Sprint(decodeObject(st.Detail)["waiting_since"])); err == nil {
+				d := decodeObject(st.Detail)
+				if t, err := time.Parse(time.RFC3339Nano, fmt.Sprint(d["waiting_since"])); err == nil {
 					c.WaitingSince = t
+				}
+				c.MigratedFrom, _ = d["from_node"].(string)
+				if v, ok := d["from_version"].(float64); ok {
+					c.MigratedFromVersion = int(v)
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,7 +29,11 @@ func (s *Server) journeyPublishReview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, views.PublishReviewView(s.page(c, ""), r))
+	m, err := s.migrationView(c, j, r, nil, false)
+	if err != nil {
+		return err
+	}
+	return render(c, views.PublishReviewView(s.page(c, ""), r, m))
 }
 
 func (s *Server) publishReview(c *fiber.Ctx, j store.Journey) (views.PublishReview, error) {
@@ -64,46 +69,160 @@ func (s *Server) publishReview(c *fiber.Ctx, j store.Journey) (views.PublishRevi
 	return r, nil
 }
 
+// migrationView runs the plan dry against the live version's runs and
+// lays it out for the review (issue 10, migration planner).
+func (s *Server) migrationView(c *fiber.Ctx, j store.Journey, r views.PublishReview, plan journeys.Plan, checked bool) (views.PublishMigration, error) {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	var m views.PublishMigration
+	if j.LiveVersion > 0 {
+		prev, err := s.journeys.PreviousVersion(ctx, ws, j.ID)
+		if err != nil && !errors.Is(err, journeys.ErrNothingToRollBack) {
+			return m, err
+		}
+		m.PreviousVersion = prev
+	}
+	if len(r.Problems) > 0 || r.FirstPublish || j.Status == store.JourneyArchived {
+		return m, nil
+	}
+	_, rep, err := s.journeys.PublishPlan(ctx, ws, j.ID, journeys.PublishRequest{Plan: plan, DryRun: true})
+	var pe *journeys.PlanError
+	switch {
+	case errors.As(err, &pe):
+		m.Problems = problemItems(nil, pe.Problems)
+		checked = false
+	case err != nil:
+		if _, invalid := journeys.IsInvalid(err); invalid {
+			return m, nil
+		}
+		return m, err
+	}
+	m.Checked = checked
+	m.Stay, m.Move, m.Exit = rep.Stay, rep.Move, rep.Exit
+	for _, n := range rep.NewNodes {
+		m.Targets = append(m.Targets, views.MigrationTarget{Value: "move:" + n.ID, Label: n.Title + " (" + n.Kind + ")"})
+	}
+	for _, l := range rep.Nodes {
+		choice := l.Action
+		switch {
+		case choice == journeys.PlanMove:
+			choice = "move:" + l.To
+		case l.Deleted && l.Waiting > 0 && choice == journeys.PlanStay:
+			if np, given := plan[l.NodeID]; !given || np.Action == "" {
+				choice = ""
+			}
+		}
+		m.Lines = append(m.Lines, views.MigrationLine{NodeID: l.NodeID, Title: l.Title, Kind: l.Kind, Deleted: l.Deleted,
+			Waiting: l.Waiting, Active: l.Active, Choice: choice})
+	}
+	return m, nil
+}
+
+// formPlan reads the review's plan fields: plan.<node id> = stay, exit or
+// move:<node id of the new version>; an empty choice is left out.
+func formPlan(c *fiber.Ctx) (journeys.Plan, error) {
+	plan := journeys.Plan{}
+	var bad error
+	c.Request().PostArgs().VisitAll(func(k, v []byte) {
+		key, val := string(k), strings.TrimSpace(string(v))
+		id, ok := strings.CutPrefix(key, "plan.")
+		if !ok || val == "" {
+			return
+		}
+		switch {
+		case val == journeys.PlanStay || val == journeys.PlanExit:
+			plan[id] = journeys.NodePlan{Action: val}
+		case strings.HasPrefix(val, "move:"):
+			plan[id] = journeys.NodePlan{Action: journeys.PlanMove, To: strings.TrimPrefix(val, "move:")}
+		default:
+			bad = errBadRequest("%s: want stay, exit or move:<node id>", key)
+		}
+	})
+	return plan, bad
+}
+
 func (s *Server) journeyPublish(c *fiber.Ctx) error {
 	ctx, ws := c.UserContext(), currentWorkspace(c)
 	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
 		return journeyError(err)
 	}
+	plan, err := formPlan(c)
+	if err != nil {
+		return err
+	}
+	rerender := func(status int, msg string) error {
+		r, err := s.publishReview(c, j)
+		if err != nil {
+			return err
+		}
+		r.Error = msg
+		m, err := s.migrationView(c, j, r, plan, status == fiber.StatusOK)
+		if err != nil {
+			return err
+		}
+		return s.renderStatus(c, status, views.PublishReviewView(s.page(c, ""), r, m))
+	}
+	if c.Query("dry_run") == "1" {
+		return rerender(fiber.StatusOK, "")
+	}
 	rev, err := strconv.Atoi(c.FormValue("revision"))
 	if err != nil || rev < 1 {
 		return errBadRequest("revision: required (the draft revision you reviewed)")
 	}
 	if rev != j.DraftRevision {
-		r, err := s.publishReview(c, j)
-		if err != nil {
-			return err
-		}
-		r.Error = "The draft changed after you opened this review (someone saved it). Check the changes below again."
-		return s.renderStatus(c, fiber.StatusConflict, views.PublishReviewView(s.page(c, ""), r))
+		return rerender(fiber.StatusConflict, "The draft changed after you opened this review (someone saved it). Check the changes below again.")
 	}
-	v, err := s.journeys.Publish(ctx, ws, j.ID, actorName(c))
+	v, rep, err := s.journeys.PublishPlan(ctx, ws, j.ID, journeys.PublishRequest{Plan: plan, By: actorName(c), Audit: auditActor(c)})
+	var pe *journeys.PlanError
+	if errors.As(err, &pe) {
+		return rerender(fiber.StatusUnprocessableEntity, "Choose what happens to the runs waiting at deleted steps.")
+	}
 	if _, ok := journeys.IsInvalid(err); ok {
-		r, rerr := s.publishReview(c, j)
-		if rerr != nil {
-			return rerr
-		}
-		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.PublishReviewView(s.page(c, ""), r))
+		return rerender(fiber.StatusUnprocessableEntity, "")
 	}
 	if err != nil {
 		return journeyError(err)
 	}
-	if err := s.audit(c, "journey.publish", "journey", j.ID, map[string]any{"version": v.Version}); err != nil {
-		return err
-	}
-	j, err = s.store.GetJourney(ctx, ws, j.ID)
+	return s.renderPublished(c, v.JourneyID, v.Version, rep, views.PublishOutcome{})
+}
+
+func (s *Server) renderPublished(c *fiber.Ctx, id string, version int, rep journeys.MigrationReport, o views.PublishOutcome) error {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	j, err := s.store.GetJourney(ctx, ws, id)
 	if err != nil {
 		return err
 	}
+	o.Moved, o.Exited, o.Skipped = rep.Moved, rep.Exited, len(rep.Skipped)
+	if prev, err := s.journeys.PreviousVersion(ctx, ws, id); err == nil {
+		o.PreviousVersion = prev
+	}
 	return render(c, views.PublishedView(s.page(c, ""), views.Published{
-		JourneyID: j.ID, Version: v.Version, Status: j.Status,
+		JourneyID: j.ID, Version: version, Status: j.Status,
 		Result: fiber.Map{"status": j.Status, "live_version": j.LiveVersion, "revision": j.DraftRevision},
-	}))
+	}, o))
+}
+
+// journeyRollback makes the previous version live again (one action).
+func (s *Server) journeyRollback(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentWorkspace(c)
+	before, err := s.store.GetJourney(ctx, ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	restored, err := s.journeys.PreviousVersion(ctx, ws, before.ID)
+	if err != nil {
+		return rollbackError(err)
+	}
+	v, rep, err := s.journeys.Rollback(ctx, ws, before.ID, actorName(c), auditActor(c))
+	if err != nil {
+		return rollbackError(err)
+	}
+	after, err := s.store.GetJourney(ctx, ws, before.ID)
+	if err != nil {
+		return err
+	}
+	return s.renderPublished(c, v.JourneyID, v.Version, rep, views.PublishOutcome{RolledBack: true, RestoredVersion: restored,
+		DraftReset: after.DraftRevision != before.DraftRevision})
 }
 
 // problemItems names each problem's node by its title.

@@ -32,7 +32,7 @@ var apiOps = map[string]apiOp{
 	"GET /api/v1/journeys/{id}":                    {Summary: "A journey with its draft; ETag is the draft revision", Tag: "journeys", Response: "Journey"},
 	"GET /api/v1/journeys/{id}/export":             {Summary: "The canonical v1 document of the draft or ?version=N", Tag: "journeys", Response: "JourneyDocument"},
 	"PUT /api/v1/journeys/{id}/draft":              {Summary: "Replace the draft; If-Match: \"<revision>\" refuses a stale save with 409", Tag: "journeys", Request: "JourneyDocument", Response: "Journey"},
-	"POST /api/v1/journeys/{id}/publish":           {Summary: "Validate in full, compile and freeze the draft as the next version", Tag: "journeys"},
+	"POST /api/v1/journeys/{id}/publish":           {Summary: "Validate in full, compile and freeze the draft as the next version; optional body: a migration plan for the live version's waiting runs, or a dry run (docs/live-edits.md)", Tag: "journeys", Request: "PublishRequest", Response: "PublishResult"},
 	"POST /api/v1/journeys/{id}/pause":             {Summary: "Pause: no entries; runs park at their next step", Tag: "journeys", Response: "Journey"},
 	"POST /api/v1/journeys/{id}/resume":            {Summary: "Resume a paused journey; parked runs continue", Tag: "journeys", Response: "Journey"},
 	"POST /api/v1/journeys/{id}/archive":           {Summary: "Archive (?exit_runs=true also exits live runs)", Tag: "journeys", Response: "Journey"},
@@ -76,6 +76,9 @@ var apiOps = map[string]apiOp{
 	"POST /api/v1/journeys/{id}/simulate": {Summary: "Simulate the draft, a version or a document for existing, typed or generated profiles on a virtual clock; nothing is sent (docs/simulator.md)", Tag: "journeys", Request: "SimulationRequest", Response: "SimulationResult"},
 
 	// Migration planner (issue 10).
+	"POST /api/v1/journeys/{id}/rollback":  {Summary: "Make the previous version live again as a new version; waiting runs of the current version move back by node id (docs/live-edits.md)", Tag: "journeys", Response: "PublishResult"},
+	"POST /api/v1/journeys/{id}/test-send": {Summary: "Send one action node's message to a chosen address through its connector, marked [Test]; recorded in test sends, not deliveries (docs/live-edits.md)", Tag: "journeys", Request: "TestSendRequest", Response: "TestSendResult"},
+	"GET /api/v1/journeys/{id}/test-sends": {Summary: "A journey's test sends, newest first (?limit=)", Tag: "journeys"},
 
 	// Intelligence (issue 12).
 	"GET /api/v1/journeys/{id}/lift": {Summary: "Conversion lift versus holdout per split node and variant, with 95% intervals (docs/intelligence.md)", Tag: "journeys", Response: "Lift"},
@@ -87,6 +90,21 @@ var fiberParam = regexp.MustCompile(`:([A-Za-z_]+)`)
 func openapiPath(p string) string { return fiberParam.ReplaceAllString(p, "{$1}") }
 
 var openapiSchemas = map[string]any{
+	// Migration planner and test sends (issue 10).
+	"PublishRequest": obj(map[string]any{"dry_run": map[string]any{"type": "boolean"},
+		"plan": map[string]any{"type": "object", "description": "live node id → {action: stay|move|exit, to: node id of the new version}",
+			"additionalProperties": obj(map[string]any{"action": map[string]any{"enum": []string{"stay", "move", "exit"}}, "to": str()}, "action")}}),
+	"PublishResult": obj(map[string]any{"journey": ref("Journey"), "version": map[string]any{"type": "integer"}, "published_at": str(), "dry_run": map[string]any{"type": "boolean"},
+		"migration": obj(map[string]any{"from_version": map[string]any{"type": "integer"}, "version": map[string]any{"type": "integer"},
+			"nodes": map[string]any{"type": "array", "items": obj(map[string]any{"node_id": str(), "title": str(), "kind": str(), "deleted": map[string]any{"type": "boolean"},
+				"waiting": map[string]any{"type": "integer"}, "active": map[string]any{"type": "integer"}, "action": str(), "to": str()})},
+			"stay": map[string]any{"type": "integer"}, "move": map[string]any{"type": "integer"}, "exit": map[string]any{"type": "integer"},
+			"moved": map[string]any{"type": "integer"}, "exited": map[string]any{"type": "integer"}, "skipped": map[string]any{"type": "array", "items": str()}})}),
+	"TestSendRequest": obj(map[string]any{"node": str(), "version": map[string]any{"type": "integer", "description": "0: the draft"},
+		"to":                  map[string]any{"type": "string", "description": "email address (send_email) or E.164 phone (send_sms); unused for send_webhook"},
+		"profile_external_id": map[string]any{"type": "string", "description": "render with this profile's data; default: a sample profile"}}, "node"),
+	"TestSendResult": obj(map[string]any{"test_send": obj(map[string]any{"id": str(), "node": str(), "version": map[string]any{"type": "integer"}, "kind": str(),
+		"connector": str(), "to": str(), "subject": str(), "body": str(), "status": str(), "provider_id": str(), "error": str(), "sent_by": str(), "created_at": str()})}),
 	"Error": obj(map[string]any{"error": obj(map[string]any{
 		"code": str(), "message": str(),
 		"details": map[string]any{"type": "array", "items": ref("Detail")},

@@ -210,6 +210,11 @@ var routeTable = map[string]Access{
 	"POST /journeys/:id/simulate":        user(PermJourneysRead),           // the editor's Simulate panel (JSON)
 
 	// Migration planner and rollback (issue 10; ui/routes_migration.go).
+	"POST /api/v1/journeys/:id/rollback":  apiScope(auth.ScopeJourneysWrite),
+	"POST /api/v1/journeys/:id/test-send": apiScope(auth.ScopeJourneysWrite), // sends a real message
+	"GET /api/v1/journeys/:id/test-sends": apiScope(auth.ScopeJourneysRead),
+	"POST /journeys/:id/rollback":         user(PermJourneysWrite),
+	"POST /journeys/:id/test-send":        user(PermJourneysWrite), // the property panel's "Send test"
 
 	// Self-optimising split, best-time delivery, lift (issue 12; ui/routes_intelligence.go).
 	"GET /api/v1/journeys/:id/lift":            apiScope(auth.ScopeJourneysRead),

@@ -1,9 +1,109 @@
 package ui
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"bytes"
+	"context"
+	"errors"
 
-// migrationAPIRoutes registers the API routes of the the migration planner and rollback (issue 10).
-func (s *Server) migrationAPIRoutes(r fiber.Router) {}
+	"github.com/gofiber/fiber/v2"
 
-// migrationUIRoutes registers the UI routes of the the migration planner and rollback (issue 10).
-func (s *Server) migrationUIRoutes(r fiber.Router) {}
+	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// migrationStore is what the migration planner's and test sends' pages read
+// beyond Store's core.
+type migrationStore interface {
+	CreateTestSend(ctx context.Context, t store.TestSend) (store.TestSend, error)
+	ListTestSends(ctx context.Context, workspaceID, journeyID string, limit int) ([]store.TestSend, error)
+	GetProfileByExternalID(ctx context.Context, workspaceID, externalID string) (store.Profile, error)
+}
+
+// migrationAPIRoutes registers the API routes of the migration planner, rollback and test sends (issue 10).
+// POST /journeys/:id/publish (api_journeys.go) takes the optional plan.
+func (s *Server) migrationAPIRoutes(r fiber.Router) {
+	write := requireScope(auth.ScopeJourneysWrite)
+	r.Post("/journeys/:id/rollback", write, s.apiJourneyRollback)
+	r.Post("/journeys/:id/test-send", write, s.apiJourneyTestSend)
+	r.Get("/journeys/:id/test-sends", requireScope(auth.ScopeJourneysRead), s.apiJourneyTestSends)
+}
+
+// migrationUIRoutes registers the UI routes of the migration planner, rollback and test sends (issue 10).
+// The publish review (GET/POST /journeys/:id/publish, journey_publish.go) carries the plan.
+func (s *Server) migrationUIRoutes(r fiber.Router) {
+	r.Post("/journeys/:id/rollback", s.requireUser, s.requireEditor, s.journeyRollback)
+	r.Post("/journeys/:id/test-send", s.requireUser, s.requireEditor, s.journeyTestSendUI)
+}
+
+// auditActor is the actor of an audit entry written inside a store
+// transaction (the API key or the signed-in user).
+func auditActor(c *fiber.Ctx) *store.AuditEntry {
+	k := currentAPIKey(c)
+	e := &store.AuditEntry{WorkspaceID: k.WorkspaceID, ActorType: "api_key", ActorID: k.ID, IP: c.IP()}
+	if u, ok := currentUser(c); ok {
+		e.WorkspaceID, e.ActorType, e.ActorID = u.WorkspaceID, "user", u.ID
+	}
+	return e
+}
+
+// publishBody is POST /api/v1/journeys/{id}/publish's optional body.
+type publishBody struct {
+	Plan   journeys.Plan `json:"plan"`
+	DryRun bool          `json:"dry_run"`
+}
+
+// apiJourneyPublishPlan publishes the draft, with the optional migration
+// plan, or reports what the plan would do (dry_run). An empty body is the
+// plain publish it always was.
+func (s *Server) apiJourneyPublishPlan(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentAPIKey(c).WorkspaceID
+	var body publishBody
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		if err := decodeJSON(c, &body); err != nil {
+			return err
+		}
+	}
+	v, rep, err := s.journeys.PublishPlan(ctx, ws, c.Params("id"), journeys.PublishRequest{
+		Plan: body.Plan, DryRun: body.DryRun, By: actor(c), Audit: auditActor(c)})
+	if err != nil {
+		return journeyError(err)
+	}
+	if body.DryRun {
+		return c.JSON(fiber.Map{"dry_run": true, "migration": rep})
+	}
+	j, err := s.store.GetJourney(ctx, ws, v.JourneyID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"journey": toJourneyJSON(j), "version": v.Version, "published_at": v.PublishedAt, "migration": rep})
+}
+
+func (s *Server) apiJourneyRollback(c *fiber.Ctx) error {
+	ctx, ws := c.UserContext(), currentAPIKey(c).WorkspaceID
+	v, rep, err := s.journeys.Rollback(ctx, ws, c.Params("id"), actor(c), auditActor(c))
+	if err != nil {
+		return rollbackError(err)
+	}
+	j, err := s.store.GetJourney(ctx, ws, v.JourneyID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"journey": toJourneyJSON(j), "version": v.Version, "published_at": v.PublishedAt, "migration": rep})
+}
+
+func rollbackError(err error) error {
+	if errors.Is(err, journeys.ErrNothingToRollBack) {
+		return newError(fiber.StatusConflict, "nothing_to_roll_back", "%s", err.Error())
+	}
+	return journeyError(err)
+}
+
+// planError is the 422 of a migration plan that cannot apply.
+func planError(err error) error {
+	var pe *journeys.PlanError
+	if errors.As(err, &pe) {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_migration_plan", Message: err.Error(), Details: details(pe.Problems)}
+	}
+	return nil
+}

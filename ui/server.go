@@ -83,6 +83,7 @@ type Deps struct {
 	Engine     RunEngine         // entries, events, run control (api_runs.go)
 	Profiles   ProfileAdmin      // profile import, export, erasure (routes_profiles.go)
 	Hooks      HookService       // webhook triggers (hooks.go)
+	TestSends  TestSender        // test sends of action nodes (test_send.go); nil: none
 	Simulator  SimulationService // journey simulations (ui/simulation.go); nil: none
 	Checks     []Check           // readiness probes
 	// Queues is the Asynq inspector the operations page reads (an
@@ -104,6 +105,7 @@ type Server struct {
 	engine     RunEngine
 	profiles   ProfileAdmin
 	hooks      HookService
+	testSends  TestSender
 	simulator  SimulationService
 	checks     []Check
 	queues     QueueInspector
@@ -138,6 +140,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{metrics: deps.Metrics, httpm: newHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, queues: deps.Queues, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.simulator = deps.Simulator
+	s.testSends = deps.TestSends
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,

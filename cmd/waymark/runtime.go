@@ -227,6 +227,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			Engine:     svc.engine,
 			Profiles:   svc.profiles,
 			Hooks:      svc.hooks,
+			TestSends:  svc.engine, // test sends of action nodes (issue 10)
 			Simulator:  svc.sim,
 			Queues:     insp,
 			Metrics:    metrics,

@@ -421,15 +421,9 @@ func (s *Service) Rollback(ctx context.Context, workspaceID, id string, by strin
 	if err != nil {
 		return store.JourneyVersion{}, MigrationReport{}, err
 	}
-	plan := Plan{}
 	live, err := s.Document(ctx, workspaceID, id, cur.LiveVersion)
 	if err != nil {
 		return store.JourneyVersion{}, MigrationReport{}, err
-	}
-	for _, n := range live.Nodes {
-		if to, ok := c.Nodes[n.ID]; ok && to.Spec.Category != nodes.Trigger {
-			plan[n.ID] = NodePlan{Action: PlanMove, To: n.ID}
-		}
 	}
 	var draft []byte
 	if liveDoc, err := flows.Marshal(live); err == nil && string(liveDoc) == string(cur.Draft) {
@@ -440,20 +434,16 @@ func (s *Service) Rollback(ctx context.Context, workspaceID, id string, by strin
 		a.Summary = map[string]any{"restored_version": prev}
 		audit = &a
 	}
-	req := PublishRequest{Plan: plan, By: by, Audit: audit}
-	// Nodes the restored version lacks keep their runs on the current
-	// version: the report is built without the "deleted node" rule.
-	rep, err := s.report(ctx, cur, c, plan)
-	var pe *PlanError
-	if errors.As(err, &pe) {
-		err = nil
-	}
+	req := PublishRequest{By: by, Audit: audit}
+	rep, moves, err := s.rollbackMoves(ctx, cur, live, c, prev, by)
 	if err != nil {
 		return store.JourneyVersion{}, rep, err
 	}
-	moves, err := s.moves(ctx, cur, c, rep, by)
-	if err != nil {
-		return store.JourneyVersion{}, rep, err
+	plan := Plan{}
+	for _, l := range rep.Nodes {
+		if l.Action == PlanMove {
+			plan[l.NodeID] = NodePlan{Action: PlanMove, To: l.To}
+		}
 	}
 	p := store.PublishPlan{
 		WorkspaceID: workspaceID, JourneyID: id, Document: canonical, By: by, ExpectLive: cur.LiveVersion,
@@ -470,6 +460,76 @@ func (s *Service) Rollback(ctx context.Context, workspaceID, id string, by strin
 	}
 	rep.Version, rep.Moved, rep.Exited, rep.Skipped = out.Version.Version, out.Moved, out.Exited, out.Skipped
 	return out.Version, rep, nil
+}
+
+// rollbackMoves plans a rollback: every parked run of the live version
+// goes back to the node a migration took it from (when that migration came
+// from the restored version), else to the node with the same id; runs at a
+// node the restored version lacks stay.
+func (s *Service) rollbackMoves(ctx context.Context, cur store.Journey, live *flows.Journey, c *flows.Compiled, prev int, by string) (MigrationReport, []store.RunMigration, error) {
+	rep := MigrationReport{FromVersion: cur.LiveVersion}
+	counts, err := s.store.CountVersionRuns(ctx, cur.ID, cur.LiveVersion)
+	if err != nil {
+		return rep, nil, err
+	}
+	waiting, active := map[string]int64{}, map[string]int64{}
+	for _, n := range counts {
+		if slices.Contains(store.MigratableStatuses, n.Status) {
+			waiting[n.NodeID] += n.Count
+		} else {
+			active[n.NodeID] += n.Count
+		}
+	}
+	target := func(nodeID string) bool {
+		n, ok := c.Nodes[nodeID]
+		return ok && n.Spec.Category != nodes.Trigger
+	}
+	now := s.now().UTC()
+	var moves []store.RunMigration
+	for _, n := range live.Nodes {
+		line := NodeMigration{NodeID: n.ID, Title: titleOf(n), Kind: n.Kind, Deleted: c.Nodes[n.ID] == nil, Waiting: waiting[n.ID], Active: active[n.ID], Action: PlanStay}
+		if target(n.ID) {
+			line.Action, line.To = PlanMove, n.ID
+		}
+		after := ""
+		for line.Waiting > 0 {
+			page, err := s.store.ListMigrationCandidates(ctx, cur.ID, cur.LiveVersion, []string{n.ID}, after, candidatesPage)
+			if err != nil {
+				return rep, nil, err
+			}
+			for _, r := range page {
+				to := ""
+				switch {
+				case r.MigratedFrom != "" && r.MigratedFromVersion == prev && target(r.MigratedFrom):
+					to = r.MigratedFrom
+				case target(n.ID):
+					to = n.ID
+				}
+				if to == "" {
+					rep.Stay++
+					continue
+				}
+				m, err := s.move(ctx, cur, c, NodeMigration{NodeID: n.ID, Action: PlanMove, To: to}, r, now, by)
+				if err != nil {
+					return rep, nil, err
+				}
+				m.Detail["rollback"] = true
+				moves = append(moves, m)
+				rep.Move++
+				if line.To != to {
+					line.Action, line.To = PlanMove, to
+				}
+			}
+			if len(page) < candidatesPage {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		if line.Waiting > 0 || line.Active > 0 {
+			rep.Nodes = append(rep.Nodes, line)
+		}
+	}
+	return rep, moves, nil
 }
 
 // previousVersion is the version that was live before the live one: from

@@ -1,0 +1,266 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/views"
+	"github.com/waymarkhq/waymark/worker"
+)
+
+// Test sends (issue 10): one action node's message, rendered with a chosen
+// profile's data (or a sample profile), sent to a chosen address through
+// the node's real connector, marked as a test and recorded in test_sends
+// (never in deliveries: analytics do not count it) and in the audit log.
+
+// TestSender sends a node's message as a test (a *worker.Engine).
+type TestSender interface {
+	SendTest(ctx context.Context, c *flows.Compiled, nodeID string, j store.Journey, version int, p store.Profile, to, key string) (worker.TestSendResult, error)
+}
+
+// testSendRequest is the body of POST /api/v1/journeys/{id}/test-send.
+type testSendRequest struct {
+	Node              string `json:"node"`
+	Version           int    `json:"version"` // 0: the draft
+	To                string `json:"to"`
+	ProfileExternalID string `json:"profile_external_id"`
+}
+
+// testSendJSON is a recorded test send as the API shows it.
+type testSendJSON struct {
+	ID                string `json:"id"`
+	Node              string `json:"node"`
+	Version           int    `json:"version"`
+	Kind              string `json:"kind"`
+	Connector         string `json:"connector"`
+	To                string `json:"to"`
+	ProfileExternalID string `json:"profile_external_id,omitempty"`
+	Subject           string `json:"subject,omitempty"`
+	Body              string `json:"body,omitempty"`
+	Status            string `json:"status"`
+	ProviderID        string `json:"provider_id,omitempty"`
+	Error             string `json:"error,omitempty"`
+	SentBy            string `json:"sent_by"`
+	CreatedAt         string `json:"created_at"`
+}
+
+func toTestSendJSON(t store.TestSend) testSendJSON {
+	return testSendJSON{ID: t.ID, Node: t.NodeID, Version: t.Version, Kind: t.Kind, Connector: t.Connector, To: t.Recipient,
+		ProfileExternalID: t.ProfileExternalID, Subject: t.Subject, Body: t.Body, Status: t.Status, ProviderID: t.ProviderID,
+		Error: t.Error, SentBy: t.SentBy, CreatedAt: t.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
+}
+
+func nodeError(status int, code, nodeID, field, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Status: status, Code: code, Message: msg, Details: []Detail{{NodeID: nodeID, Field: field, Message: msg}}}
+}
+
+// testSend validates the request, sends and records the test. A send the
+// connector refused is recorded (status failed) and returned with sendErr.
+func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by string) (store.TestSend, error) {
+	ctx := c.UserContext()
+	if s.testSends == nil {
+		return store.TestSend{}, newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
+	}
+	req.Node, req.To, req.ProfileExternalID = strings.TrimSpace(req.Node), strings.TrimSpace(req.To), strings.TrimSpace(req.ProfileExternalID)
+	if req.Node == "" {
+		return store.TestSend{}, nodeError(fiber.StatusBadRequest, "bad_request", "", "node", "node: required (the id of the action node to send)")
+	}
+	if req.Version < 0 {
+		return store.TestSend{}, errBadRequest("version: 0 (the draft) or a published version")
+	}
+	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
+	if err != nil {
+		return store.TestSend{}, journeyError(err)
+	}
+	doc, err := s.journeys.Document(ctx, ws, j.ID, req.Version)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.TestSend{}, newError(fiber.StatusNotFound, "not_found", "version %d of journey %s not found", req.Version, j.ID)
+	}
+	if err != nil {
+		return store.TestSend{}, err
+	}
+	var node *flows.Node
+	for i := range doc.Nodes {
+		if doc.Nodes[i].ID == req.Node {
+			node = &doc.Nodes[i]
+		}
+	}
+	if node == nil {
+		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "unknown_node", req.Node, "node", "node %q is not in %s", req.Node, versionName(req.Version))
+	}
+	to, err := worker.TestRecipient(node.Kind, req.To)
+	if errors.Is(err, worker.ErrTestNotAction) {
+		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "not_an_action", node.ID, "node", "%s", err.Error())
+	}
+	if err != nil {
+		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "bad_recipient", node.ID, "to", "to: %s", strings.TrimPrefix(err.Error(), worker.ErrTestBadRecipient.Error()+": "))
+	}
+	compiled, err := s.compileForTest(doc, node)
+	if err != nil {
+		return store.TestSend{}, err
+	}
+	p := store.Profile{ExternalID: "sample", Attributes: map[string]any{"first_name": "Sample", "last_name": "Profile"}, Consent: map[string]any{}}
+	if req.ProfileExternalID != "" {
+		ms, ok := s.store.(migrationStore)
+		if !ok {
+			return store.TestSend{}, newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
+		}
+		p, err = ms.GetProfileByExternalID(ctx, ws, req.ProfileExternalID)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "unknown_profile", "", "profile_external_id", "profile_external_id: no profile %q", req.ProfileExternalID)
+		}
+		if err != nil {
+			return store.TestSend{}, err
+		}
+	}
+	key := store.NewID()
+	res, err := s.testSends.SendTest(ctx, compiled, node.ID, j, req.Version, p, to, key)
+	switch {
+	case errors.Is(err, worker.ErrTestNoConnector):
+		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "connector_missing", node.ID, "config.connector", "%s", strings.TrimPrefix(err.Error(), worker.ErrTestNoConnector.Error()+": "))
+	case errors.Is(err, worker.ErrTestRenderingFailed):
+		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "render_failed", node.ID, "config", "%s", err.Error())
+	case err != nil:
+		return store.TestSend{}, err
+	}
+	m := res.Message
+	rec := store.TestSend{ID: key, WorkspaceID: ws, JourneyID: j.ID, Version: req.Version, NodeID: node.ID, Kind: node.Kind,
+		Connector: compiled.Nodes[node.ID].Config.String("connector"), Recipient: firstOf(to, "(connector URL)"), ProfileExternalID: req.ProfileExternalID,
+		Subject: m.Subject, Body: firstOf(m.HTML, m.Text, string(m.Payload)), Status: res.Result.Status, ProviderID: res.Result.ProviderID, SentBy: by}
+	if rec.Status == "" {
+		rec.Status = store.DeliverySent
+	}
+	if res.SendErr != nil {
+		rec.Status, rec.Error = store.DeliveryFailed, sendReason(res.SendErr)
+	}
+	ms, ok := s.store.(migrationStore)
+	if !ok {
+		return store.TestSend{}, newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
+	}
+	rec, err = ms.CreateTestSend(ctx, rec)
+	if err != nil {
+		return store.TestSend{}, err
+	}
+	if err := s.audit(c, "journey.test_send", "journey", j.ID, map[string]any{"test_send_id": rec.ID, "node_id": node.ID,
+		"version": req.Version, "to": rec.Recipient, "status": rec.Status}); err != nil {
+		return rec, err
+	}
+	return rec, nil
+}
+
+func sendReason(err error) string {
+	if _, _, reason := connectors.Classify(err); reason != "" {
+		return reason
+	}
+	return err.Error()
+}
+
+func versionName(v int) string {
+	if v == 0 {
+		return "the draft"
+	}
+	return "version " + strconv.Itoa(v)
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// compileForTest compiles the document; a draft with problems elsewhere is
+// compiled as just a trigger and this node, so a half-built journey can
+// still test its finished messages. Problems of the node itself are a 422.
+func (s *Server) compileForTest(doc *flows.Journey, node *flows.Node) (*flows.Compiled, error) {
+	reg := s.journeys.Registry()
+	if c, problems := flows.Compile(reg, doc, flows.ValidateOptions{}); len(problems) == 0 {
+		return c, nil
+	}
+	trigger := flows.Node{ID: "__test_trigger", Kind: "trigger_event", Config: map[string]any{"event": "test_send"}}
+	if node.ID == trigger.ID {
+		trigger.ID += "_"
+	}
+	mini := &flows.Journey{Format: doc.Format, Name: doc.Name, Settings: doc.Settings,
+		Nodes: []flows.Node{trigger, *node}, Edges: []flows.Edge{{From: trigger.ID, To: node.ID}}}
+	c, problems := flows.Compile(reg, mini, flows.ValidateOptions{})
+	if len(problems) == 0 {
+		return c, nil
+	}
+	var mine []flows.Problem
+	for _, p := range problems {
+		if p.NodeID == node.ID {
+			mine = append(mine, p)
+		}
+	}
+	if len(mine) == 0 {
+		mine = problems
+	}
+	return nil, &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_node", Message: fmt.Sprintf("node %q cannot be sent: %s", node.ID, mine[0].Message), Details: details(mine)}
+}
+
+func (s *Server) apiJourneyTestSend(c *fiber.Ctx) error {
+	var req testSendRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	rec, err := s.testSend(c, currentAPIKey(c).WorkspaceID, req, actor(c))
+	if err != nil {
+		return err
+	}
+	if rec.Status == store.DeliveryFailed {
+		return &Error{Status: fiber.StatusBadGateway, Code: "test_send_failed", Message: "the connector did not send the test: " + rec.Error,
+			Details: []Detail{{NodeID: rec.NodeID, Field: "config.connector", Message: rec.Error}}}
+	}
+	return c.JSON(fiber.Map{"test_send": toTestSendJSON(rec)})
+}
+
+func (s *Server) apiJourneyTestSends(c *fiber.Ctx) error {
+	ws := currentAPIKey(c).WorkspaceID
+	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	if err != nil {
+		return journeyError(err)
+	}
+	ms, ok := s.store.(migrationStore)
+	if !ok {
+		return newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
+	}
+	list, err := ms.ListTestSends(c.UserContext(), ws, j.ID, c.QueryInt("limit", 50))
+	if err != nil {
+		return err
+	}
+	out := make([]testSendJSON, len(list))
+	for i, t := range list {
+		out[i] = toTestSendJSON(t)
+	}
+	return c.JSON(fiber.Map{"test_sends": out})
+}
+
+// journeyTestSendUI is the property panel's "Send test" form: it answers
+// with a small HTML fragment the panel shows in place (htmx).
+func (s *Server) journeyTestSendUI(c *fiber.Ctx) error {
+	version, _ := strconv.Atoi(c.FormValue("ts_version"))
+	req := testSendRequest{Node: strings.Clone(c.FormValue("ts_node")), Version: version, To: strings.Clone(c.FormValue("ts_to")),
+		ProfileExternalID: strings.Clone(c.FormValue("ts_profile"))}
+	rec, err := s.testSend(c, currentWorkspace(c), req, actorName(c))
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Status < 500 {
+			return s.renderStatus(c, fiber.StatusOK, views.TestSendResult(views.TestSendOutcome{Error: e.Message}))
+		}
+		return err
+	}
+	return render(c, views.TestSendResult(views.TestSendOutcome{OK: rec.Status != store.DeliveryFailed, To: rec.Recipient,
+		Subject: rec.Subject, Status: rec.Status, Error: rec.Error}))
+}
