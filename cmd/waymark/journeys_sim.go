@@ -17,7 +17,7 @@ import (
 	"github.com/waymarkhq/waymark/store"
 )
 
-const simulateUsage = "journeys simulate FILE --profiles FILE [--events FILE] [--start TIME] [--horizon 30d] [--json]"
+const simulateUsage = "journeys simulate FILE --profiles FILE [--events FILE] [--start TIME] [--horizon 30d] [--timelines 20] [--json]"
 
 // journeysSimulate simulates a journey document offline: the simulator
 // needs no database and sends nothing, so it runs in CI as it is.
@@ -30,6 +30,7 @@ func (c *cli) journeysSimulate(ctx context.Context, args []string) error {
 	start := fs.String("start", "", "virtual start time, RFC 3339 (default: now)")
 	horizon := fs.String("horizon", "", "how long the virtual clock may run, e.g. 30d (default and maximum 400d)")
 	asJSON := fs.Bool("json", false, "print the full result as JSON")
+	shown := fs.Int("timelines", 20, "how many profiles' timelines to print (the counts cover all)")
 	var file string
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		file, args = args[0], args[1:]
@@ -102,7 +103,7 @@ func (c *cli) journeysSimulate(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	printSimulation(c.stdout, res)
+	printSimulation(c.stdout, res, *shown)
 	return nil
 }
 
@@ -150,10 +151,13 @@ func strictJSON(b []byte, v any) error {
 
 // printSimulation writes a readable report: every profile's timeline with
 // its messages, then the path counts.
-func printSimulation(w io.Writer, res *sim.Result) {
+func printSimulation(w io.Writer, res *sim.Result, shown int) {
 	fmt.Fprintf(w, "Simulated %q for %d profile(s) from %s to %s (%s): %d entered, %d message(s) rendered, none sent.\n",
 		res.Journey, res.Profiles, res.Start.Format(time.RFC3339), res.End.Format(time.RFC3339), res.Stopped, res.Entered, res.Messages)
-	for _, tl := range res.Timelines {
+	for i, tl := range res.Timelines {
+		if i >= shown {
+			break
+		}
 		fmt.Fprintf(w, "\n%s (%s)\n", tl.ExternalID, tl.Source)
 		if tl.NotEntered != "" {
 			fmt.Fprintf(w, "  did not enter: %s\n", tl.NotEntered)
@@ -187,8 +191,8 @@ func printSimulation(w io.Writer, res *sim.Result) {
 			}
 		}
 	}
-	if res.Truncated {
-		fmt.Fprintf(w, "\n(timelines of the first %d profiles shown; counts cover all %d)\n", len(res.Timelines), res.Profiles)
+	if n := min(shown, len(res.Timelines)); n < res.Profiles {
+		fmt.Fprintf(w, "\n(timelines of the first %d profiles shown, see --timelines and --json; counts cover all %d)\n", n, res.Profiles)
 	}
 	fmt.Fprintln(w, "\nPaths:")
 	for _, p := range res.Paths {
