@@ -270,3 +270,13 @@ func TestLiftHandComputed(t *testing.T) {
 	require.Equal(t, 0.0, lo)
 	require.InDelta(t, 0.2775, hi, 1e-4)
 }
+
+// BenchmarkSplitAllocation is the cost of one allocation (two variants,
+// DefaultDraws draws) — what a worker pays once per split node per
+// allocation cache period.
+func BenchmarkSplitAllocation(b *testing.B) {
+	arms := []Arm{{Name: "a", Trials: 9000, Conversions: 450}, {Name: "b", Trials: 9000, Conversions: 720}}
+	for b.Loop() {
+		SplitAllocation("j", "n", arms, 0.1)
+	}
+}

@@ -46,9 +46,8 @@ type Learning struct {
 }
 
 type cachedAllocation struct {
-	counts []store.ArmCount
-	frozen map[string]string // node id → variant
-	at     time.Time
+	alloc learn.Allocation
+	at    time.Time
 }
 
 type cachedHours struct {
@@ -82,33 +81,37 @@ func (e *Engine) learning() *Learning {
 	return nil
 }
 
-// splitState returns a split node's per-variant counts and whether it is
-// frozen, from the cache when fresh.
-func (l *Learning) splitState(ctx context.Context, journeyID, nodeID string) ([]store.ArmCount, string, error) {
-	key := journeyID + "/" + nodeID
+// allocation returns a bandit split's current allocation, from the cache
+// while fresh: the counts, the freeze and the Monte Carlo over them are
+// reused for AllocationTTL.
+func (l *Learning) allocation(ctx context.Context, journeyID, nodeID string, variants []string, minShare float64) (learn.Allocation, error) {
+	key := fmt.Sprintf("%s/%s/%s/%g", journeyID, nodeID, strings.Join(variants, ","), minShare)
 	now := l.cfg.Now()
 	l.mu.Lock()
 	c, ok := l.allocs[key]
 	l.mu.Unlock()
 	if ok && now.Sub(c.at) < l.cfg.AllocationTTL && !now.Before(c.at) {
-		return c.counts, c.frozen[nodeID], nil
+		return c.alloc, nil
 	}
 	counts, err := l.st.SplitCounts(ctx, journeyID, nodeID)
 	if err != nil {
-		return nil, "", err
+		return learn.Allocation{}, err
 	}
 	freezes, err := l.st.SplitFreezes(ctx, journeyID)
 	if err != nil {
-		return nil, "", err
+		return learn.Allocation{}, err
 	}
-	frozen := map[string]string{}
+	frozen := ""
 	for _, f := range freezes {
-		frozen[f.NodeID] = f.Variant
+		if f.NodeID == nodeID {
+			frozen = f.Variant
+		}
 	}
+	a := BanditAllocation(journeyID, nodeID, variants, counts, minShare, frozen)
 	l.mu.Lock()
-	l.allocs[key] = cachedAllocation{counts: counts, frozen: frozen, at: now}
+	l.allocs[key] = cachedAllocation{alloc: a, at: now}
 	l.mu.Unlock()
-	return counts, frozen[nodeID], nil
+	return a, nil
 }
 
 // BanditAllocation computes a bandit split's current allocation over its
@@ -147,13 +150,12 @@ func (x *exec) splitNode(ctx context.Context, n *flows.CompiledNode) (string, ma
 	for _, v := range n.Config.List("variants") {
 		variants = append(variants, v.String("name"))
 	}
-	counts, frozen, err := l.splitState(ctx, x.run.JourneyID, n.ID)
+	holdout := int(n.Config.Int("holdout"))
+	minShare := float64(n.Config.Int("min_share")) / 100
+	alloc, err := l.allocation(ctx, x.run.JourneyID, n.ID, variants, minShare)
 	if err != nil {
 		return "", nil, fmt.Errorf("loading split %s counts: %w", n.ID, err)
 	}
-	holdout := int(n.Config.Int("holdout"))
-	minShare := float64(n.Config.Int("min_share")) / 100
-	alloc := BanditAllocation(x.run.JourneyID, n.ID, variants, counts, minShare, frozen)
 	decide := func(index int64) (string, map[string]any) {
 		detail := map[string]any{"strategy": "bandit", "entry_index": index}
 		if learn.Holdout(index, holdout) {
