@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +152,117 @@ func settle(t *testing.T, h *harness) {
 		}
 	}
 	t.Fatal("the runs never settle")
+}
+
+// twoStep is a journey: start → <wait node> → mail.
+func twoStep(waitNode string) []byte {
+	timeout := ""
+	if strings.Contains(waitNode, "wait_event") {
+		timeout = `, {"from": "w", "port": "timeout", "to": "mail"}`
+	}
+	return []byte(`{"format": 1, "name": "Waits", "settings": {"reentry": "always", "timezone": "UTC"},
+  "nodes": [
+    {"id": "start", "kind": "trigger_event", "config": {"event": "signup"}},
+    ` + waitNode + `,
+    {"id": "mail", "kind": "send_email", "config": {"connector": "sandbox", "subject": "Hi", "body": "x"}}
+  ],
+  "edges": [{"from": "start", "to": "w"}, {"from": "w", "port": "` + map[bool]string{true: "matched", false: "out"}[timeout != ""] + `", "to": "mail"}` + timeout + `]}`)
+}
+
+// TestMigrateRecomputesWaits: delays and event timeouts of moved runs count
+// from when the run started waiting, in every mode, and a wake time already
+// past wakes the run now.
+func TestMigrateRecomputesWaits(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		from, to string
+		// wake is the expected wake time, from the wait start t0 and the
+		// publish time now.
+		wake   func(t0, now time.Time) time.Time
+		status string
+	}{
+		{"delay to a longer delay", `{"id": "w", "kind": "delay", "config": {"duration": "2h"}}`,
+			`{"id": "w", "kind": "delay", "config": {"duration": "5h"}}`,
+			func(t0, _ time.Time) time.Time { return t0.Add(5 * time.Hour) }, store.RunWaiting},
+		{"delay to a delay already over", `{"id": "w", "kind": "delay", "config": {"duration": "2h"}}`,
+			`{"id": "w", "kind": "delay", "config": {"duration": "10m"}}`,
+			func(_, now time.Time) time.Time { return now }, store.RunWaiting},
+		{"delay to a local time", `{"id": "w", "kind": "delay", "config": {"duration": "2h"}}`,
+			`{"id": "w", "kind": "delay", "config": {"mode": "until_time", "time": "09:00"}}`,
+			// t0 is Monday 10:00 UTC: the next 09:00 after it is Tuesday's.
+			func(t0, _ time.Time) time.Time { return time.Date(2026, 6, 2, 9, 0, 0, 0, time.UTC) }, store.RunWaiting},
+		{"event wait to a shorter timeout", `{"id": "w", "kind": "wait_event", "config": {"event": "purchase", "timeout": "2d"}}`,
+			`{"id": "w", "kind": "wait_event", "config": {"event": "order", "timeout": "36h"}}`,
+			func(t0, _ time.Time) time.Time { return t0.Add(36 * time.Hour) }, store.RunWaitingEvent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.svc = h.svc.WithClock(h.clock.Now)
+			id := h.publish(twoStep(tc.from))
+			t0 := h.clock.Now()
+			p := h.profile("p1", nil, "email", "p1@example.com")
+			r := h.enter(id, p, worker.EntryEvent{Name: "signup"})
+			h.drain()
+			require.Equal(t, "w", h.run(r.ID).CurrentNode)
+			h.advance(30 * time.Minute)
+			now := h.clock.Now()
+			_, _, err := h.svc.SaveDraft(h.ctx, store.DefaultWorkspaceID, id, 0, twoStep(tc.to), "test", journeys.SaveOptions{})
+			require.NoError(t, err)
+			_, rep, err := h.svc.PublishPlan(h.ctx, store.DefaultWorkspaceID, id, journeys.PublishRequest{By: "t",
+				Plan: journeys.Plan{"w": {Action: journeys.PlanMove, To: "w"}}})
+			require.NoError(t, err)
+			require.Equal(t, 1, rep.Moved)
+			got := h.run(r.ID)
+			require.Equal(t, tc.status, got.Status)
+			want := tc.wake(t0, now)
+			require.True(t, want.Equal(*got.WaitUntil), "wakes at %s, want %s", got.WaitUntil, want)
+			if tc.status == store.RunWaitingEvent {
+				require.Equal(t, "order", got.WaitEvent)
+			}
+			// It wakes then, on the new version, and sends once.
+			if d := want.Sub(h.clock.Now()); d > 0 {
+				h.advance(d - 10*time.Second)
+				settle(t, h)
+				require.Empty(t, h.inbox.sent(), "not before its wake time")
+			}
+			h.clock.Set(want)
+			settle(t, h)
+			require.Len(t, h.inbox.sent(), 1)
+			require.Equal(t, store.RunCompleted, h.run(r.ID).Status)
+		})
+	}
+}
+
+// TestMigratePausedAndExit: a paused run moves and stays paused; exited
+// runs end with a ledger step and free their profile's entry.
+func TestMigratePausedAndExit(t *testing.T) {
+	h := newHarness(t)
+	h.svc = h.svc.WithClock(h.clock.Now)
+	id := h.publish(twoStep(`{"id": "w", "kind": "delay", "config": {"duration": "2h"}}`))
+	a := h.enter(id, h.profile("a", nil, "email", "a@example.com"), worker.EntryEvent{Name: "signup"})
+	h.drain()
+	_, err := h.st.PauseJourneyRuns(h.ctx, id)
+	require.NoError(t, err)
+	_, _, err = h.svc.SaveDraft(h.ctx, store.DefaultWorkspaceID, id, 0, twoStep(`{"id": "w", "kind": "delay", "config": {"duration": "3h"}}`), "test", journeys.SaveOptions{})
+	require.NoError(t, err)
+	_, rep, err := h.svc.PublishPlan(h.ctx, store.DefaultWorkspaceID, id, journeys.PublishRequest{By: "t", Plan: journeys.Plan{"w": {Action: journeys.PlanMove, To: "w"}}})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Moved)
+	got := h.run(a.ID)
+	require.Equal(t, store.RunPaused, got.Status)
+	require.Equal(t, 2, got.Version)
+	require.Nil(t, got.NextDueAt, "no task while paused")
+
+	_, _, err = h.svc.SaveDraft(h.ctx, store.DefaultWorkspaceID, id, 0, twoStep(`{"id": "w", "kind": "delay", "config": {"duration": "4h"}}`), "test", journeys.SaveOptions{})
+	require.NoError(t, err)
+	_, rep, err = h.svc.PublishPlan(h.ctx, store.DefaultWorkspaceID, id, journeys.PublishRequest{By: "t", Plan: journeys.Plan{"w": {Action: journeys.PlanExit}}})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Exited)
+	got = h.run(a.ID)
+	require.Equal(t, store.RunExited, got.Status)
+	require.Equal(t, []string{"start:out:entered", "w::migrated", "w::exited"}, h.path(a.ID))
+	// The profile may enter again (its active-run slot was released).
+	b := h.enter(id, h.profile("a", nil, "email", "a@example.com"), worker.EntryEvent{Name: "signup"})
+	require.NotEqual(t, a.ID, b.ID)
 }
