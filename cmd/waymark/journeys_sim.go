@@ -241,6 +241,9 @@ func (c *cli) journeysReplay(ctx context.Context, args []string) error {
 	if *version > 0 && *journey == "" {
 		return usageError("journeys replay: --version needs --journey")
 	}
+	if *against != "" && *journey == "" {
+		return usageError("journeys replay: --against needs --journey (the journey the document replaces)")
+	}
 	if *version > 0 && *against != "" {
 		return usageError("journeys replay: give --version or --against, not both")
 	}

@@ -77,6 +77,9 @@ func (s *Simulator) Replay(ctx context.Context, src ReplaySource, workspaceID st
 	var against []byte
 	againstName := ""
 	if len(opts.Document) > 0 {
+		if opts.JourneyID == "" {
+			return nil, &InputError{Problems: []Problem{{Field: "document", Message: "a document replaces one journey: name it"}}}
+		}
 		j, err := flows.Parse(opts.Document)
 		if err != nil {
 			return nil, err

@@ -91,7 +91,7 @@ func TestReplay(t *testing.T) {
 	require.Equal(t, d.Recorded[1], d.Replayed[1], "the split is sticky per run id")
 
 	// The same through a document.
-	rep, err = s.Replay(ctx, real.st, store.DefaultWorkspaceID, ReplayOptions{Document: []byte(v2)})
+	rep, err = s.Replay(ctx, real.st, store.DefaultWorkspaceID, ReplayOptions{JourneyID: real.journeyID, Document: []byte(v2)})
 	require.NoError(t, err)
 	require.Equal(t, 1, rep.Differ)
 	require.Equal(t, "document", rep.Runs[0].Against)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/flows/expression"
 	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
@@ -677,6 +678,29 @@ func (w *world) enter(ctx context.Context, trigger *flows.CompiledNode, e Entry,
 			return fmt.Sprintf("the entry event %q did not match the trigger's filter", name), nil
 		}
 		return "", nil
+	}
+	if prog := trigger.Program("expr"); prog != nil && (trigger.Kind == "trigger_segment" || trigger.Kind == "trigger_schedule") {
+		// Segment and schedule triggers take only the profiles their
+		// condition matches (an error counts as false, as in production).
+		p, err := w.st.GetProfile(ctx, sp.id)
+		if err != nil {
+			return "", err
+		}
+		now := w.clock.Now()
+		env := &expression.Env{
+			Profile: expression.Profile(expression.ProfileFields{ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone, Locale: p.Locale}, p.Attributes),
+			Run:     expression.Run{EnteredAt: now},
+			Journey: expression.Journey{ID: w.journeyID, Name: w.compiled.Journey.Name, Version: w.version},
+			Now:     now,
+		}
+		ok, err := prog.EvalBool(env)
+		if !ok {
+			reason := fmt.Sprintf("the profile does not match the trigger's condition (%s)", trigger.Config.String("expr"))
+			if err != nil {
+				reason += ": " + err.Error()
+			}
+			return reason, nil
+		}
 	}
 	body := e.Body
 	if body == nil && trigger.Kind == "trigger_webhook" {

@@ -347,3 +347,20 @@ func TestSimulateLargeCohort(t *testing.T) {
 	require.Equal(t, 509, ports["timeout"], "%v", ports)
 	require.Equal(t, 511, res.Statuses[store.RunCompleted])
 }
+
+func TestSimulateSegmentCondition(t *testing.T) {
+	t.Parallel()
+	doc := []byte(`{"format":1,"name":"Pro users","settings":{"reentry":"never"},
+	  "nodes":[{"id":"seg","kind":"trigger_segment","config":{"expr":"profile.plan == \"pro\""}},
+	    {"id":"hi","kind":"send_email","config":{"connector":"sandbox","subject":"Welcome to Pro, {{ profile.first_name }}","body":"x"}}],
+	  "edges":[{"from":"seg","to":"hi"}]}`)
+	res := simulate(t, doc, sim.Request{Profiles: []sim.ProfileInput{
+		{ExternalID: "pro", Email: "pro@example.com", Attributes: map[string]any{"plan": "pro", "first_name": "Pia"}},
+		{ExternalID: "free", Email: "free@example.com", Attributes: map[string]any{"plan": "free"}},
+	}})
+	require.Equal(t, 1, res.Entered)
+	require.Equal(t, "Welcome to Pro, Pia", timeline(t, res, "pro").Runs[0].Messages[0].Subject)
+	free := timeline(t, res, "free")
+	require.Empty(t, free.Runs)
+	require.Contains(t, free.NotEntered, `does not match the trigger's condition (profile.plan == "pro")`)
+}
