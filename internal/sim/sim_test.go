@@ -216,10 +216,12 @@ func TestSimulateReengagementCohort(t *testing.T) {
 
 func TestSimulateAdRetargeting(t *testing.T) {
 	t.Parallel()
+	viewed := map[string]any{"last_product_view_at": "2026-06-01T08:00:00Z"} // two hours before the start
 	res := simulate(t, testdata(t, "ad_retargeting.json"), sim.Request{
 		Profiles: []sim.ProfileInput{
-			{ExternalID: "ads-yes", Email: "yes@example.com", Consent: map[string]any{"ads": "granted"}},
-			{ExternalID: "ads-no", Email: "no@example.com"},
+			{ExternalID: "ads-yes", Email: "yes@example.com", Consent: map[string]any{"ads": "granted"}, Attributes: viewed},
+			{ExternalID: "ads-no", Email: "no@example.com", Attributes: viewed},
+			{ExternalID: "no-view", Email: "nv@example.com"},
 		},
 		Events: []sim.ScriptedEvent{
 			{Profile: "ads-yes", Name: "order_completed", Properties: map[string]any{"total": 0.0}, After: "2d"},
@@ -235,6 +237,7 @@ func TestSimulateAdRetargeting(t *testing.T) {
 	require.Equal(t, "add:out:skipped", path(no)[1])
 	require.Contains(t, no.Steps[1].Summary, "no ad-platform consent")
 	require.Empty(t, no.Messages)
+	require.Contains(t, timeline(t, res, "no-view").NotEntered, "does not match the trigger's condition", "the audience is recent product viewers")
 }
 
 func TestSimulateDeterministicCohort(t *testing.T) {
