@@ -23,8 +23,11 @@ type envVar struct {
 
 var envVars = []envVar{
 	{"WAYMARK_DATABASE_URL", "sqlite:<data dir>/waymark.db", "postgres://user:pass@host:5432/db for production, or sqlite:PATH"},
-	{"WAYMARK_REDIS_URL", "(embedded)", "redis://[:pass@]host:6379/0 or rediss://…; empty runs an in-process Redis (single node only)"},
+	{"WAYMARK_REDIS_URL", "(embedded)", "redis://[:pass@]host:6379/0, rediss://… (TLS), redis-sentinel://[:pass@]h1:26379,h2:26379/MASTER[/db] " +
+		"(Sentinel; ?sentinel_password=… if the sentinels need one) or redis-cluster://[:pass@]h1:6379,h2:6379 (Cluster); " +
+		"rediss-sentinel:// and rediss-cluster:// for TLS; empty runs an in-process Redis (single node only)"},
 	{"WAYMARK_LISTEN_ADDR", "127.0.0.1:8080", "address the web server listens on"},
+	{"WAYMARK_WORKER_LISTEN_ADDR", "", "address 'waymark worker' serves /healthz, /readyz and /metrics (its own process metrics) on, e.g. 0.0.0.0:9090; unset: the worker serves no HTTP"},
 	{"WAYMARK_BASE_URL", "http://<listen addr>", "public URL of this install (links, hook URLs, cookie security); https:// turns on Secure __Host- cookies"},
 	{"WAYMARK_DATA_DIR", "./data", "directory for the SQLite file and the generated secret key (embedded mode)"},
 	{"WAYMARK_SECRET_KEY", "(generated into the data dir in embedded mode)", "32-byte key, base64 or hex, that encrypts secrets at rest; required with PostgreSQL"},
@@ -45,8 +48,10 @@ var envVars = []envVar{
 type config struct {
 	DatabaseURL        string
 	DatabaseDialect    string
-	RedisURL           string // "" = embedded
+	RedisURL           string       // "" = embedded
+	Redis              *redisTarget // parsed RedisURL; nil when embedded
 	ListenAddr         string
+	WorkerListenAddr   string // "" = the worker role serves no HTTP
 	BaseURL            string
 	DataDir            string
 	SecretKey          []byte   // nil until loaded (embedded mode may generate it)
@@ -91,13 +96,17 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		return nil, badConfig("WAYMARK_DATABASE_URL", "%v", err)
 	}
 	if c.RedisURL != "" {
-		u, err := url.Parse(c.RedisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return nil, badConfig("WAYMARK_REDIS_URL", "want redis://host:port[/db] or rediss://…")
+		if c.Redis, err = parseRedisURL(c.RedisURL); err != nil {
+			return nil, badConfig("WAYMARK_REDIS_URL", "%v", err)
 		}
 	}
 	if _, _, err := splitHostPort(c.ListenAddr); err != nil {
 		return nil, badConfig("WAYMARK_LISTEN_ADDR", "%v", err)
+	}
+	if c.WorkerListenAddr = get("WAYMARK_WORKER_LISTEN_ADDR", ""); c.WorkerListenAddr != "" {
+		if _, _, err := splitHostPort(c.WorkerListenAddr); err != nil {
+			return nil, badConfig("WAYMARK_WORKER_LISTEN_ADDR", "%v", err)
+		}
 	}
 	c.BaseURL = strings.TrimRight(get("WAYMARK_BASE_URL", "http://"+c.ListenAddr), "/")
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -78,11 +78,48 @@ func listenPort(t *testing.T, cfg *config) int {
 	return p
 }
 
+func workerPort(t *testing.T, cfg *config) int {
+	t.Helper()
+	_, p, err := splitHostPort(cfg.WorkerListenAddr)
+	require.NoError(t, err)
+	return p
+}
+
+// requireHealthcheck checks a `waymark healthcheck …` command line (args
+// after the binary) against the binary's own flags and returns the ports
+// it probes, in order, for the given configuration.
+func requireHealthcheck(t *testing.T, where string, args []string, cfg *config) []int {
+	t.Helper()
+	require.NotEmpty(t, args, where)
+	require.Equal(t, "healthcheck", args[0], "%s runs 'waymark healthcheck'", where)
+	requireCommand(t, where, args[0])
+	fs, ready, rawURL, _ := healthcheckFlags()
+	require.NoError(t, fs.Parse(args[1:]), "%s: flags the binary accepts", where)
+	require.Empty(t, fs.Args(), where)
+	require.Empty(t, *rawURL, "%s: probe the configured addresses, not a fixed --url", where)
+	var ports []int
+	for _, u := range healthcheckTargets(cfg, *ready) {
+		pu, err := url.Parse(u)
+		require.NoError(t, err)
+		require.Equal(t, "127.0.0.1", pu.Hostname(), "%s: probes its own container", where)
+		p, err := strconv.Atoi(pu.Port())
+		require.NoError(t, err)
+		ports = append(ports, p)
+	}
+	return ports
+}
+
 // requireServable checks a listen address a container or remote host can reach.
 func requireServable(t *testing.T, where string, cfg *config) {
 	t.Helper()
 	host, _, _ := splitHostPort(cfg.ListenAddr)
 	require.Contains(t, []string{"0.0.0.0", "", "[::]"}, host, "%s: WAYMARK_LISTEN_ADDR must listen on every interface in a container", where)
+}
+
+func requireServableAddr(t *testing.T, where, addr string) {
+	t.Helper()
+	host, _, _ := splitHostPort(addr)
+	require.Contains(t, []string{"0.0.0.0", "", "[::]"}, host, "%s: %s must listen on every interface for the kubelet's probes", where, addr)
 }
 
 func requireCommand(t *testing.T, where, name string) {
@@ -201,7 +238,15 @@ func TestDeployDockerfile(t *testing.T) {
 	require.Contains(t, env, "WAYMARK_LISTEN_ADDR")
 	cfg := loadDeployConfig(t, "Dockerfile ENV", env)
 	requireServable(t, "Dockerfile", cfg)
-	require.Equal(t, []string{strconv.Itoa(listenPort(t, cfg))}, final.all("EXPOSE"), "EXPOSE matches WAYMARK_LISTEN_ADDR")
+	wantExpose := []string{strconv.Itoa(listenPort(t, cfg))}
+	if cfg.WorkerListenAddr != "" {
+		wantExpose = append(wantExpose, strconv.Itoa(workerPort(t, cfg)))
+	}
+	var exposed []string
+	for _, e := range final.all("EXPOSE") {
+		exposed = append(exposed, strings.Fields(e)...)
+	}
+	require.ElementsMatch(t, wantExpose, exposed, "EXPOSE matches WAYMARK_LISTEN_ADDR (and WAYMARK_WORKER_LISTEN_ADDR)")
 
 	var entry, cmd []string
 	for _, e := range final.all("ENTRYPOINT") {
@@ -221,6 +266,21 @@ func TestDeployDockerfile(t *testing.T) {
 		}
 	}
 	require.True(t, copied, "the final stage copies the binary to ENTRYPOINT %s", entry[0])
+
+	// HEALTHCHECK runs the binary's own probe, which reaches the web port
+	// (serve, web) and the worker's health port.
+	hcs := final.all("HEALTHCHECK")
+	require.Len(t, hcs, 1, "the image has a HEALTHCHECK")
+	_, execForm, ok := strings.Cut(hcs[0], "CMD ")
+	require.True(t, ok, "HEALTHCHECK … CMD [exec form]")
+	var hc []string
+	require.NoError(t, yaml.Unmarshal([]byte(execForm), &hc), "HEALTHCHECK CMD in exec form")
+	require.NotEmpty(t, hc)
+	require.Equal(t, entry[0], hc[0], "HEALTHCHECK runs the image's binary")
+	targets := requireHealthcheck(t, "Dockerfile HEALTHCHECK", hc[1:], cfg)
+	require.Contains(t, targets, listenPort(t, cfg), "Dockerfile HEALTHCHECK probes the web port")
+	require.NotEmpty(t, cfg.WorkerListenAddr, "Dockerfile: WAYMARK_WORKER_LISTEN_ADDR, so worker containers answer the HEALTHCHECK")
+	require.Contains(t, targets, workerPort(t, cfg), "Dockerfile HEALTHCHECK probes the worker's port")
 
 	ignore := readDeploy(t, ".dockerignore")
 	for _, p := range []string{".git", "node_modules/", "data/"} {
@@ -264,7 +324,8 @@ type composeFile struct {
 			Condition string `yaml:"condition"`
 		} `yaml:"depends_on"`
 		Healthcheck *struct {
-			Test []string `yaml:"test"`
+			Test    []string `yaml:"test"`
+			Disable bool     `yaml:"disable"`
 		} `yaml:"healthcheck"`
 		StopGracePeriod string `yaml:"stop_grace_period"`
 		ReadOnly        bool   `yaml:"read_only"`
@@ -312,7 +373,20 @@ func TestDeployCompose(t *testing.T) {
 
 		if role == "migrate" {
 			require.Equal(t, "service_healthy", s.DependsOn["postgres"].Condition, where)
+			require.True(t, s.Healthcheck != nil && s.Healthcheck.Disable, "%s: a one-shot job has no health to check (disable the image's HEALTHCHECK)", where)
 			continue
+		}
+		require.NotNil(t, s.Healthcheck, "%s: healthcheck", where)
+		hc := s.Healthcheck.Test
+		require.GreaterOrEqual(t, len(hc), 2, where)
+		require.Equal(t, "CMD", hc[0], "%s: healthcheck in exec form (the image has no shell)", where)
+		require.Equal(t, "/usr/local/bin/waymark", hc[1], where)
+		probed := requireHealthcheck(t, where+" healthcheck", hc[2:], cfg)
+		if role == "web" {
+			require.Equal(t, listenPort(t, cfg), probed[0], "%s: healthcheck probes the web port first", where)
+		} else {
+			require.NotEmpty(t, cfg.WorkerListenAddr, "%s: the worker's healthcheck needs WAYMARK_WORKER_LISTEN_ADDR", where)
+			require.Contains(t, probed, workerPort(t, cfg), "%s: healthcheck probes the worker's port", where)
 		}
 		require.Equal(t, "service_completed_successfully", s.DependsOn["migrate"].Condition, where)
 		require.Equal(t, "service_healthy", s.DependsOn["redis"].Condition, where)
@@ -584,11 +658,40 @@ func TestDeployKubernetes(t *testing.T) {
 			"%s: terminationGracePeriodSeconds outlasts WAYMARK_SHUTDOWN_TIMEOUT (+ preStop)", where)
 
 		if w.role == "worker" {
-			// The worker role serves no HTTP (runtime.go): an HTTP probe would kill it.
-			for _, probe := range []string{"readinessProbe", "livenessProbe", "startupProbe"} {
-				require.Nil(t, get(c, probe, "httpGet"), "%s: the worker has no HTTP server for %s", where, probe)
+			if cfg.WorkerListenAddr == "" {
+				// Without WAYMARK_WORKER_LISTEN_ADDR the worker serves no HTTP: an HTTP probe would kill it.
+				for _, probe := range []string{"readinessProbe", "livenessProbe", "startupProbe"} {
+					require.Nil(t, get(c, probe, "httpGet"), "%s: the worker has no HTTP server for %s", where, probe)
+				}
+				require.Empty(t, getList(c, "ports"), where)
+				continue
 			}
-			require.Empty(t, getList(c, "ports"), where)
+			requireServableAddr(t, where, cfg.WorkerListenAddr)
+			wports := map[string]int{}
+			for _, p := range getList(c, "ports") {
+				n, _ := getInt(p, "containerPort")
+				require.Equal(t, workerPort(t, cfg), n, "%s: containerPort is WAYMARK_WORKER_LISTEN_ADDR's port", where)
+				wports[getStr(p, "name")] = n
+			}
+			for _, probe := range []string{"readinessProbe", "livenessProbe", "startupProbe"} {
+				hg := getMap(c, probe, "httpGet")
+				if hg == nil {
+					continue
+				}
+				require.Contains(t, workerHTTPPaths, getStr(hg, "path"), "%s: %s path is one the worker serves", where, probe)
+				port, ok := hg["port"].(int)
+				if !ok {
+					port, ok = wports[fmt.Sprint(hg["port"])]
+					require.True(t, ok, "%s: unknown port name %v", where, hg["port"])
+				}
+				require.Equal(t, workerPort(t, cfg), port, "%s: %s port", where, probe)
+			}
+			require.Equal(t, "/readyz", getStr(c, "readinessProbe", "httpGet", "path"), where)
+			require.Equal(t, "/healthz", getStr(c, "livenessProbe", "httpGet", "path"), where)
+			if ann := getMap(tmpl, "metadata", "annotations"); ann["prometheus.io/scrape"] == "true" {
+				require.Equal(t, strconv.Itoa(workerPort(t, cfg)), ann["prometheus.io/port"], "%s: scrape port", where)
+				require.Contains(t, workerHTTPPaths, ann["prometheus.io/path"], where)
+			}
 			continue
 		}
 
@@ -758,6 +861,9 @@ func TestDeploySystemd(t *testing.T) {
 		}
 		cfg := loadDeployConfig(t, name, env)
 		require.False(t, cfg.Embedded(), "%s: split mode needs PostgreSQL and Redis", name)
+		if role == "worker" && cfg.WorkerListenAddr != "" {
+			require.NotEqual(t, listenPort(t, cfg), workerPort(t, cfg), "%s: the web unit may run on the same host: the worker's health port must differ", name)
+		}
 		stop, err := time.ParseDuration(u["Service.TimeoutStopSec"][0])
 		require.NoError(t, err, "%s: TimeoutStopSec", name)
 		require.Greater(t, stop, cfg.ShutdownTimeout, "%s: TimeoutStopSec outlasts WAYMARK_SHUTDOWN_TIMEOUT", name)

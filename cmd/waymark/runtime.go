@@ -72,20 +72,19 @@ func openStore(ctx context.Context, cfg *config, logger *slog.Logger) (*store.St
 
 // openRedis connects to the configured Redis, or starts the embedded one.
 func openRedis(ctx context.Context, cfg *config) (redis.UniversalClient, func(), error) {
-	url := cfg.RedisURL
+	target := cfg.Redis // standalone, Sentinel or Cluster (redis.go)
 	var emb *embedredis.Server
-	if url == "" {
+	if target == nil {
 		var err error
 		if emb, err = embedredis.Start(); err != nil {
 			return nil, nil, err
 		}
-		url = emb.URL()
+		if target, err = parseRedisURL(emb.URL()); err != nil {
+			emb.Close()
+			return nil, nil, err
+		}
 	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, nil, badConfig("WAYMARK_REDIS_URL", "%v", err)
-	}
-	rdb := redis.NewClient(opt)
+	rdb := target.newClient()
 	closeAll := func() {
 		_ = rdb.Close()
 		if emb != nil {
@@ -96,7 +95,7 @@ func openRedis(ctx context.Context, cfg *config) (redis.UniversalClient, func(),
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		closeAll()
-		return nil, nil, fmt.Errorf("connecting to Redis at %s: %v", opt.Addr, err)
+		return nil, nil, fmt.Errorf("connecting to Redis at %s: %v", target, err)
 	}
 	return rdb, closeAll, nil
 }
@@ -205,6 +204,17 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		stops = append(stops, func(context.Context) {
 			srv.Shutdown() // stops taking tasks, waits up to ShutdownTimeout, requeues the rest
 		})
+		if m == modeWorker && cfg.WorkerListenAddr != "" { // /healthz, /readyz, /metrics (healthcheck.go)
+			addr, stop, err := startWorkerHTTP(cfg.WorkerListenAddr, []healthCheck{{"database", st.Ping},
+				{"redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}, logger)
+			if err != nil {
+				return err
+			}
+			stops = append(stops, stop) // after the drain: probes answer while tasks finish
+			if c.onListen != nil {
+				c.onListen(addr)
+			}
+		}
 		logger.Info("worker started", slog.Int("concurrency", cfg.WorkerConcurrency))
 	}
 

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -49,6 +50,8 @@ const (
 	RedisDBFault = 6
 	// RedisDBTriggers: segment and schedule trigger leader tests.
 	RedisDBTriggers = 7
+	// RedisDBScale: cmd's 1 web + 3 workers test, which flushes its DB.
+	RedisDBScale = 8
 )
 
 // RedisURL returns the test Redis URL pointed at logical database db.
@@ -113,6 +116,21 @@ func Chromium(t testing.TB) string {
 	p := require(t, "WAYMARK_TEST_CHROMIUM")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("WAYMARK_TEST_CHROMIUM=%s: %v (install it with `apt-get install -y chromium`)", p, err)
+	}
+	return p
+}
+
+// Binary returns the path of a program a test runs (e.g. redis-server for
+// the Sentinel and Cluster tests). Without it the test skips loudly, or
+// fails under CI=true (.ci/run installs it).
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if CI() {
+			t.Fatalf("%s is not installed and CI=true: this test needs it (see .ci/run)", name)
+		}
+		t.Skipf("SKIPPING: %s is not installed; install it to run this test", name)
 	}
 	return p
 }
