@@ -94,7 +94,20 @@ func toDeliveryRow(d Delivery) deliveryRow {
 
 // CreateDelivery inserts a delivery; a reused idempotency key is ErrConflict.
 func (s *Store) CreateDelivery(ctx context.Context, d Delivery) (Delivery, error) {
-	now := s.nowUTC()
+	row := s.newDeliveryRow(d, s.nowUTC())
+	if s.group != nil {
+		if err := s.createDeliveryPG(ctx, row); err != nil {
+			return Delivery{}, err
+		}
+		return row.domain(), nil
+	}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return Delivery{}, dbErr(err, "creating delivery")
+	}
+	return row.domain(), nil
+}
+
+func (s *Store) newDeliveryRow(d Delivery, now time.Time) deliveryRow {
 	if d.ID == "" {
 		d.ID = NewID()
 	}
@@ -102,11 +115,7 @@ func (s *Store) CreateDelivery(ctx context.Context, d Delivery) (Delivery, error
 		d.Status = DeliveryPending
 	}
 	d.CreatedAt, d.UpdatedAt = now, now
-	row := toDeliveryRow(d)
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
-		return Delivery{}, dbErr(err, "creating delivery")
-	}
-	return row.domain(), nil
+	return toDeliveryRow(d)
 }
 
 // GetDeliveryByKey finds a delivery by its idempotency key.

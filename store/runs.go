@@ -200,6 +200,9 @@ func (s *Store) EnterRun(ctx context.Context, r Run, p EntryPolicy, first Outbox
 	if !r.EnteredAt.IsZero() {
 		row.EnteredAt = r.EnteredAt.UTC()
 	}
+	if s.fastEnter(p) {
+		return s.enterRunFast(ctx, row, p, first)
+	}
 	err = s.withTx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&journeyProfileRow{JourneyID: r.JourneyID, ProfileID: r.ProfileID}).Error; err != nil {
 			return err
@@ -319,6 +322,10 @@ type RunUpdate struct {
 	Ledger   []RunStep
 	Outbox   *OutboxItem
 	Delivery *DeliveryOutcome
+	// NewDelivery, when set, is inserted in the same commit (the delivery
+	// of the action the run now stands at, written before its connector
+	// call). Its key already taken is ErrConflict, and nothing is written.
+	NewDelivery *Delivery
 
 	// ProfileID is the run's profile; ProfileAttributes merges attribute
 	// changes into it (update_profile).
@@ -346,6 +353,9 @@ type Conversion struct {
 // ErrConflict, and nothing is written.
 func (s *Store) AdvanceRun(ctx context.Context, u RunUpdate) error {
 	now := s.nowUTC()
+	if s.fastAdvance(u) {
+		return s.advanceRunPG(ctx, u, now)
+	}
 	return dbErr(s.withTx(ctx, func(tx *gorm.DB) error {
 		fields := map[string]any{
 			"status": u.Status, "current_node": u.CurrentNode, "sequence": u.Sequence, "steps": u.Steps, "port": u.Port,
@@ -375,6 +385,12 @@ func (s *Store) AdvanceRun(ctx context.Context, u RunUpdate) error {
 			o := *u.Outbox
 			o.RunID = u.RunID
 			if err := createOutbox(tx, o, now); err != nil {
+				return err
+			}
+		}
+		if u.NewDelivery != nil {
+			row := s.newDeliveryRow(*u.NewDelivery, now)
+			if err := tx.Create(&row).Error; err != nil {
 				return err
 			}
 		}

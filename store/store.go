@@ -46,6 +46,8 @@ var (
 // Store is the handle on the database.
 type Store struct {
 	db      *gorm.DB
+	sqlDB   *sql.DB    // the pool under db, for the hot paths written in plain SQL (see batch_pg.go)
+	group   *committer // group commit of those hot paths (PostgreSQL; see batch.go)
 	dialect string
 	now     func() time.Time
 }
@@ -198,7 +200,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, dialect: dialect, now: now}, nil
+	st := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: now}
+	if dialect == DialectPostgres {
+		st.group = newCommitter(sqlDB)
+	}
+	return st, nil
 }
 
 // Dialect reports "sqlite" or "postgres".
@@ -215,6 +221,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the connections.
 func (s *Store) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

@@ -65,7 +65,16 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 	// wrote, before any policy: quiet hours or a cap must not re-route or
 	// drop a message that may already have gone out.
 	key := deliveryKey(x.run.ID, x.seq)
-	existing, err := x.e.cfg.Store.GetDeliveryByKey(ctx, key)
+	var existing store.Delivery
+	var err error
+	switch {
+	case !x.deliveryKnown:
+		existing, err = x.e.cfg.Store.GetDeliveryByKey(ctx, key)
+	case x.delivery != nil:
+		existing = *x.delivery
+	default:
+		err = store.ErrNotFound
+	}
 	switch {
 	case err == nil:
 		if port, done := x.settled(n, existing); done {
@@ -130,7 +139,7 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 	} else if reason != "" {
 		if first {
 			d.Status, d.Error, d.Attempts = store.DeliverySuppressed, reason, 0
-			if _, err := x.e.cfg.Store.CreateDelivery(ctx, d); err != nil && !errors.Is(err, store.ErrConflict) {
+			if _, err := x.createDelivery(ctx, d); err != nil && !errors.Is(err, store.ErrConflict) {
 				return "", false, err
 			}
 		} else if existing.Error != "" {
@@ -155,7 +164,7 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 
 	var created store.Delivery
 	if first {
-		created, err = x.e.cfg.Store.CreateDelivery(ctx, d)
+		created, err = x.createDelivery(ctx, d)
 		if errors.Is(err, store.ErrConflict) {
 			// Another attempt of this step wrote it just now.
 			return "", false, connectors.TransientError("another attempt of this step is in flight", 10*time.Second, nil)

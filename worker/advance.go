@@ -52,14 +52,14 @@ func (e *Engine) ProcessAttempt(ctx context.Context, t *asynq.Task, retried, max
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {
 		return fmt.Errorf("bad %s payload: %w", TaskAdvance, asynq.SkipRetry)
 	}
-	err := e.Advance(ctx, p.RunID, p.Sequence)
+	step, err := e.advance(ctx, p.RunID, p.Sequence, retried > 0)
 	if err == nil || errors.Is(err, asynq.SkipRetry) {
 		return err
 	}
 	// On the last attempt a step that keeps failing fails its run visibly
 	// instead of disappearing into Asynq's archive.
 	if retried >= maxRetry {
-		if ferr := e.failRun(ctx, p.RunID, p.Sequence, fmt.Sprintf("gave up after %d attempts: %v", retried+1, err)); ferr != nil {
+		if ferr := e.failRun(ctx, p.RunID, step, fmt.Sprintf("gave up after %d attempts: %v", retried+1, err)); ferr != nil {
 			return ferr
 		}
 		// Revoked, not archived: an archived task would keep holding its
@@ -93,46 +93,144 @@ type exec struct {
 	retryAt *time.Time
 	// noCommit: nothing changed (an early wake-up timed in-process).
 	noCommit bool
+	// delivery is this step's delivery as loaded with the run (nil: none
+	// yet); deliveryKnown says it was loaded, so act need not read it.
+	delivery      *store.Delivery
+	deliveryKnown bool
+	// nextAction is the action the walk stopped before, so that it runs as
+	// a step of its own; the task runs that step itself after the commit.
+	nextAction *flows.CompiledNode
+	committed  bool // the walk's result is committed
+	conflicted bool // the run had moved on: nothing was committed
+	keepOutbox bool // do not dispatch the committed outbox item (runInline)
+	// prev is the walk before this one in the same task, not committed yet
+	// (runInline): it commits with this action's delivery record.
+	prev *exec
 }
 
 // Advance runs a run from ledger sequence seq until it waits, reaches an
 // action that is not its first node, or ends, and commits the result. A
 // task for a sequence the run has left is a no-op.
 func (e *Engine) Advance(ctx context.Context, runID string, seq int) error {
-	run, err := e.cfg.Store.GetRun(ctx, runID)
+	_, err := e.advance(ctx, runID, seq, false)
+	return err
+}
+
+// advance is Advance for attempt of a task; retry says it is not the
+// first. It returns the sequence of the step it ran (for failRun).
+func (e *Engine) advance(ctx context.Context, runID string, seq int, retry bool) (int, error) {
+	// One read: the run, its profile and whether this step already has a
+	// delivery (a retry).
+	sc, err := e.cfg.Store.LoadStep(ctx, runID, deliveryKey(runID, seq))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // erased profile or deleted journey: nothing to do
+		return seq, nil // erased profile or deleted journey: nothing to do
 	}
 	if err != nil {
-		return err
+		return seq, err
+	}
+	run := sc.Run
+	if retry && e.cfg.InlineActions && run.Sequence > seq && e.handedOff(ctx, run) {
+		// The action step this task ran after its commit failed (see
+		// runInline): this retry is that step's retry.
+		seq = run.Sequence
+		if sc, err = e.cfg.Store.LoadStep(ctx, runID, deliveryKey(runID, seq)); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return seq, nil
+			}
+			return seq, err
+		}
+		run = sc.Run
 	}
 	if run.Final() || run.Sequence != seq || run.Status == store.RunPaused {
-		return nil
+		return seq, nil
 	}
 	j, err := e.journeyHead(ctx, run.WorkspaceID, run.JourneyID)
 	if err != nil {
-		return err
+		return seq, err
 	}
 	if j.Status == store.JourneyPaused {
-		return e.pauseRun(ctx, run)
+		return seq, e.pauseRun(ctx, run)
 	}
 	c, err := e.compiledVersion(ctx, run.WorkspaceID, run.JourneyID, run.Version)
 	if err != nil {
-		return err
+		return seq, err
 	}
-	profile, err := e.cfg.Store.GetProfile(ctx, run.ProfileID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	x := &exec{e: e, run: run, journey: j, c: c, profile: profile, now: e.now(), seq: run.Sequence, steps: run.Steps, first: true}
-	x.env = e.env(run, j, profile, x.now)
+	x := &exec{e: e, run: run, journey: j, c: c, profile: sc.Profile, now: e.now(), seq: run.Sequence, steps: run.Steps, first: true,
+		delivery: sc.Delivery, deliveryKnown: true}
+	x.env = e.env(run, j, sc.Profile, x.now)
 	if err := x.walk(ctx); err != nil {
-		return err
+		return seq, err
 	}
-	return x.commit(ctx)
+	if x.inline() {
+		return x.seq, e.runInline(ctx, x)
+	}
+	return seq, x.commit(ctx)
+}
+
+// handedOff reports whether a retried task finds its run at an action step
+// that is due: the step the task's first attempt committed and then ran
+// itself, which failed (runInline). Taking that step is safe even when
+// another task has it too: the delivery key and the sequence check let
+// only one attempt send and commit.
+func (e *Engine) handedOff(ctx context.Context, run store.Run) bool {
+	if run.Status != store.RunActive || run.NextDueAt == nil || run.NextDueAt.After(e.now()) {
+		return false
+	}
+	c, err := e.compiledVersion(ctx, run.WorkspaceID, run.JourneyID, run.Version)
+	if err != nil {
+		return false
+	}
+	n, ok := c.Nodes[run.CurrentNode]
+	return ok && n.Spec.Acts
+}
+
+// inline reports whether the walk stopped before an action whose step this
+// task runs itself (the profile unchanged by the walk).
+func (x *exec) inline() bool {
+	return x.e.cfg.InlineActions && x.nextAction != nil && x.attrs == nil && x.outbox != nil && !x.noCommit
+}
+
+// runInline runs the action step the walk x stopped before, in this task,
+// as exactly the step its own task would run: at its own sequence, after
+// the steps before it are committed (so a retry never repeats them). Those
+// steps commit together with the action's delivery record, before the
+// connector call; when the action ends without one (a policy), they commit
+// first, then the action's outcome. This saves a trip through the queue, a
+// read and a commit per action. The outbox item for the step commits with
+// the steps before it: if this process dies, the relay gives the step its
+// own task. If the step fails, the error goes to this task, whose retries
+// (Asynq's backoff, Retry-After included) take the step (see handedOff).
+func (e *Engine) runInline(ctx context.Context, x *exec) error {
+	n := x.nextAction
+	x.keepOutbox = true
+	o := store.OutboxItem{RunID: x.run.ID, Sequence: x.seq, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: x.now}
+	run := x.run
+	due := x.now
+	run.Sequence, run.Steps, run.Status, run.CurrentNode = x.seq, x.steps, store.RunActive, n.ID
+	run.Port, run.WaitUntil, run.WaitEvent, run.NextDueAt, run.Error = "", nil, "", &due, ""
+	y := &exec{e: e, run: run, journey: x.journey, c: x.c, profile: x.profile, now: e.now(), seq: run.Sequence, steps: run.Steps, first: true,
+		// The step's sequence is new: no attempt of it can have written a
+		// delivery before the steps before it commit; one written since
+		// makes ours conflict ("another attempt is in flight").
+		deliveryKnown: true, prev: x}
+	y.env = e.env(run, x.journey, x.profile, y.now)
+	err := y.walk(ctx)
+	if !x.committed {
+		if !x.conflicted {
+			if cerr := x.commit(ctx); cerr != nil {
+				return cerr
+			}
+		}
+		if !x.committed {
+			return nil // the run moved on elsewhere: this task's work is dropped
+		}
+	}
+	if err == nil {
+		err = y.commit(ctx)
+	}
+	// Either way the step needs no task of its own now.
+	e.forgetOutbox(ctx, o)
+	return err
 }
 
 func (e *Engine) env(run store.Run, j store.Journey, p store.Profile, now time.Time) *expression.Env {
@@ -246,9 +344,10 @@ func (x *exec) step(ctx context.Context, n *flows.CompiledNode) (port string, st
 		return "out", false, nil
 	case n.Spec.Acts:
 		if !x.first {
-			// Each action gets its own task, so its retries never repeat
-			// the steps before it.
+			// Each action is a step of its own (committed first), so its
+			// retries never repeat the steps before it.
 			x.schedule(n, store.RunActive, x.now, nil, "")
+			x.nextAction = n
 			return "", true, nil
 		}
 		return x.act(ctx, n)
@@ -541,6 +640,11 @@ func (x *exec) commit(ctx context.Context) error {
 	if x.noCommit {
 		return nil
 	}
+	return x.commitWith(ctx, x.updateOf())
+}
+
+// updateOf is the walk's result as a RunUpdate.
+func (x *exec) updateOf() store.RunUpdate {
 	u := x.update
 	u.RunID, u.JourneyID, u.ProfileID = x.run.ID, x.run.JourneyID, x.run.ProfileID
 	u.ExpectSequence = x.run.Sequence
@@ -556,9 +660,14 @@ func (x *exec) commit(ctx context.Context) error {
 	if x.pendingDelivery != nil {
 		u.Delivery = x.pendingDelivery
 	}
+	return u
+}
+
+func (x *exec) commitWith(ctx context.Context, u store.RunUpdate) error {
 	err := x.e.cfg.Store.AdvanceRun(ctx, u)
 	if errors.Is(err, store.ErrConflict) {
 		x.e.logger.Debug("run advanced elsewhere", slog.String("run_id", x.run.ID), slog.Int("seq", x.run.Sequence))
+		x.conflicted = true
 		// The step's work is dropped, but a message that went out stays
 		// recorded as such.
 		if d := x.pendingDelivery; d != nil {
@@ -568,6 +677,10 @@ func (x *exec) commit(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	x.committed = true
+	if u.Outbox != nil && x.keepOutbox {
+		return nil // runInline runs the step; the outbox item is its safety net
 	}
 	if u.Outbox != nil {
 		o := *u.Outbox
@@ -588,6 +701,28 @@ func (x *exec) commit(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// createDelivery writes the delivery of this task's action before its
+// connector call. When the steps before the action are not committed yet
+// (runInline), they commit together with it: one commit instead of two.
+// A conflict is ErrConflict, and then nothing was written.
+func (x *exec) createDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error) {
+	p := x.prev
+	if p == nil || p.committed || p.conflicted {
+		return x.e.cfg.Store.CreateDelivery(ctx, d)
+	}
+	if d.ID == "" {
+		d.ID = store.NewID()
+	}
+	u := p.updateOf()
+	u.NewDelivery = &d
+	if err := x.e.cfg.Store.AdvanceRun(ctx, u); err != nil {
+		// The run moved on, or the key is taken: runInline sorts out which.
+		return store.Delivery{}, err
+	}
+	p.committed = true
+	return d, nil
 }
 
 // failRun marks a run failed at its current node (a step that kept failing).

@@ -59,7 +59,9 @@ func newBenchStack(b *testing.B) *benchStack {
 	if os.Getenv("WAYMARK_TEST_DATABASE_URL") != "" && os.Getenv("WAYMARK_TEST_REDIS_URL") != "" {
 		s.mode = "PostgreSQL + Redis"
 		dbURL = testenv.PostgresURL(b)
-		redisURL = testenv.RedisURL(b, testenv.RedisDBEngine)
+		// A Redis DB of its own: the engine tests flush theirs, and may
+		// run at the same time.
+		redisURL = testenv.RedisURL(b, benchEnvInt("WAYMARK_BENCH_REDIS_DB", 14))
 	} else {
 		emb, err := embedredis.Start()
 		if err != nil {
@@ -92,7 +94,7 @@ func newBenchStack(b *testing.B) *benchStack {
 	reg := registry(&testing.T{})
 	s.svc = journeys.New(st, reg)
 	s.eng = worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Connectors: sandboxResolver{},
-		Enqueuer: asynq.NewClientFromRedisClient(s.rdb), Logger: slog.New(slog.DiscardHandler), StatusCacheTTL: time.Second})
+		Enqueuer: asynq.NewClientFromRedisClient(s.rdb), Logger: slog.New(slog.DiscardHandler), StatusCacheTTL: time.Second, InlineActions: true})
 	return s
 }
 

@@ -41,7 +41,10 @@ type EngineStore interface {
 	GetProfile(ctx context.Context, id string) (store.Profile, error)
 
 	EnterRun(ctx context.Context, r store.Run, p store.EntryPolicy, first store.OutboxItem) (store.Run, error)
+	EnterRuns(ctx context.Context, b store.EntryBatch) ([]store.Run, error)
+	BatchesEntries(p store.EntryPolicy) bool
 	GetRun(ctx context.Context, id string) (store.Run, error)
+	LoadStep(ctx context.Context, runID, deliveryKey string) (store.StepContext, error)
 	GetWorkspaceRun(ctx context.Context, workspaceID, id string) (store.Run, error)
 	AdvanceRun(ctx context.Context, u store.RunUpdate) error
 	ListRunSteps(ctx context.Context, runID string) ([]store.RunStep, error)
@@ -103,6 +106,11 @@ type EngineConfig struct {
 	// Learning caches what bandit splits and best-time delays learn from
 	// (nil: read the store for every decision).
 	Learning *Learning
+	// InlineActions lets the task that walks a run up to an action run the
+	// action's step itself once the walk is committed, instead of through
+	// a task of its own (same guarantees, one queue round trip less per
+	// action; see docs/performance.md). The worker turns it on.
+	InlineActions bool
 }
 
 // Engine runs journeys: entries, steps, waits, actions and events.
@@ -263,6 +271,12 @@ func (e *Engine) dispatchAs(ctx context.Context, o store.OutboxItem, id string) 
 		e.logger.Warn("enqueue failed; the outbox relay will retry", slog.String("run_id", o.RunID), slog.String("error", err.Error()))
 		return
 	}
+	e.forgetOutbox(ctx, o)
+}
+
+// forgetOutbox removes an outbox item whose task is taken care of (batched
+// by the cleaner when it runs).
+func (e *Engine) forgetOutbox(ctx context.Context, o store.OutboxItem) {
 	if ch := e.cleaned.Load(); ch != nil {
 		select {
 		case *ch <- store.OutboxKey{RunID: o.RunID, Sequence: o.Sequence, TaskType: o.TaskType}:

@@ -417,8 +417,22 @@ func (t *Triggers) processPage(ctx context.Context, tr trigger, run *store.Trigg
 	return err
 }
 
-// enterAll enters profiles with bounded concurrency.
+// enterAll enters profiles: the page in one go when the store can (see
+// Engine.EnterBatch), else one by one with bounded concurrency.
 func (t *Triggers) enterAll(ctx context.Context, tr trigger, ids []string, now time.Time) (entered, refused int64, err error) {
+	if len(ids) == 0 {
+		return 0, 0, nil
+	}
+	runs, ok, err := t.e.EnterBatch(ctx, BatchRequest{WorkspaceID: tr.journey.WorkspaceID, JourneyID: tr.journey.ID, TriggerNode: tr.node.ID,
+		ProfileIDs: ids, Event: EntryEvent{Name: tr.node.Kind, OccurredAt: now}})
+	if ok {
+		if err != nil {
+			// Forget the matches so the next evaluation tries again.
+			_, rerr := t.st.RemoveSegmentMembers(context.WithoutCancel(ctx), tr.journey.ID, tr.node.ID, ids)
+			return 0, 0, errors.Join(fmt.Errorf("entering journey %s: %w", tr.journey.ID, err), rerr)
+		}
+		return int64(len(runs)), int64(len(ids) - len(runs)), nil
+	}
 	var ne, nr atomic.Int64
 	var mu sync.Mutex
 	var errs []error

@@ -410,7 +410,7 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 	client := asynq.NewClientFromRedisClient(rdb)
 	engine := worker.NewEngine(worker.EngineConfig{
 		Store: st, Registry: reg, Connectors: conns, Suppressions: st, RateLimiter: worker.NewJourneyLimiter(limiter),
-		Enqueuer: client, Logger: logger, BaseURL: cfg.BaseURL, UnsubscribeURL: conns.UnsubscribeURL, StatusCacheTTL: time.Second,
+		Enqueuer: client, Logger: logger, BaseURL: cfg.BaseURL, UnsubscribeURL: conns.UnsubscribeURL, StatusCacheTTL: time.Second, InlineActions: true,
 		Learning: worker.NewLearning(st, worker.LearningConfig{}), // bandit splits and best-time delays (docs/intelligence.md)
 	})
 	triggers := worker.NewTriggers(engine, st, rdb, worker.TriggersConfig{})

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Group commit (PostgreSQL). Every run entry, step and delivery record is a
+// durable commit, and at a few hundred runs a second the database spends its
+// time flushing the WAL: backends queue on WALWriteLock while one of them
+// fsyncs (measured; see docs/performance.md). The committer gathers the
+// one-statement writes of concurrent callers (batch_pg.go) and sends them as
+// ONE pipelined batch — one round trip, one transaction, one WAL flush —
+// and each caller waits for that commit before it gets its own result. So
+// "committed before the caller goes on" holds exactly as before (a delivery
+// row is durable before the connector is called).
+//
+// Each statement decides for itself whether it applies (the run's expected
+// sequence, the entry rules, the delivery's idempotency key) and reports a
+// row count: one caller's conflict is its own 0, not an error, and does not
+// touch the others. A statement that does fail (a driver error, a
+// constraint) aborts the batch's transaction; then every statement of the
+// batch is run again on its own, so only the failing caller sees an error.
+
+type groupOp struct {
+	sql  string
+	args []any
+	n    int64
+	err  error
+	done chan struct{}
+}
+
+type committer struct {
+	db      *sql.DB
+	ops     chan *groupOp
+	max     int
+	stop    chan struct{}
+	stopped sync.WaitGroup
+}
+
+// groupCommitWorkers is how many batches may be in flight at once; while
+// they wait for their flush, the next callers gather into new batches.
+const (
+	groupCommitWorkers = 4
+	groupCommitMax     = 64
+)
+
+func newCommitter(db *sql.DB) *committer {
+	c := &committer{db: db, ops: make(chan *groupOp, 1024), max: groupCommitMax, stop: make(chan struct{})}
+	for i := 0; i < groupCommitWorkers; i++ {
+		c.stopped.Add(1)
+		go c.loop()
+	}
+	return c
+}
+
+func (c *committer) close() {
+	close(c.stop)
+	c.stopped.Wait()
+}
+
+// exec runs one statement in the next group commit and returns the integer
+// it selects (a row count). Once queued, the caller waits for the commit
+// even if ctx ends meanwhile: a caller must never take a committed write
+// for a failed one.
+func (c *committer) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	op := &groupOp{sql: query, args: args, done: make(chan struct{})}
+	select {
+	case c.ops <- op:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-c.stop:
+		return 0, errors.New("the store is closed")
+	}
+	<-op.done
+	return op.n, op.err
+}
+
+func (c *committer) loop() {
+	defer c.stopped.Done()
+	batch := make([]*groupOp, 0, c.max)
+	for {
+		select {
+		case <-c.stop:
+			// Callers still queued get an answer.
+			for {
+				select {
+				case op := <-c.ops:
+					op.err = errors.New("the store is closed")
+					close(op.done)
+				default:
+					return
+				}
+			}
+		case op := <-c.ops:
+			batch = append(batch[:0], op)
+		gather:
+			for len(batch) < c.max {
+				select {
+				case op := <-c.ops:
+					batch = append(batch, op)
+				default:
+					break gather
+				}
+			}
+			c.run(batch)
+		}
+	}
+}
+
+func (c *committer) run(batch []*groupOp) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.send(ctx, batch)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && len(batch) > 1 {
+		// The server refused a statement, so the batch's transaction
+		// rolled back: run each statement alone, so only the one that
+		// fails reports it. (Any other error — a lost connection — may
+		// have come after the commit: it goes to every caller as is,
+		// like any ambiguous commit.)
+		for _, op := range batch {
+			op.err = c.send(ctx, []*groupOp{op})
+		}
+	} else {
+		for _, op := range batch {
+			op.err = err
+		}
+	}
+	for _, op := range batch {
+		close(op.done)
+	}
+}
+
+// send runs ops as one pipelined batch: PostgreSQL runs the statements up
+// to the batch's single Sync as one implicit transaction.
+func (c *committer) send(ctx context.Context, ops []*groupOp) error {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("group commit needs the pgx driver, not %T", dc)
+		}
+		b := &pgx.Batch{}
+		for _, op := range ops {
+			b.Queue(op.sql, op.args...)
+		}
+		br := sc.Conn().SendBatch(ctx, b)
+		var first error
+		for _, op := range ops {
+			if err := br.QueryRow().Scan(&op.n); err != nil && first == nil {
+				first = err
+			}
+		}
+		if err := br.Close(); err != nil && first == nil {
+			first = err
+		}
+		return first
+	})
+}
