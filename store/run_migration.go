@@ -341,6 +341,8 @@ func applyMigration(tx *gorm.DB, p PublishPlan, m RunMigration, version int, now
 	outcome := OutcomeMigrated
 	if m.Exit {
 		outcome = OutcomeMigratedExit
+	} else {
+		detail["to_version"] = version
 	}
 	enc, err := encodeObject(detail)
 	if err != nil {

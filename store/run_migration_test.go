@@ -92,6 +92,7 @@ func TestPublishWithMigration(t *testing.T) {
 		require.Equal(t, move.Sequence, last.Sequence)
 		require.Equal(t, "wait", last.NodeID)
 		require.Equal(t, store.OutcomeMigrated, last.Outcome)
+		require.EqualValues(t, 2, last.Detail["to_version"])
 
 		items, err := b.store.ListOutbox(b.ctx, now.Add(time.Hour), 100)
 		require.NoError(t, err)
