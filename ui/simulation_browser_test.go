@@ -49,19 +49,21 @@ func TestEditorSimulation(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=sim-run]`)),
 	)
 	br.WaitJS(`document.getElementById('sim-results').hasAttribute('data-loaded')`)
-	// The canvas marks its nodes as X6 renders them.
+	// Every step in view (X6 mounts only the nodes in view).
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=tool-fit]`)))
 	br.WaitJS(`document.querySelector('[data-testid="node-done"][data-sim="current"]') !== null`)
-	simAttr := func(id string) string {
-		return browsertest.Eval[string](br, fmt.Sprintf(`document.querySelector('[data-testid="node-%s"]').getAttribute('data-sim')`, id))
+	// X6 renders asynchronously: wait for a node's mark.
+	waitSim := func(id, state string) {
+		br.WaitJS(fmt.Sprintf(`document.querySelector('[data-testid="node-%s"]').getAttribute('data-sim') === %q`, id, state))
 	}
 	// The whole path first.
-	require.Equal(t, "visited", simAttr("start"))
-	require.Equal(t, "visited", simAttr("is_fr"))
-	require.Equal(t, "visited", simAttr("tips_fr"))
-	require.Equal(t, "unvisited", simAttr("tips_en"), "Zoé is French: the English tips are off her path")
-	require.Equal(t, "current", simAttr("done"))
-	visitedEdges := browsertest.Eval[int](br, `document.querySelectorAll('.x6-edge[data-sim="visited"]').length`)
-	require.Equal(t, 8, visitedEdges)
+	waitSim("start", "visited")
+	waitSim("is_fr", "visited")
+	waitSim("tips_fr", "visited")
+	waitSim("tips_en", "unvisited") // Zoé is French: the English tips are off her path
+	waitSim("done", "current")
+	// The eight connections taken, and only those.
+	br.WaitJS(`document.querySelectorAll('.x6-edge[data-sim="visited"]').length === 8`)
 	require.Equal(t, "Step 9 of 9", browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-position]').textContent`))
 	text := browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-timeline]').textContent`)
 	require.Contains(t, text, "Welcome to Waymark, Zoé!")
@@ -75,19 +77,22 @@ func TestEditorSimulation(t *testing.T) {
 
 	// Step by step: back to the entry, then forward.
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=sim-first]`)))
-	require.Equal(t, "current", simAttr("start"))
-	require.Equal(t, "unvisited", simAttr("welcome"))
+	waitSim("start", "current")
+	waitSim("done", "unvisited")
+	waitSim("welcome", "unvisited")
 	require.Equal(t, "Step 1 of 9", browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-position]').textContent`))
 	for i := 0; i < 3; i++ {
 		br.Do(chromedp.Click(chromedp.CSS(`[data-testid=sim-next]`)))
 	}
-	require.Equal(t, "current", simAttr("is_fr"))
-	require.Equal(t, "visited", simAttr("wait_2d"))
-	require.Equal(t, "unvisited", simAttr("tips_fr"))
+	require.Equal(t, "Step 4 of 9", browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-position]').textContent`))
+	waitSim("is_fr", "current")
+	waitSim("tips_fr", "unvisited")
+	waitSim("wait_2d", "visited")
 	cur := browsertest.Eval[string](br, `document.querySelector('.sim-step[aria-current=step]').textContent`)
 	require.True(t, strings.Contains(cur, "2d") && strings.Contains(cur, "is true → yes"), cur)
 
 	// Bad input is shown in the dialog, naming the field.
+	br.AllowConsole(`400.*/simulate`)
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=sim-again]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=sim-dialog]`)))
 	br.Do(
 		chromedp.SetValue(chromedp.CSS(`[data-testid=sim-ev-after]`), "soon"),
@@ -99,6 +104,7 @@ func TestEditorSimulation(t *testing.T) {
 
 	// Closing the panel clears the canvas.
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=sim-cancel]`)), chromedp.Click(chromedp.CSS(`[data-testid=sim-close]`)))
-	require.False(t, browsertest.Eval[bool](br, `document.querySelector('[data-testid="node-start"]').hasAttribute('data-sim')`))
+	br.WaitJS(`document.querySelectorAll('[data-sim="visited"], [data-sim="current"], [data-sim="unvisited"]').length === 0`)
+	require.False(t, browsertest.Eval[bool](br, `document.getElementById('canvas').hasAttribute('data-simulating')`))
 	require.True(t, browsertest.Eval[bool](br, `document.getElementById('sim-results').hidden`))
 }

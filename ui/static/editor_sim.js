@@ -3,7 +3,8 @@
 // events to POST /journeys/{id}/simulate; the result is a complete timeline
 // per profile, which this panel plays on the canvas step by step (Previous /
 // Next) or all at once (the end, shown first). Nodes get data-sim="visited",
-// "current" or "unvisited" on their SVG group, edges taken data-sim="visited".
+// "current" or "unvisited" on their SVG group (X6's root selector), edges
+// taken data-sim="visited".
 // Everything reaches the DOM as text (textContent) — never innerHTML.
 (function () {
   'use strict';
@@ -353,34 +354,33 @@
     if (upto >= 0 && upto < list.length) {
       visited.set(list[upto].node_id, 'current');
     }
+    // Marks live in the cells' attrs (on their root <g>), so a node that
+    // X6 mounts later (virtual rendering) gets its mark too. Never in the
+    // undo history, never in the document.
     for (const node of graph.getNodes()) {
-      const view = graph.findViewByCell(node);
-      if (view && view.container) {
-        view.container.setAttribute('data-sim', visited.get(node.id) || 'unvisited');
-      }
+      mark(node, visited.get(node.id) || 'unvisited');
     }
     for (const edge of graph.getEdges()) {
-      const view = graph.findViewByCell(edge);
-      if (!view || !view.container) {
-        continue;
-      }
       const port = (edge.getSourcePortId() || '').replace(/^out:/, '');
       const key = edge.getSourceCellId() + '\u0000' + port + '\u0000' + edge.getTargetCellId();
-      if (edges.has(key)) {
-        view.container.setAttribute('data-sim', 'visited');
-      } else {
-        view.container.removeAttribute('data-sim');
-      }
+      mark(edge, edges.has(key) ? 'visited' : null);
     }
     document.getElementById('canvas').setAttribute('data-simulating', 'true');
   }
 
+  const quiet = { ignoreHistory: true };
+  function mark(cell, state) {
+    const now = cell.attr('root/data-sim') || null;
+    if (now === state) {
+      return;
+    }
+    // X6 leaves a removed attr on the DOM: "" is the unmarked state.
+    cell.attr('root/data-sim', state || '', quiet);
+  }
+
   function clearHighlight() {
     for (const cell of graph.getCells()) {
-      const view = graph.findViewByCell(cell);
-      if (view && view.container) {
-        view.container.removeAttribute('data-sim');
-      }
+      mark(cell, null);
     }
     document.getElementById('canvas').removeAttribute('data-simulating');
   }
@@ -412,15 +412,5 @@
     panel.hidden = true;
     result = null;
     clearHighlight();
-  });
-  // Nodes re-rendered (moved, edited) keep their marks.
-  graph.on('render:done', () => {
-    if (result) {
-      if (pathSteps) {
-        highlight(pathSteps, pathSteps.length - 1);
-      } else {
-        highlight(steps, index);
-      }
-    }
   });
 })();
