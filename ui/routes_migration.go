@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
@@ -58,10 +59,24 @@ type publishBody struct {
 // plain publish it always was.
 func (s *Server) apiJourneyPublishPlan(c *fiber.Ctx) error {
 	ctx, ws := c.UserContext(), currentAPIKey(c).WorkspaceID
+	if _, err := s.store.GetJourney(ctx, ws, c.Params("id")); err != nil {
+		return journeyError(err) // an unknown journey is a 404 whatever the body
+	}
 	var body publishBody
-	if len(bytes.TrimSpace(c.Body())) > 0 {
-		if err := decodeJSON(c, &body); err != nil {
-			return err
+	if raw := bytes.TrimSpace(c.Body()); len(raw) > 0 {
+		// Publish took no body before the planner: a body without "plan"
+		// or "dry_run" is ignored as it always was; one with them is read
+		// strictly.
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(raw, &keys) != nil {
+			return errBadRequest("the body must be a JSON object: {\"plan\": {…}, \"dry_run\": true}")
+		}
+		_, hasPlan := keys["plan"]
+		_, hasDry := keys["dry_run"]
+		if hasPlan || hasDry {
+			if err := decodeJSON(c, &body); err != nil {
+				return err
+			}
 		}
 	}
 	v, rep, err := s.journeys.PublishPlan(ctx, ws, c.Params("id"), journeys.PublishRequest{

@@ -101,6 +101,10 @@ func TestPublishPlanAPI(t *testing.T) {
 	}
 	r = b.call("POST", "/api/v1/journeys/"+id+"/publish", key, []byte(`{"plan": {"wait": "exit"}}`))
 	require.Equal(t, 400, r.status, string(r.body))
+	r = b.call("POST", "/api/v1/journeys/"+id+"/publish", key, []byte(`{"plan": {}, "dryrun": true}`))
+	require.Equal(t, 400, r.status, "with a plan the body is read strictly: %s", r.body)
+	r = b.call("POST", "/api/v1/journeys/"+id+"/publish", key, []byte(`[1]`))
+	require.Equal(t, 400, r.status, string(r.body))
 
 	// Dry run: counts, nothing changes.
 	plan := `{"plan": {"wait": {"action": "move", "to": "wait2d"}}`
