@@ -33,6 +33,7 @@ import (
 type groupOp struct {
 	sql  string
 	args []any
+	dest []any // where the statement's one row goes; nil: n
 	n    int64
 	err  error
 	done chan struct{}
@@ -73,15 +74,25 @@ func (c *committer) close() {
 // for a failed one.
 func (c *committer) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	op := &groupOp{sql: query, args: args, done: make(chan struct{})}
+	err := c.do(ctx, op)
+	return op.n, err
+}
+
+// queryRow is exec for a statement whose one row goes into dest.
+func (c *committer) queryRow(ctx context.Context, dest []any, query string, args ...any) error {
+	return c.do(ctx, &groupOp{sql: query, args: args, dest: dest, done: make(chan struct{})})
+}
+
+func (c *committer) do(ctx context.Context, op *groupOp) error {
 	select {
 	case c.ops <- op:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return ctx.Err()
 	case <-c.stop:
-		return 0, errors.New("the store is closed")
+		return errors.New("the store is closed")
 	}
 	<-op.done
-	return op.n, op.err
+	return op.err
 }
 
 func (c *committer) loop() {
@@ -160,7 +171,11 @@ func (c *committer) send(ctx context.Context, ops []*groupOp) error {
 		br := sc.Conn().SendBatch(ctx, b)
 		var first error
 		for _, op := range ops {
-			if err := br.QueryRow().Scan(&op.n); err != nil && first == nil {
+			dest := op.dest
+			if dest == nil {
+				dest = []any{&op.n}
+			}
+			if err := br.QueryRow().Scan(dest...); err != nil && first == nil {
 				first = err
 			}
 		}

@@ -395,3 +395,16 @@ func (s *Store) EnterRuns(ctx context.Context, b EntryBatch) ([]Run, error) {
 // BatchesEntries reports whether EnterRuns enters a page in one statement
 // under this policy (else callers do better entering profiles concurrently).
 func (s *Store) BatchesEntries(p EntryPolicy) bool { return s.fastEnter(p) }
+
+// deleteOutboxKeysPG deletes outbox items by key with three array
+// parameters: a thousand keys as one small statement instead of a
+// three-thousand-parameter IN list.
+func (s *Store) deleteOutboxKeysPG(ctx context.Context, keys []OutboxKey) error {
+	runs, seqs, types := make([]string, len(keys)), make([]int32, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		runs[i], seqs[i], types[i] = k.RunID, int32(k.Sequence), k.TaskType
+	}
+	_, err := s.sqlDB.ExecContext(ctx, `DELETE FROM outbox o USING unnest($1::text[], $2::int[], $3::text[]) AS k(run_id, sequence, task_type)
+		WHERE o.run_id = k.run_id AND o.sequence = k.sequence AND o.task_type = k.task_type`, runs, seqs, types)
+	return dbErr(err, "deleting outbox items")
+}

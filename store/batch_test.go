@@ -209,5 +209,101 @@ func TestEnterRunsAppliesEntryRulesPerProfile(t *testing.T) {
 		for _, r := range append(append(runs, first...), again...) {
 			require.True(t, inOutbox[r.ID], "run %s has its outbox item", r.ID)
 		}
+		// Enqueued items go in one statement; the others stay.
+		var keys []store.OutboxKey
+		for _, r := range runs {
+			keys = append(keys, store.OutboxKey{RunID: r.ID, Sequence: 1, TaskType: "run:advance"})
+		}
+		keys = append(keys, store.OutboxKey{RunID: first[0].ID, Sequence: 2, TaskType: "run:advance"}) // no such item
+		require.NoError(t, b.store.DeleteOutboxKeys(b.ctx, keys))
+		items, err = b.store.ListOutbox(b.ctx, b.clock.Now().Add(time.Hour), 100)
+		require.NoError(t, err)
+		left := map[string]bool{}
+		for _, it := range items {
+			left[it.RunID] = true
+		}
+		for _, r := range runs {
+			require.False(t, left[r.ID])
+		}
+		for _, r := range append(first, again...) {
+			require.True(t, left[r.ID])
+		}
+	})
+}
+
+func TestEnterWebhook(t *testing.T) {
+	conformance(t, func(t *testing.T, b testBundle) {
+		if b.store.Dialect() != store.DialectPostgres {
+			require.False(t, b.store.CanEnterWebhook(store.WebhookEntry{}), "SQLite takes the step-by-step path")
+			return
+		}
+		f := newRunFixture(t, b, "wh")
+		email := "wh@example.com"
+		entry := func(webhookID, ext string, email *string, p store.EntryPolicy) store.WebhookEntry {
+			w := store.WebhookEntry{WebhookID: webhookID, Profile: store.ProfileUpsert{WorkspaceID: b.ws, ExternalID: ext, Email: email}, Policy: p,
+				Run:   store.Run{ID: store.NewID(), WorkspaceID: b.ws, JourneyID: f.journey.ID, Version: 1, CurrentNode: "start", EntryEvent: []byte(`{"body":{"id":"x"}}`), EnteredAt: b.clock.Now()},
+				First: store.OutboxItem{TaskType: "run:advance", ProcessAt: b.clock.Now()}}
+			require.True(t, b.store.CanEnterWebhook(w))
+			return w
+		}
+		never := store.EntryPolicy{Reentry: "never"}
+		w := entry("msg_1", "new-profile", &email, never)
+		r, err := b.store.EnterWebhook(b.ctx, w)
+		require.NoError(t, err)
+		require.Equal(t, w.Run.ID, r.ID)
+		p, err := b.store.GetProfileByExternalID(b.ctx, b.ws, "new-profile")
+		require.NoError(t, err)
+		require.Equal(t, p.ID, r.ProfileID)
+		require.Equal(t, email, p.Email)
+		stored, err := b.store.GetRun(b.ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.RunActive, stored.Status)
+		require.JSONEq(t, `{"body":{"id":"x"}}`, string(stored.EntryEvent))
+
+		// The same webhook-id again: a duplicate naming the run; nothing written.
+		_, err = b.store.EnterWebhook(b.ctx, entry("msg_1", "other-profile", nil, store.EntryPolicy{Reentry: "always"}))
+		var dup *store.DuplicateWebhookError
+		require.ErrorAs(t, err, &dup)
+		require.Equal(t, r.ID, dup.RunID)
+		require.ErrorIs(t, err, store.ErrConflict)
+		_, err = b.store.GetProfileByExternalID(b.ctx, b.ws, "other-profile")
+		require.ErrorIs(t, err, store.ErrNotFound)
+
+		// A new id for the same profile under "never": refused, the profile
+		// still updated, the receipt kept without a run.
+		phone := "+33612345678"
+		w2 := entry("msg_2", "new-profile", nil, never)
+		w2.Profile.Phone = &phone
+		_, err = b.store.EnterWebhook(b.ctx, w2)
+		var refused *store.EntryRefusedError
+		require.ErrorAs(t, err, &refused)
+		p, err = b.store.GetProfileByExternalID(b.ctx, b.ws, "new-profile")
+		require.NoError(t, err)
+		require.Equal(t, email, p.Email, "an absent field is left as it is")
+		require.Equal(t, phone, p.Phone)
+		_, err = b.store.EnterWebhook(b.ctx, entry("msg_2", "new-profile", nil, never))
+		require.ErrorAs(t, err, &dup)
+		require.Empty(t, dup.RunID)
+
+		// Concurrent deliveries of one id: exactly one enters.
+		var wg sync.WaitGroup
+		results := make([]error, 8)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, results[i] = b.store.EnterWebhook(b.ctx, entry("msg_3", fmt.Sprintf("c%d", i), nil, store.EntryPolicy{Reentry: "always"}))
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range results {
+			if err == nil {
+				ok++
+			} else {
+				require.ErrorAs(t, err, &dup)
+			}
+		}
+		require.Equal(t, 1, ok)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
@@ -134,4 +135,121 @@ func (s *Store) ReleaseWebhook(ctx context.Context, journeyID, webhookID string)
 func (s *Store) DeleteWebhookReceiptsBefore(ctx context.Context, t time.Time) (int64, error) {
 	res := s.db.WithContext(ctx).Where("received_at < ?", t.UTC()).Delete(&webhookReceiptRow{})
 	return res.RowsAffected, dbErr(res.Error, "deleting webhook receipts")
+}
+
+// WebhookEntry is one webhook request entering a journey: its receipt, the
+// profile it maps to and the run (built by the engine, without ProfileID).
+type WebhookEntry struct {
+	WebhookID string
+	Profile   ProfileUpsert // external id, email, phone only (see EnterWebhook)
+	Run       Run
+	Policy    EntryPolicy
+	First     OutboxItem
+}
+
+// DuplicateWebhookError is a webhook-id received before; RunID is the run
+// the first delivery created ("" if it entered none).
+type DuplicateWebhookError struct{ RunID string }
+
+func (e *DuplicateWebhookError) Error() string {
+	return "webhook-id already received: " + ErrConflict.Error()
+}
+
+func (e *DuplicateWebhookError) Unwrap() error { return ErrConflict }
+
+// CanEnterWebhook reports whether EnterWebhook can take this request: on
+// PostgreSQL, without a total entry limit or profile attributes.
+func (s *Store) CanEnterWebhook(w WebhookEntry) bool {
+	return s.fastEnter(w.Policy) && len(w.Profile.Attributes) == 0 && w.Profile.Timezone == nil && w.Profile.Locale == nil
+}
+
+// enterWebhookSQL records the receipt, upserts the profile and enters it,
+// in one statement: one commit for the whole request. The receipt insert
+// has no ON CONFLICT: a webhook-id seen before fails the statement with a
+// unique violation on webhook_receipts, and nothing is written (two
+// concurrent deliveries of one id: the second waits for the first's commit
+// and then fails).
+const enterWebhookSQL = `WITH p AS (
+	INSERT INTO profiles AS pr (id, workspace_id, external_id, email, phone, attributes, consent, created_at, updated_at)
+	VALUES ($1, $2, $3, COALESCE($4, ''), COALESCE($5, ''), '{}', '{}', $6, $6)
+	ON CONFLICT (workspace_id, external_id) DO UPDATE SET email = COALESCE($4, pr.email), phone = COALESCE($5, pr.phone), updated_at = $6
+	RETURNING pr.id
+), jp AS (
+	INSERT INTO journey_profiles AS j (journey_id, profile_id, entries, active_run_id, last_entered_at)
+	SELECT $7, p.id, 1, $8, $6 FROM p
+	ON CONFLICT (journey_id, profile_id) DO UPDATE SET entries = j.entries + 1, active_run_id = $8, last_entered_at = $6
+	WHERE ($9 <> 'never' OR j.entries = 0)
+		AND ($9 <> 'after_exit' OR j.active_run_id = '')
+		AND ($10::timestamptz IS NULL OR j.last_entered_at IS NULL OR j.last_entered_at <= $10)
+		AND ($11::int = 0 OR j.entries < $11::int)
+	RETURNING j.profile_id
+), r AS (
+	INSERT INTO runs (id, workspace_id, journey_id, version, profile_id, status, current_node, sequence, steps, entry_event, state, entered_at, updated_at, next_due_at)
+	SELECT $8, $2, $7, $12, jp.profile_id, 'active', $13, 1, 0, $14::jsonb, '{}'::jsonb, $15, $6, $16 FROM jp
+), ob AS (
+	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at)
+	SELECT $8, 1, $17, $18, $16, $6 FROM jp
+	ON CONFLICT DO NOTHING
+), rc AS (
+	INSERT INTO webhook_receipts (journey_id, webhook_id, run_id, received_at)
+	SELECT $7, $19, COALESCE((SELECT $8::text FROM jp), ''), $6
+)
+SELECT (SELECT count(*) FROM jp), (SELECT id FROM p)`
+
+// EnterWebhook commits a webhook request in one statement (see
+// enterWebhookSQL) and returns the run, or a *DuplicateWebhookError, or a
+// *EntryRefusedError (the receipt is kept: the sender's retry is a
+// duplicate). Callers check CanEnterWebhook first.
+func (s *Store) EnterWebhook(ctx context.Context, w WebhookEntry) (Run, error) {
+	now := s.nowUTC()
+	r := w.Run
+	entry := string(r.EntryEvent)
+	if entry == "" {
+		entry = "{}"
+	}
+	enteredAt := r.EnteredAt.UTC()
+	if r.EnteredAt.IsZero() {
+		enteredAt = now
+	}
+	reentry := w.Policy.Reentry
+	if reentry == "" {
+		reentry = "never"
+	}
+	var since *time.Time
+	if w.Policy.MinInterval > 0 {
+		t := now.Add(-w.Policy.MinInterval)
+		since = &t
+	}
+	queue := w.First.Queue
+	if queue == "" {
+		queue = "default"
+	}
+	var n int64
+	var profileID string
+	err := s.group.queryRow(ctx, []any{&n, &profileID}, enterWebhookSQL,
+		NewID(), r.WorkspaceID, w.Profile.ExternalID, w.Profile.Email, w.Profile.Phone, now,
+		r.JourneyID, r.ID, reentry, since, w.Policy.PerProfileLimit,
+		r.Version, r.CurrentNode, entry, enteredAt, w.First.ProcessAt.UTC(), w.First.TaskType, queue, w.WebhookID)
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23505" && pg.TableName == "webhook_receipts" {
+		var row webhookReceiptRow
+		if err := s.db.WithContext(ctx).Where("journey_id = ? AND webhook_id = ?", r.JourneyID, w.WebhookID).Take(&row).Error; err != nil {
+			return Run{}, dbErr(err, "loading webhook receipt")
+		}
+		return Run{}, &DuplicateWebhookError{RunID: row.RunID}
+	}
+	if err != nil {
+		return Run{}, dbErr(err, "entering from webhook")
+	}
+	if n == 0 {
+		err := s.refusal(s.db.WithContext(ctx), Run{JourneyID: r.JourneyID, ProfileID: profileID}, w.Policy, now)
+		var refused *EntryRefusedError
+		if errors.As(err, &refused) {
+			return Run{}, refused
+		}
+		return Run{}, dbErr(err, "entering from webhook")
+	}
+	due := w.First.ProcessAt.UTC()
+	return Run{ID: r.ID, WorkspaceID: r.WorkspaceID, JourneyID: r.JourneyID, Version: r.Version, ProfileID: profileID, Status: RunActive,
+		CurrentNode: r.CurrentNode, Sequence: 1, EntryEvent: []byte(entry), State: map[string]any{}, EnteredAt: enteredAt, UpdatedAt: now, NextDueAt: &due}, nil
 }

@@ -747,6 +747,9 @@ func (s *Store) DeleteOutboxKeys(ctx context.Context, keys []OutboxKey) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	if s.group != nil {
+		return s.deleteOutboxKeysPG(ctx, keys)
+	}
 	tuples := make([][]any, len(keys))
 	for i, k := range keys {
 		tuples[i] = []any{k.RunID, k.Sequence, k.TaskType}

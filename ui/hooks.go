@@ -30,6 +30,8 @@ type hookStore interface {
 	ClaimWebhook(ctx context.Context, journeyID, webhookID string) (string, error)
 	SetWebhookRun(ctx context.Context, journeyID, webhookID, runID string) error
 	ReleaseWebhook(ctx context.Context, journeyID, webhookID string) error
+	CanEnterWebhook(w store.WebhookEntry) bool
+	EnterWebhook(ctx context.Context, w store.WebhookEntry) (store.Run, error)
 }
 
 // hookRoutes registers the public webhook trigger endpoint, POST /hooks/{key}.
@@ -89,6 +91,9 @@ func (s *Server) hook(c *fiber.Ctx) error {
 		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "unmapped_profile", Message: details[0].Field + ": " + details[0].Message, Details: details}
 	}
 
+	if done, err := s.hookEnterAtOnce(c, j, webhookID, trigger.ID, p, ev); done || err != nil {
+		return err
+	}
 	first, err := s.store.ClaimWebhook(ctx, j.ID, webhookID)
 	if errors.Is(err, store.ErrConflict) {
 		msg := "this webhook-id was already received"
@@ -178,6 +183,52 @@ func (s *Server) hookProfile(trigger *flows.CompiledNode, ev expression.Event) (
 		ds = append(ds, d)
 	}
 	return p, ds, nil
+}
+
+// entryPreparer is the engine's split Enter (worker.Engine): the checks and
+// the run, then the first task once the caller committed the entry.
+type entryPreparer interface {
+	PrepareEntry(ctx context.Context, req worker.EnterRequest) (worker.Entry, error)
+	Dispatch(ctx context.Context, en worker.Entry)
+}
+
+// hookEnterAtOnce takes a webhook request in one commit where the store
+// can (PostgreSQL, see store.EnterWebhook): the webhook-id receipt, the
+// profile upsert, the run and its first task together. It answers the
+// request and reports done; done is false (and nothing is written) when
+// the store cannot, and the caller takes the step-by-step path.
+func (s *Server) hookEnterAtOnce(c *fiber.Ctx, j store.Journey, webhookID, triggerID string, p profileJSON, ev expression.Event) (bool, error) {
+	eng, ok := s.engine.(entryPreparer)
+	if !ok {
+		return false, nil
+	}
+	ctx := c.UserContext()
+	en, err := eng.PrepareEntry(ctx, worker.EnterRequest{WorkspaceID: j.WorkspaceID, JourneyID: j.ID, TriggerNode: triggerID,
+		Event: worker.EntryEvent{Body: ev.Body, Headers: ev.Headers}})
+	if err != nil {
+		return false, nil // the step-by-step path reports it as it always has
+	}
+	w := store.WebhookEntry{WebhookID: webhookID, Profile: p.upsert(j.WorkspaceID), Run: en.Run, Policy: en.Policy, First: en.First}
+	if !s.store.CanEnterWebhook(w) {
+		return false, nil
+	}
+	run, err := s.store.EnterWebhook(ctx, w)
+	var dup *store.DuplicateWebhookError
+	var refused *store.EntryRefusedError
+	switch {
+	case errors.As(err, &dup):
+		msg := "this webhook-id was already received"
+		if dup.RunID != "" {
+			msg += "; it created run " + dup.RunID
+		}
+		return true, newError(fiber.StatusConflict, "duplicate_webhook", "%s", msg)
+	case errors.As(err, &refused):
+		return true, c.Status(fiber.StatusOK).JSON(fiber.Map{"run_id": nil, "entered": false, "reason": refused.Reason})
+	case err != nil:
+		return true, err
+	}
+	eng.Dispatch(ctx, en)
+	return true, c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": run.ID, "entered": true})
 }
 
 // hookEnter upserts the profile and enters it. A refused entry (re-entry

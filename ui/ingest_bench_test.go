@@ -170,6 +170,10 @@ func ingestServer(b *testing.B) (base, path, secret, mode string) {
 	keys, _ := secrets.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
 	svc := journeys.New(st, reg)
 	eng := worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Connectors: sandboxOnly{}, Enqueuer: asynq.NewClientFromRedisClient(rdb), StatusCacheTTL: time.Second})
+	// As in `waymark serve`: enqueued outbox items are deleted in batches.
+	cctx, stopCleaner := context.WithCancel(context.Background())
+	go eng.RunOutboxCleaner(cctx)
+	b.Cleanup(stopCleaner)
 	srv, err := ui.New(ui.Config{Version: "bench", BodyLimit: 1 << 20}, ui.Deps{
 		Store: st, Journeys: svc, Engine: eng, Hooks: hooks.New(st, keys, "", nil), Logger: slog.New(slog.DiscardHandler),
 	})

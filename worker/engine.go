@@ -214,47 +214,75 @@ type EnterRequest struct {
 // and its outbox item commit together, so an accepted entry is never lost.
 // A refused entry is a *store.EntryRefusedError or one of the Err… values.
 func (e *Engine) Enter(ctx context.Context, req EnterRequest) (store.Run, error) {
-	j, err := e.journeyHead(ctx, req.WorkspaceID, req.JourneyID)
+	en, err := e.PrepareEntry(ctx, req)
 	if err != nil {
 		return store.Run{}, err
 	}
+	run, err := e.cfg.Store.EnterRun(ctx, en.Run, en.Policy, en.First)
+	if err != nil {
+		return store.Run{}, err
+	}
+	e.Dispatch(ctx, en)
+	return run, nil
+}
+
+// Entry is an entry checked against the journey's live version, ready for
+// the store to commit with the entry rules (store.EnterRun, or a caller
+// that commits more in the same statement, like webhook ingest).
+type Entry struct {
+	Run    store.Run
+	Policy store.EntryPolicy
+	First  store.OutboxItem
+}
+
+// PrepareEntry checks that the journey is live, inside its entry window and
+// has the trigger, and builds the run, its entry rules and its first task.
+func (e *Engine) PrepareEntry(ctx context.Context, req EnterRequest) (Entry, error) {
+	j, err := e.journeyHead(ctx, req.WorkspaceID, req.JourneyID)
+	if err != nil {
+		return Entry{}, err
+	}
 	if j.Status != store.JourneyLive || j.LiveVersion == 0 {
-		return store.Run{}, fmt.Errorf("%w (status %s)", ErrJourneyNotLive, j.Status)
+		return Entry{}, fmt.Errorf("%w (status %s)", ErrJourneyNotLive, j.Status)
 	}
 	c, err := e.compiledVersion(ctx, req.WorkspaceID, j.ID, j.LiveVersion)
 	if err != nil {
-		return store.Run{}, err
+		return Entry{}, err
 	}
 	now := e.now()
 	st := c.Settings
 	if (!st.EntryStart.IsZero() && now.Before(st.EntryStart)) || (!st.EntryEnd.IsZero() && !now.Before(st.EntryEnd)) {
-		return store.Run{}, ErrOutsideWindow
+		return Entry{}, ErrOutsideWindow
 	}
 	trigger := req.TriggerNode
 	if trigger == "" && len(c.Triggers) > 0 {
 		trigger = c.Triggers[0].ID
 	}
 	if n, ok := c.Nodes[trigger]; !ok || n.Spec.Category != nodes.Trigger {
-		return store.Run{}, fmt.Errorf("%w: %q", ErrNoSuchTrigger, trigger)
+		return Entry{}, fmt.Errorf("%w: %q", ErrNoSuchTrigger, trigger)
 	}
 	if req.Event.OccurredAt.IsZero() {
 		req.Event.OccurredAt = now
 	}
 	entry, err := json.Marshal(req.Event)
 	if err != nil {
-		return store.Run{}, fmt.Errorf("encoding entry event: %w", err)
+		return Entry{}, fmt.Errorf("encoding entry event: %w", err)
 	}
-	run, err := e.cfg.Store.EnterRun(ctx, store.Run{
-		ID: store.NewID(), WorkspaceID: req.WorkspaceID, JourneyID: j.ID, Version: j.LiveVersion, ProfileID: req.ProfileID,
-		CurrentNode: trigger, EntryEvent: entry, EnteredAt: now,
-	}, store.EntryPolicy{
-		Reentry: st.Reentry, MinInterval: st.ReentryMinInterval, PerProfileLimit: st.EntryLimitPerProfile, TotalLimit: st.EntryLimitTotal,
-	}, store.OutboxItem{TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: now})
-	if err != nil {
-		return store.Run{}, err
-	}
-	e.dispatch(ctx, store.OutboxItem{RunID: run.ID, Sequence: run.Sequence, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: now})
-	return run, nil
+	return Entry{
+		Run: store.Run{
+			ID: store.NewID(), WorkspaceID: req.WorkspaceID, JourneyID: j.ID, Version: j.LiveVersion, ProfileID: req.ProfileID,
+			CurrentNode: trigger, EntryEvent: entry, EnteredAt: now,
+		},
+		Policy: store.EntryPolicy{
+			Reentry: st.Reentry, MinInterval: st.ReentryMinInterval, PerProfileLimit: st.EntryLimitPerProfile, TotalLimit: st.EntryLimitTotal,
+		},
+		First: store.OutboxItem{TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: now},
+	}, nil
+}
+
+// Dispatch enqueues the first task of an entry the caller committed.
+func (e *Engine) Dispatch(ctx context.Context, en Entry) {
+	e.dispatch(ctx, store.OutboxItem{RunID: en.Run.ID, Sequence: 1, TaskType: en.First.TaskType, Queue: en.First.Queue, ProcessAt: en.First.ProcessAt})
 }
 
 // dispatch enqueues an outbox item right after its commit and removes it
