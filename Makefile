@@ -27,7 +27,15 @@ test: ## run every test (service-backed tests skip without WAYMARK_TEST_* URLs, 
 	$(GO) test -count=1 -timeout 15m ./...
 
 .PHONY: bench
-bench: ## run the benchmarks
+bench: ## run the benchmark suite (PostgreSQL + Redis from WAYMARK_BENCH_* or WAYMARK_TEST_*, and embedded); writes docs/benchmarks.md, .svg, scaling.md's numbers
+	$(GO) run ./internal/benchsuite $(BENCH_FLAGS)
+
+.PHONY: bench-quick
+bench-quick: ## check the benchmark suite itself: tiny sizes, a few minutes, writes to a temp dir (waymark-bench)
+	$(GO) run ./internal/benchsuite -quick $(BENCH_FLAGS)
+
+.PHONY: bench-go
+bench-go: ## every Go benchmark in every package, plain go test -bench (BENCH_TIME=3s for steadier numbers)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./...
 
 .PHONY: generate

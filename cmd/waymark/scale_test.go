@@ -321,7 +321,7 @@ func TestScaleOut(t *testing.T) {
 		return out
 	}
 
-	// Entries: batches of 1,000 from two senders; each batch carries an
+	// Entries: batches of 1,000 from four senders; each batch carries an
 	// Idempotency-Key, so a retry after a timeout cannot enter twice.
 	const batch = 1000
 	var posted atomic.Int64
@@ -330,7 +330,8 @@ func TestScaleOut(t *testing.T) {
 		batches <- from
 	}
 	close(batches)
-	errc := make(chan error, 2)
+	const senders = 4
+	errc := make(chan error, senders)
 	start := time.Now()
 	// Fail with the processes' logs well before `go test -timeout` kills
 	// the whole binary (which would leave no logs).
@@ -338,7 +339,7 @@ func TestScaleOut(t *testing.T) {
 	if d, ok := t.Deadline(); ok && d.Add(-45*time.Second).Before(deadline) {
 		deadline = d.Add(-45 * time.Second)
 	}
-	for s := 0; s < 2; s++ {
+	for s := 0; s < senders; s++ {
 		go func() {
 			for from := range batches {
 				to := min(from+batch, n)
@@ -381,7 +382,7 @@ func TestScaleOut(t *testing.T) {
 	startWorker("w1b")
 	t.Logf("midway after %s: %v", time.Since(start).Round(time.Millisecond), counts())
 
-	for s := 0; s < 2; s++ {
+	for s := 0; s < senders; s++ {
 		require.NoError(t, <-errc)
 	}
 	t.Logf("%d entries accepted in %s", n, time.Since(start).Round(time.Millisecond))

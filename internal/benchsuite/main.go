@@ -1,0 +1,284 @@
+// Command benchsuite is `make bench`: it runs Waymark's benchmarks on the
+// machine at hand, against real PostgreSQL and Redis and in embedded mode
+// (SQLite + in-process Redis), bounded in time, and writes the results to
+// docs/benchmarks.md (with the exact command), docs/benchmarks.svg (a bar
+// chart) and the measured block of docs/scaling.md.
+//
+//	go run ./internal/benchsuite                 # full run, writes docs/
+//	go run ./internal/benchsuite -quick          # small sizes: checks the runner, writes to a temp dir
+//	go run ./internal/benchsuite -render         # re-render docs/ from internal/benchsuite/results.json
+//
+// PostgreSQL and Redis come from -pg / -redis, else WAYMARK_BENCH_DATABASE_URL
+// / WAYMARK_BENCH_REDIS_URL, else WAYMARK_TEST_DATABASE_URL /
+// WAYMARK_TEST_REDIS_URL; without them only embedded mode runs. The suite
+// creates (and drops) its own schemas in that database, and flushes Redis
+// logical databases 5 and 9–11 of that server (use one nothing else needs).
+// No benchmark is a test's pass/fail: a failure is reported, the rest run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	modePostgres = "postgres"
+	modeEmbedded = "embedded"
+)
+
+// Sizes are the workload sizes; every one is a flag.
+type Sizes struct {
+	Entries            int    `json:"entries"`              // BenchmarkEngineVsAsynq runs
+	Requests           int    `json:"requests"`             // BenchmarkWebhookIngest requests
+	Rate               int    `json:"rate"`                 // its fixed rate for p50/p99
+	Timers             int    `json:"timers"`               // BenchmarkTimerLateness delays
+	TimerWindowSeconds int    `json:"timer_window_seconds"` // … due within this window
+	Profiles           int    `json:"profiles"`             // BenchmarkSegmentEntry profiles
+	ScaleRuns          int    `json:"scale_runs"`           // runs per worker-scaling point
+	ScaleWorkers       []int  `json:"scale_workers"`        // worker process counts
+	Concurrency        int    `json:"concurrency"`          // WAYMARK_WORKER_CONCURRENCY of each worker
+	WaitingRuns        int    `json:"waiting_runs"`         // runs parked in a delay for the Redis memory measure
+	MicroTime          string `json:"micro_time"`           // -benchtime of the micro-benchmarks
+}
+
+var fullSizes = Sizes{Entries: 5000, Requests: 3000, Rate: 1000, Timers: 10000, TimerWindowSeconds: 60, Profiles: 1000000,
+	ScaleRuns: 20000, ScaleWorkers: []int{1, 2, 4}, Concurrency: 10, WaitingRuns: 20000, MicroTime: "1s"}
+
+var quickSizes = Sizes{Entries: 300, Requests: 300, Rate: 200, Timers: 200, TimerWindowSeconds: 5, Profiles: 2000,
+	ScaleRuns: 600, ScaleWorkers: []int{1, 2, 4}, Concurrency: 10, WaitingRuns: 1000, MicroTime: "100ms"}
+
+type suite struct {
+	root, tmp       string
+	pgURL, redisURL string
+	sizes           Sizes
+	budget          time.Duration
+	only            map[string]bool
+	testBins        map[string]string
+	waymarkBin      string
+	res             *Results
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	quick := flag.Bool("quick", false, "small sizes, to check the runner itself (a few minutes); writes to a temp dir unless -out is given")
+	render := flag.Bool("render", false, "do not run anything: re-render the docs from -results")
+	out := flag.String("out", "", "directory for benchmarks.md and benchmarks.svg (default docs/, or a temp dir with -quick)")
+	scalingDoc := flag.String("scaling", "", "scaling.md whose measured block is rewritten (default docs/scaling.md; none with -quick)")
+	resultsPath := flag.String("results", "internal/benchsuite/results.json", "where the raw results are written (and read by -render)")
+	pg := flag.String("pg", firstEnv("WAYMARK_BENCH_DATABASE_URL", "WAYMARK_TEST_DATABASE_URL"), "PostgreSQL URL (the suite makes its own schemas)")
+	rd := flag.String("redis", firstEnv("WAYMARK_BENCH_REDIS_URL", "WAYMARK_TEST_REDIS_URL"), "Redis URL (logical databases 5 and 9–11 are flushed)")
+	only := flag.String("only", "", "comma-separated parts to run: engine, ingest, timers, segment, scaling, memory, micro (default: all)")
+	budget := flag.Duration("budget", 0, "time limit for each benchmark process (default 90m, 5m with -quick)")
+	def := fullSizes
+	sz := &Sizes{}
+	flag.IntVar(&sz.Entries, "entries", 0, fmt.Sprintf("engine benchmark entries (default %d)", def.Entries))
+	flag.IntVar(&sz.Requests, "requests", 0, fmt.Sprintf("webhook ingest requests (default %d)", def.Requests))
+	flag.IntVar(&sz.Rate, "rate", 0, fmt.Sprintf("webhook ingest fixed rate for p50/p99, req/s (default %d)", def.Rate))
+	flag.IntVar(&sz.Timers, "timers", 0, fmt.Sprintf("timer-lateness delays (default %d)", def.Timers))
+	flag.IntVar(&sz.TimerWindowSeconds, "timer-window", 0, fmt.Sprintf("timer-lateness window, seconds (default %d)", def.TimerWindowSeconds))
+	flag.IntVar(&sz.Profiles, "profiles", 0, fmt.Sprintf("segment-entry profiles (default %d)", def.Profiles))
+	flag.IntVar(&sz.ScaleRuns, "scale-runs", 0, fmt.Sprintf("runs per worker-scaling point (default %d)", def.ScaleRuns))
+	workers := flag.String("workers", "", "worker process counts for the scaling runs (default 1,2,4)")
+	flag.IntVar(&sz.Concurrency, "concurrency", 0, fmt.Sprintf("WAYMARK_WORKER_CONCURRENCY of each worker (default %d)", def.Concurrency))
+	flag.IntVar(&sz.WaitingRuns, "waiting", 0, fmt.Sprintf("runs parked in a delay for the Redis memory measure (default %d)", def.WaitingRuns))
+	flag.Parse()
+
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchsuite:", err)
+		return 2
+	}
+	if !filepath.IsAbs(*resultsPath) {
+		*resultsPath = filepath.Join(root, *resultsPath)
+	}
+	if *render {
+		var res Results
+		b, err := os.ReadFile(*resultsPath)
+		if err == nil {
+			err = json.Unmarshal(b, &res)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchsuite: reading results:", err)
+			return 1
+		}
+		return writeOutputs(&res, root, orDefault(*out, filepath.Join(root, "docs")), orDefault(*scalingDoc, filepath.Join(root, "docs", "scaling.md")), "")
+	}
+
+	if *quick {
+		def = quickSizes
+	}
+	sizes := mergeSizes(def, *sz)
+	if *workers != "" {
+		sizes.ScaleWorkers = nil
+		for _, f := range strings.Split(*workers, ",") {
+			var n int
+			if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "benchsuite: -workers: bad count %q\n", f)
+				return 2
+			}
+			sizes.ScaleWorkers = append(sizes.ScaleWorkers, n)
+		}
+	}
+	if *budget == 0 {
+		*budget = 90 * time.Minute
+		if *quick {
+			*budget = 5 * time.Minute
+		}
+	}
+	outDir, scaling := *out, *scalingDoc
+	if outDir == "" {
+		if *quick {
+			outDir = filepath.Join(os.TempDir(), "waymark-bench")
+		} else {
+			outDir = filepath.Join(root, "docs")
+		}
+	}
+	if scaling == "" && !*quick {
+		scaling = filepath.Join(root, "docs", "scaling.md")
+	}
+	tmp, err := os.MkdirTemp("", "waymark-benchsuite")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchsuite:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+
+	s := &suite{root: root, tmp: tmp, pgURL: *pg, redisURL: *rd, sizes: sizes, budget: *budget, testBins: map[string]string{}}
+	if *only != "" {
+		s.only = map[string]bool{}
+		for _, p := range strings.Split(*only, ",") {
+			s.only[strings.TrimSpace(p)] = true
+		}
+	}
+	s.res = &Results{Quick: *quick, Sizes: sizes, Started: time.Now().UTC(), Command: commandLine()}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s.runAll(ctx)
+	s.res.Finished = time.Now().UTC()
+
+	if b, err := json.MarshalIndent(s.res, "", "  "); err == nil {
+		if *quick && *out == "" {
+			*resultsPath = filepath.Join(outDir, "results.json")
+		}
+		_ = os.MkdirAll(filepath.Dir(*resultsPath), 0o755)
+		if err := os.WriteFile(*resultsPath, append(b, '\n'), 0o644); err != nil {
+			s.warn("writing %s: %v", *resultsPath, err)
+		}
+	}
+	code := writeOutputs(s.res, root, outDir, scaling, *resultsPath)
+	s.logf("done in %s", s.res.Finished.Sub(s.res.Started).Round(time.Second))
+	return code
+}
+
+func (s *suite) want(part string) bool { return s.only == nil || s.only[part] }
+
+func (s *suite) runAll(ctx context.Context) {
+	s.res.Machine = describeMachine(ctx, s.pgURL, s.redisURL)
+	s.logf("benchsuite on %s × %d; %s; %s", s.res.Machine.CPU, s.res.Machine.Cores, orDefault(s.res.Machine.Postgres, "PostgreSQL not configured"), orDefault(s.res.Machine.Redis, "Redis not configured"))
+	haveServices := s.pgURL != "" && s.redisURL != ""
+	if !haveServices {
+		s.warn("PostgreSQL + Redis not configured (-pg/-redis, WAYMARK_BENCH_* or WAYMARK_TEST_*): only embedded mode ran")
+	}
+	for _, gb := range goBenches() {
+		if !s.want(gb.Key) {
+			continue
+		}
+		for _, mode := range gb.Modes {
+			if ctx.Err() != nil {
+				return
+			}
+			if mode == modePostgres && !haveServices {
+				continue
+			}
+			s.res.Benchmarks = append(s.res.Benchmarks, s.runGoBench(ctx, gb, mode))
+		}
+	}
+	if s.want("scaling") && ctx.Err() == nil {
+		s.runScaling(ctx, haveServices)
+	}
+	if s.want("memory") && ctx.Err() == nil && haveServices {
+		s.runRedisMemory(ctx)
+	}
+	if s.want("micro") && ctx.Err() == nil {
+		for _, pkg := range microPkgs {
+			s.res.Micro = append(s.res.Micro, s.runMicro(ctx, pkg)...)
+		}
+	}
+}
+
+func (s *suite) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (s *suite) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.res.Warnings = append(s.res.Warnings, msg)
+	s.logf("WARNING: %s", msg)
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := strings.TrimSpace(os.Getenv(n)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// mergeSizes takes each non-zero field of override over def.
+func mergeSizes(def, o Sizes) Sizes {
+	pick := func(v, d int) int {
+		if v > 0 {
+			return v
+		}
+		return d
+	}
+	return Sizes{Entries: pick(o.Entries, def.Entries), Requests: pick(o.Requests, def.Requests), Rate: pick(o.Rate, def.Rate),
+		Timers: pick(o.Timers, def.Timers), TimerWindowSeconds: pick(o.TimerWindowSeconds, def.TimerWindowSeconds),
+		Profiles: pick(o.Profiles, def.Profiles), ScaleRuns: pick(o.ScaleRuns, def.ScaleRuns), ScaleWorkers: def.ScaleWorkers,
+		Concurrency: pick(o.Concurrency, def.Concurrency), WaitingRuns: pick(o.WaitingRuns, def.WaitingRuns), MicroTime: def.MicroTime}
+}
+
+// commandLine is how this run was started, for the report.
+func commandLine() string {
+	args := os.Args[1:]
+	cmd := "go run ./internal/benchsuite"
+	if len(args) > 0 {
+		cmd += " " + strings.Join(args, " ")
+	}
+	return cmd
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod above %s: run from the Waymark module", dir)
+		}
+	}
+}
