@@ -79,7 +79,7 @@ func commands() []command {
 		{"worker", "worker", "run the worker and scheduler only (split mode: PostgreSQL and Redis required)", (*cli).worker},
 		{"migrate", "migrate", "apply pending database migrations and exit", (*cli).migrate},
 		{"users", "users create --email E --role R [--name N] [--password-stdin]", "manage users", (*cli).users},
-		{"journeys", "journeys validate FILE… | import FILE | export ID [--version N]", "journeys as code: check, import and export v1 documents", (*cli).journeys},
+		{"journeys", "journeys validate FILE… | import FILE | export ID [--version N] | simulate FILE --profiles FILE | replay", "journeys as code: check, import, export, simulate offline, replay recorded runs", (*cli).journeys},
 		{"profiles", profilesUsage, "import profiles from a CSV file (valid rows commit, invalid rows are listed)", (*cli).profiles},
 		{"apikeys", "apikeys create --name N --scopes S", "manage API keys (the key is printed once)", (*cli).apikeys},
 		{"secrets", "secrets rotate [--dry-run] | check", "re-seal connector secrets with a new WAYMARK_SECRET_KEY (old key in WAYMARK_SECRET_KEY_OLD)", (*cli).secrets},
