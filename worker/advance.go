@@ -162,7 +162,11 @@ func (e *Engine) advance(ctx context.Context, runID string, seq int, retry bool)
 		return seq, err
 	}
 	if x.inline() {
-		return x.seq, e.runInline(ctx, x)
+		err := e.runInline(ctx, x)
+		if x.committed {
+			return x.seq, err // the action's step failed: it is the step to fail
+		}
+		return seq, err
 	}
 	return seq, x.commit(ctx)
 }
