@@ -18,7 +18,9 @@ package main
 // are go-redis's (dial_timeout=5s, read_timeout=3s, pool_size=20, …).
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -310,4 +312,17 @@ func hostPort(h, defPort string) (string, error) {
 		return "", redisURLError("host %q: bad port %q (want 1–65535)", h, port)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// redisLogs sends go-redis's own messages (a Sentinel's +switch-master, a
+// node that cannot be dialled) to the process's log, in its format.
+type redisLogs struct{ l *slog.Logger }
+
+func (r redisLogs) Printf(ctx context.Context, format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	level := slog.LevelInfo
+	if strings.Contains(msg, "fail") || strings.Contains(msg, "error") || strings.Contains(msg, "unable") {
+		level = slog.LevelWarn
+	}
+	r.l.Log(ctx, level, strings.TrimPrefix(msg, "redis: "))
 }

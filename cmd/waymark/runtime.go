@@ -110,6 +110,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		return err
 	}
 	logger := c.newLogger(cfg)
+	redis.SetLogger(redisLogs{logger.With(slog.String("component", "redis"))}) // go-redis's own messages (Sentinel switches, dial failures)
 	if m != modeAll && cfg.Embedded() {
 		return usageError("'waymark %s' is split mode: several processes must share one database and one Redis, "+
 			"so it needs WAYMARK_DATABASE_URL=postgres://… and WAYMARK_REDIS_URL=redis://… "+
@@ -160,7 +161,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			slog.String("database", describeDB(cfg)), slog.String("redis", describeRedis(cfg)),
 			slog.String("data_dir", absPath(cfg.DataDir)))
 	} else {
-		logger.Info("production mode", slog.String("role", m.String()), slog.String("database", "postgres"), slog.String("redis", "external"))
+		logger.Info("production mode", slog.String("role", m.String()), slog.String("database", "postgres"), slog.String("redis", cfg.Redis.String()))
 	}
 
 	svc, err := buildServices(ctx, cfg, st, rdb, logger)
@@ -298,7 +299,7 @@ func describeRedis(cfg *config) string {
 	if cfg.RedisURL == "" {
 		return "in-process (embedded; the schedule is rebuilt from the database at start)"
 	}
-	return "external"
+	return cfg.Redis.String() // standalone, Sentinel or Cluster, without credentials
 }
 
 func absPath(p string) string {
