@@ -49,10 +49,11 @@ func (s *Server) journeySimulateUI(c *fiber.Ctx) error {
 // is enough; simulating existing profiles also reads their data, so it
 // needs the profiles:read permission (scope).
 func (s *Server) simulate(c *fiber.Ctx, workspaceID string, mayReadProfiles bool) error {
-	if s.simulator == nil {
-		return newError(fiber.StatusServiceUnavailable, "unavailable", "the simulator is not configured")
-	}
 	id := strings.Clone(c.Params("id"))
+	// Another workspace's journey is not found, whatever the body says.
+	if _, err := s.store.GetJourney(c.UserContext(), workspaceID, id); err != nil {
+		return journeyError(err)
+	}
 	var body simulateBody
 	dec := json.NewDecoder(bytes.NewReader(c.Body()))
 	dec.DisallowUnknownFields()
@@ -84,6 +85,9 @@ func (s *Server) simulate(c *fiber.Ctx, workspaceID string, mayReadProfiles bool
 			return errBadRequest("give either version or document, not both")
 		}
 		doc = body.Document
+	}
+	if s.simulator == nil {
+		return newError(fiber.StatusServiceUnavailable, "unavailable", "the simulator is not configured")
 	}
 	res, err := s.simulator.Simulate(ctx, workspaceID, doc, body.Request)
 	if err != nil {

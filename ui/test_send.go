@@ -211,6 +211,10 @@ func (s *Server) compileForTest(doc *flows.Journey, node *flows.Node) (*flows.Co
 }
 
 func (s *Server) apiJourneyTestSend(c *fiber.Ctx) error {
+	// Another workspace's journey is not found, whatever the body says.
+	if _, err := s.store.GetJourney(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id")); err != nil {
+		return journeyError(err)
+	}
 	var req testSendRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
