@@ -160,3 +160,26 @@ func TestRender(t *testing.T) {
 	require.NoError(t, os.WriteFile(bare, []byte("# no markers\n"), 0o644))
 	require.Error(t, replaceBlock(bare, "x"))
 }
+
+func TestMergeResults(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	prev := &Results{Started: t0, Sizes: Sizes{Entries: 5000, Profiles: 1000000, ScaleRuns: 20000, WaitingRuns: 20000},
+		Benchmarks:  []BenchResult{{Key: "engine", Mode: modePostgres, Metrics: map[string]float64{"steps/s": 1}}, {Key: "segment", Mode: modePostgres, Err: "stopped"}},
+		Scaling:     []ScalingResult{{Mode: modePostgres, Workers: 1, StepsPerSec: 1}, {Mode: modeEmbedded, Workers: 1}},
+		RedisMemory: &RedisMemory{BytesPerRun: 600}, Micro: []MicroResult{{Pkg: "flows", Name: "BenchmarkValidate"}}, Warnings: []string{"old"}}
+	cur := &Results{Started: t0.Add(time.Hour), Sizes: Sizes{Entries: 1, Profiles: 50000, ScaleRuns: 1, WaitingRuns: 1},
+		Benchmarks: []BenchResult{{Key: "segment", Mode: modePostgres, Metrics: map[string]float64{"profiles/s": 2}}},
+		Scaling:    []ScalingResult{{Mode: modePostgres, Workers: 1, StepsPerSec: 2}}, Warnings: []string{"new"}}
+	m := mergeResults(prev, cur)
+	require.Equal(t, t0, m.Started)
+	require.Len(t, m.Benchmarks, 2)
+	require.Equal(t, "engine", m.Benchmarks[0].Key, "report order")
+	require.InDelta(t, 2, m.Benchmarks[1].Metrics["profiles/s"], 0)
+	require.Len(t, m.Scaling, 2)
+	require.InDelta(t, 2, m.Scaling[0].StepsPerSec, 0)
+	require.InDelta(t, 600, m.RedisMemory.BytesPerRun, 0)
+	require.Len(t, m.Micro, 1)
+	require.Equal(t, []string{"old", "new"}, m.Warnings)
+	require.Equal(t, Sizes{Entries: 5000, Profiles: 50000, ScaleRuns: 1, WaitingRuns: 20000}, m.Sizes)
+}

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -79,6 +80,7 @@ func run() int {
 	pg := flag.String("pg", firstEnv("WAYMARK_BENCH_DATABASE_URL", "WAYMARK_TEST_DATABASE_URL"), "PostgreSQL URL (the suite makes its own schemas)")
 	rd := flag.String("redis", firstEnv("WAYMARK_BENCH_REDIS_URL", "WAYMARK_TEST_REDIS_URL"), "Redis URL (logical databases 5 and 9–11 are flushed)")
 	only := flag.String("only", "", "comma-separated parts to run: engine, ingest, timers, segment, scaling, memory, micro (default: all)")
+	merge := flag.Bool("merge", false, "keep the parts of -results this run does not redo (with -only: re-run some parts, keep the rest)")
 	budget := flag.Duration("budget", 0, "time limit for each benchmark process (default 90m, 5m with -quick)")
 	def := fullSizes
 	sz := &Sizes{}
@@ -167,6 +169,18 @@ func run() int {
 	defer stop()
 	s.runAll(ctx)
 	s.res.Finished = time.Now().UTC()
+	if *merge {
+		var prev Results
+		b, err := os.ReadFile(*resultsPath)
+		if err == nil {
+			err = json.Unmarshal(b, &prev)
+		}
+		if err != nil {
+			s.warn("-merge: reading %s: %v (nothing merged)", *resultsPath, err)
+		} else {
+			s.res = mergeResults(&prev, s.res)
+		}
+	}
 
 	if b, err := json.MarshalIndent(s.res, "", "  "); err == nil {
 		if *quick && *out == "" {
@@ -281,4 +295,81 @@ func moduleRoot() (string, error) {
 			return "", fmt.Errorf("no go.mod above %s: run from the Waymark module", dir)
 		}
 	}
+}
+
+// mergeResults keeps what prev measured and cur did not redo: benchmarks by
+// key and mode, the scaling points by mode and worker count, the Redis
+// memory measure and the micro-benchmarks by package. The machine, sizes and
+// command are cur's; the dates span both runs.
+func mergeResults(prev, cur *Results) *Results {
+	out := *cur
+	if prev.Started.Before(cur.Started) && !prev.Started.IsZero() {
+		out.Started = prev.Started
+	}
+	have := map[string]bool{}
+	for _, b := range cur.Benchmarks {
+		have[b.Key+"/"+b.Mode] = true
+	}
+	for _, b := range prev.Benchmarks {
+		if !have[b.Key+"/"+b.Mode] {
+			out.Benchmarks = append(out.Benchmarks, b)
+		}
+	}
+	order := map[string]int{}
+	for i, gb := range goBenches() {
+		order[gb.Key] = i
+	}
+	sort.SliceStable(out.Benchmarks, func(i, j int) bool { return order[out.Benchmarks[i].Key] < order[out.Benchmarks[j].Key] })
+	point := func(s ScalingResult) string { return fmt.Sprintf("%s/%d", s.Mode, s.Workers) }
+	seen := map[string]bool{}
+	for _, s := range cur.Scaling {
+		seen[point(s)] = true
+	}
+	for _, s := range prev.Scaling {
+		if !seen[point(s)] {
+			out.Scaling = append(out.Scaling, s)
+		}
+	}
+	if out.RedisMemory == nil {
+		out.RedisMemory = prev.RedisMemory
+	}
+	pkgs := map[string]bool{}
+	for _, m := range cur.Micro {
+		pkgs[m.Pkg] = true
+	}
+	for _, m := range prev.Micro {
+		if !pkgs[m.Pkg] {
+			out.Micro = append(out.Micro, m)
+		}
+	}
+	out.Warnings = append(append([]string{}, prev.Warnings...), cur.Warnings...)
+	out.Sizes = mergeSizeRecords(prev.Sizes, cur.Sizes, have)
+	if len(cur.Scaling) == 0 {
+		out.Sizes.ScaleRuns, out.Sizes.ScaleWorkers, out.Sizes.Concurrency = prev.Sizes.ScaleRuns, prev.Sizes.ScaleWorkers, prev.Sizes.Concurrency
+	}
+	if cur.RedisMemory == nil {
+		out.Sizes.WaitingRuns = prev.Sizes.WaitingRuns
+	}
+	if len(cur.Micro) == 0 {
+		out.Sizes.MicroTime = prev.Sizes.MicroTime
+	}
+	return &out
+}
+
+// mergeSizeRecords keeps prev's sizes for the parts that were not re-run.
+func mergeSizeRecords(prev, cur Sizes, rerun map[string]bool) Sizes {
+	out := cur
+	if !rerun["engine/"+modePostgres] && !rerun["engine/"+modeEmbedded] {
+		out.Entries = prev.Entries
+	}
+	if !rerun["ingest/"+modePostgres] && !rerun["ingest/"+modeEmbedded] {
+		out.Requests, out.Rate = prev.Requests, prev.Rate
+	}
+	if !rerun["timers/"+modePostgres] && !rerun["timers/"+modeEmbedded] {
+		out.Timers, out.TimerWindowSeconds = prev.Timers, prev.TimerWindowSeconds
+	}
+	if !rerun["segment/"+modePostgres] && !rerun["segment/"+modeEmbedded] {
+		out.Profiles = prev.Profiles
+	}
+	return out
 }
