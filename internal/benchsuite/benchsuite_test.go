@@ -107,7 +107,7 @@ func TestRender(t *testing.T) {
 	require.NoError(t, err)
 	doc := string(md)
 	for _, want := range []string{
-		"make bench    # go run ./internal/benchsuite", "Test CPU <x> × 2", "PostgreSQL 15.1",
+		"```sh\ngo run ./internal/benchsuite\n```", "Test CPU <x> × 2", "PostgreSQL 15.1",
 		"| PostgreSQL + Redis | 5000 | 7,000 | 2,100 | 420 | 880 | 0.30 |",    // engine row
 		"| embedded (SQLite + in-process Redis) | 5000 | 1,200 | 2,000 | — |", // missing metric shown as —
 		"other metrics reported: 5.00 renamed/s",                              // unexpected metric kept
@@ -164,11 +164,11 @@ func TestRender(t *testing.T) {
 func TestMergeResults(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
-	prev := &Results{Started: t0, Sizes: Sizes{Entries: 5000, Profiles: 1000000, ScaleRuns: 20000, WaitingRuns: 20000},
+	prev := &Results{Started: t0, Command: "go run ./internal/benchsuite", Sizes: Sizes{Entries: 5000, Profiles: 1000000, ScaleRuns: 20000, WaitingRuns: 20000},
 		Benchmarks:  []BenchResult{{Key: "engine", Mode: modePostgres, Metrics: map[string]float64{"steps/s": 1}}, {Key: "segment", Mode: modePostgres, Err: "stopped"}},
 		Scaling:     []ScalingResult{{Mode: modePostgres, Workers: 1, StepsPerSec: 1}, {Mode: modeEmbedded, Workers: 1}},
 		RedisMemory: &RedisMemory{BytesPerRun: 600}, Micro: []MicroResult{{Pkg: "flows", Name: "BenchmarkValidate"}}, Warnings: []string{"old"}}
-	cur := &Results{Started: t0.Add(time.Hour), Sizes: Sizes{Entries: 1, Profiles: 50000, ScaleRuns: 1, WaitingRuns: 1},
+	cur := &Results{Started: t0.Add(time.Hour), Commands: []string{"go run ./internal/benchsuite -only segment"}, Sizes: Sizes{Entries: 1, Profiles: 50000, ScaleRuns: 1, WaitingRuns: 1},
 		Benchmarks: []BenchResult{{Key: "segment", Mode: modePostgres, Metrics: map[string]float64{"profiles/s": 2}}},
 		Scaling:    []ScalingResult{{Mode: modePostgres, Workers: 1, StepsPerSec: 2}}, Warnings: []string{"new"}}
 	m := mergeResults(prev, cur)
@@ -181,5 +181,6 @@ func TestMergeResults(t *testing.T) {
 	require.InDelta(t, 600, m.RedisMemory.BytesPerRun, 0)
 	require.Len(t, m.Micro, 1)
 	require.Equal(t, []string{"old", "new"}, m.Warnings)
+	require.Equal(t, []string{"go run ./internal/benchsuite", "go run ./internal/benchsuite -only segment"}, m.Commands)
 	require.Equal(t, Sizes{Entries: 5000, Profiles: 50000, ScaleRuns: 1, WaitingRuns: 20000}, m.Sizes)
 }

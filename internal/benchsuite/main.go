@@ -163,7 +163,7 @@ func run() int {
 			s.only[strings.TrimSpace(p)] = true
 		}
 	}
-	s.res = &Results{Quick: *quick, Sizes: sizes, Started: time.Now().UTC(), Command: commandLine()}
+	s.res = &Results{Quick: *quick, Sizes: sizes, Started: time.Now().UTC(), Command: commandLine(), Commands: []string{commandLine()}}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -343,6 +343,11 @@ func mergeResults(prev, cur *Results) *Results {
 		}
 	}
 	out.Warnings = append(append([]string{}, prev.Warnings...), cur.Warnings...)
+	prevCmds := prev.Commands
+	if len(prevCmds) == 0 && prev.Command != "" {
+		prevCmds = []string{prev.Command}
+	}
+	out.Commands = append(append([]string{}, prevCmds...), cur.Commands...)
 	out.Sizes = mergeSizeRecords(prev.Sizes, cur.Sizes, have)
 	if len(cur.Scaling) == 0 {
 		out.Sizes.ScaleRuns, out.Sizes.ScaleWorkers, out.Sizes.Concurrency = prev.Sizes.ScaleRuns, prev.Sizes.ScaleWorkers, prev.Sizes.Concurrency

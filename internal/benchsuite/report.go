@@ -189,6 +189,9 @@ type bar struct {
 func newView(res *Results) *view {
 	v := &view{Results: res, Engine: map[string]*BenchResult{}, Ingest: map[string]*BenchResult{}, Timers: map[string]*BenchResult{}, Segment: map[string]*BenchResult{}}
 	v.Date = res.Started.Format("2006-01-02 15:04 MST")
+	if len(res.Commands) == 0 && res.Command != "" {
+		res.Commands = []string{res.Command}
+	}
 	v.Duration = res.Finished.Sub(res.Started).Round(time.Second).String()
 	for i := range res.Benchmarks {
 		b := &res.Benchmarks[i]

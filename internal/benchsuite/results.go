@@ -26,8 +26,10 @@ type Results struct {
 	Finished time.Time `json:"finished"`
 	Quick    bool      `json:"quick"`
 	Command  string    `json:"command"`
-	Machine  Machine   `json:"machine"`
-	Sizes    Sizes     `json:"sizes"`
+	// Commands are every run merged into these results (-merge), in order.
+	Commands []string `json:"commands,omitempty"`
+	Machine  Machine  `json:"machine"`
+	Sizes    Sizes    `json:"sizes"`
 
 	Benchmarks  []BenchResult   `json:"benchmarks"`
 	Scaling     []ScalingResult `json:"scaling"`
