@@ -34,8 +34,8 @@ const advanceRunSQL = `WITH u AS (
 		AS s(seq, node, kind, port, outcome, detail, st, fin)
 	WHERE EXISTS (SELECT 1 FROM u)
 ), ob AS (
-	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at)
-	SELECT $1, $22, $23, $24, $25, $11 WHERE $26::boolean AND EXISTS (SELECT 1 FROM u)
+	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at, visible_at)
+	SELECT $1, $22, $23, $24, $25, $11, $55::timestamptz WHERE $26::boolean AND EXISTS (SELECT 1 FROM u)
 	ON CONFLICT DO NOTHING
 ), dl AS (
 	UPDATE deliveries SET status = $27, provider_id = $28, error = $29, updated_at = $11,
@@ -74,13 +74,14 @@ func (s *Store) advanceRunPG(ctx context.Context, u RunUpdate, now time.Time) er
 		oSeq                     int
 		oType, oQueue            string
 		oAt                      = now
+		oVisible                 *time.Time
 		hasDelivery              bool
 		dStatus, dProvider, dErr string
 		dAttempts                int
 		dID                      string
 	)
 	if o := u.Outbox; o != nil {
-		hasOutbox, oSeq, oType, oQueue, oAt = true, o.Sequence, o.TaskType, o.Queue, o.ProcessAt.UTC()
+		hasOutbox, oSeq, oType, oQueue, oAt, oVisible = true, o.Sequence, o.TaskType, o.Queue, o.ProcessAt.UTC(), visibleAt(*o)
 		if oQueue == "" {
 			oQueue = "default"
 		}
@@ -101,6 +102,7 @@ func (s *Store) advanceRunPG(ctx context.Context, u RunUpdate, now time.Time) er
 		u.JourneyID, u.ProfileID,
 		u.NewDelivery != nil, nd.ID, nd.WorkspaceID, nd.RunID, nd.Sequence, nd.NodeID, nd.ProfileID, nd.IdempotencyKey,
 		nd.Connector, nd.ConnectorID, nd.Channel, nd.Recipient, nd.Subject, nd.Body, nd.Payload, nd.Status, nd.ProviderID, nd.Error, nd.Attempts, nd.IsTest,
+		oVisible,
 	)
 	if err != nil {
 		if isUniqueViolation(err) {

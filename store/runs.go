@@ -130,6 +130,9 @@ type OutboxItem struct {
 	TaskType  string
 	Queue     string
 	ProcessAt time.Time
+	// VisibleAt keeps the item from the relay until then (zero: at once):
+	// the safety net of a step whose own attempt is still running.
+	VisibleAt time.Time
 	CreatedAt time.Time
 }
 
@@ -142,6 +145,7 @@ type outboxRow struct {
 	ProcessAt  time.Time
 	CreatedAt  time.Time
 	EnqueuedAt *time.Time
+	VisibleAt  *time.Time
 }
 
 func (outboxRow) TableName() string { return "outbox" }
@@ -279,7 +283,16 @@ func createOutbox(tx *gorm.DB, o OutboxItem, now time.Time) error {
 	}
 	// The same (run, sequence, type) already waiting in the outbox is the same task.
 	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&outboxRow{RunID: o.RunID, Sequence: o.Sequence, TaskType: o.TaskType, Queue: o.Queue,
-		ProcessAt: o.ProcessAt.UTC(), CreatedAt: now}).Error
+		ProcessAt: o.ProcessAt.UTC(), CreatedAt: now, VisibleAt: visibleAt(o)}).Error
+}
+
+// visibleAt is an item's visible_at column (NULL: visible at once).
+func visibleAt(o OutboxItem) *time.Time {
+	if o.VisibleAt.IsZero() {
+		return nil
+	}
+	t := o.VisibleAt.UTC()
+	return &t
 }
 
 // GetRun returns a run by id (engine use: tasks carry ids only).
@@ -584,16 +597,21 @@ func (s *Store) ListDueRuns(ctx context.Context, before time.Time, afterID strin
 	return out, nil
 }
 
-// ListOutbox returns outbox items created at or before `before`, oldest first.
+// ListOutbox returns outbox items created at or before `before` and visible
+// by then (see OutboxItem.VisibleAt), oldest first.
 func (s *Store) ListOutbox(ctx context.Context, before time.Time, limit int) ([]OutboxItem, error) {
 	var rows []outboxRow
-	err := s.db.WithContext(ctx).Where("created_at <= ?", before.UTC()).Order("id").Limit(limit).Find(&rows).Error
+	err := s.db.WithContext(ctx).Where("created_at <= ? AND (visible_at IS NULL OR visible_at <= ?)", before.UTC(), before.UTC()).
+		Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, dbErr(err, "listing outbox")
 	}
 	out := make([]OutboxItem, len(rows))
 	for i, r := range rows {
 		out[i] = OutboxItem{ID: r.ID, RunID: r.RunID, Sequence: r.Sequence, TaskType: r.TaskType, Queue: r.Queue, ProcessAt: r.ProcessAt, CreatedAt: r.CreatedAt}
+		if r.VisibleAt != nil {
+			out[i].VisibleAt = *r.VisibleAt
+		}
 	}
 	return out, nil
 }

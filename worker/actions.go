@@ -234,7 +234,14 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 		if reason == "" {
 			reason = "temporary failure"
 		}
-		if err := x.e.cfg.Store.UpdateDelivery(ctx, created.ID, store.DeliveryUpdate{Status: store.DeliveryPending, Error: reason}); err != nil {
+		pending := store.DeliveryUpdate{Status: store.DeliveryPending, Error: reason}
+		if x.prev != nil {
+			// An inline step: its hand-off commits this with the run's
+			// next due time (runInline).
+			x.pendingDelivery = &store.DeliveryOutcome{ID: created.ID, DeliveryUpdate: pending}
+			return "", false, sendErr
+		}
+		if err := x.e.cfg.Store.UpdateDelivery(ctx, created.ID, pending); err != nil {
 			return "", false, err
 		}
 		return "", false, sendErr

@@ -52,7 +52,7 @@ func (e *Engine) ProcessAttempt(ctx context.Context, t *asynq.Task, retried, max
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {
 		return fmt.Errorf("bad %s payload: %w", TaskAdvance, asynq.SkipRetry)
 	}
-	step, err := e.advance(ctx, p.RunID, p.Sequence, retried > 0)
+	step, err := e.advance(ctx, p.RunID, p.Sequence)
 	if err == nil || errors.Is(err, asynq.SkipRetry) {
 		return err
 	}
@@ -112,13 +112,13 @@ type exec struct {
 // action that is not its first node, or ends, and commits the result. A
 // task for a sequence the run has left is a no-op.
 func (e *Engine) Advance(ctx context.Context, runID string, seq int) error {
-	_, err := e.advance(ctx, runID, seq, false)
+	_, err := e.advance(ctx, runID, seq)
 	return err
 }
 
-// advance is Advance for attempt of a task; retry says it is not the
-// first. It returns the sequence of the step it ran (for failRun).
-func (e *Engine) advance(ctx context.Context, runID string, seq int, retry bool) (int, error) {
+// advance is Advance for an attempt of a task. It returns the sequence of
+// the step it ran (for failRun).
+func (e *Engine) advance(ctx context.Context, runID string, seq int) (int, error) {
 	// One read: the run, its profile and whether this step already has a
 	// delivery (a retry).
 	sc, err := e.cfg.Store.LoadStep(ctx, runID, deliveryKey(runID, seq))
@@ -129,18 +129,6 @@ func (e *Engine) advance(ctx context.Context, runID string, seq int, retry bool)
 		return seq, err
 	}
 	run := sc.Run
-	if retry && e.cfg.InlineActions && run.Sequence > seq && e.handedOff(ctx, run) {
-		// The action step this task ran after its commit failed (see
-		// runInline): this retry is that step's retry.
-		seq = run.Sequence
-		if sc, err = e.cfg.Store.LoadStep(ctx, runID, deliveryKey(runID, seq)); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return seq, nil
-			}
-			return seq, err
-		}
-		run = sc.Run
-	}
 	if run.Final() || run.Sequence != seq || run.Status == store.RunPaused {
 		return seq, nil
 	}
@@ -162,30 +150,9 @@ func (e *Engine) advance(ctx context.Context, runID string, seq int, retry bool)
 		return seq, err
 	}
 	if x.inline() {
-		err := e.runInline(ctx, x)
-		if x.committed {
-			return x.seq, err // the action's step failed: it is the step to fail
-		}
-		return seq, err
+		return seq, e.runInline(ctx, x)
 	}
 	return seq, x.commit(ctx)
-}
-
-// handedOff reports whether a retried task finds its run at an action step
-// that is due: the step the task's first attempt committed and then ran
-// itself, which failed (runInline). Taking that step is safe even when
-// another task has it too: the delivery key and the sequence check let
-// only one attempt send and commit.
-func (e *Engine) handedOff(ctx context.Context, run store.Run) bool {
-	if run.Status != store.RunActive || run.NextDueAt == nil || run.NextDueAt.After(e.now()) {
-		return false
-	}
-	c, err := e.compiledVersion(ctx, run.WorkspaceID, run.JourneyID, run.Version)
-	if err != nil {
-		return false
-	}
-	n, ok := c.Nodes[run.CurrentNode]
-	return ok && n.Spec.Acts
 }
 
 // inline reports whether the walk stopped before an action whose step this
@@ -200,18 +167,25 @@ func (x *exec) inline() bool {
 // steps commit together with the action's delivery record, before the
 // connector call; when the action ends without one (a policy), they commit
 // first, then the action's outcome. This saves a trip through the queue, a
-// read and a commit per action. The outbox item for the step commits with
-// the steps before it: if this process dies, the relay gives the step its
-// own task. If the step fails, the error goes to this task, whose retries
-// (Asynq's backoff, Retry-After included) take the step (see handedOff).
+// read and a commit per action.
+//
+// The step's outbox item commits with the steps before it as its safety
+// net, hidden from the relay for sendLease (the run's next_due_at says the
+// same to the reconciler): if this process dies, the step gets its own
+// task once this attempt is certainly over, never while it may still be
+// sending. If the step fails with an error worth retrying, it gets its own
+// task (handOff) and this task ends: the step's retries are those of its
+// own task, as without inline actions.
 func (e *Engine) runInline(ctx context.Context, x *exec) error {
 	n := x.nextAction
 	x.keepOutbox = true
+	lease := x.now.Add(sendLease)
+	x.outbox.ProcessAt, x.outbox.VisibleAt = x.now, lease
+	x.update.NextDueAt = &lease
 	o := store.OutboxItem{RunID: x.run.ID, Sequence: x.seq, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: x.now}
 	run := x.run
-	due := x.now
 	run.Sequence, run.Steps, run.Status, run.CurrentNode = x.seq, x.steps, store.RunActive, n.ID
-	run.Port, run.WaitUntil, run.WaitEvent, run.NextDueAt, run.Error = "", nil, "", &due, ""
+	run.Port, run.WaitUntil, run.WaitEvent, run.NextDueAt, run.Error = "", nil, "", &lease, ""
 	y := &exec{e: e, run: run, journey: x.journey, c: x.c, profile: x.profile, now: e.now(), seq: run.Sequence, steps: run.Steps, first: true,
 		// The step's sequence is new: no attempt of it can have written a
 		// delivery before the steps before it commit; one written since
@@ -231,10 +205,41 @@ func (e *Engine) runInline(ctx context.Context, x *exec) error {
 	}
 	if err == nil {
 		err = y.commit(ctx)
+	} else {
+		err = y.handOff(ctx, err)
 	}
-	// Either way the step needs no task of its own now.
+	if err != nil {
+		// The safety net stays: the relay (after the lease) or the
+		// reconciler gives the step its task. This task's retries find
+		// the run at another sequence and do nothing.
+		return err
+	}
+	// The step needs no safety net now.
 	e.forgetOutbox(ctx, o)
-	return err
+	return nil
+}
+
+// handOff gives the inline step y, which failed with cause (an error worth
+// retrying), a task of its own, due after the delay Asynq would have
+// waited (a provider's Retry-After included): task id (run, step), so
+// that the reconciler finds it, and the run's next_due_at set to match in
+// the same commit as the delivery's outcome. The caller's task then ends.
+func (y *exec) handOff(ctx context.Context, cause error) error {
+	at := y.e.now().Add(RetryDelay(0, cause, nil))
+	u := store.RunUpdate{
+		RunID: y.run.ID, JourneyID: y.run.JourneyID, ProfileID: y.run.ProfileID, ExpectSequence: y.run.Sequence,
+		Status: store.RunActive, CurrentNode: y.run.CurrentNode, Sequence: y.run.Sequence, Steps: y.run.Steps, NextDueAt: &at,
+		Delivery: y.pendingDelivery,
+	}
+	if err := y.commitWith(ctx, u); err != nil {
+		return err
+	}
+	if !y.committed {
+		return nil // the run moved on (an exit event): nothing to retry
+	}
+	y.e.logger.Debug("inline step failed; retrying in its own task", slog.String("run_id", y.run.ID), slog.Int("seq", y.run.Sequence),
+		slog.Time("at", at), slog.String("error", cause.Error()))
+	return y.e.enqueueTask(ctx, store.OutboxItem{RunID: y.run.ID, Sequence: y.run.Sequence, ProcessAt: at}, taskID(y.run.ID, y.run.Sequence))
 }
 
 func (e *Engine) env(run store.Run, j store.Journey, p store.Profile, now time.Time) *expression.Env {

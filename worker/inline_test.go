@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -46,6 +47,63 @@ func TestInlineActionOneTask(t *testing.T) {
 	require.Zero(t, h.queue.len())
 }
 
+// queued returns the tasks waiting in the queue, by id.
+func (h *harness) queued() map[string]time.Time {
+	h.queue.mu.Lock()
+	defer h.queue.mu.Unlock()
+	out := map[string]time.Time{}
+	for id, it := range h.queue.tasks {
+		out[id] = it.at
+	}
+	return out
+}
+
+func runTaskID(runID string, seq int) string { return fmt.Sprintf("run:%s:%d", runID, seq) }
+
+// A transient failure of an inline step gives the step its own task, due
+// when the provider said to retry: one retry stream, which the reconciler
+// sees as scheduled (not lost).
+func TestInlineActionRetryAfter(t *testing.T) {
+	t.Parallel()
+	h := inlineHarness(t)
+	jid := h.publish(journey("Bare", "", mailNode, `{"from": "start", "to": "mail"}`))
+	p := h.profile("ra", nil, "email", "ra@example.com")
+	h.inbox.fail(connectors.TransientError("429 Too Many Requests", 120*time.Second, nil))
+	start := h.clock.Now()
+	r := h.enter(jid, p, worker.EntryEvent{})
+	require.Equal(t, 1, h.drain(), "the entry task ends after the failed send")
+	require.Equal(t, 1, h.inbox.calls)
+
+	got := h.run(r.ID)
+	require.Equal(t, 2, got.Sequence)
+	require.Equal(t, map[string]time.Time{runTaskID(r.ID, 2): start.Add(120 * time.Second)}, h.queued(),
+		"only the step's own task, at the provider's Retry-After")
+	require.NotNil(t, got.NextDueAt)
+	require.True(t, got.NextDueAt.Equal(start.Add(120*time.Second)), "next_due_at %s", got.NextDueAt)
+	d := h.deliveries(r.ID)
+	require.Len(t, d, 1)
+	require.Equal(t, store.DeliveryPending, d[0].Status)
+	require.Contains(t, d[0].Error, "429")
+	require.Empty(t, h.outbox())
+
+	// Past the reconciler's grace, nothing is overdue: nothing to repair,
+	// and no second attempt goes out before the provider's time.
+	h.advance(90 * time.Second)
+	due, err := h.st.ListDueRuns(h.ctx, h.clock.Now().Add(-time.Minute), "", 100)
+	require.NoError(t, err)
+	require.Empty(t, due, "the reconciler would find nothing to repair")
+	require.Equal(t, 1, h.inbox.calls)
+
+	h.advance(30 * time.Second)
+	require.Equal(t, 2, h.inbox.calls, "one send per attempt")
+	require.Equal(t, store.RunCompleted, h.run(r.ID).Status)
+	require.Equal(t, []string{"start:out:entered", "mail:out:sent"}, h.path(r.ID))
+	d = h.deliveries(r.ID)
+	require.Equal(t, store.DeliveryDelivered, d[0].Status)
+	require.Equal(t, 2, d[0].Attempts)
+	require.Zero(t, h.queue.len())
+}
+
 func TestInlineActionRetries(t *testing.T) {
 	t.Parallel()
 	h := inlineHarness(t)
@@ -54,7 +112,7 @@ func TestInlineActionRetries(t *testing.T) {
 	bare := h.publish(journey("Bare", "", mailNode, `{"from": "start", "to": "mail"}`))
 	p := h.profile("f", nil, "email", "f@example.com")
 
-	t.Run("429 then 500 then success: the entry task's retries take the step, sent once", func(t *testing.T) {
+	t.Run("429 then 500 then success: the step's own task retries, sent once", func(t *testing.T) {
 		h.inbox.fail(connectors.TransientError("429 Too Many Requests", 30*time.Second, nil), connectors.TransientError("500 from provider", 0, nil))
 		r := h.enter(bare, p, worker.EntryEvent{})
 		h.drain() // 429
@@ -63,9 +121,9 @@ func TestInlineActionRetries(t *testing.T) {
 		require.Equal(t, store.DeliveryPending, d[0].Status)
 		require.Contains(t, d[0].Error, "429")
 		require.Equal(t, []string{"start:out:entered"}, h.path(r.ID), "the steps before the action are committed once")
-		require.Empty(t, h.outbox(), "the retry belongs to the failed task, not to a second one")
-		h.drain() // 500
-		h.drain() // success
+		require.Empty(t, h.outbox())
+		h.advance(30 * time.Second) // 500
+		h.drain()                   // the retry (at once in the harness): success
 		d = h.deliveries(r.ID)
 		require.Equal(t, store.DeliveryDelivered, d[0].Status)
 		require.Equal(t, 3, d[0].Attempts)
@@ -78,22 +136,72 @@ func TestInlineActionRetries(t *testing.T) {
 		h.drain()
 		require.Equal(t, []string{"start:out:entered", "mail:failed:failed", "oops::completed"}, h.path(r.ID))
 	})
-	t.Run("a step that keeps failing fails its run on the last attempt", func(t *testing.T) {
-		errs := make([]error, maxRetry+1)
+	t.Run("a step that keeps failing fails its run on its own task's last attempt", func(t *testing.T) {
+		// The inline attempt, then maxRetry+1 attempts of the step's task.
+		errs := make([]error, maxRetry+2)
 		for i := range errs {
 			errs[i] = connectors.TransientError("503", 0, nil)
 		}
 		h.inbox.fail(errs...)
+		calls := h.inbox.calls
 		r := h.enter(bare, p, worker.EntryEvent{})
+		h.drain()
 		for i := 0; i <= maxRetry; i++ {
-			h.drain()
+			h.advance(time.Second)
 		}
+		require.Equal(t, maxRetry+2, h.inbox.calls-calls)
 		got := h.run(r.ID)
 		require.Equal(t, store.RunFailed, got.Status)
 		require.Equal(t, "mail", got.CurrentNode)
 		require.Contains(t, got.Error, "gave up")
 		require.Equal(t, store.DeliveryFailed, h.deliveries(r.ID)[0].Status)
 	})
+}
+
+// slowSend is a connector whose send takes longer than the relay's age on
+// the virtual clock; the relay ticks while it runs.
+type slowSend struct {
+	h       *harness
+	took    time.Duration
+	relayed []int
+}
+
+func (s *slowSend) Resolve(context.Context, string, string) (connectors.Connector, error) {
+	return s, nil
+}
+
+func (s *slowSend) Send(ctx context.Context, m connectors.Message) (connectors.Result, error) {
+	for i := time.Duration(0); i < s.took; i += time.Second {
+		s.h.clock.Add(time.Second)
+		n, err := worker.NewRelay(s.h.eng, time.Second).Drain(ctx)
+		if err != nil {
+			return connectors.Result{}, err
+		}
+		s.relayed = append(s.relayed, n)
+	}
+	return s.h.inbox.Send(ctx, m)
+}
+
+// The safety net of an inline step is not the relay's while the step may
+// still be sending: a slow send gets no duplicate task.
+func TestInlineActionSlowSend(t *testing.T) {
+	t.Parallel()
+	h := inlineHarness(t)
+	slow := &slowSend{h: h, took: 10 * time.Second}
+	h.cfg.Connectors = slow
+	h.eng = worker.NewEngine(h.cfg)
+	jid := h.publish(journey("Slow", "", mailNode, `{"from": "start", "to": "mail"}`))
+	p := h.profile("s", nil, "email", "s@example.com")
+	r := h.enter(jid, p, worker.EntryEvent{})
+	require.Equal(t, 1, h.drain())
+	require.Len(t, slow.relayed, 10)
+	for _, n := range slow.relayed {
+		require.Zero(t, n, "the relay enqueued a task for a step in flight")
+	}
+	require.Equal(t, store.RunCompleted, h.run(r.ID).Status)
+	require.Len(t, h.inbox.sent(), 1)
+	require.Empty(t, h.outbox())
+	require.Zero(t, h.queue.len())
 }
 
 // crashing is a connector whose Send stops the calling goroutine, as a
@@ -138,16 +246,22 @@ func TestInlineActionCrashDuringSend(t *testing.T) {
 	items := h.outbox()
 	require.Len(t, items, 1)
 	require.Equal(t, got.Sequence, items[0].Sequence)
+	// Not while the dead attempt could still be sending: the relay and
+	// the reconciler leave it alone for the send lease.
 	h.clock.Add(2 * time.Second)
-	n, err := worker.NewRelay(h.eng, time.Second).Drain(h.ctx)
+	relay := worker.NewRelay(h.eng, time.Second)
+	n, err := relay.Drain(h.ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	overdue, err := h.st.ListDueRuns(h.ctx, h.clock.Now(), "", 10)
+	require.NoError(t, err)
+	require.Empty(t, overdue)
+	h.clock.Add(75 * time.Second)
+	n, err = relay.Drain(h.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 
-	// Within the send lease the step backs off; after it the outcome is
-	// unknown, surfaced and never re-sent.
-	h.drain()
-	require.Empty(t, h.inbox.sent())
-	h.advance(2 * time.Minute)
+	// Past the lease the outcome is unknown, surfaced and never re-sent.
 	h.drain()
 	require.Equal(t, []string{"start:out:entered", "mail:out:unknown"}, h.path(r.ID))
 	require.Empty(t, h.inbox.sent(), "never re-sent blindly")
