@@ -350,6 +350,14 @@ func TestScaleOut(t *testing.T) {
 					if err == nil && code == http.StatusAccepted {
 						break
 					}
+					if err == nil && code == http.StatusConflict && strings.Contains(string(b), "idempotency_key_in_progress") && time.Now().Before(deadline) {
+						// The first attempt, timed out on our side, is
+						// still being processed: ask again later, as the
+						// API says, without using up an attempt.
+						attempt--
+						time.Sleep(time.Second)
+						continue
+					}
 					if attempt == 5 {
 						errc <- fmt.Errorf("batch %d: %d %v %s", from, code, err, b)
 						return
