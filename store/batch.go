@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,9 +27,10 @@ import (
 // Each statement decides for itself whether it applies (the run's expected
 // sequence, the entry rules, the delivery's idempotency key) and reports a
 // row count: one caller's conflict is its own 0, not an error, and does not
-// touch the others. A statement that does fail (a driver error, a
-// constraint) aborts the batch's transaction; then every statement of the
-// batch is run again on its own, so only the failing caller sees an error.
+// touch the others. A statement that does fail (a constraint, a bad value)
+// aborts the batch's transaction; then every statement of the batch is run
+// again on its own, so only the failing caller sees an error. An error that
+// may have come after the commit (see rolledBack) goes to every caller.
 
 type groupOp struct {
 	sql  string
@@ -45,6 +47,12 @@ type committer struct {
 	max     int
 	stop    chan struct{}
 	stopped sync.WaitGroup
+	// mu guards closed: a caller queues its op under the read lock, so
+	// none can queue once close has taken the write lock.
+	mu     sync.RWMutex
+	closed bool
+	// aborted counts batches whose transaction a statement aborted.
+	aborted atomic.Int64
 }
 
 // groupCommitWorkers is how many batches may be in flight at once; while
@@ -64,9 +72,14 @@ func newCommitter(db *sql.DB) *committer {
 }
 
 func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 	close(c.stop)
 	c.stopped.Wait()
 }
+
+var errStoreClosed = errors.New("the store is closed")
 
 // exec runs one statement in the next group commit and returns the integer
 // it selects (a row count). Once queued, the caller waits for the commit
@@ -84,13 +97,20 @@ func (c *committer) queryRow(ctx context.Context, dest []any, query string, args
 }
 
 func (c *committer) do(ctx context.Context, op *groupOp) error {
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return errStoreClosed
+	}
+	// The loops run until close, which waits for this read lock: the op
+	// is either answered by a batch or by a loop's drain at close.
 	select {
 	case c.ops <- op:
 	case <-ctx.Done():
+		c.mu.RUnlock()
 		return ctx.Err()
-	case <-c.stop:
-		return errors.New("the store is closed")
 	}
+	c.mu.RUnlock()
 	<-op.done
 	return op.err
 }
@@ -105,7 +125,7 @@ func (c *committer) loop() {
 			for {
 				select {
 				case op := <-c.ops:
-					op.err = errors.New("the store is closed")
+					op.err = errStoreClosed
 					close(op.done)
 				default:
 					return
@@ -131,13 +151,15 @@ func (c *committer) run(batch []*groupOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.send(ctx, batch)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && len(batch) > 1 {
+	if errors.As(err, new(*pgconn.PgError)) {
+		c.aborted.Add(1)
+	}
+	if rolledBack(err) && len(batch) > 1 {
 		// The server refused a statement, so the batch's transaction
 		// rolled back: run each statement alone, so only the one that
-		// fails reports it. (Any other error — a lost connection — may
-		// have come after the commit: it goes to every caller as is,
-		// like any ambiguous commit.)
+		// fails reports it. Any other error may have come after the
+		// commit: it goes to every caller as is, like any ambiguous
+		// commit.
 		for _, op := range batch {
 			op.err = c.send(ctx, []*groupOp{op})
 		}
@@ -149,6 +171,33 @@ func (c *committer) run(batch []*groupOp) {
 	for _, op := range batch {
 		close(op.done)
 	}
+}
+
+// rolledBack reports whether a batch's error certainly means its
+// transaction did not commit: a statement the server refused with an
+// ERROR. A FATAL or PANIC (the backend is going away: an immediate
+// shutdown, an administrator's terminate) or a connection or operator
+// class (08, 57) may arrive after the commit record was flushed; so may
+// anything that is not the server's answer (a lost connection). Running
+// those statements again could apply them twice (enter a second run,
+// mark a delivery that went out as never sent).
+func rolledBack(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	severity := pgErr.SeverityUnlocalized
+	if severity == "" {
+		severity = pgErr.Severity
+	}
+	if severity != "ERROR" {
+		return false
+	}
+	switch class := pgErr.Code[:min(2, len(pgErr.Code))]; class {
+	case "08", "57", "":
+		return false
+	}
+	return true
 }
 
 // send runs ops as one pipelined batch: PostgreSQL runs the statements up

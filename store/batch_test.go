@@ -260,10 +260,14 @@ func TestEnterWebhook(t *testing.T) {
 		require.Equal(t, store.RunActive, stored.Status)
 		require.JSONEq(t, `{"body":{"id":"x"}}`, string(stored.EntryEvent))
 
-		// The same webhook-id again: a duplicate naming the run; nothing written.
+		// The same webhook-id again: a duplicate naming the run; nothing
+		// written, and no statement failed (a failure would abort the
+		// whole group commit it went in).
+		aborted := b.store.GroupAborted()
 		_, err = b.store.EnterWebhook(b.ctx, entry("msg_1", "other-profile", nil, store.EntryPolicy{Reentry: "always"}))
 		var dup *store.DuplicateWebhookError
 		require.ErrorAs(t, err, &dup)
+		require.Equal(t, aborted, b.store.GroupAborted(), "a duplicate webhook aborted its batch")
 		require.Equal(t, r.ID, dup.RunID)
 		require.ErrorIs(t, err, store.ErrConflict)
 		_, err = b.store.GetProfileByExternalID(b.ctx, b.ws, "other-profile")

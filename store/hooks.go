@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
@@ -164,14 +163,21 @@ func (s *Store) CanEnterWebhook(w WebhookEntry) bool {
 }
 
 // enterWebhookSQL records the receipt, upserts the profile and enters it,
-// in one statement: one commit for the whole request. The receipt insert
-// has no ON CONFLICT: a webhook-id seen before fails the statement with a
-// unique violation on webhook_receipts, and nothing is written (two
+// in one statement: one commit for the whole request. The receipt comes
+// first, ON CONFLICT DO NOTHING, and everything else is written only if it
+// was new: a webhook-id seen before writes nothing and does not fail the
+// statement (which would abort a whole group commit; see batch.go). Two
 // concurrent deliveries of one id: the second waits for the first's commit
-// and then fails).
-const enterWebhookSQL = `WITH p AS (
+// and then writes nothing. The receipt names the run the request would
+// create ($8); that run exists only if the entry rules let it in.
+const enterWebhookSQL = `WITH rc AS (
+	INSERT INTO webhook_receipts (journey_id, webhook_id, run_id, received_at)
+	VALUES ($7, $19, $8, $6)
+	ON CONFLICT DO NOTHING
+	RETURNING 1
+), p AS (
 	INSERT INTO profiles AS pr (id, workspace_id, external_id, email, phone, attributes, consent, created_at, updated_at)
-	VALUES ($1, $2, $3, COALESCE($4, ''), COALESCE($5, ''), '{}', '{}', $6, $6)
+	SELECT $1, $2, $3, COALESCE($4, ''), COALESCE($5, ''), '{}', '{}', $6, $6 WHERE EXISTS (SELECT 1 FROM rc)
 	ON CONFLICT (workspace_id, external_id) DO UPDATE SET email = COALESCE($4, pr.email), phone = COALESCE($5, pr.phone), updated_at = $6
 	RETURNING pr.id
 ), jp AS (
@@ -190,11 +196,8 @@ const enterWebhookSQL = `WITH p AS (
 	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at)
 	SELECT $8, 1, $17, $18, $16, $6 FROM jp
 	ON CONFLICT DO NOTHING
-), rc AS (
-	INSERT INTO webhook_receipts (journey_id, webhook_id, run_id, received_at)
-	SELECT $7, $19, COALESCE((SELECT $8::text FROM jp), ''), $6
 )
-SELECT (SELECT count(*) FROM jp), (SELECT id FROM p)`
+SELECT (SELECT count(*) FROM jp), COALESCE((SELECT id FROM p), ''), (SELECT count(*) FROM rc)`
 
 // EnterWebhook commits a webhook request in one statement (see
 // enterWebhookSQL) and returns the run, or a *DuplicateWebhookError, or a
@@ -224,22 +227,32 @@ func (s *Store) EnterWebhook(ctx context.Context, w WebhookEntry) (Run, error) {
 	if queue == "" {
 		queue = "default"
 	}
-	var n int64
+	var n, received int64
 	var profileID string
-	err := s.group.queryRow(ctx, []any{&n, &profileID}, enterWebhookSQL,
+	err := s.group.queryRow(ctx, []any{&n, &profileID, &received}, enterWebhookSQL,
 		NewID(), r.WorkspaceID, w.Profile.ExternalID, w.Profile.Email, w.Profile.Phone, now,
 		r.JourneyID, r.ID, reentry, since, w.Policy.PerProfileLimit,
 		r.Version, r.CurrentNode, entry, enteredAt, w.First.ProcessAt.UTC(), w.First.TaskType, queue, w.WebhookID)
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) && pg.Code == "23505" && pg.TableName == "webhook_receipts" {
+	if err != nil {
+		return Run{}, dbErr(err, "entering from webhook")
+	}
+	if received == 0 {
 		var row webhookReceiptRow
 		if err := s.db.WithContext(ctx).Where("journey_id = ? AND webhook_id = ?", r.JourneyID, w.WebhookID).Take(&row).Error; err != nil {
 			return Run{}, dbErr(err, "loading webhook receipt")
 		}
+		if row.RunID != "" {
+			// The receipt names the run its request would have created:
+			// none if the entry rules refused it.
+			var runs int64
+			if err := s.db.WithContext(ctx).Model(&runRow{}).Where("id = ?", row.RunID).Count(&runs).Error; err != nil {
+				return Run{}, dbErr(err, "loading webhook receipt")
+			}
+			if runs == 0 {
+				row.RunID = ""
+			}
+		}
 		return Run{}, &DuplicateWebhookError{RunID: row.RunID}
-	}
-	if err != nil {
-		return Run{}, dbErr(err, "entering from webhook")
 	}
 	if n == 0 {
 		err := s.refusal(s.db.WithContext(ctx), Run{JourneyID: r.JourneyID, ProfileID: profileID}, w.Policy, now)
