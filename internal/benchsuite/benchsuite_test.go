@@ -54,6 +54,14 @@ func TestStatTicks(t *testing.T) {
 	require.False(t, ok)
 }
 
+func TestShortErr(t *testing.T) {
+	t.Parallel()
+	err := "exit status 2: panic: runtime error: index out of range [0] with length 0\n\ngoroutine 10 [running]:\n" +
+		"github.com/waymarkhq/waymark/worker_test.BenchmarkTimerLateness.func4(...)\n\t/work/x/worker/bench_test.go:271\n"
+	require.Equal(t, "exit status 2: panic: runtime error: index out of range [0] with length 0 (at worker/bench_test.go:271)", shortErr(err))
+	require.Equal(t, "a b", shortErr("  a   b \n c"))
+}
+
 func TestFormatting(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "1,234,568", fmtNum(1234567.8))
@@ -108,14 +116,15 @@ func TestRender(t *testing.T) {
 	doc := string(md)
 	for _, want := range []string{
 		"```sh\ngo run ./internal/benchsuite\n```", "Test CPU <x> × 2", "PostgreSQL 15.1",
-		"| PostgreSQL + Redis | 5000 | 7,000 | 2,100 | 420 | 880 | 0.30 |",    // engine row
-		"| embedded (SQLite + in-process Redis) | 5000 | 1,200 | 2,000 | — |", // missing metric shown as —
-		"other metrics reported: 5.00 renamed/s",                              // unexpected metric kept
-		"did not report \"runs/s\"",                                           // and warned about
+		"| PostgreSQL + Redis | 5,000 | 7,000 | 2,100 | 420 | 880 | 0.30 |",    // engine row
+		"| embedded (SQLite + in-process Redis) | 5,000 | 1,200 | 2,000 | — |", // missing metric shown as —
+		"other metrics reported: 5.00 renamed/s",                               // unexpected metric kept
+		"did not report \"runs/s\"",                                            // and warned about
 		"| PostgreSQL + Redis | 1 | 20,000 | 100,000 | 50.0 | **2,000** | 400 | 0.30 | 0.60 | 0.05 | 0.95 | 60.0 MB | 4.0 KB |",
 		"2 worker(s): failed: 1 of 20000 runs completed",
 		"| embedded (SQLite + in-process Redis) | 1 (`waymark serve`) |",
 		"**failed**: `stopped after the 90m budget: …`",
+		"1,900 profiles/s → 1M in 8.8 min | **not met** |",
 		"| `used_memory` delta ÷ runs (after a warm-up batch, so fixed costs are left out) | **640** |",
 		"8.8 min", // 1M profiles at 1,900/s
 		"| engine vs raw Asynq, PostgreSQL + Redis | Waymark steps/s ≥ 0.8 × Asynq no-op tasks/s | 2,100 ÷ 7,000 = 0.30 | **not met** |",

@@ -8,7 +8,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -99,8 +101,14 @@ func renderTemplate(name, text string, v *view) ([]byte, error) {
 			}
 			return modeTitles[mode] + ": " + line
 		},
-		"whole":   func(x float64) string { return fmtInt(int(math.Round(x))) },
-		"oneLine": func(s string) string { return strings.Join(strings.Fields(s), " ") },
+		"whole": func(x float64) string { return fmtInt(int(math.Round(x))) },
+		"commas": func(s string) string {
+			if n, err := strconv.Atoi(s); err == nil {
+				return fmtInt(n)
+			}
+			return s
+		},
+		"oneLine": shortErr,
 		"oneMillion": func(b *BenchResult) string {
 			if x, ok := b.has("profiles/s"); ok && x > 0 {
 				return fmtSecs(1e6 / x)
@@ -312,8 +320,13 @@ func (v *view) goals() []goal {
 		if b != nil && b.Err == "" {
 			if rate, ok := b.has("profiles/s"); ok && rate > 0 {
 				t := 1e6 / rate
+				n := b.Env["WAYMARK_BENCH_PROFILES"]
+				how := "1M in " + fmtSecs(t)
+				if n != "1000000" {
+					how = fmt.Sprintf("1M in %s (extrapolated from %s profiles)", fmtSecs(t), n)
+				}
 				gs = append(gs, goal{"segment entry, " + modeTitles[m], "1,000,000 profiles in < 3 min",
-					fmt.Sprintf("%s profiles/s → 1M in %s", fmtNum(rate), fmtSecs(t)), verdict(t < 180)})
+					fmt.Sprintf("%s profiles/s → %s", fmtNum(rate), how), verdict(t < 180)})
 			}
 		}
 	}
@@ -365,13 +378,13 @@ func (v *view) projections() []projection {
 func (v *view) bars() []bar {
 	var bs []bar
 	if x, ok := v.Engine[modePostgres].has("asynq_noop_tasks/s"); ok {
-		bs = append(bs, bar{"raw Asynq no-op tasks/s (PostgreSQL + Redis box)", x, "baseline"})
+		bs = append(bs, bar{"raw Asynq, no-op tasks/s (baseline)", x, "baseline"})
 	}
 	if x, ok := v.Engine[modePostgres].has("steps/s"); ok {
-		bs = append(bs, bar{"engine benchmark, PostgreSQL + Redis (1 process)", x, "engine"})
+		bs = append(bs, bar{"engine benchmark, PostgreSQL + Redis", x, "engine"})
 	}
 	if x, ok := v.Engine[modeEmbedded].has("steps/s"); ok {
-		bs = append(bs, bar{"engine benchmark, embedded (1 process)", x, "embedded"})
+		bs = append(bs, bar{"engine benchmark, embedded", x, "embedded"})
 	}
 	for _, w := range v.Workers {
 		if w.Err == "" {
@@ -386,7 +399,7 @@ func (v *view) bars() []bar {
 
 // renderSVG draws steps per second as horizontal bars.
 func renderSVG(v *view) string {
-	const width, left, barH, gap, top = 760, 330, 24, 10, 56
+	const width, left, barH, gap, top = 780, 300, 24, 10, 56
 	bs := v.Bars
 	height := top + len(bs)*(barH+gap) + 40
 	if len(bs) == 0 {
@@ -499,4 +512,24 @@ func fmtCores(c float64) string {
 		return "< 0.1 core"
 	}
 	return fmt.Sprintf("%.1f cores", c)
+}
+
+var testLocation = regexp.MustCompile(`[\w./-]*_test\.go:\d+`)
+
+// shortErr is an error on one line: its first line, and where in a test
+// file it happened when the output has a stack.
+func shortErr(s string) string {
+	first, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	first = strings.Join(strings.Fields(first), " ")
+	if len(first) > 300 {
+		first = first[:300] + "…"
+	}
+	if loc := testLocation.FindString(s); loc != "" {
+		parts := strings.Split(loc, "/")
+		if len(parts) > 2 {
+			loc = strings.Join(parts[len(parts)-2:], "/")
+		}
+		first += " (at " + loc + ")"
+	}
+	return first
 }
