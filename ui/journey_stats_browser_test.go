@@ -60,9 +60,22 @@ func TestEditorShowsCounters(t *testing.T) {
 	bb.openEditor(jid)
 	bb.br.WaitJS(`document.getElementById('journey-stats').hasAttribute('data-loaded')`)
 	nodeText := func(id string) string {
-		return browsertest.Eval[string](bb.br, fmt.Sprintf(`document.querySelector('[data-testid="node-%s"] [data-testid="node-stats"]').textContent.replace(/\u00a0/g, ' ')`, id))
+		return browsertest.Eval[string](bb.br, fmt.Sprintf(`(document.querySelector('[data-testid="node-%s"] [data-testid="node-stats"]') || {textContent: ''}).textContent.replace(/\u00a0/g, ' ')`, id))
 	}
-	require.Equal(t, "5 entered", nodeText("start"))
+	// X6 renders attribute changes asynchronously: the numbers can reach
+	// the DOM a few frames after data-loaded is set. settle polls briefly
+	// until got() shows want, then the caller compares (a wrong number
+	// still fails, showing what the page shows).
+	settle := func(want string, got func() string) string {
+		for i := 0; i < 50; i++ {
+			if v := got(); v == want {
+				return v
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return got()
+	}
+	require.Equal(t, "5 entered", settle("5 entered", func() string { return nodeText("start") }))
 	require.Equal(t, "2 entered", nodeText("hello"))
 	require.Equal(t, "3 entered · 3 waiting", nodeText("wait"))
 	require.Equal(t, "2 entered", nodeText("done"))
@@ -82,7 +95,7 @@ func TestEditorShowsCounters(t *testing.T) {
 	bb.br.Do(chromedp.Click(chromedp.CSS(`[data-testid=stats-refresh]`)))
 	bb.br.WaitJS(fmt.Sprintf(`document.getElementById('journey-stats').getAttribute('data-loaded') !== %q`, loaded))
 	require.Equal(t, "7", stat("entries"))
-	require.Equal(t, "5 entered · 5 waiting", nodeText("wait"))
+	require.Equal(t, "5 entered · 5 waiting", settle("5 entered · 5 waiting", func() string { return nodeText("wait") }))
 	ports = browsertest.Eval[[]string](bb.br, `Array.from(document.querySelectorAll('[data-testid="node-cond"] .x6-port-label')).map((e) => e.textContent.replace(/\u00a0/g, ' '))`)
 	require.ElementsMatch(t, []string{"Yes · 29%", "No · 71%"}, ports)
 }
