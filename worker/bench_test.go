@@ -267,6 +267,14 @@ func BenchmarkTimerLateness(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if len(late) == 0 {
+			// A run entered after its due time goes straight on and has
+			// no lateness to measure: entering took longer than the window.
+			b.Fatalf("no run waited: every due time passed before its run entered (%d entries); raise WAYMARK_BENCH_TIMER_WINDOW_SECONDS", n)
+		}
+		if len(late) < n {
+			b.Logf("%d of %d runs entered after their due time and were not measured", n-len(late), n)
+		}
 		sort.Slice(late, func(a, c int) bool { return late[a] < late[c] })
 		p := func(q float64) time.Duration { return late[int(q*float64(len(late)-1))] }
 		b.ReportMetric(float64(p(0.5).Milliseconds()), "p50_late_ms")
