@@ -99,7 +99,9 @@ func ParseURL(raw string) (dialect, dsn string, err error) {
 
 // expectedErrors keeps unique-key violations out of the error log: the
 // store uses them on purpose (idempotency keys, one delivery per step) and
-// returns them as ErrConflict. Slow queries are still logged.
+// returns them as ErrConflict. Queries cancelled by their caller (a
+// process shutting down, a client gone) are not database errors either.
+// Slow queries are still logged.
 type expectedErrors struct{ logger.Interface }
 
 func (l expectedErrors) LogMode(level logger.LogLevel) logger.Interface {
@@ -107,7 +109,7 @@ func (l expectedErrors) LogMode(level logger.LogLevel) logger.Interface {
 }
 
 func (l expectedErrors) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if err != nil && isUniqueViolation(err) {
+	if err != nil && (isUniqueViolation(err) || errors.Is(err, context.Canceled)) {
 		err = nil
 	}
 	l.Interface.Trace(ctx, begin, fc, err)

@@ -76,9 +76,9 @@ func TestEditorShowsCounters(t *testing.T) {
 		return got()
 	}
 	require.Equal(t, "5 entered", settle("5 entered", func() string { return nodeText("start") }))
-	require.Equal(t, "2 entered", nodeText("hello"))
-	require.Equal(t, "3 entered · 3 waiting", nodeText("wait"))
-	require.Equal(t, "2 entered", nodeText("done"))
+	require.Equal(t, "2 entered", settle("2 entered", func() string { return nodeText("hello") }))
+	require.Equal(t, "3 entered · 3 waiting", settle("3 entered · 3 waiting", func() string { return nodeText("wait") }))
+	require.Equal(t, "2 entered", settle("2 entered", func() string { return nodeText("done") }))
 	ports := browsertest.Eval[[]string](bb.br, `Array.from(document.querySelectorAll('[data-testid="node-cond"] .x6-port-label')).map((e) => e.textContent.replace(/\u00a0/g, ' '))`)
 	require.ElementsMatch(t, []string{"Yes · 40%", "No · 60%"}, ports)
 	stat := func(name string) string {
