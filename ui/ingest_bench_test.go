@@ -175,7 +175,7 @@ func ingestServer(b *testing.B) (base, path, secret, mode string) {
 	go eng.RunOutboxCleaner(cctx)
 	b.Cleanup(stopCleaner)
 	srv, err := ui.New(ui.Config{Version: "bench", BodyLimit: 1 << 20}, ui.Deps{
-		Store: st, Journeys: svc, Engine: eng, Hooks: hooks.New(st, keys, "", nil), Logger: slog.New(slog.DiscardHandler),
+		Store: st, Journeys: svc, Engine: eng, Hooks: hooks.New(st, keys, "", nil).ReuseJourneys(time.Second), Logger: slog.New(slog.DiscardHandler), // as in `waymark serve`
 	})
 	if err != nil {
 		b.Fatal(err)

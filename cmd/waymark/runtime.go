@@ -425,7 +425,7 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 		profiles: profiles.NewService(st, engine, worker.QueueAudienceErasure(client), profileChanged, logger),
 		client:   client, conns: conns, engine: engine,
 		journeys: journeys.New(st, reg).WithConnectorTypes(creg.Serves),
-		hooks:    hooks.New(st, keys, cfg.BaseURL, nil),
+		hooks:    hooks.New(st, keys, cfg.BaseURL, nil).ReuseJourneys(time.Second), // as the engine's StatusCacheTTL
 		sim:      sim.New(sim.Config{Registry: reg, Profiles: st, Suppressions: st, Logger: logger}),
 	}, nil
 }

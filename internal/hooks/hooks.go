@@ -49,6 +49,8 @@ type Service struct {
 	baseURL string
 	now     func() time.Time
 
+	journeyTTL time.Duration // see ReuseJourneys
+
 	mu    sync.Mutex
 	cache map[string]verifier // by hook key
 }
@@ -61,11 +63,22 @@ type verifier struct {
 	journey store.Journey
 	scheme  string
 	secrets []string
-	at      time.Time
+	at      time.Time // when the scheme and secrets were read
+	readAt  time.Time // when the journey row was read
 }
 
 // CacheTTL bounds how long a hook's journey, scheme and secrets are reused.
 const CacheTTL = 5 * time.Second
+
+// ReuseJourneys lets Verify reuse a hook's journey row (its status and
+// live version) for up to ttl instead of reading it on every request, as
+// the engine does with EngineConfig.StatusCacheTTL: a pause or archive made
+// elsewhere stops new webhook entries within ttl. 0 (the default) reads it
+// every time. It returns s, and is meant to be called once, before use.
+func (s *Service) ReuseJourneys(ttl time.Duration) *Service {
+	s.journeyTTL = ttl
+	return s
+}
 
 // New returns a service; baseURL is Waymark's public URL.
 func New(st Store, keys *secrets.Keyring, baseURL string, now func() time.Time) *Service {
@@ -220,8 +233,18 @@ func (s *Service) Verify(ctx context.Context, key string, header func(string) st
 }
 
 func (s *Service) verifier(ctx context.Context, key string) (verifier, error) {
-	// The journey row is read every time (its status and live version
-	// must be current); its scheme and opened secrets are cached.
+	// The journey row is read every time unless ReuseJourneys allows a
+	// short reuse (its status and live version must be current); its
+	// scheme and opened secrets are cached for CacheTTL.
+	now := s.now()
+	if s.journeyTTL > 0 {
+		s.mu.Lock()
+		v, ok := s.cache[key]
+		s.mu.Unlock()
+		if ok && now.Sub(v.readAt) < s.journeyTTL && now.Sub(v.at) < CacheTTL {
+			return v, nil
+		}
+	}
 	j, err := s.st.GetJourneyByHookKey(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return verifier{}, &VerifyError{Status: 404, Code: "unknown_hook", Message: "no journey has this hook URL"}
@@ -230,14 +253,15 @@ func (s *Service) verifier(ctx context.Context, key string) (verifier, error) {
 		return verifier{}, err
 	}
 	j.Draft = nil
-	now := s.now()
 	s.mu.Lock()
 	v, ok := s.cache[key]
-	s.mu.Unlock()
 	if ok && v.journey.ID == j.ID && now.Sub(v.at) < CacheTTL {
-		v.journey = j
+		v.journey, v.readAt = j, now
+		s.cache[key] = v
+		s.mu.Unlock()
 		return v, nil
 	}
+	s.mu.Unlock()
 	scheme, err := s.st.JourneyHookScheme(ctx, j.ID)
 	if err != nil {
 		return verifier{}, err
@@ -246,7 +270,7 @@ func (s *Service) verifier(ctx context.Context, key string) (verifier, error) {
 	if err != nil {
 		return verifier{}, err
 	}
-	v = verifier{journey: j, scheme: scheme, secrets: list, at: now}
+	v = verifier{journey: j, scheme: scheme, secrets: list, at: now, readAt: now}
 	s.mu.Lock()
 	if len(s.cache) > 10000 {
 		clear(s.cache)

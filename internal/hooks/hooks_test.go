@@ -136,3 +136,41 @@ func TestHookLifecycle(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, 400, ve.Status)
 }
+
+func TestReuseJourneys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	st, err := store.Open(ctx, testenv.SQLiteURL(t), store.Options{Now: c.now})
+	require.NoError(t, err)
+	defer st.Close()
+	_, err = st.Migrate(ctx)
+	require.NoError(t, err)
+	_, err = st.EnsureWorkspace(ctx, store.DefaultWorkspaceID, "Default")
+	require.NoError(t, err)
+	keys, err := secrets.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	require.NoError(t, err)
+	j, err := st.CreateJourney(ctx, store.Journey{WorkspaceID: store.DefaultWorkspaceID, Name: "Hooked", Draft: []byte(`{}`)})
+	require.NoError(t, err)
+	body := []byte(`{"user_id": "u1"}`)
+	verify := func(svc *hooks.Service, key, secret, id string) store.Journey {
+		t.Helper()
+		got, _, err := svc.Verify(ctx, key, headers(sign(t, secret, id, c.now(), body)), body)
+		require.NoError(t, err)
+		return got
+	}
+
+	reusing := hooks.New(st, keys, "", c.now).ReuseJourneys(time.Second)
+	fresh := hooks.New(st, keys, "", c.now)
+	h, err := reusing.Get(ctx, store.DefaultWorkspaceID, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.JourneyDraft, verify(reusing, h.Key, h.Secrets[0], "m1").Status)
+	require.Equal(t, store.JourneyDraft, verify(fresh, h.Key, h.Secrets[0], "m1").Status)
+
+	_, err = st.SetJourneyStatus(ctx, store.DefaultWorkspaceID, j.ID, store.JourneyArchived, "test")
+	require.NoError(t, err)
+	require.Equal(t, store.JourneyArchived, verify(fresh, h.Key, h.Secrets[0], "m2").Status, "without reuse the row is read on every request")
+	require.Equal(t, store.JourneyDraft, verify(reusing, h.Key, h.Secrets[0], "m2").Status, "within the reuse window the row read before is used")
+	c.add(time.Second)
+	require.Equal(t, store.JourneyArchived, verify(reusing, h.Key, h.Secrets[0], "m3").Status, "after the window the change shows")
+}
