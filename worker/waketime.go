@@ -69,11 +69,11 @@ func dateWake(v any, now time.Time, loc *time.Location, clock nodes.Clock, hasCl
 	days := int(offset / (24 * time.Hour))
 	rest := offset - time.Duration(days)*24*time.Hour
 	at := func(year int) time.Time {
-		h, mi, sec := local.Hour(), local.Minute(), local.Second()
+		h, mi, sec, ns := local.Hour(), local.Minute(), local.Second(), local.Nanosecond()
 		if hasClock {
-			h, mi, sec = clock.Hour, clock.Minute, 0
+			h, mi, sec, ns = clock.Hour, clock.Minute, 0, 0
 		}
-		return time.Date(year, local.Month(), local.Day()+days, h, mi, sec, 0, loc).Add(rest)
+		return time.Date(year, local.Month(), local.Day()+days, h, mi, sec, ns, loc).Add(rest)
 	}
 	if !yearly {
 		return at(local.Year()), true, nil
