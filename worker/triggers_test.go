@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waymarkhq/waymark/internal/embedredis"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/testenv"
 	"github.com/waymarkhq/waymark/nodes"
@@ -236,8 +237,11 @@ func splitLines(s string) []string {
 	return out
 }
 
-// benchHarness is newHarness for benchmarks: real clock, no logs, a task
-// sink; WAYMARK_BENCH_DATABASE_URL or a SQLite file.
+// benchHarness is newHarness for benchmarks: real clock, no logs;
+// WAYMARK_BENCH_DATABASE_URL or a SQLite file. Tasks go to the Redis of
+// WAYMARK_TEST_REDIS_URL (logical database WAYMARK_BENCH_REDIS_DB, default
+// 14, flushed before and after) or to an in-process Redis, as in
+// `waymark serve`, so entering includes queueing each run's first task.
 func benchHarness(b *testing.B) *harness {
 	b.Helper()
 	ctx := context.Background()
@@ -255,18 +259,32 @@ func benchHarness(b *testing.B) *harness {
 	reg := nodes.NewRegistry()
 	require.NoError(b, builtin.Register(reg))
 	h := &harness{ctx: ctx, st: st, svc: journeys.New(st, reg), t: &testing.T{}}
-	h.eng = worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Enqueuer: discard{}})
+	var redisURL string
+	if os.Getenv("WAYMARK_TEST_REDIS_URL") != "" {
+		redisURL = testenv.RedisURL(b, benchEnvInt("WAYMARK_BENCH_REDIS_DB", 14))
+	} else {
+		emb, err := embedredis.Start()
+		require.NoError(b, err)
+		b.Cleanup(emb.Close)
+		redisURL = emb.URL()
+	}
+	opt, err := redis.ParseURL(redisURL)
+	require.NoError(b, err)
+	rdb := redis.NewClient(opt)
+	require.NoError(b, rdb.FlushDB(ctx).Err())
+	b.Cleanup(func() { _ = rdb.FlushDB(context.Background()).Err(); _ = rdb.Close() })
+	h.eng = worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Enqueuer: asynq.NewClientFromRedisClient(rdb)})
 	return h
 }
 
-type discard struct{}
-
-func (discard) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option) (*asynq.TaskInfo, error) {
-	return &asynq.TaskInfo{}, nil
-}
-
+// seedProfiles makes n profiles that match the benchmark's segment: on
+// PostgreSQL (WAYMARK_BENCH_DATABASE_URL) in one statement (bulkProfiles),
+// on SQLite one upsert at a time.
 func seedProfiles(b *testing.B, h *harness, n int) {
 	b.Helper()
+	if bulkProfiles(b, os.Getenv("WAYMARK_BENCH_DATABASE_URL"), n, `jsonb_build_object('plan', 'pro', 'country', 'FR', 'score', g)`) != nil {
+		return
+	}
 	var wg sync.WaitGroup
 	per := (n + 3) / 4
 	for w := 0; w < 4; w++ {

@@ -13,8 +13,9 @@ type goBench struct {
 	Pkg     string   // package directory, relative to the module root
 	Name    string   // the Benchmark function
 	Metrics []string // units passed to b.ReportMetric, in report order
-	// Env maps the suite's sizes to the variables the benchmark reads.
-	Env func(s Sizes) map[string]string
+	// Env maps the suite's sizes to the variables the benchmark reads in
+	// a mode (embedded mode runs some of them smaller, see embeddedCap).
+	Env func(s Sizes, mode string) map[string]string
 	// Modes: "postgres" (WAYMARK_TEST_DATABASE_URL + WAYMARK_TEST_REDIS_URL
 	// given to the benchmark) and/or "embedded" (both unset: SQLite and the
 	// in-process Redis).
@@ -26,34 +27,53 @@ func goBenches() []goBench {
 		{
 			Key: "engine", Pkg: "worker", Name: "BenchmarkEngineVsAsynq",
 			Metrics: []string{"asynq_noop_tasks/s", "steps/s", "runs/s", "entries/s", "ratio"},
-			Env:     func(s Sizes) map[string]string { return map[string]string{"WAYMARK_BENCH_ENTRIES": itoa(s.Entries)} },
+			Env:     func(s Sizes, _ string) map[string]string { return map[string]string{"WAYMARK_BENCH_ENTRIES": itoa(s.Entries)} },
 			Modes:   []string{modePostgres, modeEmbedded},
 		},
 		{
 			Key: "ingest", Pkg: "ui", Name: "BenchmarkWebhookIngest",
 			Metrics: []string{"accepted_req/s", "p50_ms", "p99_ms"},
-			Env: func(s Sizes) map[string]string {
+			Env: func(s Sizes, _ string) map[string]string {
 				return map[string]string{"WAYMARK_BENCH_REQUESTS": itoa(s.Requests), "WAYMARK_BENCH_RATE": itoa(s.Rate)}
 			},
 			Modes: []string{modePostgres, modeEmbedded},
 		},
 		{
 			Key: "timers", Pkg: "worker", Name: "BenchmarkTimerLateness",
-			Metrics: []string{"p50_late_ms", "p99_late_ms"},
-			Env: func(s Sizes) map[string]string {
-				return map[string]string{"WAYMARK_BENCH_TIMERS": itoa(s.Timers), "WAYMARK_BENCH_TIMER_WINDOW_SECONDS": itoa(s.TimerWindowSeconds)}
+			Metrics: []string{"p50_late_ms", "p99_late_ms", "timers_measured"},
+			Env: func(s Sizes, mode string) map[string]string {
+				return map[string]string{"WAYMARK_BENCH_TIMERS": itoa(embeddedCap(mode, s.Timers, embeddedTimers)), "WAYMARK_BENCH_TIMER_WINDOW_SECONDS": itoa(s.TimerWindowSeconds)}
 			},
 			Modes: []string{modePostgres, modeEmbedded},
 		},
 		{
 			// Reads WAYMARK_BENCH_DATABASE_URL (a fresh PostgreSQL schema made
-			// by the suite) instead of WAYMARK_TEST_*; the Asynq side is a sink.
+			// by the suite) instead of WAYMARK_TEST_DATABASE_URL; tasks go to
+			// WAYMARK_TEST_REDIS_URL (or the in-process Redis).
 			Key: "segment", Pkg: "worker", Name: "BenchmarkSegmentEntry",
 			Metrics: []string{"profiles/s", "peak_heap_MB", "peak_rss_MB"},
-			Env:     func(s Sizes) map[string]string { return map[string]string{"WAYMARK_BENCH_PROFILES": itoa(s.Profiles)} },
+			Env: func(s Sizes, mode string) map[string]string {
+				return map[string]string{"WAYMARK_BENCH_PROFILES": itoa(embeddedCap(mode, s.Profiles, embeddedProfiles))}
+			},
 			Modes:   []string{modePostgres, modeEmbedded},
 		},
 	}
+}
+
+// Embedded mode keeps its queue in the benchmark's own memory (the
+// in-process Redis): a million waiting tasks there measure that, not
+// Waymark. These caps bound its timer and segment runs; PostgreSQL + Redis
+// runs the full sizes.
+const (
+	embeddedTimers   = 10000
+	embeddedProfiles = 100000
+)
+
+func embeddedCap(mode string, n, limit int) int {
+	if mode == modeEmbedded {
+		return min(n, limit)
+	}
+	return n
 }
 
 // microPkgs are the journey-model micro-benchmarks (ns/op, B/op,

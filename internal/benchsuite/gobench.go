@@ -157,7 +157,7 @@ func (s *suite) runGoBench(ctx context.Context, gb goBench, mode string) BenchRe
 		res.Err = err.Error()
 		return res
 	}
-	extra := gb.Env(s.sizes)
+	extra := gb.Env(s.sizes, mode)
 	if gb.Key == "segment" && mode == modePostgres {
 		url, drop, err := s.freshSchema(ctx)
 		if err != nil {

@@ -50,7 +50,7 @@ type Sizes struct {
 	MicroTime          string `json:"micro_time"`           // -benchtime of the micro-benchmarks
 }
 
-var fullSizes = Sizes{Entries: 5000, Requests: 3000, Rate: 1000, Timers: 10000, TimerWindowSeconds: 60, Profiles: 1000000,
+var fullSizes = Sizes{Entries: 20000, Requests: 10000, Rate: 1000, Timers: 100000, TimerWindowSeconds: 60, Profiles: 1000000,
 	ScaleRuns: 20000, ScaleWorkers: []int{1, 2, 4}, Concurrency: 10, WaitingRuns: 20000, MicroTime: "1s"}
 
 var quickSizes = Sizes{Entries: 300, Requests: 300, Rate: 200, Timers: 200, TimerWindowSeconds: 5, Profiles: 2000,

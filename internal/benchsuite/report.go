@@ -311,8 +311,21 @@ func (v *view) goals() []goal {
 	}
 	for _, m := range []string{modePostgres, modeEmbedded} {
 		if p99, ok := v.Timers[m].has("p99_late_ms"); ok {
-			gs = append(gs, goal{"timer lateness, " + modeTitles[m], "p99 < 1 s (100,000 timers due within a minute)",
-				fmt.Sprintf("p99 %s ms, %s timers within %d s", fmtNum(p99), fmtInt(v.Sizes.Timers), v.Sizes.TimerWindowSeconds), verdict(p99 < 1000)})
+			b := v.Timers[m]
+			n, _ := strconv.Atoi(b.Env["WAYMARK_BENCH_TIMERS"])
+			win, err := strconv.Atoi(b.Env["WAYMARK_BENCH_TIMER_WINDOW_SECONDS"])
+			if err != nil {
+				win = v.Sizes.TimerWindowSeconds
+			}
+			measured := fmt.Sprintf("p99 %s ms, %s timers within %d s", fmtNum(p99), fmtInt(n), win)
+			if got, ok := b.has("timers_measured"); ok && int(got) < n {
+				measured += fmt.Sprintf(" (%s waited)", fmtInt(int(got)))
+			}
+			full := n >= 100000 && win <= 60
+			if !full {
+				measured += "; a smaller run than the goal's"
+			}
+			gs = append(gs, goal{"timer lateness, " + modeTitles[m], "p99 < 1 s (100,000 timers due within a minute)", measured, verdict(p99 < 1000 && full)})
 		}
 	}
 	for _, m := range []string{modeEmbedded, modePostgres} {
