@@ -168,6 +168,9 @@ func (s *benchStack) publish(b *testing.B, doc []byte) string {
 }
 
 func (s *benchStack) profiles(b *testing.B, n int) []string {
+	if ids := bulkProfiles(b, s.dbURL, n, `jsonb_build_object('plan', CASE WHEN g % 2 = 0 THEN 'free' ELSE 'pro' END, 'age', 20 + g % 50)`); ids != nil {
+		return ids
+	}
 	ids := make([]string, n)
 	parallel(n, 8, func(i int) {
 		email := fmt.Sprintf("b%d@example.com", i)
@@ -308,7 +311,8 @@ func BenchmarkTimerLateness(b *testing.B) {
 	}
 }
 
-// bulkProfiles makes n profiles (external ids b00000000…, attributes from
+// bulkProfiles makes n profiles (external ids b00000000…, emails
+// b0@example.com…, attributes from
 // the SQL expression attrs over g, the row number) in one INSERT … SELECT
 // FROM generate_series and returns their ids in that order, on PostgreSQL;
 // on anything else it returns nil and the caller upserts. Creating a
@@ -325,8 +329,8 @@ func bulkProfiles(b *testing.B, dbURL string, n int, attrs string) []string {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, `INSERT INTO profiles (id, workspace_id, external_id, attributes, created_at, updated_at)
-		SELECT gen_random_uuid()::text, $1, 'b' || lpad(g::text, 8, '0'), `+attrs+`, now(), now()
+	if _, err := db.ExecContext(ctx, `INSERT INTO profiles (id, workspace_id, external_id, email, attributes, created_at, updated_at)
+		SELECT gen_random_uuid()::text, $1, 'b' || lpad(g::text, 8, '0'), 'b' || g || '@example.com', `+attrs+`, now(), now()
 		FROM generate_series(0, $2::int - 1) AS g`, store.DefaultWorkspaceID, n); err != nil {
 		b.Fatal(err)
 	}
