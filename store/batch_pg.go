@@ -264,6 +264,24 @@ const createDeliverySQL = `WITH i AS (
 )
 SELECT count(*) FROM i`
 
+// createStepDeliverySQL is createDeliverySQL behind the claim of the run
+// (see CreateStepDelivery): the delivery is written only if the run is
+// still at its sequence, neither finished nor paused, and no delivery holds
+// the key; the run becomes active until $21 in the same statement.
+const createStepDeliverySQL = `WITH u AS (
+	UPDATE runs SET status = 'active', next_due_at = $21, updated_at = $20
+	WHERE id = $3 AND sequence = $4 AND status NOT IN ('completed', 'exited', 'failed', 'paused')
+		AND NOT EXISTS (SELECT 1 FROM deliveries WHERE idempotency_key = $7)
+	RETURNING id
+), i AS (
+	INSERT INTO deliveries (id, workspace_id, run_id, sequence, node_id, profile_id, idempotency_key, connector, connector_id, channel,
+		recipient, subject, body, payload, status, provider_id, error, attempts, is_test, created_at, updated_at)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19, $20, $20 FROM u
+	ON CONFLICT DO NOTHING
+	RETURNING 1
+)
+SELECT count(*) FROM i`
+
 // createDeliveryPG is CreateDelivery in the next group commit; a reused
 // key (or id) is ErrConflict.
 func (s *Store) createDeliveryPG(ctx context.Context, r deliveryRow) error {

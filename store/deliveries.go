@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -102,6 +103,50 @@ func (s *Store) CreateDelivery(ctx context.Context, d Delivery) (Delivery, error
 		return row.domain(), nil
 	}
 	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return Delivery{}, dbErr(err, "creating delivery")
+	}
+	return row.domain(), nil
+}
+
+// CreateStepDelivery writes the pending delivery of the action a run
+// stands at, before its connector is called, in the same commit as
+// claiming the run for the send: the run, still at the delivery's sequence
+// and neither finished nor paused, becomes active with next_due_at =
+// leaseUntil. A run that moved on meanwhile (a migration, a cancel, a
+// pause, another attempt) or a key already taken is ErrConflict, and
+// nothing is written. A migration moves only parked runs at their expected
+// sequence, so the two serialize on the run row: either the send claimed
+// the run first and the run stays where it is, or the run moved first and
+// nothing is sent for its old step.
+func (s *Store) CreateStepDelivery(ctx context.Context, d Delivery, leaseUntil time.Time) (Delivery, error) {
+	now := s.nowUTC()
+	row := s.newDeliveryRow(d, now)
+	lease := leaseUntil.UTC()
+	if s.group != nil {
+		n, err := s.group.exec(ctx, createStepDeliverySQL, row.ID, row.WorkspaceID, row.RunID, row.Sequence, row.NodeID, row.ProfileID, row.IdempotencyKey,
+			row.Connector, row.ConnectorID, row.Channel, row.Recipient, row.Subject, row.Body, row.Payload, row.Status, row.ProviderID, row.Error, row.Attempts,
+			row.IsTest, row.CreatedAt, lease)
+		if err != nil {
+			return Delivery{}, dbErr(err, "creating delivery")
+		}
+		if n == 0 {
+			return Delivery{}, fmt.Errorf("creating delivery %s: the run moved on or the key is taken: %w", row.IdempotencyKey, ErrConflict)
+		}
+		return row.domain(), nil
+	}
+	err := s.withTx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&runRow{}).Where("id = ? AND sequence = ? AND status NOT IN ?", row.RunID, row.Sequence,
+			[]string{RunCompleted, RunExited, RunFailed, RunPaused}).
+			Updates(map[string]any{"status": RunActive, "next_due_at": lease, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("creating delivery %s: run %s is no longer at step %d: %w", row.IdempotencyKey, row.RunID, row.Sequence, ErrConflict)
+		}
+		return tx.Create(&row).Error
+	})
+	if err != nil {
 		return Delivery{}, dbErr(err, "creating delivery")
 	}
 	return row.domain(), nil
@@ -220,6 +265,18 @@ func (s *Store) CountDeliveriesSince(ctx context.Context, profileID, channel str
 // ClaimDelivery marks a pending delivery as being attempted again, if it is
 // still pending after `attempts` attempts: a compare-and-set, so of two
 // workers retrying one step only one sends.
+// MarkDeliveryUnsent records on a pending delivery, still at the attempt
+// that wrote it and with no error yet, that this attempt never called the
+// provider (its commit's outcome was unknown, so it stopped before the
+// send). The next attempt then claims it and sends, instead of taking it
+// for a send that may have gone out. It does nothing once another attempt
+// claimed or settled the delivery.
+func (s *Store) MarkDeliveryUnsent(ctx context.Context, id, reason string) error {
+	res := s.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status = ? AND attempts = 1 AND error = ''", id, DeliveryPending).
+		Updates(map[string]any{"error": reason, "updated_at": s.nowUTC()})
+	return dbErr(res.Error, "marking delivery unsent")
+}
+
 func (s *Store) ClaimDelivery(ctx context.Context, id string, attempts int) (bool, error) {
 	res := s.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND status = ? AND attempts = ?", id, DeliveryPending, attempts).
 		Updates(map[string]any{"attempts": attempts + 1, "error": "", "updated_at": s.nowUTC()})

@@ -327,7 +327,11 @@ func applyMigration(tx *gorm.DB, p PublishPlan, m RunMigration, version int, now
 		fields = map[string]any{"status": m.Status, "version": version, "current_node": m.ToNode, "sequence": m.ExpectSequence + 1,
 			"wait_until": utcPtr(m.WaitUntil), "wait_event": m.WaitEvent, "next_due_at": utcPtr(m.NextDueAt), "port": "", "updated_at": now}
 	}
-	res := tx.Model(&runRow{}).Where("id = ? AND journey_id = ? AND sequence = ? AND status = ?", m.RunID, p.JourneyID, m.ExpectSequence, m.ExpectStatus).Updates(fields)
+	// A run whose step already wrote its delivery is in the middle of
+	// sending (a pause can catch it there): it stays, or it could send
+	// again from its new step.
+	res := tx.Model(&runRow{}).Where("id = ? AND journey_id = ? AND sequence = ? AND status = ?", m.RunID, p.JourneyID, m.ExpectSequence, m.ExpectStatus).
+		Where("NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.run_id = runs.id AND deliveries.sequence = runs.sequence)").Updates(fields)
 	if res.Error != nil {
 		return false, res.Error
 	}

@@ -177,3 +177,75 @@ func TestPublishWithMigrationIsAtomic(t *testing.T) {
 		require.Len(t, vs, 2)
 	})
 }
+
+// A send and a migration serialize on the run row: a run whose send step
+// wrote its delivery stays where it is, and a run a migration moved first
+// gets no delivery for its old step (else the message could go out twice:
+// once from the old step, once from the new one).
+func TestStepDeliveryAndMigrationSerialize(t *testing.T) {
+	t.Parallel()
+	conformance(t, func(t *testing.T, b testBundle) {
+		f := newRunFixture(t, b, "race")
+		_, err := b.store.PublishJourney(b.ctx, b.ws, f.journey.ID, doc("v1"), "t")
+		require.NoError(t, err)
+		t0 := b.clock.Now()
+		// Both runs were deferred at their send step by quiet hours.
+		sending := parkedRun(t, b, f, "mail", store.RunWaiting, t0.Add(time.Minute))
+		moved := parkedRun(t, b, f, "mail", store.RunWaiting, t0.Add(time.Minute))
+		paused := parkedRun(t, b, f, "mail", store.RunPaused, t0.Add(time.Minute))
+		delivery := func(r store.Run) store.Delivery {
+			return store.Delivery{WorkspaceID: b.ws, RunID: r.ID, Sequence: r.Sequence, NodeID: "mail", ProfileID: r.ProfileID,
+				IdempotencyKey: fmt.Sprintf("%s:%d", r.ID, r.Sequence), Connector: "sandbox", Channel: "send_email", Recipient: "a@example.com", Attempts: 1}
+		}
+		lease := t0.Add(75 * time.Second)
+
+		// The send claims one run first: it becomes active until the lease.
+		_, err = b.store.CreateStepDelivery(b.ctx, delivery(sending), lease)
+		require.NoError(t, err)
+		got := mustRun(t, b, sending.ID)
+		require.Equal(t, store.RunActive, got.Status)
+		require.Equal(t, sending.Sequence, got.Sequence)
+		require.True(t, lease.Equal(*got.NextDueAt))
+		_, err = b.store.CreateStepDelivery(b.ctx, delivery(sending), lease)
+		require.ErrorIs(t, err, store.ErrConflict, "one delivery per step")
+		// A paused run is not claimed (and not un-paused).
+		_, err = b.store.CreateStepDelivery(b.ctx, delivery(paused), lease)
+		require.ErrorIs(t, err, store.ErrConflict)
+		require.Equal(t, store.RunPaused, mustRun(t, b, paused.ID).Status)
+
+		// Even planned as if still waiting (the planner read it before the
+		// claim), the sending run is skipped; the other one moves.
+		plan := store.PublishPlan{WorkspaceID: b.ws, JourneyID: f.journey.ID, Document: doc("v2"), By: "t", ExpectLive: 1, TaskType: "run:advance",
+			Plan: map[string]any{"mail": map[string]any{"action": "move", "to": "mail2"}},
+			Moves: []store.RunMigration{
+				{RunID: sending.ID, ExpectSequence: sending.Sequence, ExpectStatus: store.RunWaiting, FromNode: "mail", ToNode: "mail2", Status: store.RunActive, NextDueAt: &t0},
+				{RunID: moved.ID, ExpectSequence: moved.Sequence, ExpectStatus: store.RunWaiting, FromNode: "mail", ToNode: "mail2", Status: store.RunActive, NextDueAt: &t0},
+			}}
+		out, err := b.store.PublishWithMigration(b.ctx, plan)
+		require.NoError(t, err)
+		require.Equal(t, 1, out.Moved)
+		require.Equal(t, []string{sending.ID}, out.Skipped)
+		require.Equal(t, 1, mustRun(t, b, sending.ID).Version, "mid-send: stays on its version")
+
+		// The moved run's old step can no longer write its delivery: the
+		// task that was about to send finds the run gone from that step.
+		_, err = b.store.CreateStepDelivery(b.ctx, delivery(moved), lease)
+		require.ErrorIs(t, err, store.ErrConflict)
+		_, err = b.store.GetDeliveryByKey(b.ctx, fmt.Sprintf("%s:%d", moved.ID, moved.Sequence))
+		require.ErrorIs(t, err, store.ErrNotFound, "nothing written for the old step")
+
+		// A paused run caught mid-send is not moved either.
+		pausedMidSend := parkedRun(t, b, f, "mail", store.RunWaiting, t0.Add(time.Minute))
+		_, err = b.store.CreateStepDelivery(b.ctx, delivery(pausedMidSend), lease)
+		require.NoError(t, err)
+		_, err = b.store.PauseJourneyRuns(b.ctx, f.journey.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.RunPaused, mustRun(t, b, pausedMidSend.ID).Status)
+		out, err = b.store.PublishWithMigration(b.ctx, store.PublishPlan{WorkspaceID: b.ws, JourneyID: f.journey.ID, Document: doc("v3"), By: "t", ExpectLive: 2,
+			TaskType: "run:advance", Plan: map[string]any{"mail": map[string]any{"action": "exit"}},
+			Moves: []store.RunMigration{{RunID: pausedMidSend.ID, ExpectSequence: pausedMidSend.Sequence, ExpectStatus: store.RunPaused, FromNode: "mail", Exit: true}}})
+		require.NoError(t, err)
+		require.Equal(t, []string{pausedMidSend.ID}, out.Skipped)
+		require.Equal(t, store.RunPaused, mustRun(t, b, pausedMidSend.ID).Status)
+	})
+}

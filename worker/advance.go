@@ -719,7 +719,12 @@ func (x *exec) commitWith(ctx context.Context, u store.RunUpdate) error {
 func (x *exec) createDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error) {
 	p := x.prev
 	if p == nil || p.committed || p.conflicted {
-		return x.e.cfg.Store.CreateDelivery(ctx, d)
+		if d.Status != store.DeliveryPending {
+			return x.e.cfg.Store.CreateDelivery(ctx, d) // a record only: nothing is sent
+		}
+		// The run is claimed for the send in the same commit, so a
+		// migration or a pause that got there first stops it here.
+		return x.e.cfg.Store.CreateStepDelivery(ctx, d, x.now.Add(sendLease))
 	}
 	if d.ID == "" {
 		d.ID = store.NewID()

@@ -60,6 +60,8 @@ type EngineStore interface {
 	MoveRun(ctx context.Context, workspaceID, runID, nodeID, by, taskType string) (store.Run, error)
 
 	CreateDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error)
+	CreateStepDelivery(ctx context.Context, d store.Delivery, leaseUntil time.Time) (store.Delivery, error)
+	MarkDeliveryUnsent(ctx context.Context, id, reason string) error
 	GetDeliveryByKey(ctx context.Context, key string) (store.Delivery, error)
 	UpdateDelivery(ctx context.Context, id string, u store.DeliveryUpdate) error
 	ClaimDelivery(ctx context.Context, id string, attempts int) (bool, error)
