@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -164,12 +165,19 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 
 	var created store.Delivery
 	if first {
+		d.ID = store.NewID()
 		created, err = x.createDelivery(ctx, d)
 		if errors.Is(err, store.ErrConflict) {
 			// Another attempt of this step wrote it just now.
 			return "", false, connectors.TransientError("another attempt of this step is in flight", 10*time.Second, nil)
 		}
 		if err != nil {
+			// The commit may have landed (a connection lost at COMMIT):
+			// say on the row, if it is there, that the provider was never
+			// called, so the retry sends rather than reporting "unknown".
+			if merr := x.e.cfg.Store.MarkDeliveryUnsent(context.WithoutCancel(ctx), d.ID, "not sent: the commit before the send failed: "+err.Error()); merr != nil {
+				x.e.logger.Warn("marking a delivery unsent", slog.String("delivery_id", d.ID), slog.String("error", merr.Error()))
+			}
 			return "", false, err
 		}
 	} else {
