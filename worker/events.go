@@ -39,7 +39,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev store.Event) (EventResult, 
 		return res, err
 	}
 	for _, run := range waiting {
-		ok, err := e.resumeOnEvent(ctx, run, profile, ev, xev)
+		ok, err := e.resumeOnEvent(ctx, run, profile, ev, xev, true)
 		if err != nil {
 			return res, err
 		}
@@ -75,8 +75,9 @@ func (e *Engine) HandleEvent(ctx context.Context, ev store.Event) (EventResult, 
 
 // resumeOnEvent moves a run parked at wait_event through "matched" if the
 // event matches. It races the timeout task on the run's sequence: exactly
-// one of them commits.
-func (e *Engine) resumeOnEvent(ctx context.Context, run store.Run, p store.Profile, ev store.Event, xev expression.Event) (bool, error) {
+// one of them commits. With again, a run that a publish moved to another
+// wait while this was deciding is tried once more where it now waits.
+func (e *Engine) resumeOnEvent(ctx context.Context, run store.Run, p store.Profile, ev store.Event, xev expression.Event, again bool) (bool, error) {
 	j, err := e.journeyHead(ctx, run.WorkspaceID, run.JourneyID)
 	if err != nil {
 		return false, err
@@ -125,7 +126,14 @@ func (e *Engine) resumeOnEvent(ctx context.Context, run store.Run, p store.Profi
 	}
 	err = e.cfg.Store.AdvanceRun(ctx, u)
 	if errors.Is(err, store.ErrConflict) {
-		return false, nil // the timeout (or another event) won
+		// The timeout (or another event) won; or a migration moved the
+		// run meanwhile, and the event may count where it waits now.
+		if again {
+			if fresh, gerr := e.cfg.Store.GetRun(ctx, run.ID); gerr == nil && fresh.Status == store.RunWaitingEvent && fresh.Sequence > run.Sequence {
+				return e.resumeOnEvent(ctx, fresh, p, ev, xev, false)
+			}
+		}
+		return false, nil
 	}
 	if err != nil {
 		return false, err
