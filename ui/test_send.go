@@ -11,6 +11,7 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/views"
 	"github.com/waymarkhq/waymark/worker"
@@ -45,11 +46,14 @@ type testSendJSON struct {
 	ProfileExternalID string `json:"profile_external_id,omitempty"`
 	Subject           string `json:"subject,omitempty"`
 	Body              string `json:"body,omitempty"`
-	Status            string `json:"status"`
-	ProviderID        string `json:"provider_id,omitempty"`
-	Error             string `json:"error,omitempty"`
-	SentBy            string `json:"sent_by"`
-	CreatedAt         string `json:"created_at"`
+	// Redacted: the subject and body were rendered from a real profile and
+	// the caller may not read profiles, so they are left out.
+	Redacted   bool   `json:"redacted,omitempty"`
+	Status     string `json:"status"`
+	ProviderID string `json:"provider_id,omitempty"`
+	Error      string `json:"error,omitempty"`
+	SentBy     string `json:"sent_by"`
+	CreatedAt  string `json:"created_at"`
 }
 
 func toTestSendJSON(t store.TestSend) testSendJSON {
@@ -65,12 +69,16 @@ func nodeError(status int, code, nodeID, field, format string, args ...any) *Err
 
 // testSend validates the request, sends and records the test. A send the
 // connector refused is recorded (status failed) and returned with sendErr.
-func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by string) (store.TestSend, error) {
+func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by string, mayReadProfiles bool) (store.TestSend, error) {
 	ctx := c.UserContext()
 	if s.testSends == nil {
 		return store.TestSend{}, newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
 	}
 	req.Node, req.To, req.ProfileExternalID = strings.TrimSpace(req.Node), strings.TrimSpace(req.To), strings.TrimSpace(req.ProfileExternalID)
+	if req.ProfileExternalID != "" && !mayReadProfiles {
+		// Rendering a real profile into a message shows its data.
+		return store.TestSend{}, newError(fiber.StatusForbidden, "insufficient_scope", "a test send rendered from an existing profile reads its data: it needs the %q permission", auth.ScopeProfilesRead)
+	}
 	if req.Node == "" {
 		return store.TestSend{}, nodeError(fiber.StatusBadRequest, "bad_request", "", "node", "node: required (the id of the action node to send)")
 	}
@@ -219,7 +227,8 @@ func (s *Server) apiJourneyTestSend(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	rec, err := s.testSend(c, currentAPIKey(c).WorkspaceID, req, actor(c))
+	k := currentAPIKey(c)
+	rec, err := s.testSend(c, k.WorkspaceID, req, actor(c), k.HasScope(auth.ScopeProfilesRead))
 	if err != nil {
 		return err
 	}
@@ -244,9 +253,13 @@ func (s *Server) apiJourneyTestSends(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	mayReadProfiles := currentAPIKey(c).HasScope(auth.ScopeProfilesRead)
 	out := make([]testSendJSON, len(list))
 	for i, t := range list {
 		out[i] = toTestSendJSON(t)
+		if t.ProfileExternalID != "" && !mayReadProfiles {
+			out[i].Subject, out[i].Body, out[i].Redacted = "", "", true
+		}
 	}
 	return c.JSON(fiber.Map{"test_sends": out})
 }
@@ -257,7 +270,8 @@ func (s *Server) journeyTestSendUI(c *fiber.Ctx) error {
 	version, _ := strconv.Atoi(c.FormValue("ts_version"))
 	req := testSendRequest{Node: strings.Clone(c.FormValue("ts_node")), Version: version, To: strings.Clone(c.FormValue("ts_to")),
 		ProfileExternalID: strings.Clone(c.FormValue("ts_profile"))}
-	rec, err := s.testSend(c, currentWorkspace(c), req, actorName(c))
+	u, _ := currentUser(c)
+	rec, err := s.testSend(c, currentWorkspace(c), req, actorName(c), RoleAllows(u.Role, PermProfilesRead))
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Status < 500 {

@@ -115,7 +115,7 @@ func TestTestSendAPI(t *testing.T) {
 	_, err := conns.Create(b.ctx, store.DefaultWorkspaceID, connectors.Input{Type: "twilio", Name: "sms", Config: map[string]any{
 		"account_sid": "AC" + strings.Repeat("1", 32), "auth_token": "tok", "from": "+15017122661", "base_url": srv.URL, "status_callbacks": false}})
 	require.NoError(t, err)
-	key := b.apiKey(store.DefaultWorkspaceID, "journeys:read", "journeys:write")
+	key := b.apiKey(store.DefaultWorkspaceID, "journeys:read", "journeys:write", "profiles:read")
 	r := b.call("POST", "/api/v1/journeys?allow_invalid=true", key, []byte(testSendDoc))
 	require.Equal(t, 201, r.status, string(r.body))
 	id := r.json(t)["id"].(string)
@@ -148,6 +148,26 @@ func TestTestSendAPI(t *testing.T) {
 	r = b.call("GET", "/api/v1/journeys/"+id+"/test-sends", key, nil)
 	require.Equal(t, 200, r.status)
 	require.Len(t, r.json(t)["test_sends"], 2)
+	require.Contains(t, string(r.body), "Hi Ada, code X42")
+
+	// A profile's data is shown only to those who may read profiles.
+	writer := b.apiKey(store.DefaultWorkspaceID, "journeys:read", "journeys:write")
+	r = b.call("POST", "/api/v1/journeys/"+id+"/test-send", writer, []byte(`{"node": "text", "to": "+14155550123", "profile_external_id": "ada"}`))
+	require.Equal(t, 403, r.status, string(r.body))
+	require.Equal(t, "insufficient_scope", r.json(t)["error"].(map[string]any)["code"])
+	r = b.call("GET", "/api/v1/journeys/"+id+"/test-sends", writer, nil)
+	require.Equal(t, 200, r.status)
+	require.NotContains(t, string(r.body), "X42", "bodies rendered from a real profile are redacted")
+	var redacted, shown int
+	for _, x := range r.json(t)["test_sends"].([]any) {
+		if x.(map[string]any)["redacted"] == true {
+			redacted++
+		} else if x.(map[string]any)["body"] != nil {
+			shown++
+		}
+	}
+	require.Equal(t, 1, redacted)
+	require.Equal(t, 1, shown, "the sample profile's test is shown")
 	audit, err := b.store.ListAudit(b.ctx, store.DefaultWorkspaceID, store.AuditFilter{Action: "journey.test_send", TargetID: id})
 	require.NoError(t, err)
 	require.Len(t, audit, 2)
