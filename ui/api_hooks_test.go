@@ -101,6 +101,8 @@ func TestWebhookTrigger(t *testing.T) {
 		{"malformed JSON", secret, "m5", time.Time{}, []byte(`{"user": `), 400, "bad_request"},
 		{"no profile id", secret, "m6", time.Time{}, []byte(`{"user": {"email": "x@example.com"}}`), 422, "unmapped_profile"},
 		{"bad email", secret, "m7", time.Time{}, []byte(`{"user": {"id": "u-9", "email": "not-an-email"}}`), 422, "unmapped_profile"},
+		{"NUL in the profile id", secret, "m11", time.Time{}, []byte(`{"user": {"id": "u-9\u0000"}}`), 422, "nul_character"},
+		{"NUL elsewhere in the body", secret, "m12", time.Time{}, []byte(`{"user": {"id": "u-9"}, "note": "a\u0000b"}`), 422, "nul_character"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,6 +115,10 @@ func TestWebhookTrigger(t *testing.T) {
 	require.Equal(t, 404, res.status)
 	_, err = b.store.GetProfileByExternalID(b.ctx, store.DefaultWorkspaceID, "u-9")
 	require.ErrorIs(t, err, store.ErrNotFound, "refused requests create nothing")
+
+	// An escaped backslash before "u0000" is text, not a NUL.
+	res = b.postHook(path, secret, "m13", time.Time{}, []byte(`{"user": {"id": "u-13"}, "note": "C:\\u0000"}`))
+	require.Equal(t, 202, res.status, string(res.body))
 
 	// A failed request's webhook-id can be retried; a refused one too.
 	res = b.postHook(path, secret, "m6", time.Time{}, []byte(`{"user": {"id": "u-6"}}`))

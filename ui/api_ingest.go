@@ -101,6 +101,9 @@ func decodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errBadRequest("empty body: send a JSON object")
 	}
+	if err := refuseNUL(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -341,4 +344,27 @@ func (s *Server) idempotent(c *fiber.Ctx, ws string, fn func() (int, any, error)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	return c.Status(status).Send(out)
+}
+
+// refuseNUL answers 422 for a JSON body with a \u0000 escape: the NUL
+// character it stands for cannot be stored in a text or JSON column
+// (PostgreSQL refuses it), so the request is refused whole, before
+// anything is written, rather than failing at the database as a 500.
+func refuseNUL(body []byte) error {
+	for i := 0; ; {
+		j := bytes.Index(body[i:], []byte(`u0000`))
+		if j < 0 {
+			return nil
+		}
+		j += i
+		// A real escape has an odd number of backslashes before the u.
+		k := j
+		for k > 0 && body[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 1 {
+			return newError(fiber.StatusUnprocessableEntity, "nul_character", "the body contains a NUL character (\\u0000 at byte %d): text cannot hold it", j-1)
+		}
+		i = j + 1
+	}
 }

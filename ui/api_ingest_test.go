@@ -143,6 +143,12 @@ func TestEventsAPIBadInput(t *testing.T) {
 	require.Equal(t, 413, res.status, string(res.body))
 	require.Equal(t, "batch_too_large", res.json(t)["error"].(map[string]any)["code"])
 
+	res = b.call("POST", "/api/v1/events", ev, []byte(`{"name": "x", "profile_id": "p-nul", "properties": {"note": "a\u0000"}}`))
+	require.Equal(t, 422, res.status, string(res.body))
+	require.Equal(t, "nul_character", res.json(t)["error"].(map[string]any)["code"])
+	_, err := b.store.GetProfileByExternalID(b.ctx, store.DefaultWorkspaceID, "p-nul")
+	require.ErrorIs(t, err, store.ErrNotFound, "nothing written")
+
 	res = b.call("POST", "/api/v1/events", ev, []byte(`{"events": [{"name": "ok", "profile_id": "p1"}, {"name": "", "profile_id": ""},
 		{"name": "ok", "profile_id": "p3", "profile": {"email": "nope"}}]}`))
 	require.Equal(t, 422, res.status)
@@ -150,7 +156,7 @@ func TestEventsAPIBadInput(t *testing.T) {
 	require.Contains(t, body, `"field":"events[1].name"`)
 	require.Contains(t, body, `"field":"events[1].profile_id"`)
 	require.Contains(t, body, `"field":"events[2].profile.email"`)
-	_, err := b.store.GetProfileByExternalID(b.ctx, store.DefaultWorkspaceID, "p1")
+	_, err = b.store.GetProfileByExternalID(b.ctx, store.DefaultWorkspaceID, "p1")
 	require.ErrorIs(t, err, store.ErrNotFound, "a bad batch stores nothing")
 
 	for _, bad := range []string{``, `[]`, `{"name": "x", "profile_id": "p", "extra": 1}`, `{"name": "x"`, `{"events": []}`} {

@@ -67,6 +67,9 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	if err := json.Unmarshal(body, &parsed); err != nil {
 		return errBadRequest("the body is not valid JSON: %v", err)
 	}
+	if err := refuseNUL(body); err != nil {
+		return err
+	}
 	trigger, err := s.engine.TriggerNode(ctx, j, "trigger_webhook")
 	if errors.Is(err, worker.ErrNoSuchTrigger) {
 		return newError(fiber.StatusConflict, "no_webhook_trigger", "the journey's live version has no webhook trigger")
