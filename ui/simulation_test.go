@@ -123,7 +123,7 @@ func TestSimulateAPIBadInput(t *testing.T) {
 		{"unknown profile", id, `{"profile_ids": ["nobody"]}`, 400, "invalid_simulation", "profile_ids[0]", ""},
 		{"bad event offset", id, `{"profiles": [{"external_id": "x"}], "events": [{"name": "e", "after": "in two days"}]}`, 400, "invalid_simulation", "events[0].after", ""},
 		{"negative offset", id, `{"profiles": [{"external_id": "x"}], "events": [{"name": "e", "after": "-1d"}]}`, 400, "invalid_simulation", "events[0].after", ""},
-		{"cohort too large", id, `{"cohort": {"size": 501}}`, 400, "invalid_simulation", "profiles", ""},
+		{"cohort too large", id, `{"cohort": {"size": 501}}`, 400, "invalid_simulation", "cohort.size", ""},
 		{"no profiles", id, `{}`, 400, "invalid_simulation", "profiles", ""},
 		{"unknown field", id, `{"profile": "x"}`, 400, "bad_request", "", ""},
 		{"not json", id, `nope`, 400, "bad_request", "", ""},

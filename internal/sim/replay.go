@@ -206,6 +206,11 @@ func (s *Simulator) replayRun(ctx context.Context, src ReplaySource, r store.Run
 			d.Skipped = "a person moved or ended the run by hand"
 			return d, nil
 		}
+		if st.Kind == "migrate" {
+			// Its steps ran on two versions: no one version replays them.
+			d.Skipped = "a publish or rollback moved the run to another version"
+			return d, nil
+		}
 	}
 	p, err := src.GetProfile(ctx, r.ProfileID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && p.ErasedAt != nil {

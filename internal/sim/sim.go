@@ -360,6 +360,11 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 		seen[p.input.ExternalID] = field
 		sps = append(sps, p)
 	}
+	if req.Cohort != nil && (req.Cohort.Size < 1 || req.Cohort.Size > lim.MaxProfiles) {
+		// Checked alone first: a huge size must not wrap the sum below.
+		bad("cohort.size", "%d: between 1 and %d", req.Cohort.Size, lim.MaxProfiles)
+		return nil, &InputError{Problems: ps}
+	}
 	total := len(req.ProfileIDs) + len(req.Profiles)
 	if req.Cohort != nil {
 		total += req.Cohort.Size

@@ -3,6 +3,7 @@ package sim_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -294,7 +295,11 @@ func TestSimulateBadInput(t *testing.T) {
 		field string
 	}{
 		{"no profiles", sim.Request{}, "profiles"},
-		{"cohort too large", sim.Request{Cohort: &sim.CohortSpec{Size: 11}}, "profiles"},
+		{"cohort too large", sim.Request{Cohort: &sim.CohortSpec{Size: 11}}, "cohort.size"},
+		{"cohort size wraps the total", sim.Request{Cohort: &sim.CohortSpec{Size: math.MaxInt}, Profiles: []sim.ProfileInput{{ExternalID: "x"}}}, "cohort.size"},
+		{"negative cohort", sim.Request{Cohort: &sim.CohortSpec{Size: -5}, ProfileIDs: []string{"a", "b"}}, "cohort.size"},
+		{"profiles too many", sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "1"}, {ExternalID: "2"}, {ExternalID: "3"}, {ExternalID: "4"}, {ExternalID: "5"}, {ExternalID: "6"}},
+			Cohort: &sim.CohortSpec{Size: 5}}, "profiles"},
 		{"existing profiles offline", sim.Request{ProfileIDs: []string{"ada"}}, "profile_ids[0]"},
 		{"bad email", sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "x", Email: "nope"}}}, "profiles[0].email"},
 		{"bad offset", sim.Request{Profiles: []sim.ProfileInput{{ExternalID: "x"}}, Events: []sim.ScriptedEvent{{Name: "e", After: "soon"}}}, "events[0].after"},
