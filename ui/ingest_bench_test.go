@@ -44,16 +44,28 @@ func BenchmarkWebhookIngest(b *testing.B) {
 	rate := envInt("WAYMARK_BENCH_RATE", 1000)
 	for i := 0; i < b.N; i++ {
 		base, path, secret, mode := ingestServer(b)
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-		send := func(k int) (time.Duration, int) {
-			body := []byte(fmt.Sprintf(`{"user": {"id": "bench-%d-%d"}}`, time.Now().UnixNano(), k))
-			key, _ := webhook.DecodeSecret(secret)
+		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}} // bounded: a stuck request cannot hang the run
+		// Every request is signed before the clock starts, as a load
+		// generator prepares its requests: the measure is the server's.
+		type signed struct {
+			body        []byte
+			id, ts, sig string
+		}
+		reqs := make([]signed, 2*n)
+		key, _ := webhook.DecodeSecret(secret)
+		run := time.Now().UnixNano()
+		for k := range reqs {
+			body := []byte(fmt.Sprintf(`{"user": {"id": "bench-%d-%d"}}`, run, k))
 			ts := time.Now().Unix()
-			id := "msg_" + strconv.Itoa(k) + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-			req, _ := http.NewRequest("POST", base+path, bytes.NewReader(body))
-			req.Header.Set("webhook-id", id)
-			req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-			req.Header.Set("webhook-signature", webhook.Sign(key, id, ts, body))
+			id := "msg_" + strconv.Itoa(k) + "_" + strconv.FormatInt(run, 36)
+			reqs[k] = signed{body: body, id: id, ts: strconv.FormatInt(ts, 10), sig: webhook.Sign(key, id, ts, body)}
+		}
+		send := func(k int) (time.Duration, int) {
+			r := reqs[k]
+			req, _ := http.NewRequest("POST", base+path, bytes.NewReader(r.body))
+			req.Header.Set("webhook-id", r.id)
+			req.Header.Set("webhook-timestamp", r.ts)
+			req.Header.Set("webhook-signature", r.sig)
 			start := time.Now()
 			resp, err := client.Do(req)
 			if err != nil {
@@ -140,7 +152,10 @@ func ingestServer(b *testing.B) (base, path, secret, mode string) {
 	mode = "embedded (SQLite + in-process Redis)"
 	dbURL, redisURL := testenv.SQLiteURL(b), ""
 	if os.Getenv("WAYMARK_TEST_DATABASE_URL") != "" && os.Getenv("WAYMARK_TEST_REDIS_URL") != "" {
-		mode, dbURL, redisURL = "PostgreSQL + Redis", testenv.PostgresURL(b), testenv.RedisURL(b, testenv.RedisDBUI)
+		// A Redis database of its own (WAYMARK_BENCH_REDIS_DB, default 14,
+		// as the engine benchmarks), flushed before and after: the tasks
+		// it queues are never run, and must not pile up run after run.
+		mode, dbURL, redisURL = "PostgreSQL + Redis", testenv.PostgresURL(b), testenv.RedisURL(b, envInt("WAYMARK_BENCH_REDIS_DB", 14))
 	} else {
 		emb, err := embedredis.Start()
 		if err != nil {
@@ -162,7 +177,10 @@ func ingestServer(b *testing.B) (base, path, secret, mode string) {
 	}
 	opt, _ := redis.ParseURL(redisURL)
 	rdb := redis.NewClient(opt)
-	b.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rdb.FlushDB(context.Background()).Err(); _ = rdb.Close() })
 	reg := nodes.NewRegistry()
 	if err := builtin.Register(reg); err != nil {
 		b.Fatal(err)
