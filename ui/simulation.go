@@ -36,19 +36,19 @@ type simulateBody struct {
 // apiJourneySimulate is POST /api/v1/journeys/{id}/simulate.
 func (s *Server) apiJourneySimulate(c *fiber.Ctx) error {
 	k := currentAPIKey(c)
-	return s.simulate(c, k.WorkspaceID, k.HasScope(auth.ScopeProfilesRead))
+	return s.simulate(c, k.WorkspaceID, k.HasScope(auth.ScopeProfilesRead), k.HasScope(auth.ScopeAdmin))
 }
 
 // journeySimulateUI is the editor's POST /journeys/{id}/simulate (JSON, X-CSRF-Token).
 func (s *Server) journeySimulateUI(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	return s.simulate(c, currentWorkspace(c), RoleAllows(u.Role, PermProfilesRead))
+	return s.simulate(c, currentWorkspace(c), RoleAllows(u.Role, PermProfilesRead), RoleAllows(u.Role, PermAdmin))
 }
 
 // simulate runs a simulation. Nothing real changes, so reading the journey
 // is enough; simulating existing profiles also reads their data, so it
 // needs the profiles:read permission (scope).
-func (s *Server) simulate(c *fiber.Ctx, workspaceID string, mayReadProfiles bool) error {
+func (s *Server) simulate(c *fiber.Ctx, workspaceID string, mayReadProfiles, mayReadSuppressions bool) error {
 	id := strings.Clone(c.Params("id"))
 	// Another workspace's journey is not found, whatever the body says.
 	if _, err := s.store.GetJourney(c.UserContext(), workspaceID, id); err != nil {
@@ -89,6 +89,7 @@ func (s *Server) simulate(c *fiber.Ctx, workspaceID string, mayReadProfiles bool
 	if s.simulator == nil {
 		return newError(fiber.StatusServiceUnavailable, "unavailable", "the simulator is not configured")
 	}
+	body.AllSuppressions = mayReadSuppressions // else only existing profiles' addresses are checked
 	res, err := s.simulator.Simulate(ctx, workspaceID, doc, body.Request)
 	if err != nil {
 		return simulationError(err)

@@ -131,6 +131,12 @@ type Request struct {
 	Entry Entry `json:"entry,omitzero"`
 	// Events are scripted events, each at an offset from the start.
 	Events []ScriptedEvent `json:"events,omitempty"`
+	// AllSuppressions checks every address against the real suppression
+	// list (Config.Suppressions). Without it only existing profiles'
+	// addresses are: a caller who may not read the list cannot type an
+	// address in to learn whether it is on it. Set by the server, never
+	// from JSON.
+	AllSuppressions bool `json:"-"`
 }
 
 // ProfileInput is a sample profile, in the API's profile shape.
@@ -496,10 +502,11 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 				evs = append(evs, timedEvent{at: te.at, ev: te.ev, targets: targets})
 			}
 		}
+		sup := s.suppressionsFor(req, shard)
 		wg.Add(1)
 		go func(i, base int, shard []*simProfile, evs []timedEvent) {
 			defer wg.Done()
-			outs[i], errs[i] = s.runShard(ctx, workspaceID, doc, trigger, req.Entry, start, end, shard, evs, base)
+			outs[i], errs[i] = s.runShard(ctx, workspaceID, doc, trigger, req.Entry, start, end, shard, evs, base, sup)
 		}(i, base, shard, evs)
 		base += len(shard)
 	}
@@ -531,9 +538,9 @@ type timedEvent struct {
 // runShard simulates some of the profiles in a world of their own.
 // base is the index of the shard's first profile in the request.
 func (s *Simulator) runShard(ctx context.Context, workspaceID string, doc []byte, trigger *flows.CompiledNode, entry Entry,
-	start, end time.Time, sps []*simProfile, events []timedEvent, base int) (*partial, error) {
+	start, end time.Time, sps []*simProfile, events []timedEvent, base int, sup worker.Suppressions) (*partial, error) {
 	lim := s.cfg.Limits
-	w, err := newWorld(ctx, s.cfg.Registry, workspaceID, start, s.cfg.Suppressions, s.cfg.Logger)
+	w, err := newWorld(ctx, s.cfg.Registry, workspaceID, start, sup, s.cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -611,6 +618,39 @@ func entryTrigger(c *flows.Compiled, e Entry) (*flows.CompiledNode, []Problem) {
 		return nil, []Problem{{Field: "entry.name", Message: fmt.Sprintf("the trigger %q starts on %q, not %q", n.ID, n.Config.String("event"), e.Name)}}
 	}
 	return n, nil
+}
+
+// suppressionsFor is the suppression list a shard's world checks: the real
+// one with req.AllSuppressions, else the real one for the addresses of
+// existing profiles only (typed and generated ones are never suppressed).
+func (s *Simulator) suppressionsFor(req Request, shard []*simProfile) worker.Suppressions {
+	if s.cfg.Suppressions == nil || req.AllSuppressions {
+		return s.cfg.Suppressions
+	}
+	known := map[string]bool{}
+	for _, sp := range shard {
+		if sp.source != "existing" {
+			continue
+		}
+		for _, a := range []*string{sp.input.Email, sp.input.Phone} {
+			if a != nil && *a != "" {
+				known[*a] = true
+			}
+		}
+	}
+	return knownOnly{inner: s.cfg.Suppressions, known: known}
+}
+
+type knownOnly struct {
+	inner worker.Suppressions
+	known map[string]bool
+}
+
+func (k knownOnly) IsSuppressed(ctx context.Context, workspaceID, channel, address string) (bool, error) {
+	if !k.known[address] {
+		return false, nil
+	}
+	return k.inner.IsSuppressed(ctx, workspaceID, channel, address)
 }
 
 func existingProfile(p store.Profile) *simProfile {

@@ -372,3 +372,32 @@ func TestSimulateSegmentCondition(t *testing.T) {
 	require.Empty(t, free.Runs)
 	require.Contains(t, free.NotEntered, `does not match the trigger's condition (profile.plan == "pro")`)
 }
+
+// suppressAll says every address is on the suppression list.
+type suppressAll struct{}
+
+func (suppressAll) IsSuppressed(context.Context, string, string, string) (bool, error) { return true, nil }
+
+// The real suppression list answers for typed addresses only when the
+// caller may read it (AllSuppressions): otherwise anyone who may simulate
+// could learn whether any address is on it.
+func TestSimulateSuppressionsOnlyForCallersWhoMayReadThem(t *testing.T) {
+	t.Parallel()
+	s := sim.New(sim.Config{Registry: registry(t), Suppressions: suppressAll{}})
+	req := sim.Request{Start: monday, Profiles: []sim.ProfileInput{{ExternalID: "ada", Email: "ada@example.com", Attributes: map[string]any{"first_name": "Ada"}}}}
+	welcome := func(res *sim.Result) string {
+		for _, st := range timeline(t, res, "ada").Runs[0].Steps {
+			if st.NodeID == "welcome" {
+				return st.Outcome
+			}
+		}
+		return ""
+	}
+	res, err := s.Simulate(context.Background(), store.DefaultWorkspaceID, testdata(t, "welcome_series.json"), req)
+	require.NoError(t, err)
+	require.Equal(t, "sent", welcome(res), "a typed address is not checked against the real list")
+	req.AllSuppressions = true
+	res, err = s.Simulate(context.Background(), store.DefaultWorkspaceID, testdata(t, "welcome_series.json"), req)
+	require.NoError(t, err)
+	require.Equal(t, "skipped", welcome(res), "an admin's simulation checks it")
+}
