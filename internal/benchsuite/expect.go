@@ -27,8 +27,10 @@ func goBenches() []goBench {
 		{
 			Key: "engine", Pkg: "worker", Name: "BenchmarkEngineVsAsynq",
 			Metrics: []string{"asynq_noop_tasks/s", "steps/s", "runs/s", "entries/s", "ratio"},
-			Env:     func(s Sizes, _ string) map[string]string { return map[string]string{"WAYMARK_BENCH_ENTRIES": itoa(s.Entries)} },
-			Modes:   []string{modePostgres, modeEmbedded},
+			Env: func(s Sizes, _ string) map[string]string {
+				return map[string]string{"WAYMARK_BENCH_ENTRIES": itoa(s.Entries)}
+			},
+			Modes: []string{modePostgres, modeEmbedded},
 		},
 		{
 			Key: "ingest", Pkg: "ui", Name: "BenchmarkWebhookIngest",
@@ -55,7 +57,7 @@ func goBenches() []goBench {
 			Env: func(s Sizes, mode string) map[string]string {
 				return map[string]string{"WAYMARK_BENCH_PROFILES": itoa(embeddedCap(mode, s.Profiles, embeddedProfiles))}
 			},
-			Modes:   []string{modePostgres, modeEmbedded},
+			Modes: []string{modePostgres, modeEmbedded},
 		},
 	}
 }

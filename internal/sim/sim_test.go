@@ -376,7 +376,9 @@ func TestSimulateSegmentCondition(t *testing.T) {
 // suppressAll says every address is on the suppression list.
 type suppressAll struct{}
 
-func (suppressAll) IsSuppressed(context.Context, string, string, string) (bool, error) { return true, nil }
+func (suppressAll) IsSuppressed(context.Context, string, string, string) (bool, error) {
+	return true, nil
+}
 
 // The real suppression list answers for typed addresses only when the
 // caller may read it (AllSuppressions): otherwise anyone who may simulate
