@@ -600,6 +600,9 @@ func (s *Service) invalidate(workspaceID string) {
 	}
 }
 
+// ErrDisabled is the cause of Resolve's error for a disabled connector.
+var ErrDisabled = errors.New("connector disabled")
+
 // Resolve returns the connector a journey names, ready to send: built
 // from its row (secrets opened), cached while the row is unchanged, and
 // rate limited by the connector's shared token bucket. The engine calls it
@@ -613,7 +616,8 @@ func (s *Service) Resolve(ctx context.Context, workspaceID, name string) (Connec
 		return nil, err
 	}
 	if !e.enabled {
-		return nil, TransientError(fmt.Sprintf("connector %q is disabled", name), time.Minute, nil)
+		// Transient for the engine: sends wait until it is enabled again.
+		return nil, TransientError(fmt.Sprintf("connector %q is disabled", name), time.Minute, ErrDisabled)
 	}
 	return &limited{inst: e.inst, id: e.id, rate: e.rate, lim: s.opts.Limiter}, nil
 }

@@ -112,7 +112,7 @@ func TestTestSendAPI(t *testing.T) {
 	srv := httptest.NewServer(tw)
 	t.Cleanup(srv.Close)
 	b, conns, _ := setupTestSends(t, true)
-	_, err := conns.Create(b.ctx, store.DefaultWorkspaceID, connectors.Input{Type: "twilio", Name: "sms", Config: map[string]any{
+	smsConn, err := conns.Create(b.ctx, store.DefaultWorkspaceID, connectors.Input{Type: "twilio", Name: "sms", Config: map[string]any{
 		"account_sid": "AC" + strings.Repeat("1", 32), "auth_token": "tok", "from": "+15017122661", "base_url": srv.URL, "status_callbacks": false}})
 	require.NoError(t, err)
 	key := b.apiKey(store.DefaultWorkspaceID, "journeys:read", "journeys:write", "profiles:read")
@@ -198,6 +198,15 @@ func TestTestSendAPI(t *testing.T) {
 		})
 	}
 	require.Len(t, tw.messages(), 1, "refused tests send nothing")
+
+	// A disabled connector is missing for a test (the engine's runs wait
+	// for it instead).
+	_, err = conns.SetEnabled(b.ctx, store.DefaultWorkspaceID, smsConn.ID, false)
+	require.NoError(t, err)
+	r = b.call("POST", "/api/v1/journeys/"+id+"/test-send", key, []byte(`{"node": "text", "to": "+14155550123"}`))
+	require.Equal(t, 422, r.status, string(r.body))
+	require.Equal(t, "connector_missing", r.json(t)["error"].(map[string]any)["code"])
+	require.Len(t, tw.messages(), 1)
 
 	reader := b.apiKey(store.DefaultWorkspaceID, "journeys:read")
 	r = b.call("POST", "/api/v1/journeys/"+id+"/test-send", reader, []byte(`{"node": "hello", "to": "me@example.com"}`))

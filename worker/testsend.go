@@ -100,7 +100,7 @@ func (e *Engine) SendTest(ctx context.Context, c *flows.Compiled, nodeID string,
 	}
 	name := n.Config.String("connector")
 	conn, err := e.cfg.Connectors.Resolve(ctx, j.WorkspaceID, name)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, connectors.ErrDisabled) {
 		return TestSendResult{Message: msg}, fmt.Errorf("%w: connector %q does not exist or is disabled", ErrTestNoConnector, name)
 	}
 	if err != nil {
