@@ -320,16 +320,11 @@ func BenchmarkTimerLateness(b *testing.B) {
 // they prepare.
 func bulkProfiles(b *testing.B, dbURL string, n int, attrs string) []string {
 	b.Helper()
-	if !seedBulk(b, dbURL, n, attrs) {
+	db := seedBulk(b, dbURL, n, attrs)
+	if db == nil {
 		return nil
 	}
-	ctx := context.Background()
-	db, err := sql.Open("pgx", dbURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT id FROM profiles WHERE workspace_id = $1 AND external_id LIKE 'b%' ORDER BY external_id`, store.DefaultWorkspaceID)
+	rows, err := db.QueryContext(context.Background(), `SELECT id FROM profiles WHERE workspace_id = $1 AND external_id LIKE 'b%' ORDER BY external_id`, store.DefaultWorkspaceID)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -352,19 +347,20 @@ func bulkProfiles(b *testing.B, dbURL string, n int, attrs string) []string {
 }
 
 // seedBulk is bulkProfiles without reading the ids back (a million ids
-// would count in the peak memory the segment benchmark reports); false when
-// dbURL is not PostgreSQL.
-func seedBulk(b *testing.B, dbURL string, n int, attrs string) bool {
+// would count in the peak memory the segment benchmark reports); it returns
+// its connection (closed when the benchmark ends), or nil when dbURL is not
+// PostgreSQL.
+func seedBulk(b *testing.B, dbURL string, n int, attrs string) *sql.DB {
 	b.Helper()
 	if !strings.HasPrefix(dbURL, "postgres") {
-		return false
+		return nil
 	}
 	ctx := context.Background()
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { _ = db.Close() })
 	if _, err := db.ExecContext(ctx, `INSERT INTO profiles (id, workspace_id, external_id, email, attributes, created_at, updated_at)
 		SELECT gen_random_uuid()::text, $1, 'b' || lpad(g::text, 8, '0'), 'b' || g || '@example.com', `+attrs+`, now(), now()
 		FROM generate_series(0, $2::int - 1) AS g`, store.DefaultWorkspaceID, n); err != nil {
@@ -373,5 +369,5 @@ func seedBulk(b *testing.B, dbURL string, n int, attrs string) bool {
 	if _, err := db.ExecContext(ctx, `ANALYZE profiles`); err != nil {
 		b.Fatal(err)
 	}
-	return true
+	return db
 }

@@ -282,7 +282,7 @@ func benchHarness(b *testing.B) *harness {
 // on SQLite one upsert at a time.
 func seedProfiles(b *testing.B, h *harness, n int) {
 	b.Helper()
-	if seedBulk(b, os.Getenv("WAYMARK_BENCH_DATABASE_URL"), n, `jsonb_build_object('plan', 'pro', 'country', 'FR', 'score', g)`) {
+	if seedBulk(b, os.Getenv("WAYMARK_BENCH_DATABASE_URL"), n, `jsonb_build_object('plan', 'pro', 'country', 'FR', 'score', g)`) != nil {
 		return
 	}
 	var wg sync.WaitGroup

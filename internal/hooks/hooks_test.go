@@ -55,22 +55,30 @@ func TestStandardWebhooksVector(t *testing.T) {
 	require.ErrorContains(t, err, "no webhook-signature matches")
 }
 
-func TestHookLifecycle(t *testing.T) {
-	t.Parallel()
+// fixture is a migrated SQLite store on a test clock, a keyring and one
+// draft journey.
+func fixture(t *testing.T) (context.Context, *clock, *store.Store, *secrets.Keyring, store.Journey) {
+	t.Helper()
 	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
 	st, err := store.Open(ctx, testenv.SQLiteURL(t), store.Options{Now: c.now})
 	require.NoError(t, err)
-	defer st.Close()
+	t.Cleanup(func() { _ = st.Close() })
 	_, err = st.Migrate(ctx)
 	require.NoError(t, err)
 	_, err = st.EnsureWorkspace(ctx, store.DefaultWorkspaceID, "Default")
 	require.NoError(t, err)
 	keys, err := secrets.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
 	require.NoError(t, err)
-	svc := hooks.New(st, keys, "https://waymark.example.com/", c.now)
 	j, err := st.CreateJourney(ctx, store.Journey{WorkspaceID: store.DefaultWorkspaceID, Name: "Hooked", Draft: []byte(`{}`)})
 	require.NoError(t, err)
+	return ctx, c, st, keys, j
+}
+
+func TestHookLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx, c, st, keys, j := fixture(t)
+	svc := hooks.New(st, keys, "https://waymark.example.com/", c.now)
 
 	h, err := svc.Get(ctx, store.DefaultWorkspaceID, j.ID)
 	require.NoError(t, err)
@@ -139,19 +147,7 @@ func TestHookLifecycle(t *testing.T) {
 
 func TestReuseJourneys(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	c := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
-	st, err := store.Open(ctx, testenv.SQLiteURL(t), store.Options{Now: c.now})
-	require.NoError(t, err)
-	defer st.Close()
-	_, err = st.Migrate(ctx)
-	require.NoError(t, err)
-	_, err = st.EnsureWorkspace(ctx, store.DefaultWorkspaceID, "Default")
-	require.NoError(t, err)
-	keys, err := secrets.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
-	require.NoError(t, err)
-	j, err := st.CreateJourney(ctx, store.Journey{WorkspaceID: store.DefaultWorkspaceID, Name: "Hooked", Draft: []byte(`{}`)})
-	require.NoError(t, err)
+	ctx, c, st, keys, j := fixture(t)
 	body := []byte(`{"user_id": "u1"}`)
 	verify := func(svc *hooks.Service, key, secret, id string) store.Journey {
 		t.Helper()
