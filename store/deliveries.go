@@ -202,6 +202,25 @@ func (s *Store) UpdateDelivery(ctx context.Context, id string, u DeliveryUpdate)
 	return dbErr(res.Error, "updating delivery")
 }
 
+// SettleLateDelivery records the outcome of an attempt whose step was
+// committed by another attempt meanwhile (the run moved on). It never
+// replaces what is known by what is not: it updates a pending delivery,
+// or an unknown one with a success (this attempt knows it went out), and
+// leaves any other outcome alone.
+func (s *Store) SettleLateDelivery(ctx context.Context, id string, u DeliveryUpdate) error {
+	fields := map[string]any{"status": u.Status, "provider_id": u.ProviderID, "error": u.Error, "updated_at": s.nowUTC()}
+	if u.Attempts > 0 {
+		fields["attempts"] = u.Attempts
+	}
+	q := s.db.WithContext(ctx).Model(&deliveryRow{}).Where("id = ?", id)
+	if u.Status == DeliverySent || u.Status == DeliveryDelivered {
+		q = q.Where("status IN ?", []string{DeliveryPending, DeliveryUnknown})
+	} else {
+		q = q.Where("status = ?", DeliveryPending)
+	}
+	return dbErr(q.Updates(fields).Error, "updating delivery")
+}
+
 // DeliveryFilter narrows ListDeliveries; empty fields match everything.
 type DeliveryFilter struct {
 	Connector string // connector name, e.g. "sandbox"

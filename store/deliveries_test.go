@@ -77,3 +77,37 @@ func TestDeliveries(t *testing.T) {
 		require.Empty(t, none)
 	})
 }
+
+// An attempt that lost the race for its step records its outcome without
+// replacing a known one by an unknown one.
+func TestSettleLateDelivery(t *testing.T) {
+	t.Parallel()
+	conformance(t, func(t *testing.T, b testBundle) {
+		mk := func(key string) store.Delivery {
+			d, err := b.store.CreateDelivery(b.ctx, store.Delivery{WorkspaceID: b.ws, RunID: "r", IdempotencyKey: key, Channel: "send_email", Attempts: 1})
+			require.NoError(t, err)
+			return d
+		}
+		status := func(d store.Delivery) string {
+			got, err := b.store.GetDelivery(b.ctx, b.ws, d.ID)
+			require.NoError(t, err)
+			return got.Status
+		}
+		sent := mk("r:1")
+		require.NoError(t, b.store.UpdateDelivery(b.ctx, sent.ID, store.DeliveryUpdate{Status: store.DeliverySent}))
+		require.NoError(t, b.store.SettleLateDelivery(b.ctx, sent.ID, store.DeliveryUpdate{Status: store.DeliveryUnknown, Error: "stopped mid-send"}))
+		require.Equal(t, store.DeliverySent, status(sent), "a known send is not made unknown")
+
+		unknown := mk("r:2")
+		require.NoError(t, b.store.UpdateDelivery(b.ctx, unknown.ID, store.DeliveryUpdate{Status: store.DeliveryUnknown}))
+		require.NoError(t, b.store.SettleLateDelivery(b.ctx, unknown.ID, store.DeliveryUpdate{Status: store.DeliverySent, ProviderID: "p-9"}))
+		require.Equal(t, store.DeliverySent, status(unknown), "the attempt that sent knows better")
+
+		pending := mk("r:3")
+		require.NoError(t, b.store.SettleLateDelivery(b.ctx, pending.ID, store.DeliveryUpdate{Status: store.DeliveryPending, Error: "timeout"}))
+		require.Equal(t, store.DeliveryPending, status(pending))
+		require.NoError(t, b.store.UpdateDelivery(b.ctx, pending.ID, store.DeliveryUpdate{Status: store.DeliveryFailed, Error: "bounced"}))
+		require.NoError(t, b.store.SettleLateDelivery(b.ctx, pending.ID, store.DeliveryUpdate{Status: store.DeliveryPending, Error: "late retry"}))
+		require.Equal(t, store.DeliveryFailed, status(pending), "a settled delivery stays settled")
+	})
+}

@@ -678,9 +678,10 @@ func (x *exec) commitWith(ctx context.Context, u store.RunUpdate) error {
 		x.e.logger.Debug("run advanced elsewhere", slog.String("run_id", x.run.ID), slog.Int("seq", x.run.Sequence))
 		x.conflicted = true
 		// The step's work is dropped, but a message that went out stays
-		// recorded as such.
+		// recorded as such (without overwriting the outcome the attempt
+		// that won recorded, unless this one knows better).
 		if d := x.pendingDelivery; d != nil {
-			return x.e.cfg.Store.UpdateDelivery(ctx, d.ID, d.DeliveryUpdate)
+			return x.e.cfg.Store.SettleLateDelivery(ctx, d.ID, d.DeliveryUpdate)
 		}
 		return nil
 	}

@@ -64,6 +64,7 @@ type EngineStore interface {
 	MarkDeliveryUnsent(ctx context.Context, id, reason string) error
 	GetDeliveryByKey(ctx context.Context, key string) (store.Delivery, error)
 	UpdateDelivery(ctx context.Context, id string, u store.DeliveryUpdate) error
+	SettleLateDelivery(ctx context.Context, id string, u store.DeliveryUpdate) error
 	ClaimDelivery(ctx context.Context, id string, attempts int) (bool, error)
 	CountDeliveriesSince(ctx context.Context, profileID, channel string, since time.Time) (int, error)
 
