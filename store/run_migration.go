@@ -148,7 +148,12 @@ type PublishPlan struct {
 	RollbackOf int
 	// Draft, when set, replaces the journey's draft (a rollback of a draft
 	// nobody had edited since).
-	Draft    json.RawMessage
+	Draft json.RawMessage
+	// DraftRevision, when set, is the draft revision the plan was made
+	// from, checked under the journey's lock: a publish of a draft saved
+	// again meanwhile writes nothing (ErrConflict); a rollback leaves such
+	// a draft as it is instead of replacing it.
+	DraftRevision int
 	Plan     map[string]any
 	Moves    []RunMigration
 	TaskType string
@@ -230,6 +235,13 @@ func (s *Store) PublishWithMigration(ctx context.Context, p PublishPlan) (Publis
 		if live != p.ExpectLive {
 			return fmt.Errorf("version %d went live while this plan was made against version %d: %w", live, p.ExpectLive, ErrConflict)
 		}
+		draft := p.Draft
+		if p.DraftRevision > 0 && row.DraftRevision != p.DraftRevision {
+			if p.RollbackOf == 0 {
+				return fmt.Errorf("the draft was saved again (revision %d, not %d) while it was being published: %w", row.DraftRevision, p.DraftRevision, ErrConflict)
+			}
+			draft = nil // edits saved during the rollback stay
+		}
 		var maxV int
 		if err := tx.Model(&journeyVersionRow{}).Where("journey_id = ?", p.JourneyID).Select("COALESCE(MAX(version), 0)").Scan(&maxV).Error; err != nil {
 			return err
@@ -245,8 +257,8 @@ func (s *Store) PublishWithMigration(ctx context.Context, p PublishPlan) (Publis
 			status = JourneyPaused
 		}
 		fields := map[string]any{"live_version": next, "status": status, "updated_by": p.By, "updated_at": now}
-		if p.Draft != nil {
-			fields["draft"] = string(p.Draft)
+		if draft != nil {
+			fields["draft"] = string(draft)
 			fields["draft_revision"] = row.DraftRevision + 1
 		}
 		if err := tx.Model(&journeyRow{}).Where("id = ?", p.JourneyID).Updates(fields).Error; err != nil {

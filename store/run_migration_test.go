@@ -249,3 +249,36 @@ func TestStepDeliveryAndMigrationSerialize(t *testing.T) {
 		require.Equal(t, store.RunPaused, mustRun(t, b, pausedMidSend.ID).Status)
 	})
 }
+
+// The draft revision a publish or rollback was planned from is checked
+// under the journey's lock: a draft saved meanwhile is neither published
+// unreviewed nor overwritten by a rollback.
+func TestPublishChecksTheDraftRevision(t *testing.T) {
+	t.Parallel()
+	conformance(t, func(t *testing.T, b testBundle) {
+		f := newRunFixture(t, b, "rev")
+		_, err := b.store.PublishJourney(b.ctx, b.ws, f.journey.ID, doc("v1"), "t")
+		require.NoError(t, err)
+		planned, err := b.store.GetJourney(b.ctx, b.ws, f.journey.ID)
+		require.NoError(t, err)
+		// An autosave lands after the plan was made.
+		saved, err := b.store.UpdateDraft(b.ctx, b.ws, f.journey.ID, planned.DraftRevision, planned.Name, doc("edited"), "editor")
+		require.NoError(t, err)
+
+		_, err = b.store.PublishWithMigration(b.ctx, store.PublishPlan{WorkspaceID: b.ws, JourneyID: f.journey.ID, Document: doc("v2"), By: "t",
+			ExpectLive: 1, TaskType: "run:advance", DraftRevision: planned.DraftRevision})
+		require.ErrorIs(t, err, store.ErrConflict, "the saved draft was not the one reviewed")
+		j, err := b.store.GetJourney(b.ctx, b.ws, f.journey.ID)
+		require.NoError(t, err)
+		require.Equal(t, 1, j.LiveVersion, "nothing written")
+
+		_, err = b.store.PublishWithMigration(b.ctx, store.PublishPlan{WorkspaceID: b.ws, JourneyID: f.journey.ID, Document: doc("v1"), By: "t",
+			ExpectLive: 1, RollbackOf: 1, Draft: doc("restored"), TaskType: "run:advance", DraftRevision: planned.DraftRevision})
+		require.NoError(t, err)
+		j, err = b.store.GetJourney(b.ctx, b.ws, f.journey.ID)
+		require.NoError(t, err)
+		require.Equal(t, 2, j.LiveVersion, "the rollback went through")
+		require.Equal(t, saved.DraftRevision, j.DraftRevision)
+		require.JSONEq(t, string(doc("edited")), string(j.Draft), "the edits saved meanwhile are kept")
+	})
+}

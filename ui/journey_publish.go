@@ -172,7 +172,12 @@ func (s *Server) journeyPublish(c *fiber.Ctx) error {
 	if rev != j.DraftRevision {
 		return rerender(fiber.StatusConflict, "The draft changed after you opened this review (someone saved it). Check the changes below again.")
 	}
-	v, rep, err := s.journeys.PublishPlan(ctx, ws, j.ID, journeys.PublishRequest{Plan: plan, By: actorName(c), Audit: auditActor(c)})
+	v, rep, err := s.journeys.PublishPlan(ctx, ws, j.ID, journeys.PublishRequest{Plan: plan, By: actorName(c), Audit: auditActor(c), DraftRevision: rev})
+	if errors.Is(err, store.ErrConflict) && !errors.As(err, new(*journeys.PlanError)) {
+		if now, gerr := s.store.GetJourney(ctx, ws, j.ID); gerr == nil && now.DraftRevision != rev {
+			return rerender(fiber.StatusConflict, "The draft changed after you opened this review (someone saved it). Check the changes below again.")
+		}
+	}
 	var pe *journeys.PlanError
 	if errors.As(err, &pe) {
 		return rerender(fiber.StatusUnprocessableEntity, "Choose what happens to the runs waiting at deleted steps.")

@@ -41,6 +41,9 @@ type PublishRequest struct {
 	Plan   Plan
 	DryRun bool
 	By     string
+	// DraftRevision, when set, is the draft revision the caller reviewed:
+	// a draft saved since is not published (ErrConflict).
+	DraftRevision int
 	// Audit names the actor; the publish writes its audit entry in the same
 	// transaction (Action, TargetType and TargetID are set here).
 	Audit *store.AuditEntry
@@ -154,6 +157,9 @@ func (s *Service) PublishPlan(ctx context.Context, workspaceID, id string, req P
 	if cur.Status == store.JourneyArchived {
 		return store.JourneyVersion{}, MigrationReport{}, fmt.Errorf("journey %s is archived: %w", id, store.ErrConflict)
 	}
+	if req.DraftRevision > 0 && req.DraftRevision != cur.DraftRevision {
+		return store.JourneyVersion{}, MigrationReport{}, fmt.Errorf("the draft is at revision %d, not the reviewed %d: %w", cur.DraftRevision, req.DraftRevision, store.ErrConflict)
+	}
 	c, canonical, err := s.compileDraft(ctx, workspaceID, cur)
 	if err != nil {
 		return store.JourneyVersion{}, MigrationReport{}, err
@@ -177,6 +183,7 @@ func (s *Service) publishCompiled(ctx context.Context, cur store.Journey, c *flo
 	p := store.PublishPlan{
 		WorkspaceID: cur.WorkspaceID, JourneyID: cur.ID, Document: canonical, By: req.By, ExpectLive: cur.LiveVersion,
 		RollbackOf: rollbackOf, Draft: draft, Plan: planJSON(req.Plan), Moves: moves, TaskType: worker.TaskAdvance,
+		DraftRevision: cur.DraftRevision, // the revision compiled above is the one published
 	}
 	if req.Audit != nil {
 		a := *req.Audit
@@ -448,6 +455,7 @@ func (s *Service) Rollback(ctx context.Context, workspaceID, id string, by strin
 	p := store.PublishPlan{
 		WorkspaceID: workspaceID, JourneyID: id, Document: canonical, By: by, ExpectLive: cur.LiveVersion,
 		RollbackOf: cur.LiveVersion, Draft: draft, Plan: planJSON(plan), Moves: moves, TaskType: worker.TaskAdvance,
+		DraftRevision: cur.DraftRevision, // edits saved while the rollback is planned are kept
 	}
 	if req.Audit != nil {
 		a := *req.Audit
