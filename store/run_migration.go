@@ -154,9 +154,9 @@ type PublishPlan struct {
 	// again meanwhile writes nothing (ErrConflict); a rollback leaves such
 	// a draft as it is instead of replacing it.
 	DraftRevision int
-	Plan     map[string]any
-	Moves    []RunMigration
-	TaskType string
+	Plan          map[string]any
+	Moves         []RunMigration
+	TaskType      string
 	// Audit, when set, is written in the same transaction; its summary
 	// gains version, previous_version, moved, exited and skipped.
 	Audit *AuditEntry
