@@ -87,7 +87,9 @@ func (e *Engine) resumeOnEvent(ctx context.Context, run store.Run, p store.Profi
 		return false, err
 	}
 	n, ok := c.Nodes[run.CurrentNode]
-	if !ok || n.Kind != "wait_event" {
+	if !ok || n.Kind != "wait_event" || run.WaitEvent != ev.Name {
+		// Not waiting for this event (a re-read run may now wait for
+		// another one).
 		return false, nil
 	}
 	// Only events inside the wait count: not one that happened after the
