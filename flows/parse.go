@@ -54,11 +54,49 @@ func Parse(data []byte) (*Journey, error) {
 			}
 		}
 	}
+	if path, ok := findNUL("", raw); ok {
+		// No database text column can store it (PostgreSQL refuses it).
+		d.add(path, "contains a NUL character (\\u0000): text cannot hold it")
+	}
 	if len(d.problems) > 0 {
 		attachNodeIDs(d.problems, raw)
 		return nil, &ParseError{Problems: d.problems}
 	}
 	return &j, nil
+}
+
+// findNUL reports the path of the first key or string of v that holds a
+// NUL character (keys in sorted order, so the answer is stable).
+func findNUL(path string, v any) (string, bool) {
+	switch t := v.(type) {
+	case string:
+		return path, strings.ContainsRune(t, 0)
+	case []any:
+		for i, e := range t {
+			if p, ok := findNUL(fmt.Sprintf("%s[%d]", path, i), e); ok {
+				return p, true
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if strings.ContainsRune(k, 0) {
+				return path, true
+			}
+			if q, ok := findNUL(p, t[k]); ok {
+				return q, true
+			}
+		}
+	}
+	return "", false
 }
 
 func parseError(field, msg string) *ParseError {

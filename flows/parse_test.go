@@ -45,6 +45,10 @@ func TestParseErrors(t *testing.T) {
 			}},
 		{"huge number", `{"format": 1, "name": "x", "nodes": [{"id": "a", "position": {"x": 1e999, "y": 0}}]}`,
 			[]flows.Problem{{NodeID: "a", Field: "nodes[0].position.x", Message: "number out of range: 1e999"}}},
+		{"NUL in a config string", `{"format": 1, "name": "x", "nodes": [{"id": "a", "kind": "send_email", "config": {"subject": "Hi\u0000"}}]}`,
+			[]flows.Problem{{NodeID: "a", Field: "nodes[0].config.subject", Message: "contains a NUL character (\\u0000): text cannot hold it"}}},
+		{"NUL in the name", `{"format": 1, "name": "\u0000"}`,
+			[]flows.Problem{{Field: "name", Message: "contains a NUL character (\\u0000): text cannot hold it"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -161,6 +161,12 @@ func TestJourneyAPIBadInput(t *testing.T) {
 	e := r.json(t)["error"].(map[string]any)
 	require.Equal(t, "invalid_document", e["code"])
 
+	// A NUL character (which PostgreSQL cannot store) is the document's
+	// fault, named by its field: never a 500 from the database.
+	r = b.call("POST", "/api/v1/journeys", key, []byte(`{"format": 1, "name": "x\u0000"}`))
+	require.Equal(t, 400, r.status, string(r.body))
+	require.Contains(t, string(r.body), `"field":"name"`)
+
 	invalid := []byte(`{"format":1,"name":"Bad","nodes":[
 		{"id":"start","kind":"trigger_event","config":{"event":"signup"}},
 		{"id":"check","kind":"condition","config":{"expr":"profile.age >"}},
