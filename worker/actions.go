@@ -249,7 +249,9 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 			x.pendingDelivery = &store.DeliveryOutcome{ID: created.ID, DeliveryUpdate: pending}
 			return "", false, sendErr
 		}
-		if err := x.e.cfg.Store.UpdateDelivery(ctx, created.ID, pending); err != nil {
+		// Only while still pending: an overlapping attempt (past the
+		// lease) may have settled it meanwhile, and that outcome stays.
+		if err := x.e.cfg.Store.SettleLateDelivery(ctx, created.ID, pending); err != nil {
 			return "", false, err
 		}
 		return "", false, sendErr
