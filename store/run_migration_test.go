@@ -22,12 +22,20 @@ func parkedRun(t *testing.T, b testBundle, f runFixture, node, status string, un
 	return mustRun(t, b, r.ID)
 }
 
+// publishedFixture is newRunFixture with version 1 of its journey live.
+func publishedFixture(t *testing.T, b testBundle, ext string) runFixture {
+	t.Helper()
+	f := newRunFixture(t, b, ext)
+	_, err := b.store.PublishJourney(b.ctx, b.ws, f.journey.ID, doc("v1"), "t")
+	require.NoError(t, err)
+	return f
+}
+
 func TestPublishWithMigration(t *testing.T) {
 	t.Parallel()
 	conformance(t, func(t *testing.T, b testBundle) {
-		f := newRunFixture(t, b, "mig")
-		_, err := b.store.PublishJourney(b.ctx, b.ws, f.journey.ID, doc("v1"), "t")
-		require.NoError(t, err)
+		f := publishedFixture(t, b, "mig")
+		var err error
 		t0 := b.clock.Now()
 		move := parkedRun(t, b, f, "wait", store.RunWaiting, t0.Add(2*time.Hour))
 		b.clock.Add(time.Minute)
@@ -134,9 +142,8 @@ func TestPublishWithMigration(t *testing.T) {
 func TestPublishWithMigrationIsAtomic(t *testing.T) {
 	t.Parallel()
 	conformance(t, func(t *testing.T, b testBundle) {
-		f := newRunFixture(t, b, "atomic")
-		_, err := b.store.PublishJourney(b.ctx, b.ws, f.journey.ID, doc("v1"), "t")
-		require.NoError(t, err)
+		f := publishedFixture(t, b, "atomic")
+		var err error
 		var moves []store.RunMigration
 		var runs []store.Run
 		for i := 0; i < 5; i++ {
@@ -185,9 +192,8 @@ func TestPublishWithMigrationIsAtomic(t *testing.T) {
 func TestStepDeliveryAndMigrationSerialize(t *testing.T) {
 	t.Parallel()
 	conformance(t, func(t *testing.T, b testBundle) {
-		f := newRunFixture(t, b, "race")
-		_, err := b.store.PublishJourney(b.ctx, b.ws, f.journey.ID, doc("v1"), "t")
-		require.NoError(t, err)
+		f := publishedFixture(t, b, "race")
+		var err error
 		t0 := b.clock.Now()
 		// Both runs were deferred at their send step by quiet hours.
 		sending := parkedRun(t, b, f, "mail", store.RunWaiting, t0.Add(time.Minute))
@@ -256,9 +262,8 @@ func TestStepDeliveryAndMigrationSerialize(t *testing.T) {
 func TestPublishChecksTheDraftRevision(t *testing.T) {
 	t.Parallel()
 	conformance(t, func(t *testing.T, b testBundle) {
-		f := newRunFixture(t, b, "rev")
-		_, err := b.store.PublishJourney(b.ctx, b.ws, f.journey.ID, doc("v1"), "t")
-		require.NoError(t, err)
+		f := publishedFixture(t, b, "rev")
+		var err error
 		planned, err := b.store.GetJourney(b.ctx, b.ws, f.journey.ID)
 		require.NoError(t, err)
 		// An autosave lands after the plan was made.
