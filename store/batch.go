@@ -151,6 +151,14 @@ func (c *committer) run(batch []*groupOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.send(ctx, batch)
+	if notSent(err) {
+		// Nothing reached the server (no connection from the pool, a
+		// refused connect): the batch certainly did not commit, so one
+		// more try is safe, instead of failing every caller with an
+		// error they must treat as ambiguous.
+		time.Sleep(100 * time.Millisecond)
+		err = c.send(ctx, batch)
+	}
 	if errors.As(err, new(*pgconn.PgError)) {
 		c.aborted.Add(1)
 	}
@@ -200,12 +208,22 @@ func rolledBack(err error) bool {
 	return true
 }
 
+// errNoConn marks send's failure to get a connection: nothing was sent.
+var errNoConn = errors.New("no database connection")
+
+// notSent reports whether a batch's error certainly came before anything
+// reached the server: no connection, or an error pgx marks safe to retry
+// (it wrote nothing to the wire).
+func notSent(err error) bool {
+	return err != nil && (errors.Is(err, errNoConn) || pgconn.SafeToRetry(err))
+}
+
 // send runs ops as one pipelined batch: PostgreSQL runs the statements up
 // to the batch's single Sync as one implicit transaction.
 func (c *committer) send(ctx context.Context, ops []*groupOp) error {
 	conn, err := c.db.Conn(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errNoConn, err)
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {

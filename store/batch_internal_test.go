@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"testing"
@@ -61,4 +62,33 @@ func TestCommitterClosed(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("exec after close never returned")
 	}
+}
+
+type safeToRetry struct{ safe bool }
+
+func (e safeToRetry) Error() string     { return "write failed" }
+func (e safeToRetry) SafeToRetry() bool { return e.safe }
+
+// Only an error that certainly came before anything reached the server
+// lets the committer send a batch again.
+func TestNotSent(t *testing.T) {
+	require.True(t, notSent(fmt.Errorf("%w: %w", errNoConn, errors.New("connection refused"))))
+	require.True(t, notSent(fmt.Errorf("sending: %w", safeToRetry{true})))
+	require.False(t, notSent(safeToRetry{false}), "maybe sent")
+	require.False(t, notSent(errors.New("unexpected EOF")))
+	require.False(t, notSent(&pgconn.PgError{Severity: "ERROR", Code: "23505"}))
+	require.False(t, notSent(nil))
+}
+
+// A batch that cannot get a connection is answered (after one more try)
+// with an error that says nothing was sent.
+func TestCommitterNoConnection(t *testing.T) {
+	db, err := sql.Open("pgx", "postgres://nobody@127.0.0.1:1/none?connect_timeout=1&sslmode=disable")
+	require.NoError(t, err)
+	defer db.Close()
+	c := newCommitter(db)
+	defer c.close()
+	_, err = c.exec(context.Background(), "SELECT 1")
+	require.Error(t, err)
+	require.True(t, notSent(err), "%v", err)
 }
