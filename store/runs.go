@@ -630,6 +630,15 @@ func (s *Store) DeleteOutboxFor(ctx context.Context, runID string, sequence int,
 		Delete(&outboxRow{}).Error, "deleting outbox item")
 }
 
+// RescheduleOutbox moves an outbox item to at (process_at and visible_at):
+// a step whose retry time was committed keeps its safety net in line with
+// it, so a relay that picks the item up does not run the step early.
+func (s *Store) RescheduleOutbox(ctx context.Context, runID string, sequence int, taskType string, at time.Time) error {
+	t := at.UTC()
+	return dbErr(s.db.WithContext(ctx).Model(&outboxRow{}).Where("run_id = ? AND sequence = ? AND task_type = ?", runID, sequence, taskType).
+		Updates(map[string]any{"process_at": t, "visible_at": t}).Error, "rescheduling outbox item")
+}
+
 // PauseJourneyRuns marks a journey's live runs paused and takes their tasks
 // off the schedule (next_due_at = NULL); tasks still in Redis find the run
 // paused and do nothing. It reports how many runs it paused.

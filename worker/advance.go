@@ -239,6 +239,13 @@ func (y *exec) handOff(ctx context.Context, cause error) error {
 	}
 	y.e.logger.Debug("inline step failed; retrying in its own task", slog.String("run_id", y.run.ID), slog.Int("seq", y.run.Sequence),
 		slog.Time("at", at), slog.String("error", cause.Error()))
+	// The step's safety net (its outbox item, visible after the send
+	// lease) moves to the retry time first: if the enqueue below is lost,
+	// the relay then runs the step at that time, not before a provider's
+	// Retry-After. Should this fail, the lease still bounds it.
+	if err := y.e.cfg.Store.RescheduleOutbox(ctx, y.run.ID, y.run.Sequence, TaskAdvance, at); err != nil {
+		y.e.logger.Warn("rescheduling a step's safety net", slog.String("run_id", y.run.ID), slog.String("error", err.Error()))
+	}
 	return y.e.enqueueTask(ctx, store.OutboxItem{RunID: y.run.ID, Sequence: y.run.Sequence, ProcessAt: at}, taskID(y.run.ID, y.run.Sequence))
 }
 

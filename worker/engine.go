@@ -71,6 +71,7 @@ type EngineStore interface {
 	ListOutbox(ctx context.Context, before time.Time, limit int) ([]store.OutboxItem, error)
 	DeleteOutbox(ctx context.Context, ids []int64) error
 	DeleteOutboxFor(ctx context.Context, runID string, sequence int, taskType string) error
+	RescheduleOutbox(ctx context.Context, runID string, sequence int, taskType string, at time.Time) error
 	DeleteOutboxKeys(ctx context.Context, keys []store.OutboxKey) error
 	ListDueRuns(ctx context.Context, before time.Time, afterID string, limit int) ([]store.DueRun, error)
 }

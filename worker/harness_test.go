@@ -47,6 +47,9 @@ type taskQueue struct {
 	clock   *clock
 	tasks   map[string]queued
 	active  map[string]bool // ids being processed: Asynq keeps them reserved
+	// refuse, when set, fails the enqueue of the ids it returns true for
+	// (Redis unreachable at that moment).
+	refuse func(id string) bool
 }
 
 type queued struct {
@@ -66,6 +69,9 @@ func (q *taskQueue) EnqueueContext(_ context.Context, t *asynq.Task, opts ...asy
 		case asynq.ProcessAtOpt:
 			it.at = o.Value().(time.Time)
 		}
+	}
+	if q.refuse != nil && q.refuse(it.id) {
+		return nil, errors.New("redis: connection refused")
 	}
 	if _, ok := q.tasks[it.id]; ok || q.active[it.id] {
 		return nil, asynq.ErrTaskIDConflict

@@ -104,6 +104,33 @@ func TestInlineActionRetryAfter(t *testing.T) {
 	require.Zero(t, h.queue.len())
 }
 
+// If the hand-off's enqueue is lost, the step's safety net (its outbox
+// item) has already moved to the provider's retry time: the relay runs it
+// then, not at the end of the send lease, an hour early.
+func TestInlineActionRetryAfterSurvivesALostEnqueue(t *testing.T) {
+	t.Parallel()
+	h := inlineHarness(t)
+	jid := h.publish(journey("Bare", "", mailNode, `{"from": "start", "to": "mail"}`))
+	p := h.profile("lost", nil, "email", "lost@example.com")
+	h.inbox.fail(connectors.TransientError("429 Too Many Requests", time.Hour, nil))
+	start := h.clock.Now()
+	r := h.enter(jid, p, worker.EntryEvent{})
+	h.queue.mu.Lock()
+	h.queue.refuse = func(id string) bool { return id == runTaskID(r.ID, 2) }
+	h.queue.mu.Unlock()
+	h.drain()
+	require.Equal(t, 1, h.inbox.calls)
+	items, err := h.st.ListOutbox(h.ctx, start.Add(2*time.Hour), 100)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	require.Equal(t, 2, items[0].Sequence)
+	require.True(t, items[0].ProcessAt.Equal(start.Add(time.Hour)), "process_at %s", items[0].ProcessAt)
+	require.True(t, items[0].VisibleAt.Equal(start.Add(time.Hour)), "visible_at %s: not the lease", items[0].VisibleAt)
+	visible, err := h.st.ListOutbox(h.ctx, start.Add(10*time.Minute), 100)
+	require.NoError(t, err)
+	require.Empty(t, visible, "the relay leaves it alone until the provider's time")
+}
+
 func TestInlineActionRetries(t *testing.T) {
 	t.Parallel()
 	h := inlineHarness(t)
