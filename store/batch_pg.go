@@ -146,22 +146,29 @@ func (s *Store) fastEnter(p EntryPolicy) bool {
 	return s.group != nil && p.TotalLimit <= 0
 }
 
-// enterRunPG runs enterRunSQL in the next group commit and reports
-// whether the entry rules let the run in.
-func (s *Store) enterRunPG(ctx context.Context, row runRow, p EntryPolicy, first OutboxItem) (bool, error) {
-	reentry := p.Reentry
+// entryArgs are the entry-rule parameters of the one-statement entries
+// (enterRunSQL, enterRunsSQL, enterWebhookSQL): the re-entry rule (default
+// "never"), the earliest last entry that still allows a new one (nil: no
+// minimum interval) and the first task's queue.
+func entryArgs(p EntryPolicy, first OutboxItem, now time.Time) (reentry string, since *time.Time, queue string) {
+	reentry, queue = p.Reentry, first.Queue
 	if reentry == "" {
 		reentry = "never"
 	}
-	var since *time.Time
-	if p.MinInterval > 0 {
-		t := row.UpdatedAt.Add(-p.MinInterval)
-		since = &t
-	}
-	queue := first.Queue
 	if queue == "" {
 		queue = "default"
 	}
+	if p.MinInterval > 0 {
+		t := now.Add(-p.MinInterval)
+		since = &t
+	}
+	return reentry, since, queue
+}
+
+// enterRunPG runs enterRunSQL in the next group commit and reports
+// whether the entry rules let the run in.
+func (s *Store) enterRunPG(ctx context.Context, row runRow, p EntryPolicy, first OutboxItem) (bool, error) {
+	reentry, since, queue := entryArgs(p, first, row.UpdatedAt)
 	n, err := s.group.exec(ctx, enterRunSQL,
 		row.JourneyID, row.ProfileID, row.ID, row.UpdatedAt, reentry, since, p.PerProfileLimit,
 		row.WorkspaceID, row.Version, row.CurrentNode, row.EntryEvent, row.State, row.EnteredAt, first.ProcessAt.UTC(),
@@ -382,19 +389,7 @@ func (s *Store) EnterRuns(ctx context.Context, b EntryBatch) ([]Run, error) {
 		}
 		return out, nil
 	}
-	reentry := b.Policy.Reentry
-	if reentry == "" {
-		reentry = "never"
-	}
-	var since *time.Time
-	if b.Policy.MinInterval > 0 {
-		t := now.Add(-b.Policy.MinInterval)
-		since = &t
-	}
-	queue := b.First.Queue
-	if queue == "" {
-		queue = "default"
-	}
+	reentry, since, queue := entryArgs(b.Policy, b.First, now)
 	rows, err := s.sqlDB.QueryContext(ctx, enterRunsSQL, ids, profiles, b.JourneyID, now, reentry, since, b.Policy.PerProfileLimit,
 		b.WorkspaceID, b.Version, b.TriggerNode, entry, entered, b.First.ProcessAt.UTC(), b.First.TaskType, queue)
 	if err != nil {

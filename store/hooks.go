@@ -214,19 +214,7 @@ func (s *Store) EnterWebhook(ctx context.Context, w WebhookEntry) (Run, error) {
 	if r.EnteredAt.IsZero() {
 		enteredAt = now
 	}
-	reentry := w.Policy.Reentry
-	if reentry == "" {
-		reentry = "never"
-	}
-	var since *time.Time
-	if w.Policy.MinInterval > 0 {
-		t := now.Add(-w.Policy.MinInterval)
-		since = &t
-	}
-	queue := w.First.Queue
-	if queue == "" {
-		queue = "default"
-	}
+	reentry, since, queue := entryArgs(w.Policy, w.First, now)
 	var n, received int64
 	var profileID string
 	err := s.group.queryRow(ctx, []any{&n, &profileID, &received}, enterWebhookSQL,
