@@ -283,14 +283,10 @@ func (s *suite) scalingPoint(ctx context.Context, n int) (r ScalingResult) {
 	}
 	r.PostgresCPU, r.PostgresSeen = pg1-pg0, pgSeen
 	r.RedisCPU, r.RedisSeen = rd1-rd0, rdSeen
-	per, err := w.stepsPerRun(ctx)
-	if err != nil {
+	if err := r.countSteps(ctx, w); err != nil {
 		r.Err = err.Error()
 		return r
 	}
-	r.Steps = per * r.Runs
-	r.StepsPerSec = float64(r.Steps) / r.Seconds
-	r.RunsPerSec = float64(r.Runs) / r.Seconds
 	r.DBBytesPerRun = schemaBytes(ctx, dbURL) / float64(r.Runs)
 	return r
 }
@@ -332,14 +328,10 @@ func (s *suite) embeddedPoint(ctx context.Context) (r ScalingResult) {
 		r.Err = fmt.Sprintf("%v; serve's log: %s", err, lastLines(out, 10))
 		return r
 	}
-	per, err := w.stepsPerRun(ctx)
-	if err != nil {
+	if err := r.countSteps(ctx, w); err != nil {
 		r.Err = err.Error()
 		return r
 	}
-	r.Steps = per * r.Runs
-	r.StepsPerSec = float64(r.Steps) / r.Seconds
-	r.RunsPerSec = float64(r.Runs) / r.Seconds
 	if fi, err := os.Stat(filepath.Join(dir, "waymark.db")); err == nil {
 		r.DBBytesPerRun = float64(fi.Size()) / float64(r.Runs)
 	}
@@ -586,4 +578,16 @@ func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
 		first = ctx.Err()
 	}
 	return first
+}
+
+// countSteps fills Steps and the rates from the ledger's steps per run.
+func (r *ScalingResult) countSteps(ctx context.Context, w *benchWorld) error {
+	per, err := w.stepsPerRun(ctx)
+	if err != nil {
+		return err
+	}
+	r.Steps = per * r.Runs
+	r.StepsPerSec = float64(r.Steps) / r.Seconds
+	r.RunsPerSec = float64(r.Runs) / r.Seconds
+	return nil
 }
