@@ -12,7 +12,7 @@
 // / WAYMARK_BENCH_REDIS_URL, else WAYMARK_TEST_DATABASE_URL /
 // WAYMARK_TEST_REDIS_URL; without them only embedded mode runs. The suite
 // creates (and drops) its own schemas in that database, and flushes Redis
-// logical databases 5 and 9–11 of that server (use one nothing else needs).
+// logical databases 9, 10 and 14 of that server (use one nothing else needs).
 // No benchmark is a test's pass/fail: a failure is reported, the rest run.
 package main
 
@@ -78,7 +78,7 @@ func run() int {
 	scalingDoc := flag.String("scaling", "", "scaling.md whose measured block is rewritten (default docs/scaling.md; none with -quick)")
 	resultsPath := flag.String("results", "internal/benchsuite/results.json", "where the raw results are written (and read by -render)")
 	pg := flag.String("pg", firstEnv("WAYMARK_BENCH_DATABASE_URL", "WAYMARK_TEST_DATABASE_URL"), "PostgreSQL URL (the suite makes its own schemas)")
-	rd := flag.String("redis", firstEnv("WAYMARK_BENCH_REDIS_URL", "WAYMARK_TEST_REDIS_URL"), "Redis URL (logical databases 5 and 9–11 are flushed)")
+	rd := flag.String("redis", firstEnv("WAYMARK_BENCH_REDIS_URL", "WAYMARK_TEST_REDIS_URL"), "Redis URL (logical databases 9, 10 and 14 are flushed)")
 	only := flag.String("only", "", "comma-separated parts to run: engine, ingest, timers, segment, scaling, memory, micro (default: all)")
 	merge := flag.Bool("merge", false, "keep the parts of -results this run does not redo (with -only: re-run some parts, keep the rest)")
 	budget := flag.Duration("budget", 0, "time limit for each benchmark process (default 90m, 5m with -quick)")

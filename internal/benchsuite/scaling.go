@@ -29,7 +29,8 @@ import (
 	"github.com/waymarkhq/waymark/worker"
 )
 
-// Redis logical databases the suite flushes (the Go benchmarks use 3 and 5).
+// Redis logical databases the suite flushes; the Go benchmarks flush 14
+// (WAYMARK_BENCH_REDIS_DB).
 const (
 	redisDBScaling = 9
 	redisDBMemory  = 10
