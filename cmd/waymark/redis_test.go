@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -328,4 +331,82 @@ func TestRedisCluster(t *testing.T) {
 	}
 	require.True(t, sawQueue, "queue keys: %v", keys)
 	require.True(t, sawLimit, "the journey's rate limit ran through the cluster: %v", keys)
+}
+
+// TestEmbeddedRedisNeedsItsPassword: the in-process Redis of `waymark
+// serve` listens on loopback, where any local process can dial it (F10 of
+// the 2026-12 security review). Without the password of this start it
+// refuses every command; the client Waymark builds (the one every Asynq
+// client, server, inspector and rate limiter shares) has it.
+func TestEmbeddedRedisNeedsItsPassword(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, closeRedis, err := openRedis(ctx, &config{})
+	require.NoError(t, err)
+	defer closeRedis()
+	require.NoError(t, rdb.Set(ctx, "k", "v", 0).Err())
+
+	addr := rdb.(*redis.Client).Options().Addr
+	host, _, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", host, "loopback only")
+	anon := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, MaxRetries: -1})
+	defer anon.Close()
+	for _, cmd := range []*redis.StatusCmd{anon.Ping(ctx), anon.FlushAll(ctx)} {
+		require.ErrorContains(t, cmd.Err(), "NOAUTH", "%s without the password", cmd.Name())
+	}
+	require.ErrorContains(t, anon.Get(ctx, "k").Err(), "NOAUTH")
+	require.Equal(t, "v", rdb.Get(ctx, "k").Val(), "nothing was flushed")
+}
+
+// TestServeEmbeddedRunsAJourney: with the password in place, embedded
+// `serve` still takes an event, queues its run in the in-process Redis,
+// wakes it after a delay and completes it.
+func TestServeEmbeddedRunsAJourney(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"WAYMARK_DATA_DIR": t.TempDir()}
+	r := runCLI(t, vars, "", "apikeys", "create", "--name", "e2e", "--scopes", "journeys:read,journeys:write,events:write,profiles:write")
+	require.Equal(t, 0, r.code, r.stderr)
+	key := strings.TrimSpace(r.stdout)
+	base, log, stop := startServe(t, vars)
+
+	call := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		require.NoError(t, json.Unmarshal(raw, &out), "%s %s: %s", method, path, raw)
+		return resp.StatusCode, out
+	}
+	doc := `{"format": 1, "name": "Embedded", "nodes": [
+		{"id": "start", "kind": "trigger_event", "config": {"event": "signed_up"}},
+		{"id": "hello", "kind": "send_email", "config": {"connector": "sandbox", "subject": "Hello", "body": "<p>1</p>"}},
+		{"id": "wait", "kind": "delay", "config": {"duration": "1s"}},
+		{"id": "again", "kind": "send_email", "config": {"connector": "sandbox", "subject": "Again", "body": "<p>2</p>"}},
+		{"id": "done", "kind": "exit", "config": {}}],
+		"edges": [{"from": "start", "to": "hello"}, {"from": "hello", "to": "wait"}, {"from": "wait", "to": "again"}, {"from": "again", "to": "done"}]}`
+	code, j := call("POST", "/api/v1/journeys", doc)
+	require.Equal(t, 201, code, j)
+	id := j["id"].(string)
+	code, out := call("POST", "/api/v1/journeys/"+id+"/publish", "")
+	require.Equal(t, 200, code, out)
+	code, out = call("POST", "/api/v1/profiles", `{"external_id": "ada", "email": "ada@example.com"}`)
+	require.Equal(t, 201, code, out)
+	code, out = call("POST", "/api/v1/events", `{"name": "signed_up", "profile_id": "ada"}`)
+	require.Equal(t, 202, code, out)
+
+	var last map[string]any
+	require.Eventually(t, func() bool {
+		_, last = call("GET", "/api/v1/runs?journey_id="+id, "")
+		runs, _ := last["runs"].([]any)
+		return len(runs) == 1 && runs[0].(map[string]any)["status"] == "completed"
+	}, 60*time.Second, 100*time.Millisecond, "the run must complete: %v\n%s", last, log)
+	require.Equal(t, 0, stop())
+	require.NotContains(t, log.String(), "NOAUTH")
 }
