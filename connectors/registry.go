@@ -61,6 +61,9 @@ type Type struct {
 	// Kinds are the node kinds it serves.
 	Kinds  []string      `json:"kinds"`
 	Fields []nodes.Field `json:"fields"`
+	// Destinations name the fields that say where the connector talks and
+	// the secrets that go there (see Destination).
+	Destinations []Destination `json:"destinations,omitempty"`
 	// RateLimit is the default; each connector may set its own rate_limit.
 	RateLimit Rate `json:"rate_limit"`
 	// Builtin: exists in every workspace without a row (the sandbox); it
@@ -72,6 +75,18 @@ type Type struct {
 	Check func(cfg nodes.Config) []nodes.FieldError `json:"-"`
 	// New builds a connector from a validated config with secrets opened.
 	New func(s Setup) (Instance, error) `json:"-"`
+}
+
+// Destination declares a config field that says where a connector talks
+// (a host, a URL) and the secret fields that go there: sent as
+// credentials, or used to obtain what is sent. A stored secret never
+// follows a new destination: an update that changes the field must give
+// these secrets again, or Service.Update refuses it (otherwise whoever may
+// edit the connector could read its write-only secrets by pointing it at
+// their own server).
+type Destination struct {
+	Field   string   `json:"field"`
+	Secrets []string `json:"secrets"`
 }
 
 // Serves reports whether the type serves a node kind.
@@ -345,6 +360,19 @@ func (r *Registry) Register(t Type) error {
 		}
 		if f.Name == FieldRateLimit {
 			return fail("field %q is added to every type", f.Name)
+		}
+	}
+	for _, d := range t.Destinations {
+		if f, ok := t.Field(d.Field); !ok || f.Secret || (f.Type != nodes.String && f.Type != nodes.Text) {
+			return fail("destination %q: not a text field of the type", d.Field)
+		}
+		if len(d.Secrets) == 0 {
+			return fail("destination %q: names no secret field", d.Field)
+		}
+		for _, name := range d.Secrets {
+			if f, ok := t.Field(name); !ok || !f.Secret {
+				return fail("destination %q: %q is not a secret field", d.Field, name)
+			}
 		}
 	}
 	if !t.Builtin {

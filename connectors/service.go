@@ -156,7 +156,9 @@ type Input struct {
 }
 
 // Patch changes a connector. Secret fields that are absent or empty keep
-// their stored value; a secret set to nil is cleared.
+// their stored value; a secret set to nil is cleared. A change of where the
+// connector talks (a Destination of its type) must give the secrets that
+// go there again.
 type Patch struct {
 	Name *string
 	// Config values to set; nil values remove a field.
@@ -388,6 +390,7 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (
 		}
 	}
 	var changed []string
+	given := map[string]bool{} // secrets given a value in this update
 	for k, v := range p.Config {
 		f, known := t.Field(k)
 		if known && f.Secret {
@@ -406,6 +409,7 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (
 				changed = append(changed, k)
 			}
 			merged[k] = v
+			given[k] = true
 			continue
 		}
 		if v == nil {
@@ -424,6 +428,9 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (
 	}
 	cfg, errs := t.Normalize(merged)
 	problems = append(problems, errs...)
+	if len(errs) == 0 {
+		problems = append(problems, retargeted(t, c, cfg, given)...)
+	}
 	if len(problems) > 0 {
 		return View{}, nil, &ValidationError{Problems: problems}
 	}
@@ -472,6 +479,44 @@ func (s *Service) Update(ctx context.Context, workspaceID, id string, p Patch) (
 	s.invalidate(workspaceID)
 	sort.Strings(changed)
 	return s.view(up), slices.Compact(changed), nil
+}
+
+// retargeted returns a problem for each stored secret that an update would
+// send to a changed destination (see Destination) without being given
+// again: the secret must be entered anew, or the destination kept.
+func retargeted(t Type, c store.Connector, cfg nodes.Config, given map[string]bool) []nodes.FieldError {
+	moved := map[string][]string{} // secret -> changed destinations that carry it
+	for _, d := range t.Destinations {
+		f, _ := t.Field(d.Field)
+		before, ok := c.Config[d.Field]
+		if !ok && f.Default != nil {
+			before = jsonValue(f.Default)
+		}
+		var after any
+		if v, ok := cfg[d.Field]; ok {
+			after = jsonValue(v)
+		}
+		if equalJSON(before, after) {
+			continue
+		}
+		for _, name := range d.Secrets {
+			if _, kept := cfg[name]; kept && !given[name] {
+				moved[name] = append(moved[name], fmt.Sprintf("%s (%s)", f.Title, f.Name))
+			}
+		}
+	}
+	var out []nodes.FieldError
+	for _, f := range t.Fields {
+		if dests := moved[f.Name]; len(dests) > 0 {
+			verb := "changes"
+			if len(dests) > 1 {
+				verb = "change"
+			}
+			out = append(out, nodes.FieldError{Field: f.Name, Message: fmt.Sprintf(
+				"enter it again: %s %s, and a stored secret is never sent to a new destination", strings.Join(dests, " and "), verb)})
+		}
+	}
+	return out
 }
 
 func equalJSON(a, b any) bool {

@@ -152,11 +152,11 @@ func TestUpdateKeepsWriteOnlySecrets(t *testing.T) {
 
 	// A form post: every non-secret field, the secret blank.
 	up, changed, err := b.svc.Update(b.ctx, b.ws, v.ID, connectors.Patch{ReplaceConfig: true, Config: map[string]any{
-		"host": "smtp2.example.com", "from": "news@acme.example", "username": "u", "password": "", "port": "",
+		"host": "smtp.example.com", "from": "news2@acme.example", "username": "u", "password": "", "port": "",
 	}})
 	require.NoError(t, err)
-	require.Equal(t, []string{"host"}, changed)
-	require.Equal(t, "smtp2.example.com", up.Config["host"])
+	require.Equal(t, []string{"from"}, changed)
+	require.Equal(t, "news2@acme.example", up.Config["from"])
 	after, err := b.store.GetConnector(b.ctx, b.ws, v.ID)
 	require.NoError(t, err)
 	require.Equal(t, before.Secrets, after.Secrets, "a blank secret keeps the sealed value as it was")
@@ -272,7 +272,7 @@ func TestResolve(t *testing.T) {
 	require.EqualValues(t, 1, hits1.Load())
 
 	// An edit through the service is seen at once, whatever the cache TTL.
-	_, _, err = b.svc.Update(ctx, b.ws, v.ID, connectors.Patch{Config: map[string]any{"url": two.URL}})
+	_, _, err = b.svc.Update(ctx, b.ws, v.ID, connectors.Patch{Config: map[string]any{"url": two.URL, "secret": whsec}})
 	require.NoError(t, err)
 	c, err = b.svc.Resolve(ctx, b.ws, "crm")
 	require.NoError(t, err)
@@ -310,7 +310,7 @@ func TestResolveSeesEditsFromOtherProcesses(t *testing.T) {
 	reg, _ := builtin.NewRegistry()
 	other, err := connectors.NewService(b.store, b.keys, reg, connectors.Options{Net: netguard.MustNew(netguard.AllowLoopbackForTests())})
 	require.NoError(t, err)
-	_, _, err = other.Update(b.ctx, b.ws, v.ID, connectors.Patch{Config: map[string]any{"url": two.URL}})
+	_, _, err = other.Update(b.ctx, b.ws, v.ID, connectors.Patch{Config: map[string]any{"url": two.URL, "secret": whsec}})
 	require.NoError(t, err)
 	send()
 	require.EqualValues(t, 2, hits1.Load(), "within the TTL the cached connector is used")

@@ -41,6 +41,7 @@ func connectorFormFields(t connectors.Type, values map[string]any, secretsSet []
 			}
 			in.SecretSet = slices.Contains(secretsSet, f.Name)
 			in.Clearable = in.SecretSet && !f.Required
+			in.AskedAgainIf = destinationsOf(t, f.Name)
 		case f.Type == nodes.Boolean:
 			in.Kind = "checkbox"
 			in.Checked, _ = v.(bool)
@@ -74,6 +75,20 @@ func connectorFormFields(t connectors.Type, values map[string]any, secretsSet []
 		out = append(out, in)
 	}
 	return out
+}
+
+// destinationsOf names (by label) the destination fields that carry a
+// secret: changing one asks for the secret again (connectors.Destination).
+func destinationsOf(t connectors.Type, secret string) string {
+	var labels []string
+	for _, d := range t.Destinations {
+		if slices.Contains(d.Secrets, secret) {
+			if f, ok := t.Field(d.Field); ok {
+				labels = append(labels, f.Title)
+			}
+		}
+	}
+	return strings.Join(labels, " or ")
 }
 
 func valueOr(v any, has bool, def any) any {

@@ -73,6 +73,9 @@ type Config struct {
 	SessionMaxAge      time.Duration // default 7 days
 	SetupToken         string        // one-time token for the first admin; "" disables /setup
 	Now                func() time.Time
+	// TestSendQuota bounds test sends per actor and per workspace
+	// (test_send.go); zero: store.DefaultTestSendQuota.
+	TestSendQuota store.TestSendQuota
 }
 
 // Deps are the collaborators the server uses.
@@ -130,6 +133,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.TestSendQuota == (store.TestSendQuota{}) {
+		cfg.TestSendQuota = store.DefaultTestSendQuota
 	}
 	as, urls, err := loadAssets()
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -21,10 +23,24 @@ import (
 // profile's data (or a sample profile), sent to a chosen address through
 // the node's real connector, marked as a test and recorded in test_sends
 // (never in deliveries: analytics do not count it) and in the audit log.
+//
+// A test can go to any address, so test sends have a quota (issue 17,
+// F11): per actor (a user or an API key) and per workspace, over sliding
+// windows (store.DefaultTestSendQuota; Config.TestSendQuota). The place is
+// reserved in the database before the connector is called, atomically, so
+// it holds under concurrency and across web processes; over it the API
+// answers 429 with Retry-After and the panel says when to try again.
 
 // TestSender sends a node's message as a test (a *worker.Engine).
 type TestSender interface {
 	SendTest(ctx context.Context, c *flows.Compiled, nodeID string, j store.Journey, version int, p store.Profile, to, key string) (worker.TestSendResult, error)
+}
+
+// testSendStore reserves a test send within the quota, then records it.
+type testSendStore interface {
+	ReserveTestSend(ctx context.Context, t store.TestSend, q store.TestSendQuota) (store.TestSend, error)
+	FinishTestSend(ctx context.Context, t store.TestSend) (store.TestSend, error)
+	ReleaseTestSend(ctx context.Context, workspaceID, id string) error
 }
 
 // testSendRequest is the body of POST /api/v1/journeys/{id}/test-send.
@@ -67,11 +83,14 @@ func nodeError(status int, code, nodeID, field, format string, args ...any) *Err
 	return &Error{Status: status, Code: code, Message: msg, Details: []Detail{{NodeID: nodeID, Field: field, Message: msg}}}
 }
 
-// testSend validates the request, sends and records the test. A send the
-// connector refused is recorded (status failed) and returned with sendErr.
-func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by string, mayReadProfiles bool) (store.TestSend, error) {
+// testSend validates the request, reserves a place in the quota, sends and
+// records the test. A send the connector refused is recorded (status
+// failed). by is the name shown; actorID ("user:<id>", "api_key:<id>") is
+// whose quota it counts against.
+func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by, actorID string, mayReadProfiles bool) (store.TestSend, error) {
 	ctx := c.UserContext()
-	if s.testSends == nil {
+	ts, ok := s.store.(testSendStore)
+	if s.testSends == nil || !ok {
 		return store.TestSend{}, newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
 	}
 	req.Node, req.To, req.ProfileExternalID = strings.TrimSpace(req.Node), strings.TrimSpace(req.To), strings.TrimSpace(req.ProfileExternalID)
@@ -130,8 +149,26 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by strin
 			return store.TestSend{}, err
 		}
 	}
-	key := store.NewID()
-	res, err := s.testSends.SendTest(ctx, compiled, node.ID, j, req.Version, p, to, key)
+	rec, err := ts.ReserveTestSend(ctx, store.TestSend{WorkspaceID: ws, JourneyID: j.ID, Version: req.Version, NodeID: node.ID, Kind: node.Kind,
+		Connector: compiled.Nodes[node.ID].Config.String("connector"), Recipient: firstOf(to, "(connector URL)"), ProfileExternalID: req.ProfileExternalID,
+		SentBy: by, ActorID: actorID}, s.cfg.TestSendQuota)
+	var qe *store.TestSendQuotaError
+	if errors.As(err, &qe) {
+		return store.TestSend{}, s.testSendQuotaError(c, qe)
+	}
+	if err != nil {
+		return store.TestSend{}, err
+	}
+	// The outcome is recorded even if the client has gone: the message
+	// may have left.
+	bg := context.WithoutCancel(ctx)
+	res, err := s.testSends.SendTest(ctx, compiled, node.ID, j, req.Version, p, to, rec.ID)
+	if err != nil {
+		// Nothing reached a connector: the place goes back.
+		if rerr := ts.ReleaseTestSend(bg, ws, rec.ID); rerr != nil {
+			return store.TestSend{}, rerr
+		}
+	}
 	switch {
 	case errors.Is(err, worker.ErrTestNoConnector):
 		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "connector_missing", node.ID, "config.connector", "%s", strings.TrimPrefix(err.Error(), worker.ErrTestNoConnector.Error()+": "))
@@ -141,20 +178,15 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by strin
 		return store.TestSend{}, err
 	}
 	m := res.Message
-	rec := store.TestSend{ID: key, WorkspaceID: ws, JourneyID: j.ID, Version: req.Version, NodeID: node.ID, Kind: node.Kind,
-		Connector: compiled.Nodes[node.ID].Config.String("connector"), Recipient: firstOf(to, "(connector URL)"), ProfileExternalID: req.ProfileExternalID,
-		Subject: m.Subject, Body: firstOf(m.HTML, m.Text, string(m.Payload)), Status: res.Result.Status, ProviderID: res.Result.ProviderID, SentBy: by}
+	rec.Subject, rec.Body = m.Subject, firstOf(m.HTML, m.Text, string(m.Payload))
+	rec.Status, rec.ProviderID = res.Result.Status, res.Result.ProviderID
 	if rec.Status == "" {
 		rec.Status = store.DeliverySent
 	}
 	if res.SendErr != nil {
 		rec.Status, rec.Error = store.DeliveryFailed, sendReason(res.SendErr)
 	}
-	ms, ok := s.store.(migrationStore)
-	if !ok {
-		return store.TestSend{}, newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
-	}
-	rec, err = ms.CreateTestSend(ctx, rec)
+	rec, err = ts.FinishTestSend(bg, rec)
 	if err != nil {
 		return store.TestSend{}, err
 	}
@@ -163,6 +195,40 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by strin
 		return rec, err
 	}
 	return rec, nil
+}
+
+// testSendQuotaError is the 429 for a test send over the quota; it sets
+// Retry-After (whole seconds, rounded up).
+func (s *Server) testSendQuotaError(c *fiber.Ctx, qe *store.TestSendQuotaError) *Error {
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(qe.RetryAfter.Seconds()))))
+	who := "you"
+	if currentAPIKey(c).ID != "" {
+		who = "this API key"
+	}
+	if qe.Scope == "workspace" {
+		who = "this workspace"
+	}
+	msg := fmt.Sprintf("test-send limit reached: at most %d test sends in %s for %s; try again in %s",
+		qe.Limit, humanDuration(qe.Window), who, humanDuration(qe.RetryAfter))
+	return &Error{Status: fiber.StatusTooManyRequests, Code: "test_send_quota", Message: msg}
+}
+
+// humanDuration says d in the largest whole unit, rounding up: "10
+// minutes", "1 hour", "45 seconds".
+func humanDuration(d time.Duration) string {
+	unit := func(n int64, name string) string {
+		if n == 1 {
+			return "1 " + name
+		}
+		return strconv.FormatInt(n, 10) + " " + name + "s"
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute:
+		return unit(int64((d+time.Minute-1)/time.Minute), "minute")
+	}
+	return unit(int64((d+time.Second-1)/time.Second), "second")
 }
 
 func sendReason(err error) string {
@@ -228,7 +294,7 @@ func (s *Server) apiJourneyTestSend(c *fiber.Ctx) error {
 		return err
 	}
 	k := currentAPIKey(c)
-	rec, err := s.testSend(c, k.WorkspaceID, req, actor(c), k.HasScope(auth.ScopeProfilesRead))
+	rec, err := s.testSend(c, k.WorkspaceID, req, actor(c), "api_key:"+k.ID, k.HasScope(auth.ScopeProfilesRead))
 	if err != nil {
 		return err
 	}
@@ -271,7 +337,7 @@ func (s *Server) journeyTestSendUI(c *fiber.Ctx) error {
 	req := testSendRequest{Node: strings.Clone(c.FormValue("ts_node")), Version: version, To: strings.Clone(c.FormValue("ts_to")),
 		ProfileExternalID: strings.Clone(c.FormValue("ts_profile"))}
 	u, _ := currentUser(c)
-	rec, err := s.testSend(c, currentWorkspace(c), req, actorName(c), RoleAllows(u.Role, PermProfilesRead))
+	rec, err := s.testSend(c, currentWorkspace(c), req, actorName(c), "user:"+u.ID, RoleAllows(u.Role, PermProfilesRead))
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Status < 500 {

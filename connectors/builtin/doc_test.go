@@ -72,6 +72,9 @@ func reference(reg *connectors.Registry) string {
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", f.Name, typ, yes(f.Required), yes(f.Secret), def, cell(f.Help))
 		}
+		for _, d := range t.Destinations {
+			fmt.Fprintf(&b, "\nChanging `%s` needs `%s` given again.\n", d.Field, strings.Join(d.Secrets, "`, `"))
+		}
 		if t.Example != nil {
 			var ex bytes.Buffer
 			enc := json.NewEncoder(&ex)

@@ -67,6 +67,12 @@ var Type = connectors.Type{
 		{Name: "oauth_token_url", Title: "OAuth token URL", Type: nodes.String, Default: DefaultTokenURL, MaxLength: 256,
 			Help: "Where refresh tokens are exchanged for access tokens."},
 	},
+	// The API gets the developer token and an access token obtained with
+	// the OAuth secrets; the token URL gets the OAuth secrets themselves.
+	Destinations: []connectors.Destination{
+		{Field: "base_url", Secrets: []string{"developer_token", "oauth_client_secret", "oauth_refresh_token"}},
+		{Field: "oauth_token_url", Secrets: []string{"oauth_client_secret", "oauth_refresh_token"}},
+	},
 	RateLimit: connectors.Rate{PerSecond: 2, Burst: 2},
 	Example: map[string]any{"developer_token": "…", "customer_id": "123-456-7890", "user_list_id": "7012345678",
 		"oauth_client_id": "…apps.googleusercontent.com", "oauth_client_secret": "…", "oauth_refresh_token": "1//…"},

@@ -56,8 +56,10 @@ var Type = connectors.Type{
 		{Name: "base_url", Title: "API base URL", Type: nodes.String, Default: DefaultBaseURL, MaxLength: 256,
 			Help: "Graph API endpoint (for tests and proxies). HTTPS on port 443 only, unless the operator allowlists the host."},
 	},
-	RateLimit: connectors.Rate{PerSecond: 5, Burst: 5},
-	Example:   map[string]any{"access_token": "EAAB…", "ad_account_id": "act_1234567890", "audience_id": "23850000000000000"},
+	// The access token goes to the Graph API.
+	Destinations: []connectors.Destination{{Field: "base_url", Secrets: []string{"access_token"}}},
+	RateLimit:    connectors.Rate{PerSecond: 5, Burst: 5},
+	Example:      map[string]any{"access_token": "EAAB…", "ad_account_id": "act_1234567890", "audience_id": "23850000000000000"},
 	Check: func(cfg nodes.Config) []nodes.FieldError {
 		var errs []nodes.FieldError
 		if !accountRE.MatchString(cfg.String("ad_account_id")) {

@@ -76,10 +76,13 @@ var Type = connectors.Type{
 		{Name: "timeout_seconds", Title: "Timeout (seconds)", Type: nodes.Integer, Default: int64(30), Min: nodes.Bound(5), Max: nodes.Bound(120),
 			Help: "Bound on the whole SMTP conversation for one message."},
 	},
-	RateLimit: connectors.Rate{PerSecond: 10, Burst: 10},
-	Example:   map[string]any{"host": "smtp.example.com", "port": 587, "tls": "starttls", "username": "apikey", "password": "secret", "from": "Acme <news@acme.example>"},
-	Check:     check,
-	New:       New,
+	// The password goes to the server (SMTP AUTH); the DKIM key never
+	// leaves Waymark.
+	Destinations: []connectors.Destination{{Field: "host", Secrets: []string{"password"}}},
+	RateLimit:    connectors.Rate{PerSecond: 10, Burst: 10},
+	Example:      map[string]any{"host": "smtp.example.com", "port": 587, "tls": "starttls", "username": "apikey", "password": "secret", "from": "Acme <news@acme.example>"},
+	Check:        check,
+	New:          New,
 }
 
 func check(cfg nodes.Config) []nodes.FieldError {

@@ -53,8 +53,10 @@ var Type = connectors.Type{
 		{Name: "status_callbacks", Title: "Delivery receipts", Type: nodes.Boolean, Default: true,
 			Help: "Ask Twilio to report delivery status to Waymark (needs WAYMARK_BASE_URL reachable from Twilio)."},
 	},
-	RateLimit: connectors.Rate{PerSecond: 1, Burst: 1}, // a US long code's default throughput
-	Example:   map[string]any{"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "your-auth-token", "from": "+15017122661"},
+	// The auth token goes to the API (HTTP Basic).
+	Destinations: []connectors.Destination{{Field: "base_url", Secrets: []string{"auth_token"}}},
+	RateLimit:    connectors.Rate{PerSecond: 1, Burst: 1}, // a US long code's default throughput
+	Example:      map[string]any{"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "your-auth-token", "from": "+15017122661"},
 	Check: func(cfg nodes.Config) []nodes.FieldError {
 		var errs []nodes.FieldError
 		if !sidRE.MatchString(cfg.String("account_sid")) || !strings.HasPrefix(cfg.String("account_sid"), "AC") {

@@ -46,8 +46,11 @@ var Type = connectors.Type{
 		{Name: "timeout_seconds", Title: "Timeout (seconds)", Type: nodes.Integer, Default: int64(10), Min: nodes.Bound(1), Max: nodes.Bound(30),
 			Help: "How long to wait for the receiver's answer."},
 	},
-	RateLimit: connectors.Rate{PerSecond: 50, Burst: 50},
-	Example:   map[string]any{"url": "https://hooks.example.com/waymark", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+	// The receiver gets requests signed with the secret: signatures it could
+	// replay to the real receiver.
+	Destinations: []connectors.Destination{{Field: "url", Secrets: []string{"secret"}}},
+	RateLimit:    connectors.Rate{PerSecond: 50, Burst: 50},
+	Example:      map[string]any{"url": "https://hooks.example.com/waymark", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 	Check: func(cfg nodes.Config) []nodes.FieldError {
 		if _, err := DecodeSecret(cfg.String("secret")); err != nil {
 			return []nodes.FieldError{{Field: "secret", Message: err.Error()}}
