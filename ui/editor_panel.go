@@ -113,7 +113,12 @@ func (s *Server) nodeForm(ctx context.Context, ws, journeyID string, spec nodes.
 	for p, m := range formErrs {
 		problems[p] = m // "enter a whole number" says more than "expected a number"
 	}
-	fs := formSpec{prefix: "nf-", kind: spec.Kind, previews: previews(spec.Fields, n.Config, "", problems)}
+	fs := formSpec{prefix: "nf-", kind: spec.Kind}
+	if release, err := s.previewSlot(ctx); err == nil {
+		fs.previews = previews(spec.Fields, n.Config, "", problems)
+		release()
+	} // else the panel shows no previews this time
+
 	if hasConnectorField(spec.Fields) {
 		if fs.connectors, err = s.connectorOptions(ctx, ws, spec.Kind); err != nil {
 			return views.NodeForm{}, err
@@ -290,8 +295,41 @@ func (s *Server) templatePreview(c *fiber.Ctx) error {
 	if !ok || !f.Type.IsTemplate() {
 		return errBadRequest("field: not a template field of %s", spec.Kind)
 	}
+	release, err := s.previewSlot(c.UserContext())
+	if err != nil {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return err
+	}
+	defer release()
 	p := renderPreview(c.FormValue("value"), f.Type, sampleEnv())
 	return c.JSON(fiber.Map{"preview": p.text, "error": p.err})
+}
+
+// Template previews render in the web process. A render is bounded
+// (expression.MaxEvalBytes, expression.MaxRenderBytes); this bounds how
+// many run at once, so memory stays bounded under concurrency.
+const (
+	maxConcurrentPreviews = 4
+	previewWait           = 2 * time.Second
+)
+
+// previewSlot waits briefly for one of the preview slots; when all stay
+// busy it answers 429.
+func (s *Server) previewSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case s.previews <- struct{}{}:
+		return func() { <-s.previews }, nil
+	default:
+	}
+	t := time.NewTimer(previewWait)
+	defer t.Stop()
+	select {
+	case s.previews <- struct{}{}:
+		return func() { <-s.previews }, nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, newError(fiber.StatusTooManyRequests, "busy", "too many previews at once; try again in a moment")
 }
 
 // plainJSON converts json.Number values (from the canvas's JSON) to

@@ -118,6 +118,7 @@ type Server struct {
 	metrics    *prometheus.Registry
 	httpm      *httpMetrics
 	unmapped   []string // routes registered without a permission entry
+	previews   chan struct{} // template previews rendering at once (see editor_panel.go)
 }
 
 // New builds the server and its routes.
@@ -146,6 +147,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{metrics: deps.Metrics, httpm: newHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, queues: deps.Queues, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.simulator = deps.Simulator
+	s.previews = make(chan struct{}, maxConcurrentPreviews)
 	s.testSends = deps.TestSends
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,4 +86,32 @@ func TestJourneysImportExportRoundTrip(t *testing.T) {
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "nothing imported")
 	require.Contains(t, r.stdout, bad+": ")
+}
+
+// TestJourneysValidateRefusesAmplification: the security review's
+// 628-byte expression bomb validated ("valid", exit 0) and killed
+// `journeys simulate` with a fatal out-of-memory; both refuse it now.
+func TestJourneysValidateRefusesAmplification(t *testing.T) {
+	t.Parallel()
+	e := `"0123456789"`
+	for range 5 {
+		e = `join(split(` + e + `, ""), "` + strings.Repeat("x", 100) + `")`
+	}
+	expr, err := json.Marshal("len(" + e + ") > 0")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	bomb := writeFile(t, dir, "bomb.json", `{"format":1,"name":"Bomb","nodes":[
+	  {"id":"t","kind":"trigger_webhook","config":{"profile_id":"event.body.user_id"}},
+	  {"id":"c","kind":"condition","config":{"expr":`+string(expr)+`}}],
+	  "edges":[{"from":"t","to":"c"}]}`)
+	r := runCLI(t, nil, "", "journeys", "validate", bomb)
+	require.Equal(t, 1, r.code, r.stdout+r.stderr)
+	require.Contains(t, r.stdout, `node "c": expr: `)
+	require.Contains(t, r.stdout, "can build more than 2 MiB")
+
+	profiles := writeFile(t, dir, "profiles.json", `[{"external_id": "sam"}]`)
+	vars := map[string]string{"WAYMARK_DATA_DIR": filepath.Join(dir, "data")}
+	r = runCLI(t, vars, "", "journeys", "simulate", bomb, "--profiles", profiles)
+	require.Equal(t, 1, r.code, r.stdout+r.stderr)
+	require.Contains(t, r.stdout, "can build more than 2 MiB")
 }

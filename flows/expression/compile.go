@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -37,7 +38,15 @@ type Program struct {
 	src  string
 	kind Kind
 	prog *vm.Program
-	vms  sync.Pool // *vm.VM, reused between evaluations
+	runs sync.Pool // *evalState, reused between evaluations
+}
+
+// evalState is what one evaluation needs: a VM, the caller's env with
+// the meter set, and the meter.
+type evalState struct {
+	vm    vm.VM
+	env   Env
+	meter Meter
 }
 
 // Source returns the expression's text.
@@ -127,6 +136,10 @@ func build(src string, kind Kind, generate bool) (*vm.Program, error) {
 		if err != nil || g.err != nil {
 			return nil, err
 		}
+		if e := estimate(src, tree.Node); e != nil {
+			g.err = e
+			return nil, nil
+		}
 		// The optimizer folds constants, and can fail (1 % 0): Check runs
 		// it too, so that what validates also compiles.
 		if cfg.Optimize {
@@ -166,25 +179,49 @@ func convertError(src string, err error, kind Kind) error {
 
 // Eval runs the program against env. It never panics: run-time faults
 // (a missing field, a type mismatch, an error from a helper) come back
-// as errors.
-func (p *Program) Eval(env *Env) (out any, err error) {
-	if env == nil {
-		env = &Env{}
+// as errors. What it builds is bounded by MaxEvalBytes: past that the
+// error wraps ErrTooLarge.
+func (p *Program) Eval(env *Env) (any, error) {
+	return p.eval(env, nil)
+}
+
+// eval runs the program with the given meter, which a template shares
+// between its placeholders; nil means a fresh budget of MaxEvalBytes.
+func (p *Program) eval(env *Env, meter *Meter) (out any, err error) {
+	st, _ := p.runs.Get().(*evalState)
+	if st == nil {
+		st = &evalState{}
 	}
-	m, _ := p.vms.Get().(*vm.VM)
-	if m == nil {
-		m = &vm.VM{}
+	if meter == nil {
+		st.meter = newMeter(MaxEvalBytes)
+		meter = &st.meter
 	}
+	if env != nil {
+		st.env = *env
+	} else {
+		st.env = Env{}
+	}
+	st.env.Meter = meter
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("evaluating %q: %v", clip(p.src, 80), r)
-			return // do not reuse a VM that panicked
+			return // do not reuse a state that panicked
 		}
-		p.vms.Put(m)
+		st.env = Env{} // keep no references to the caller's data
+		p.runs.Put(st)
 	}()
-	out, err = m.Run(p.prog, env)
+	out, err = st.vm.Run(p.prog, &st.env)
 	if err != nil {
 		return nil, runtimeError(err)
+	}
+	switch out.(type) {
+	case bool, nil, int, float64, time.Time:
+	default:
+		// The result goes on to be rendered, stored or sent: it must not
+		// be larger than what the evaluation could build.
+		if _, err := textSize(out, meter.limit); err != nil {
+			return nil, fmt.Errorf("evaluating %q: %w", clip(p.src, 80), err)
+		}
 	}
 	return out, nil
 }
@@ -205,7 +242,7 @@ func (p *Program) EvalBool(env *Env) (bool, error) {
 func runtimeError(err error) error {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return &Error{Line: fe.Line, Column: fe.Column + 1, Message: fe.Message}
+		return &Error{Line: fe.Line, Column: fe.Column + 1, Message: fe.Message, cause: fe.Unwrap()}
 	}
 	return err
 }

@@ -8,7 +8,11 @@
 // node budget ([MaxNodes]) and a visitor that allows only the helper
 // functions and a few pure builtins, and rejects let, the .. range
 // operator, predicates (map, filter, reduce, all, …), sequences and
-// $env. What is left runs in time and memory linear in the input.
+// $env. What is left runs in time linear in its input; what it builds
+// is bounded: functions that build strings or lists charge a
+// per-evaluation budget ([MaxEvalBytes]) before they allocate, + on
+// strings included, and Check refuses expressions whose estimated
+// output from ordinary inputs passes that budget (nested split/join).
 //
 // Compile at publish time ([Compile], ~tens of µs); evaluate per run
 // ([Program.Eval], [Program.EvalBool], sub-µs). Templates are text with
@@ -38,6 +42,10 @@ type Env struct {
 	Run     Run            `expr:"run"`
 	Journey Journey        `expr:"journey"`
 	Now     time.Time      `expr:"now"`
+
+	// Meter is set by Eval for the functions that build values; leave
+	// it nil. Expressions cannot name it.
+	Meter *Meter `expr:"__meter"`
 }
 
 // Event is an incoming event. An event entry fills Name, Properties and

@@ -2,6 +2,11 @@ package expression
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr/ast"
@@ -35,7 +40,12 @@ type Error struct {
 	Line    int    `json:"line"`
 	Column  int    `json:"column"`
 	Message string `json:"message"`
+
+	cause error // for errors.Is (ErrTooLarge)
 }
+
+// Unwrap returns the run-time error this one reports, if any.
+func (e *Error) Unwrap() error { return e.cause }
 
 func (e *Error) Error() string {
 	if e.Line == 0 {
@@ -218,9 +228,15 @@ func (g *guard) Visit(node *ast.Node) {
 		if n.Operator == ".." {
 			g.fail(n, "the range operator .. is not allowed")
 		}
+		if n.Operator == "+" {
+			g.meterAdd(node, n)
+		}
 	case *ast.IdentifierNode:
 		if n.Value == "$env" {
 			g.fail(n, "$env is not allowed")
+		}
+		if n.Value == meterName {
+			g.fail(n, "unknown name %s", n.Value)
 		}
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
@@ -240,6 +256,87 @@ func (g *guard) Visit(node *ast.Node) {
 			now := &ast.IdentifierNode{Value: "now"}
 			now.SetLocation(n.Location())
 			n.Arguments = append(n.Arguments, now)
+			n.SetType(nil)
+		}
+		if h.metered {
+			if ar := h.arities(); !slices.Contains(ar, len(n.Arguments)) {
+				g.fail(n, "%s takes %s, not %d", h.name, argCounts(ar), len(n.Arguments))
+				return
+			}
+			n.Arguments = append(n.Arguments, meterIdent(n))
+			// The check before this visit typed the call for fewer
+			// arguments; clear it so the final check picks the overload.
+			n.SetType(nil)
 		}
 	}
+}
+
+func meterIdent(at ast.Node) ast.Node {
+	m := &ast.IdentifierNode{Value: meterName}
+	m.SetLocation(at.Location())
+	return m
+}
+
+func argCounts(ar []int) string {
+	ar = slices.Compact(ar)
+	words := make([]string, len(ar))
+	for i, n := range ar {
+		words[i] = strconv.Itoa(n)
+	}
+	unit := "arguments"
+	if len(ar) == 1 && ar[0] == 1 {
+		unit = "argument"
+	}
+	return strings.Join(words, " or ") + " " + unit
+}
+
+// meterAdd replaces a + whose operands are not both numbers or times
+// with a call that charges what it builds: "a" + "b" allocates, and
+// without a budget a few hundred nested + of long inputs would too.
+// Types come from the check that runs before the visitors.
+func (g *guard) meterAdd(node *ast.Node, n *ast.BinaryNode) {
+	lt, rt := n.Left.Type(), n.Right.Type()
+	if plainAddend(lt) && plainAddend(rt) {
+		return
+	}
+	name := "+"
+	if isString(lt) && isString(rt) {
+		name = "+s"
+	} else if known(lt) && known(rt) {
+		return // mismatched known types: the checker reports them
+	}
+	call := &ast.CallNode{
+		Callee:    &ast.IdentifierNode{Value: name},
+		Arguments: []ast.Node{n.Left, n.Right, meterIdent(n)},
+	}
+	call.Callee.SetLocation(n.Location())
+	call.SetLocation(n.Location())
+	ast.Patch(node, call)
+}
+
+var (
+	timeType     = reflect.TypeOf(time.Time{})
+	durationType = reflect.TypeOf(time.Duration(0))
+)
+
+func known(t reflect.Type) bool { return t != nil && t.Kind() != reflect.Interface }
+
+func isString(t reflect.Type) bool { return known(t) && t.Kind() == reflect.String }
+
+// plainAddend reports whether + on t builds nothing: numbers, times and
+// durations.
+func plainAddend(t reflect.Type) bool {
+	if !known(t) {
+		return false
+	}
+	if t == timeType || t == durationType {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
 }

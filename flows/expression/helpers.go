@@ -19,19 +19,21 @@ import (
 type helper struct {
 	name    string
 	withNow bool
+	metered bool  // builds strings or lists: takes the evaluation's *Meter as a hidden last argument
+	arity   []int // for a variadic signature: the argument counts an expression may pass
 	fn      func(args ...any) (any, error)
 	types   []any
 	doc     string
 }
 
 var helpers = []helper{
-	{name: "days_since", withNow: true, fn: daysSince, types: []any{new(func(any, time.Time) int), new(func(any, any) int)},
+	{name: "days_since", withNow: true, fn: daysSince, types: []any{new(func(any, any) int)},
 		doc: "days_since(t) — whole days from t (a time, an RFC 3339 or YYYY-MM-DD string, or Unix seconds) to now; days_since(t, ref) counts to ref."},
-	{name: "hours_since", withNow: true, fn: hoursSince, types: []any{new(func(any, time.Time) int), new(func(any, any) int)},
+	{name: "hours_since", withNow: true, fn: hoursSince, types: []any{new(func(any, any) int)},
 		doc: "hours_since(t) — whole hours from t to now; hours_since(t, ref) counts to ref."},
-	{name: "lower", fn: lower, types: []any{new(func(any) string)},
+	{name: "lower", metered: true, fn: meteredCase("lower", strings.ToLower), types: []any{new(func(any, *Meter) string)},
 		doc: "lower(s) — s in lower case; nil gives \"\"."},
-	{name: "upper", fn: upper, types: []any{new(func(any) string)},
+	{name: "upper", metered: true, fn: meteredCase("upper", strings.ToUpper), types: []any{new(func(any, *Meter) string)},
 		doc: "upper(s) — s in upper case; nil gives \"\"."},
 	{name: "contains_any", fn: containsAny, types: []any{new(func(any, any) bool)},
 		doc: "contains_any(x, list) — for a string x, whether it contains any of the strings in list; for a list x, whether any element equals an element of list."},
@@ -45,13 +47,56 @@ var helpers = []helper{
 		doc: "to_time(x) — a time from a time, an RFC 3339 or YYYY-MM-DD string, or Unix seconds."},
 }
 
+// builtinOverrides replace the expr builtins that build strings or
+// lists with versions that charge the evaluation's budget. They are
+// documented with the builtins (see AllowedBuiltins).
+var builtinOverrides = []helper{
+	{name: "split", metered: true, fn: meteredSplit, arity: []int{2, 3},
+		types: []any{new(func(any, any, ...any) []string)}},
+	{name: "join", metered: true, fn: meteredJoin, arity: []int{1, 2},
+		types: []any{new(func(any, ...any) string)}},
+	{name: "toJSON", metered: true, fn: meteredToJSON, types: []any{new(func(any, *Meter) string)}},
+	{name: "string", metered: true, fn: meteredString, types: []any{new(func(any, *Meter) string)}},
+}
+
+// Hidden functions the guard puts in place of + when its operands are
+// not both numbers or times; expressions cannot name them.
+var hiddenHelpers = []helper{
+	{name: "+s", metered: true, fn: meteredAdd, types: []any{new(func(string, string, *Meter) string)}},
+	{name: "+", metered: true, fn: meteredAdd, types: []any{new(func(any, any, *Meter) any)}},
+}
+
 var helperByName = func() map[string]helper {
-	m := make(map[string]helper, len(helpers))
+	m := make(map[string]helper, len(helpers)+len(builtinOverrides))
 	for _, h := range helpers {
+		m[h.name] = h
+	}
+	for _, h := range builtinOverrides {
 		m[h.name] = h
 	}
 	return m
 }()
+
+// arities lists how many arguments an expression may pass to h (the
+// hidden meter and now are not counted).
+func (h helper) arities() []int {
+	if h.arity != nil {
+		return h.arity
+	}
+	var out []int
+	for _, t := range h.types {
+		n := reflect.TypeOf(t).Elem().NumIn()
+		if h.metered {
+			n--
+		}
+		out = append(out, n)
+		if h.withNow {
+			out = append(out, n-1)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
 
 // Helper documents one helper function.
 type Helper struct {
@@ -79,9 +124,11 @@ func AllowedBuiltins() []string {
 }
 
 func helperOptions() []expr.Option {
-	opts := make([]expr.Option, 0, len(helpers))
-	for _, h := range helpers {
-		opts = append(opts, expr.Function(h.name, h.fn, h.types...))
+	opts := make([]expr.Option, 0, len(helpers)+len(builtinOverrides)+len(hiddenHelpers))
+	for _, list := range [][]helper{helpers, builtinOverrides, hiddenHelpers} {
+		for _, h := range list {
+			opts = append(opts, expr.Function(h.name, h.fn, h.types...))
+		}
 	}
 	return opts
 }
@@ -153,21 +200,7 @@ func toString(v any) (string, bool) {
 	return "", false
 }
 
-func lower(args ...any) (any, error) {
-	s, ok := toString(args[0])
-	if !ok {
-		return nil, fmt.Errorf("lower: %T is not a string", args[0])
-	}
-	return strings.ToLower(s), nil
-}
 
-func upper(args ...any) (any, error) {
-	s, ok := toString(args[0])
-	if !ok {
-		return nil, fmt.Errorf("upper: %T is not a string", args[0])
-	}
-	return strings.ToUpper(s), nil
-}
 
 func asList(v any) ([]any, bool) {
 	switch l := v.(type) {

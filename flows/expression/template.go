@@ -208,35 +208,60 @@ func (s *jsonScanner) scan(text string) {
 }
 
 // Render evaluates the placeholders against env and joins the parts.
+// The placeholders share one budget (MaxEvalBytes) and the output is at
+// most MaxRenderBytes; past either the error wraps ErrTooLarge.
 func (t *Template) Render(env *Env) (string, error) {
 	var b strings.Builder
-	b.Grow(len(t.src))
+	b.Grow(min(len(t.src), MaxRenderBytes))
+	meter := newMeter(MaxEvalBytes)
+	room := func(n int) error {
+		if n > MaxRenderBytes-b.Len() {
+			return fmt.Errorf("%w: the rendered text would be longer than %s", ErrTooLarge, byteSize(MaxRenderBytes))
+		}
+		return nil
+	}
 	for _, p := range t.parts {
 		if p.prog == nil {
+			if err := room(len(p.text)); err != nil {
+				return "", err
+			}
 			b.WriteString(p.text)
 			continue
 		}
-		v, err := p.prog.Eval(env)
-		if err != nil {
+		fail := func(err error) (string, error) {
 			return "", fmt.Errorf("rendering {{ %s }}: %w", clip(strings.TrimSpace(p.prog.src), 60), err)
 		}
+		v, err := p.prog.eval(env, &meter)
+		if err != nil {
+			return fail(err)
+		}
+		// Measure before formatting: a list of long values is written
+		// out as JSON only if it fits.
+		if _, err := textSize(v, MaxRenderBytes-b.Len()); err != nil {
+			return fail(room(MaxRenderBytes + 1))
+		}
+		var out string
 		switch t.esc {
 		case HTML:
-			b.WriteString(html.EscapeString(FormatValue(v)))
+			out = html.EscapeString(FormatValue(v)) // at most 5 bytes per byte of a bounded value
 		case JSONText:
 			if p.inString {
 				q, _ := json.Marshal(FormatValue(v))
-				b.Write(q[1 : len(q)-1])
+				out = string(q[1 : len(q)-1])
 			} else {
 				q, err := json.Marshal(jsonValue(v))
 				if err != nil {
-					return "", fmt.Errorf("rendering {{ %s }}: %w", clip(strings.TrimSpace(p.prog.src), 60), err)
+					return fail(err)
 				}
-				b.Write(q)
+				out = string(q)
 			}
 		default:
-			b.WriteString(FormatValue(v))
+			out = FormatValue(v)
 		}
+		if err := room(len(out)); err != nil {
+			return fail(err)
+		}
+		b.WriteString(out)
 	}
 	return b.String(), nil
 }
