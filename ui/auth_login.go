@@ -37,40 +37,56 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if len(f.Errors) > 0 {
 		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.LoginPage(s.page(c, "Sign in"), f))
 	}
-	wait, err := s.loginLocked(c, f.Email)
+	res, err := s.reserveLogin(c, f.Email)
 	if err != nil {
 		return err
 	}
-	if wait > 0 {
+	if res.Wait > 0 {
 		// Locked: the password is not even checked, and the refused try is
 		// not counted (so a legitimate user is not locked out forever).
-		s.logger.Warn("login throttled", slog.String("ip", c.IP()), slog.Duration("wait", wait), slog.String("request_id", requestID(c)))
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		f.Error = "Too many failed sign-ins. Try again in " + waitText(wait) + "."
+		s.logger.Warn("login throttled", slog.String("ip", c.IP()), slog.Duration("wait", res.Wait), slog.String("request_id", requestID(c)))
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(res.Wait.Seconds()))))
+		f.Error = "Too many failed sign-ins. Try again in " + waitText(res.Wait) + "."
 		return s.renderStatus(c, fiber.StatusTooManyRequests, views.LoginPage(s.page(c, "Sign in"), f))
 	}
+	// The attempt is now recorded as a failure; only a right password
+	// turns it into a success.
 	u, err := s.store.GetUserByEmail(c.UserContext(), f.Email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		auth.BurnPasswordTime(pw)
+		err = s.passwords.Burn(c.UserContext(), pw)
+		if err == nil {
+			err = errors.New("no such user")
+		}
 	case err != nil:
 		return err
 	case u.PasswordHash == "":
-		auth.BurnPasswordTime(pw) // invited, no password chosen yet
-		err = errors.New("no password set")
+		err = s.passwords.Burn(c.UserContext(), pw) // invited, no password chosen yet
+		if err == nil {
+			err = errors.New("no password set")
+		}
 	default:
-		err = auth.VerifyPassword(u.PasswordHash, pw)
+		err = s.passwords.Verify(c.UserContext(), u.PasswordHash, pw)
 		if err == nil && u.DisabledAt != nil {
 			err = errors.New("user disabled")
 		}
 	}
-	if rerr := s.store.RecordLoginAttempt(c.UserContext(), store.LoginAttempt{Email: f.Email, IP: c.IP(), Succeeded: err == nil}); rerr != nil {
-		return rerr
+	if hashBusy(c, err) {
+		// Not checked at all: the attempt counts against no one.
+		if rerr := s.store.ReleaseLoginAttempt(c.UserContext(), res.ID); rerr != nil {
+			return rerr
+		}
+		s.logger.Warn("login refused: password hashing busy", slog.String("ip", c.IP()), slog.String("request_id", requestID(c)))
+		f.Error = hashBusyMessage
+		return s.renderStatus(c, fiber.StatusServiceUnavailable, views.LoginPage(s.page(c, "Sign in"), f))
 	}
 	if err != nil {
 		s.logger.Info("login failed", slog.String("ip", c.IP()), slog.String("request_id", requestID(c)))
 		f.Error = "Email or password is not right."
 		return s.renderStatus(c, fiber.StatusUnauthorized, views.LoginPage(s.page(c, "Sign in"), f))
+	}
+	if err := s.store.MarkLoginAttemptSucceeded(c.UserContext(), res.ID); err != nil {
+		return err
 	}
 	if err := s.startSession(c, u); err != nil {
 		return err

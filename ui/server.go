@@ -96,6 +96,10 @@ type Deps struct {
 	// its HTTP latency histogram to it. nil: a registry of its own.
 	Metrics *prometheus.Registry
 	Logger  *slog.Logger
+	// Passwords hashes and checks passwords with a process-wide cap on
+	// how many run at once (auth_throttle.go). nil: auth.NewHasher with
+	// the defaults.
+	Passwords *auth.Hasher
 }
 
 // Server is Waymark's HTTP front end.
@@ -118,6 +122,7 @@ type Server struct {
 	metrics    *prometheus.Registry
 	httpm      *httpMetrics
 	unmapped   []string // routes registered without a permission entry
+	passwords  *auth.Hasher
 	previews   chan struct{} // template previews rendering at once (see editor_panel.go)
 }
 
@@ -148,6 +153,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{metrics: deps.Metrics, httpm: newHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, queues: deps.Queues, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.simulator = deps.Simulator
 	s.previews = make(chan struct{}, maxConcurrentPreviews)
+	s.passwords = deps.Passwords
+	if s.passwords == nil {
+		s.passwords = auth.NewHasher(auth.DefaultHashConcurrency, auth.DefaultHashWait)
+	}
 	s.testSends = deps.TestSends
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",

@@ -62,7 +62,11 @@ func (s *Server) setup(c *fiber.Ctx) error {
 	if len(f.Errors) > 0 {
 		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.SetupPage(s.page(c, "Set up Waymark"), f))
 	}
-	hash, err := auth.HashPassword(pw)
+	hash, err := s.passwords.Hash(c.UserContext(), pw)
+	if hashBusy(c, err) {
+		f.Errors["password"] = hashBusyMessage
+		return s.renderStatus(c, fiber.StatusServiceUnavailable, views.SetupPage(s.page(c, "Set up Waymark"), f))
+	}
 	if err != nil {
 		return err
 	}

@@ -36,9 +36,7 @@ type adminStore interface {
 	QueryAudit(ctx context.Context, workspaceID string, q store.AuditQuery) ([]store.AuditEntry, error)
 	EachAudit(ctx context.Context, workspaceID string, q store.AuditQuery, fn func(store.AuditEntry) error) error
 
-	RecordLoginAttempt(ctx context.Context, a store.LoginAttempt) error
-	LoginFailuresForEmail(ctx context.Context, email string, since time.Time) (store.LoginFailures, error)
-	LoginFailuresForIP(ctx context.Context, ip string, since time.Time) (store.LoginFailures, error)
+	loginStore // sign-in throttling (auth_throttle.go)
 }
 
 // Lifetimes of one-time links.
@@ -322,7 +320,12 @@ func (s *Server) tokenAccept(purpose string) fiber.Handler {
 			c.Set("Referrer-Policy", "no-referrer")
 			return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.PasswordPage(s.page(c, f.Title), f))
 		}
-		hash, err := auth.HashPassword(pw)
+		hash, err := s.passwords.Hash(c.UserContext(), pw)
+		if hashBusy(c, err) {
+			f.Errors["password"] = hashBusyMessage
+			c.Set("Referrer-Policy", "no-referrer")
+			return s.renderStatus(c, fiber.StatusServiceUnavailable, views.PasswordPage(s.page(c, f.Title), f))
+		}
 		if err != nil {
 			return err
 		}

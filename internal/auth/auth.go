@@ -86,13 +86,6 @@ func VerifyPassword(hash, pw string) error {
 	return nil
 }
 
-// dummyHash is verified against when a login names an unknown user, so the
-// answer takes as long as for a known one.
-var dummyHash, _ = HashPassword("waymark-timing-equaliser")
-
-// BurnPasswordTime spends the time a real verification would.
-func BurnPasswordTime(pw string) { _ = VerifyPassword(dummyHash, pw) }
-
 // Token returns n random bytes, base64url-encoded.
 func Token(n int) string {
 	b := make([]byte, n)
