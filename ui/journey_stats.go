@@ -17,12 +17,13 @@ type statsStore interface {
 }
 
 // nodeStatsJSON is one node's counters; see docs/analytics.md. For every
-// node Entered = Completed + Waiting + Failed + Exited.
+// node Entered = Completed + Moved + Waiting + Failed + Exited.
 type nodeStatsJSON struct {
 	NodeID    string           `json:"node_id"`
 	Kind      string           `json:"kind,omitempty"`
 	Entered   int64            `json:"entered"`   // visits: runs that reached the node (a loop counts each visit)
 	Completed int64            `json:"completed"` // left through a connected port to the next node
+	Moved     int64            `json:"moved"`     // moved away: a publish or rollback (ledger kind migrate), or Move to step
 	Waiting   int64            `json:"waiting"`   // runs at the node now (active, waiting, waiting_event, paused)
 	Failed    int64            `json:"failed"`    // runs that failed at the node
 	Exited    int64            `json:"exited"`    // runs that ended at the node (completed or exited)
@@ -49,10 +50,24 @@ type statsJSON struct {
 	Journey   journeyStatsJSON `json:"journey"`
 }
 
+// Ledger step kinds that are not node kinds: records made at the node a
+// run was at when a publish or rollback moved it (store.PublishWithMigration),
+// an admin moved it (store.MoveRun), it was retried or requeued, or it
+// exited while waiting (worker exit criteria).
+func synthetic(stepKind string) bool {
+	switch stepKind {
+	case "migrate", "move", "retry", "exit":
+		return true
+	}
+	return false
+}
+
 // buildStats turns the ledger aggregates into per-node counters, using the
 // version's edges to tell a step that moved on from one that left through
-// an unconnected port (the run ended there).
-func buildStats(journeyID string, version int, doc *flows.Journey, raw store.JourneyStats) statsJSON {
+// an unconnected port (the run ended there). A node that is not in the
+// version's document (a run's step on an earlier version) takes its kind
+// from older, the kinds of earlier versions' nodes.
+func buildStats(journeyID string, version int, doc *flows.Journey, older map[string]string, raw store.JourneyStats) statsJSON {
 	type key struct{ node, port string }
 	connected := map[key]bool{}
 	anyPort := map[string]bool{}
@@ -61,6 +76,9 @@ func buildStats(journeyID string, version int, doc *flows.Journey, raw store.Jou
 	get := func(id, kind string) *nodeStatsJSON {
 		n, ok := byID[id]
 		if !ok {
+			if k, ok := older[id]; ok {
+				kind = k
+			}
 			n = &nodeStatsJSON{NodeID: id, Kind: kind, Ports: map[string]int64{}}
 			byID[id] = n
 			order = append(order, id)
@@ -84,17 +102,18 @@ func buildStats(journeyID string, version int, doc *flows.Journey, raw store.Jou
 		}
 	}
 	for _, st := range raw.Steps {
-		if st.Kind == "retry" || st.Kind == "exit" {
-			// Synthetic steps recorded at the node a run waited at: their
-			// node keeps its own kind.
-			st.Kind = ""
+		kind := st.Kind
+		if synthetic(kind) {
+			kind = ""
 		}
-		n := get(st.NodeID, st.Kind)
-		switch st.Outcome {
-		case "skipped":
+		n := get(st.NodeID, kind)
+		switch {
+		case st.Outcome == "skipped":
 			n.Skipped += st.Count
-		case "deferred":
+		case st.Outcome == "deferred":
 			n.Deferred += st.Count
+		case st.Kind == "migrate" && st.Outcome == store.OutcomeMigrated, st.Kind == "move" && st.Outcome == "moved":
+			n.Moved += st.Count
 		}
 		if st.Port == "" {
 			continue
@@ -119,7 +138,7 @@ func buildStats(journeyID string, version int, doc *flows.Journey, raw store.Jou
 	out := statsJSON{JourneyID: journeyID, Version: version, Nodes: make([]nodeStatsJSON, 0, len(order))}
 	for _, id := range order {
 		n := byID[id]
-		n.Entered = n.Completed + n.Waiting + n.Failed + n.Exited
+		n.Entered = n.Completed + n.Moved + n.Waiting + n.Failed + n.Exited
 		out.Nodes = append(out.Nodes, *n)
 	}
 	t := raw.Totals
@@ -160,14 +179,46 @@ func (s *Server) journeyStats(c *fiber.Ctx, ws string) error {
 		return journeyError(err)
 	}
 	var raw store.JourneyStats
+	var older map[string]string
 	if version > 0 {
 		raw, err = s.store.JourneyStats(c.UserContext(), ws, j.ID, version)
 		if err != nil {
 			return err
 		}
+		// Runs a publish or rollback brought to this version keep their
+		// steps on the nodes of the version they ran on.
+		if missing := nodesNotIn(doc, raw); len(missing) > 0 {
+			if older, err = s.journeys.NodeKinds(c.UserContext(), ws, j.ID, version, missing); err != nil {
+				return err
+			}
+		}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(buildStats(j.ID, version, doc, raw))
+	return c.JSON(buildStats(j.ID, version, doc, older, raw))
+}
+
+// nodesNotIn lists the node ids of raw that doc does not have.
+func nodesNotIn(doc *flows.Journey, raw store.JourneyStats) []string {
+	seen := map[string]bool{}
+	if doc != nil {
+		for _, n := range doc.Nodes {
+			seen[n.ID] = true
+		}
+	}
+	var out []string
+	add := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	for _, st := range raw.Steps {
+		add(st.NodeID)
+	}
+	for _, p := range raw.Positions {
+		add(p.NodeID)
+	}
+	return out
 }
 
 func (s *Server) apiJourneyStats(c *fiber.Ctx) error {

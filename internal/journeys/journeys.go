@@ -212,6 +212,29 @@ func (s *Service) Document(ctx context.Context, workspaceID, id string, version 
 	return j, nil
 }
 
+// NodeKinds returns the kind of each of ids that is a node of a version
+// older than version, as the newest such version has it: the kind of a node
+// a run went through on an earlier version (a migration or a rollback
+// brought the run to this one). Ids found in no older version are left out.
+func (s *Service) NodeKinds(ctx context.Context, workspaceID, id string, version int, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	for v := version - 1; v >= 1 && len(out) < len(ids); v-- {
+		doc, err := s.Document(ctx, workspaceID, id, v)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading version %d: %w", v, err)
+		}
+		for _, n := range doc.Nodes {
+			if _, done := out[n.ID]; !done && slices.Contains(ids, n.ID) {
+				out[n.ID] = n.Kind
+			}
+		}
+	}
+	return out, nil
+}
+
 // Export returns the canonical document of the draft (version 0) or of a
 // version: importing it and exporting again gives the same bytes.
 func (s *Service) Export(ctx context.Context, workspaceID, id string, version int) ([]byte, error) {
