@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
+	"github.com/valyala/fasthttp"
 
 	"github.com/waymarkhq/waymark/store"
 )
@@ -70,6 +73,8 @@ func toError(err error) *Error {
 			return newError(fe.Code, "method_not_allowed", "method not allowed here")
 		case fiber.StatusUnsupportedMediaType:
 			return newError(fe.Code, "unsupported_media_type", "%s", fe.Message)
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			return newError(fe.Code, "headers_too_large", "the request line and headers are larger than the server's limit")
 		}
 		if fe.Code >= 400 && fe.Code < 500 {
 			return newError(fe.Code, strings.ReplaceAll(strings.ToLower(fiberStatusText(fe.Code)), " ", "_"), "%s", fe.Message)
@@ -111,4 +116,65 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	p := s.page(c, fiberStatusText(e.Status))
 	return s.renderStatus(c, e.Status, errorPage(p, e))
+}
+
+// DefaultHeaderLimit is how many bytes the request line and headers may
+// take together: room for tracing headers, a few-kilobyte JWT and a
+// browser's cookies (Node.js has the same default). The security review of
+// 2026-12 found fasthttp's 4 KB default refusing such requests.
+const DefaultHeaderLimit = 16 << 10
+
+// keepRequestLineOnErrors lets errorHandler answer an over-long request
+// head in the form its path calls for (JSON on /api and /hooks). fasthttp
+// refuses such a request before routing and resets the parsed header, so
+// the handler would see no path; but its error quotes the start of what it
+// read, and that starts with the request line. The path is put back from
+// there; when it cannot be found the answer is the HTML page, as before.
+func (s *Server) keepRequestLineOnErrors() {
+	srv := s.app.Server()
+	next := srv.ErrorHandler
+	srv.ErrorHandler = func(fctx *fasthttp.RequestCtx, err error) {
+		var small *fasthttp.ErrSmallBuffer
+		if errors.As(err, &small) {
+			if target, ok := requestTargetOf(err.Error()); ok {
+				fctx.Request.SetRequestURI(target)
+			}
+		}
+		next(fctx, err)
+	}
+}
+
+// requestTargetOf finds the request target in fasthttp's header error,
+// "… contents: "GET /api/v1/x HTTP/1.1\r\n…"…" (the first bytes it read,
+// quoted). Only an origin-form target ("/…") is taken.
+func requestTargetOf(msg string) (string, bool) {
+	i := strings.Index(msg, "contents: ")
+	if i < 0 {
+		return "", false
+	}
+	quoted, err := strconv.QuotedPrefix(msg[i+len("contents: "):])
+	if err != nil {
+		return "", false
+	}
+	head, err := strconv.Unquote(quoted)
+	if err != nil {
+		return "", false
+	}
+	line, _, _ := strings.Cut(head, "\n")
+	_, rest, ok := strings.Cut(strings.TrimLeft(line, "\r\n"), " ")
+	if !ok {
+		return "", false
+	}
+	target, _, _ := strings.Cut(rest, " ")
+	target = strings.TrimRight(target, "\r")
+	if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") {
+		return "", false
+	}
+	if u, err := url.ParseRequestURI(target); err == nil {
+		return u.EscapedPath(), true
+	}
+	if p, _, _ := strings.Cut(target, "?"); p != "" {
+		return p, true
+	}
+	return "", false
 }

@@ -67,6 +67,7 @@ type Check struct {
 type Config struct {
 	Version            string
 	BodyLimit          int           // bytes; default 1 MiB
+	HeaderLimit        int           // bytes of request line + headers; default DefaultHeaderLimit (errors.go)
 	CookieSecure       bool          // Secure + __Host- cookies (serve over HTTPS)
 	TrustedOrigin      string        // scheme://host[:port] of the public base URL
 	SessionIdleTimeout time.Duration // default 12h
@@ -131,6 +132,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
 	}
+	if cfg.HeaderLimit <= 0 {
+		cfg.HeaderLimit = DefaultHeaderLimit
+	}
 	if cfg.SessionIdleTimeout <= 0 {
 		cfg.SessionIdleTimeout = 12 * time.Hour
 	}
@@ -161,6 +165,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
+		ReadBufferSize:        cfg.HeaderLimit,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
@@ -170,6 +175,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// goroutines); immutable strings rule out buffer-reuse bugs.
 		Immutable: true,
 	})
+	s.keepRequestLineOnErrors()
 	s.routes()
 	if len(s.unmapped) > 0 {
 		return nil, fmt.Errorf("building routes: no entry in the permission table (ui/permissions.go) for %s", strings.Join(s.unmapped, ", "))
