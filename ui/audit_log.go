@@ -98,14 +98,6 @@ func (s *Server) auditPage(c *fiber.Ctx) error {
 	return render(c, views.Audit(s.page(c, "Audit log"), st))
 }
 
-// csvSafe keeps a cell from being read as a formula by spreadsheets.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 // auditCSV: GET /audit.csv with the page's filters — every matching entry,
 // streamed row by row.
 func (s *Server) auditCSV(c *fiber.Ctx) error {

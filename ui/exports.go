@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/csv"
 	"log/slog"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -117,6 +119,26 @@ func (s *Server) streamCSV(c *fiber.Ctx, ws, kind string, header []string, each 
 	}))
 	return nil
 }
+
+// csvSafe keeps a cell from being read as a formula by a spreadsheet
+// (CSV injection): a cell that starts with = + - @, a tab or a carriage
+// return gets a leading '. A plain negative number (-5, -2.5, -.5, -1e-3)
+// is left as it is: a spreadsheet reads it as the number it is and runs
+// nothing, and the quote would turn it into text (security review F12).
+// A leading + keeps its quote even on digits: in Waymark's exports such a
+// cell is a phone number (+14155550123), which a spreadsheet would
+// otherwise turn into a number without its +.
+func csvSafe(s string) string {
+	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return s
+	}
+	if plainNegative.MatchString(s) {
+		return s
+	}
+	return "'" + s
+}
+
+var plainNegative = regexp.MustCompile(`^-(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$`)
 
 // safeFilePart keeps ids that go in a Content-Disposition filename plain.
 func safeFilePart(s string) string {
