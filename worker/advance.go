@@ -145,7 +145,14 @@ func (e *Engine) advance(ctx context.Context, runID string, seq int) (int, error
 	}
 	x := &exec{e: e, run: run, journey: j, c: c, profile: sc.Profile, now: e.now(), seq: run.Sequence, steps: run.Steps, first: true,
 		delivery: sc.Delivery, deliveryKnown: true}
-	x.env = e.env(run, j, sc.Profile, x.now)
+	entry, err := entryOf(run)
+	if err != nil {
+		// Never walk with an empty event in its place: the run fails
+		// where it is, saying why.
+		x.finish(store.RunFailed, err.Error())
+		return seq, x.commit(ctx)
+	}
+	x.env = e.envWith(run, entry, j, sc.Profile, x.now)
 	if err := x.walk(ctx); err != nil {
 		return seq, err
 	}
@@ -249,9 +256,29 @@ func (y *exec) handOff(ctx context.Context, cause error) error {
 	return y.e.enqueueTask(ctx, store.OutboxItem{RunID: y.run.ID, Sequence: y.run.Sequence, ProcessAt: at}, taskID(y.run.ID, y.run.Sequence))
 }
 
-func (e *Engine) env(run store.Run, j store.Journey, p store.Profile, now time.Time) *expression.Env {
+// entryOf decodes the event that started a run (none: a run entered
+// without one, or a journey-level evaluation with no run).
+func entryOf(run store.Run) (EntryEvent, error) {
 	var entry EntryEvent
-	_ = json.Unmarshal(run.EntryEvent, &entry)
+	if len(run.EntryEvent) == 0 {
+		return entry, nil
+	}
+	if err := json.Unmarshal(run.EntryEvent, &entry); err != nil {
+		return EntryEvent{}, fmt.Errorf("the run's entry event does not decode: %v", err)
+	}
+	return entry, nil
+}
+
+// env is the expression environment of a run. A run whose entry event does
+// not decode takes no step: advance fails it at the first it tries, which
+// is its trigger step, before it can wait for an event or a goal. Until
+// then (an event evaluated against it in between) it is seen without one.
+func (e *Engine) env(run store.Run, j store.Journey, p store.Profile, now time.Time) *expression.Env {
+	entry, _ := entryOf(run)
+	return e.envWith(run, entry, j, p, now)
+}
+
+func (e *Engine) envWith(run store.Run, entry EntryEvent, j store.Journey, p store.Profile, now time.Time) *expression.Env {
 	return &expression.Env{
 		Profile: expression.Profile(expression.ProfileFields{ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone, Locale: p.Locale}, p.Attributes),
 		Event:   entry.expression(),
