@@ -36,6 +36,8 @@ type Store interface {
 	SetConnectorEnabled(ctx context.Context, workspaceID, id string, enabled bool) (store.Connector, error)
 	DeleteConnector(ctx context.Context, workspaceID, id string) error
 	ReplaceConnectorSecrets(ctx context.Context, id string, old, updated map[string]store.SealedSecret) error
+	ListSealedHookSecrets(ctx context.Context) ([]store.SealedHookSecret, error)
+	ReplaceSealedHookSecret(ctx context.Context, id, old, updated string) error
 	JourneysUsingConnector(ctx context.Context, workspaceID, name string) ([]store.ConnectorUse, error)
 	ApplyDeliveryStatus(ctx context.Context, workspaceID, providerID, status, errText string) (bool, error)
 	CountPendingDeliveries(ctx context.Context, workspaceID, connector string) (int64, error)
@@ -889,45 +891,67 @@ func (s *Service) EraseFromAudiences(ctx context.Context, workspaceID string, m 
 	return errors.Join(errs...)
 }
 
-// CheckKeys opens every stored secret with the configured keys. Call it at
-// start: a missing or wrong WAYMARK_SECRET_KEY fails loudly there rather
-// than at the first send.
+// CheckKeys opens every sealed value in the database with the configured
+// keys: connector secrets and journey webhook signing secrets. Call it at
+// start: a missing or wrong WAYMARK_SECRET_KEY fails loudly there, naming
+// the connector or journey and the key ids, rather than at the first send
+// or webhook.
 func (s *Service) CheckKeys(ctx context.Context) error {
-	rows, err := s.st.ListAllConnectors(ctx)
-	if err != nil {
-		return err
-	}
-	for _, c := range rows {
-		if _, err := s.open(c); err != nil {
+	if _, err := RotateSecrets(ctx, s.st, s.keys, true); err != nil {
+		if errors.Is(err, secrets.ErrWrongKey) {
 			return fmt.Errorf("secret key check failed (is WAYMARK_SECRET_KEY the key these secrets were sealed with? "+
 				"after a key change, keep the previous key in WAYMARK_SECRET_KEY_OLD and run 'waymark secrets rotate'): %w", err)
 		}
+		return err
 	}
 	return nil
 }
 
-// RotateReport sums up a rotation.
+// KeyStore holds every value sealed with the secret key: connector secrets
+// and journey webhook signing secrets. *store.Store satisfies it.
+type KeyStore interface {
+	ListAllConnectors(ctx context.Context) ([]store.Connector, error)
+	ReplaceConnectorSecrets(ctx context.Context, id string, old, updated map[string]store.SealedSecret) error
+	ListSealedHookSecrets(ctx context.Context) ([]store.SealedHookSecret, error)
+	ReplaceSealedHookSecret(ctx context.Context, id, old, updated string) error
+}
+
+// RotateReport sums up a rotation (or, dry, a check).
 type RotateReport struct {
 	Connectors int // connectors looked at
+	Journeys   int // journeys whose webhook signing secrets were looked at
 	Resealed   int // secret values sealed again with the current key
 	Current    int // values already under the current key
 }
 
-// RotateSecrets seals every secret sealed with an older key again with the
-// current key. Values that do not open with any configured key stop the
-// rotation with an error naming the connector; nothing is half-written
-// (each connector is swapped in one compare-and-swap). With dryRun it only
-// counts.
+// Values is the number of sealed values looked at.
+func (r RotateReport) Values() int { return r.Resealed + r.Current }
+
+// RotateSecrets seals every value sealed with an older key again with the
+// current key (see the function RotateSecrets).
 func (s *Service) RotateSecrets(ctx context.Context, dryRun bool) (RotateReport, error) {
 	return RotateSecrets(ctx, s.st, s.keys, dryRun)
 }
 
 // RotateSecrets is the rotation without a service (the CLI has no registry
-// or Redis to hand).
-func RotateSecrets(ctx context.Context, st interface {
-	ListAllConnectors(ctx context.Context) ([]store.Connector, error)
-	ReplaceConnectorSecrets(ctx context.Context, id string, old, updated map[string]store.SealedSecret) error
-}, keys *secrets.Keyring, dryRun bool) (RotateReport, error) {
+// or Redis to hand). It covers every sealed value: connector secrets and
+// journey webhook signing secrets. It first opens them all: if one does not
+// open with any configured key, it changes nothing and the error
+// (secrets.ErrWrongKey) names the connector or journey and the key ids.
+// Then each connector's secrets, and each hook secret, are sealed again in
+// one compare-and-swap (an edit made meanwhile is never overwritten: it is
+// store.ErrConflict, and running it again finishes the job). With dryRun
+// it only counts: it is the key check.
+func RotateSecrets(ctx context.Context, st KeyStore, keys *secrets.Keyring, dryRun bool) (RotateReport, error) {
+	if !dryRun {
+		if _, err := rotate(ctx, st, keys, true); err != nil {
+			return RotateReport{}, err
+		}
+	}
+	return rotate(ctx, st, keys, dryRun)
+}
+
+func rotate(ctx context.Context, st KeyStore, keys *secrets.Keyring, dryRun bool) (RotateReport, error) {
 	rows, err := st.ListAllConnectors(ctx)
 	if err != nil {
 		return RotateReport{}, err
@@ -937,7 +961,8 @@ func RotateSecrets(ctx context.Context, st interface {
 		rep.Connectors++
 		updated := make(map[string]store.SealedSecret, len(c.Secrets))
 		changed := false
-		for name, sv := range c.Secrets {
+		for _, name := range slices.Sorted(maps.Keys(c.Secrets)) {
+			sv := c.Secrets[name]
 			sealed := secrets.Sealed{KeyID: sv.KeyID, Ciphertext: sv.Ciphertext}
 			ad := secrets.ConnectorAD(c.ID, name)
 			pt, err := keys.Open(sealed, ad)
@@ -961,6 +986,45 @@ func RotateSecrets(ctx context.Context, st interface {
 			if err := st.ReplaceConnectorSecrets(ctx, c.ID, c.Secrets, updated); err != nil {
 				return rep, fmt.Errorf("connector %q: %w", c.Name, err)
 			}
+		}
+	}
+
+	hooks, err := st.ListSealedHookSecrets(ctx)
+	if err != nil {
+		return rep, err
+	}
+	for i, h := range hooks {
+		if i == 0 || hooks[i-1].JourneyID != h.JourneyID {
+			rep.Journeys++
+		}
+		what := fmt.Sprintf("journey %q (%s) webhook signing secret %s", h.JourneyName, h.JourneyID, h.ID)
+		var sealed secrets.Sealed
+		if err := json.Unmarshal([]byte(h.Sealed), &sealed); err != nil {
+			return rep, fmt.Errorf("%s: %w: the stored value is malformed", what, secrets.ErrWrongKey)
+		}
+		ad := secrets.HookAD(h.JourneyID)
+		pt, err := keys.Open(sealed, ad)
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", what, err)
+		}
+		if !keys.NeedsReseal(sealed) {
+			rep.Current++
+			continue
+		}
+		rep.Resealed++
+		if dryRun {
+			continue
+		}
+		ns, err := keys.Seal(pt, ad)
+		if err != nil {
+			return rep, err
+		}
+		b, err := json.Marshal(ns)
+		if err != nil {
+			return rep, err
+		}
+		if err := st.ReplaceSealedHookSecret(ctx, h.ID, h.Sealed, string(b)); err != nil {
+			return rep, fmt.Errorf("%s: %w", what, err)
 		}
 	}
 	return rep, nil

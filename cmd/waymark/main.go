@@ -82,7 +82,7 @@ func commands() []command {
 		{"journeys", "journeys validate FILE… | import FILE | export ID [--version N] | simulate FILE --profiles FILE | replay", "journeys as code: check, import, export, simulate offline, replay recorded runs", (*cli).journeys},
 		{"profiles", profilesUsage, "import profiles from a CSV file (valid rows commit, invalid rows are listed)", (*cli).profiles},
 		{"apikeys", "apikeys create --name N --scopes S", "manage API keys (the key is printed once)", (*cli).apikeys},
-		{"secrets", "secrets rotate [--dry-run] | check", "re-seal connector secrets with a new WAYMARK_SECRET_KEY (old key in WAYMARK_SECRET_KEY_OLD)", (*cli).secrets},
+		{"secrets", "secrets rotate [--dry-run] | check", "check, or re-seal with a new WAYMARK_SECRET_KEY (old key in WAYMARK_SECRET_KEY_OLD), every stored secret (connectors, webhook triggers)", (*cli).secrets},
 		{"healthcheck", healthcheckUsage, "probe this host's Waymark server (/healthz; --ready for /readyz): exit 0 healthy, 1 not — a HEALTHCHECK for shell-less images", (*cli).healthcheck},
 		{"version", "version", "print the version", (*cli).version},
 	}

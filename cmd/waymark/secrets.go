@@ -16,8 +16,9 @@ import (
 const secretsUsage = "secrets rotate [--dry-run] | secrets check"
 
 // secretsHelp explains the rotation procedure (printed by --help).
-const secretsHelp = `Connector secrets are sealed with WAYMARK_SECRET_KEY (AES-256-GCM); each
-value records the id of the key that sealed it.
+const secretsHelp = `Every secret Waymark stores is sealed with WAYMARK_SECRET_KEY (AES-256-GCM):
+connector secrets (passwords, tokens) and journey webhook signing secrets.
+Each value records the id of the key that sealed it.
 
   waymark secrets check     opens every stored secret with the configured key(s)
   waymark secrets rotate    seals every secret again with the new key
@@ -31,7 +32,11 @@ To rotate:
      write it to <data dir>/secret.key) and restart them. Keep
      WAYMARK_SECRET_KEY_OLD set on web processes while old unsubscribe
      links should keep working (they are sealed with the key of their day).
-Rotation is idempotent: running it again re-seals nothing.
+  4. 'waymark secrets check' with only the new key says whether the old one
+     can go; the server runs the same check at start and refuses a key that
+     does not open every stored secret.
+Rotation is idempotent: running it again re-seals nothing. A secret that
+opens with none of the keys stops it before anything is changed.
 `
 
 func (c *cli) secrets(ctx context.Context, args []string) error {
@@ -82,8 +87,8 @@ func (c *cli) secrets(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "ok: %d secret value(s) in %d connector(s) open with the configured keys; %d sealed with the current key %s, %d with an older key\n",
-			rep.Current+rep.Resealed, rep.Connectors, rep.Current, keys.PrimaryID(), rep.Resealed)
+		fmt.Fprintf(c.stdout, "ok: %d secret value(s) in %s open with the configured keys; %d sealed with the current key %s, %d with an older key\n",
+			rep.Values(), where(rep), rep.Current, keys.PrimaryID(), rep.Resealed)
 		return nil
 	}
 	rep, err := connectors.RotateSecrets(ctx, st, keys, *dryRun)
@@ -91,16 +96,22 @@ func (c *cli) secrets(ctx context.Context, args []string) error {
 		return fmt.Errorf("rotating secrets (nothing more was changed): %w", err)
 	}
 	if *dryRun {
-		fmt.Fprintf(c.stdout, "dry run: %d secret value(s) in %d connector(s) would be sealed again with key %s; %d already are\n",
-			rep.Resealed, rep.Connectors, keys.PrimaryID(), rep.Current)
+		fmt.Fprintf(c.stdout, "dry run: %d secret value(s) in %s would be sealed again with key %s; %d already are\n",
+			rep.Resealed, where(rep), keys.PrimaryID(), rep.Current)
 		return nil
 	}
 	if _, err := st.AppendAudit(ctx, store.AuditEntry{WorkspaceID: store.DefaultWorkspaceID, ActorType: "system", ActorID: "cli",
-		Action: "secrets.rotate", Summary: map[string]any{"resealed": rep.Resealed, "connectors": rep.Connectors, "key_id": keys.PrimaryID()}}); err != nil {
+		Action: "secrets.rotate", Summary: map[string]any{"resealed": rep.Resealed, "connectors": rep.Connectors, "journeys": rep.Journeys,
+			"key_id": keys.PrimaryID()}}); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "sealed %d secret value(s) in %d connector(s) again with key %s (%d already were)\n",
-		rep.Resealed, rep.Connectors, keys.PrimaryID(), rep.Current)
+	fmt.Fprintf(c.stdout, "sealed %d secret value(s) in %s again with key %s (%d already were)\n",
+		rep.Resealed, where(rep), keys.PrimaryID(), rep.Current)
 	fmt.Fprintln(c.stdout, "next: set WAYMARK_SECRET_KEY to the new key for every process and restart them (see 'waymark secrets --help')")
 	return nil
+}
+
+// where says where a report's values are: "2 connector(s) and 1 journey webhook(s)".
+func where(rep connectors.RotateReport) string {
+	return fmt.Sprintf("%d connector(s) and %d journey webhook(s)", rep.Connectors, rep.Journeys)
 }

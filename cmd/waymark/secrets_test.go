@@ -76,7 +76,7 @@ func TestSecretsRotate(t *testing.T) {
 	require.Contains(t, r.stdout, "dry run: 1 secret value(s)")
 	r = runCLI(t, with("WAYMARK_SECRET_KEY", newKey, "WAYMARK_SECRET_KEY_OLD", oldKey), "", "secrets", "rotate")
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Contains(t, r.stdout, "sealed 1 secret value(s) in 1 connector(s) again")
+	require.Contains(t, r.stdout, "sealed 1 secret value(s) in 1 connector(s) and 0 journey webhook(s) again")
 	r = runCLI(t, with("WAYMARK_SECRET_KEY", newKey, "WAYMARK_SECRET_KEY_OLD", oldKey), "", "secrets", "rotate")
 	require.Equal(t, 0, r.code)
 	require.Contains(t, r.stdout, "sealed 0 secret value(s)", "idempotent")

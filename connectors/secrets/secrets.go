@@ -1,5 +1,6 @@
-// Package secrets encrypts connector credentials at rest and signs the
-// tokens Waymark hands out (unsubscribe links).
+// Package secrets encrypts credentials at rest (connector secrets, journey
+// webhook signing secrets) and signs the tokens Waymark hands out
+// (unsubscribe links).
 //
 // Every value is sealed with AES-256-GCM under a random 96-bit nonce, with
 // associated data that binds it to where it belongs (the connector and the
@@ -174,3 +175,8 @@ func (kr *Keyring) Subkeys(purpose string) ([][]byte, error) {
 func ConnectorAD(connectorID, field string) []byte {
 	return []byte("waymark connector secret v1\x00" + connectorID + "\x00" + field)
 }
+
+// HookAD is the associated data binding a journey webhook's signing secret
+// to its journey (internal/hooks seals them; key checks and rotation open
+// them).
+func HookAD(journeyID string) []byte { return []byte("hook secret:" + journeyID) }
