@@ -318,9 +318,8 @@ func (s *Server) apiSuppressionAdd(c *fiber.Ctx) error {
 	if err := checkChannel(in.Channel, false); err != nil {
 		return err
 	}
-	if strings.TrimSpace(in.Address) == "" || len(in.Address) > 320 {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_suppression", Message: "address: required, at most 320 characters",
-			Details: []Detail{{Field: "address", Message: "required, at most 320 characters"}}}
+	if err := checkSuppressionAddress(in.Channel, in.Address); err != nil {
+		return err
 	}
 	switch in.Reason {
 	case "":
