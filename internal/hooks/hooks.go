@@ -96,7 +96,7 @@ type Hook struct {
 	Secrets []string `json:"secrets"` // valid now, newest first (whsec_…)
 }
 
-func ad(journeyID string) []byte { return []byte("hook secret:" + journeyID) }
+func ad(journeyID string) []byte { return secrets.HookAD(journeyID) }
 
 func newSecret() string {
 	b := make([]byte, 32)
