@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/waymarkhq/waymark/internal/jsonlimit"
 )
 
 // Parse reads a journey document. It checks size (at most
-// [MaxDocumentSize]), JSON syntax (reported with line and column), the
+// [MaxDocumentSize]), nesting (at most jsonlimit.MaxDepth levels), JSON syntax (reported with line and column), the
 // v1 shape (unknown fields, wrong JSON types, each with its path, e.g.
 // "nodes[3].position.x: expected a number, got a string") and the format
 // version. Node configs are kept as decoded; their fields are checked
@@ -26,6 +28,13 @@ func Parse(data []byte) (*Journey, error) {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, parseError("", "empty document")
+	}
+	var deep *jsonlimit.DepthError
+	if errors.As(jsonlimit.CheckDepth(data, jsonlimit.MaxDepth), &deep) {
+		// Checked on the raw bytes, before decoding: a deep value costs
+		// quadratic space once indented (Marshal), as documents are stored.
+		line, col := lineCol(data, deep.Offset)
+		return nil, parseError("", fmt.Sprintf("invalid JSON at line %d, column %d: objects and arrays nest deeper than %d levels (at most %d)", line, col, deep.Limit, deep.Limit))
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

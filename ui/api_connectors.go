@@ -86,6 +86,9 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	if len(body) == 0 {
 		return errBadRequest("the body must be a JSON object")
 	}
+	if err := refuseDeep(body); err != nil {
+		return err
+	}
 	if err := refuseNUL(body); err != nil {
 		return err
 	}

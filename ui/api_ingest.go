@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/waymarkhq/waymark/internal/jsonlimit"
 	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/store"
 )
@@ -95,11 +96,14 @@ func (s *Server) saveProfile(ctx context.Context, ws string, p profileJSON, sour
 	return prof, created, nil
 }
 
-// decodeStrict decodes a JSON body, refusing unknown fields, and names the
-// problem on failure.
+// decodeStrict decodes a JSON body, refusing unknown fields and nesting
+// deeper than jsonlimit.MaxDepth, and names the problem on failure.
 func decodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errBadRequest("empty body: send a JSON object")
+	}
+	if err := refuseDeep(body); err != nil {
+		return err
 	}
 	if err := refuseNUL(body); err != nil {
 		return err
@@ -344,6 +348,20 @@ func (s *Server) idempotent(c *fiber.Ctx, ws string, fn func() (int, any, error)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	return c.Status(status).Send(out)
+}
+
+// refuseDeep answers 400 json_too_deep for a body whose objects and arrays
+// nest deeper than jsonlimit.MaxDepth (64) levels, found by a scan of the
+// raw bytes before anything is decoded. Every inbound JSON surface checks
+// it: a deep value costs quadratic time and space wherever it is later
+// indented for reading (security review F3).
+func refuseDeep(body []byte) error {
+	var de *jsonlimit.DepthError
+	if err := jsonlimit.CheckDepth(body, jsonlimit.MaxDepth); errors.As(err, &de) {
+		return newError(fiber.StatusBadRequest, "json_too_deep",
+			"the JSON nests objects and arrays more than %d levels deep (at byte %d); at most %d levels are accepted", de.Limit, de.Offset, de.Limit)
+	}
+	return nil
 }
 
 // refuseNUL answers 422 for a JSON body with a \u0000 escape: the NUL

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/internal/jsonlimit"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/views"
 )
@@ -76,11 +77,11 @@ func (s *Server) testInboxMessage(c *fiber.Ctx) error {
 		m.Body = d.Body
 	}
 	if p := bytes.TrimSpace(d.Payload); len(p) > 0 && !bytes.Equal(p, []byte("{}")) || d.Channel == connectors.KindSendWebhook {
-		var buf bytes.Buffer
-		if json.Indent(&buf, d.Payload, "", "  ") == nil {
-			m.Payload = buf.String()
+		// Indented within a size cap, linear whatever the depth (run_explorer.go).
+		if json.Valid(d.Payload) {
+			m.Payload = jsonlimit.Pretty(d.Payload, maxShownEntry)
 		} else {
-			m.Payload = string(d.Payload)
+			m.Payload = jsonlimit.Clip(string(d.Payload), maxShownEntry, 0)
 		}
 	}
 	return render(c, views.TestInboxMessagePage(s.page(c, "Test inbox"), m))

@@ -63,6 +63,9 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	if j.Status != store.JourneyLive {
 		return newError(fiber.StatusConflict, "journey_not_live", "the journey is %s, not live: it takes no entries", j.Status)
 	}
+	if err := refuseDeep(body); err != nil {
+		return err
+	}
 	var parsed any
 	if err := json.Unmarshal(body, &parsed); err != nil {
 		return errBadRequest("the body is not valid JSON: %v", err)

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/waymarkhq/waymark/internal/jsonlimit"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/views"
 	"github.com/waymarkhq/waymark/worker"
@@ -178,24 +180,54 @@ func detailKV(d map[string]any) (kvs []views.KV, errText, deliveryID string) {
 	return kvs, errText, deliveryID
 }
 
-// jsonText shows a value as JSON text, without JSON's HTML escapes (the
-// page escapes it; \u003c would only hide what the data says).
+// Stored JSON is shown within these sizes, cut with a visible marker
+// (jsonlimit.Clip): a value inline (a step's detail, an attribute, an
+// event's properties) and a run's entry event, indented.
+const (
+	maxShownValue = 8 << 10
+	maxShownEntry = 64 << 10
+)
+
+// jsonText shows a value as compact JSON text, at most maxShownValue
+// bytes, without JSON's HTML escapes (the page escapes it; \u003c would
+// only hide what the data says).
 func jsonText(v any) string {
 	if s, ok := v.(string); ok {
-		return s
+		return jsonlimit.Clip(s, maxShownValue, 0)
 	}
-	return jsonIndent(v, "")
+	b, err := compactJSON(v)
+	if err != nil {
+		return jsonlimit.Clip(fmt.Sprint(v), maxShownValue, 0)
+	}
+	return jsonlimit.Clip(string(b), maxShownValue, 0)
 }
 
-func jsonIndent(v any, indent string) string {
-	var b strings.Builder
+// compactJSON encodes v without HTML escapes or a final newline: linear in
+// the value's size, whatever its depth.
+func compactJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", indent)
 	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
+		return nil, err
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// entryText shows a stored entry event indented, within maxShownEntry
+// bytes. Indentation stops deepening after jsonlimit.IndentLevels levels,
+// so a deep document (stored before bodies were limited to
+// jsonlimit.MaxDepth levels) costs its size, not its size squared.
+func entryText(raw []byte) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return jsonlimit.Clip(string(raw), maxShownEntry, 0)
+	}
+	b, err := compactJSON(v)
+	if err != nil {
+		return jsonlimit.Clip(string(raw), maxShownEntry, 0)
+	}
+	return jsonlimit.Pretty(b, maxShownEntry)
 }
 
 func deliveryRows(ds []store.Delivery) []views.DeliveryRow {
@@ -256,10 +288,7 @@ func (s *Server) runShow(c *fiber.Ctx) error {
 	st.Deliveries = deliveryRows(ds)
 	if RoleAllows(u.Role, PermProfilesRead) && len(r.EntryEvent) > 0 {
 		// The entry event may carry personal data: profile readers only.
-		var v any
-		if json.Unmarshal(r.EntryEvent, &v) == nil {
-			st.Entry = jsonIndent(v, "  ")
-		}
+		st.Entry = entryText(r.EntryEvent)
 	}
 	editor := canEdit(c)
 	st.CanCancel = editor && !r.Final()

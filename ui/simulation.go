@@ -54,6 +54,9 @@ func (s *Server) simulate(c *fiber.Ctx, workspaceID string, mayReadProfiles, may
 	if _, err := s.store.GetJourney(c.UserContext(), workspaceID, id); err != nil {
 		return journeyError(err)
 	}
+	if err := refuseDeep(c.Body()); err != nil {
+		return err
+	}
 	var body simulateBody
 	dec := json.NewDecoder(bytes.NewReader(c.Body()))
 	dec.DisallowUnknownFields()

@@ -5,10 +5,13 @@ package profiles
 
 import (
 	"fmt"
+	"maps"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 
+	"github.com/waymarkhq/waymark/internal/jsonlimit"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 )
@@ -79,6 +82,14 @@ func (p *Input) Validate(prefix string) []Problem {
 		if k == "" || len(k) > 64 {
 			bad("attributes", "attribute names are 1 to 64 characters")
 			break
+		}
+	}
+	// The attributes object is stored and shown as one JSON document: with
+	// it, a value nests at most jsonlimit.MaxDepth levels (the API refuses
+	// deeper bodies before decoding; this holds for every other writer).
+	for _, k := range slices.Sorted(maps.Keys(p.Attributes)) {
+		if jsonlimit.Exceeds(p.Attributes[k], jsonlimit.MaxDepth-1) {
+			bad("attributes."+k, "nested too deep: objects and arrays may nest at most %d levels, the attributes object included", jsonlimit.MaxDepth)
 		}
 	}
 	for ch, v := range p.Consent {
