@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/jsonlimit"
 	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/store"
@@ -233,14 +234,31 @@ func (s *Server) apiEvents(c *fiber.Ctx) error {
 		}
 		events = []eventJSON{e}
 	}
+	batch := len(events) > 1 || bytes.Contains(body, []byte(`"events"`))
+	prefix := func(i int) string {
+		if batch {
+			return fmt.Sprintf("events[%d].", i)
+		}
+		return ""
+	}
+	// An event's profile field writes the profile (email, phone,
+	// attributes, consent): that is profiles:write, which events:write
+	// alone does not grant. One such event refuses the whole request, as
+	// an invalid one does: nothing is written.
+	if key := currentAPIKey(c); !key.HasScope(auth.ScopeProfilesWrite) {
+		for i, e := range events {
+			if e.Profile != nil {
+				return &Error{Status: fiber.StatusForbidden, Code: "insufficient_scope",
+					Message: fmt.Sprintf("%sprofile: updating a profile with an event needs the %q scope; this API key lacks it (send the event without \"profile\", or use a key with %s)",
+						prefix(i), auth.ScopeProfilesWrite, auth.ScopeProfilesWrite),
+					Details: []Detail{{Field: prefix(i) + "profile", Message: fmt.Sprintf("needs the %q scope", auth.ScopeProfilesWrite)}}}
+			}
+		}
+	}
 	now := s.cfg.Now()
 	var ds []Detail
 	for i := range events {
-		prefix := ""
-		if len(events) > 1 || bytes.Contains(body, []byte(`"events"`)) {
-			prefix = fmt.Sprintf("events[%d].", i)
-		}
-		ds = append(ds, events[i].validate(prefix, now)...)
+		ds = append(ds, events[i].validate(prefix(i), now)...)
 	}
 	if len(ds) > 0 {
 		return invalid(ds)

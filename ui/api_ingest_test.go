@@ -70,7 +70,7 @@ func TestEventsAPI(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
-	ev := b.apiKey(store.DefaultWorkspaceID, "events:write")
+	ev := b.apiKey(store.DefaultWorkspaceID, "events:write", "profiles:write") // events that carry "profile"
 	res := b.call("POST", "/api/v1/journeys", admin, []byte(eventJourney))
 	require.Equal(t, 201, res.status, string(res.body))
 	jid := res.json(t)["id"].(string)
@@ -125,7 +125,7 @@ func TestEventsAPI(t *testing.T) {
 func TestEventsAPIBadInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ev := b.apiKey(store.DefaultWorkspaceID, "events:write")
+	ev := b.apiKey(store.DefaultWorkspaceID, "events:write", "profiles:write") // events that carry "profile"
 	ro := b.apiKey(store.DefaultWorkspaceID, "journeys:read")
 	res := b.call("POST", "/api/v1/events", ro, []byte(`{"name": "x", "profile_id": "p"}`))
 	require.Equal(t, 403, res.status)
@@ -208,7 +208,7 @@ func TestRunMove(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
-	writer := b.apiKey(store.DefaultWorkspaceID, "journeys:write", "journeys:read", "events:write")
+	writer := b.apiKey(store.DefaultWorkspaceID, "journeys:write", "journeys:read", "events:write", "profiles:write")
 	res := b.call("POST", "/api/v1/journeys", admin, []byte(eventJourney))
 	require.Equal(t, 201, res.status, string(res.body))
 	jid := res.json(t)["id"].(string)

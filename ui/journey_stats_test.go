@@ -144,7 +144,7 @@ func TestJourneyStatsReconcile(t *testing.T) {
 	b := setup(t)
 	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
 	reader := b.apiKey(store.DefaultWorkspaceID, "journeys:read")
-	ev := b.apiKey(store.DefaultWorkspaceID, "events:write")
+	ev := b.apiKey(store.DefaultWorkspaceID, "events:write", "profiles:write") // its events carry "profile"
 	_, err := b.store.CreateConnector(b.ctx, store.Connector{WorkspaceID: store.DefaultWorkspaceID, Name: "flaky", Type: store.SandboxConnector, Enabled: true})
 	require.NoError(t, err)
 	res := b.call("POST", "/api/v1/journeys", admin, []byte(statsJourney))

@@ -47,7 +47,7 @@ var apiOps = map[string]apiOp{
 	"GET /api/v1/journeys/{id}/runs.csv":           {Summary: "The journey's runs as streamed CSV (?from=&to=; email and phone with profiles:read)", Tag: "analytics"},
 	"GET /api/v1/journeys/{id}/deliveries.csv":     {Summary: "The journey's messages as streamed CSV (?from=&to=; recipient and subject with profiles:read)", Tag: "analytics"},
 
-	"POST /api/v1/events":                        {Summary: "One event, or {\"events\": […]} (at most 1,000); Idempotency-Key replays the first response", Tag: "ingestion", Request: "EventOrBatch", Status: "202"},
+	"POST /api/v1/events":                        {Summary: "One event, or {\"events\": […]} (at most 1,000); Idempotency-Key replays the first response; an event's \"profile\" also needs profiles:write", Tag: "ingestion", Request: "EventOrBatch", Status: "202"},
 	"POST /api/v1/profiles":                      {Summary: "Upsert a profile by external_id (201 when created)", Tag: "ingestion", Request: "Profile", Response: "Profile"},
 	"GET /api/v1/profiles/{external_id}":         {Summary: "A profile", Tag: "ingestion", Response: "Profile"},
 	"GET /api/v1/profiles/{external_id}/export":  {Summary: "Everything stored about a profile (privacy export)", Tag: "privacy"},

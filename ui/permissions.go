@@ -182,7 +182,7 @@ var routeTable = map[string]Access{
 	"GET /api/v1/journeys/:id/hook":              apiScope(auth.ScopeAdmin), // the signing secrets
 	"PUT /api/v1/journeys/:id/hook":              apiScope(auth.ScopeAdmin),
 	"POST /api/v1/journeys/:id/hook/rotate":      apiScope(auth.ScopeAdmin),
-	"POST /api/v1/events":                        apiScope(auth.ScopeEventsWrite),
+	"POST /api/v1/events":                        apiScope(auth.ScopeEventsWrite), // an event's "profile" also needs profiles:write (ui/api_ingest.go)
 	"POST /api/v1/profiles":                      apiScope(auth.ScopeProfilesWrite),
 	"GET /api/v1/profiles/:external_id":          apiScope(auth.ScopeProfilesRead),
 	"GET /api/v1/profiles/:external_id/export":   apiScope(auth.ScopeProfilesRead),
