@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/worker"
 )
@@ -54,17 +55,23 @@ type runJSON struct {
 	Steps           []stepJSON       `json:"steps,omitempty"`
 	Deliveries      []deliveryJSON   `json:"deliveries,omitempty"`
 	Entry           *json.RawMessage `json:"entry,omitempty"`
+	// PersonalDataHidden: the key lacks profiles:read, so the deliveries'
+	// recipient and subject, the entry event and the attribute values
+	// update_profile steps wrote are left out.
+	PersonalDataHidden bool `json:"personal_data_hidden,omitempty"`
 }
 
 type stepJSON struct {
-	Sequence   int            `json:"seq"`
-	NodeID     string         `json:"node_id"`
-	Kind       string         `json:"kind"`
-	Port       string         `json:"port,omitempty"`
-	Outcome    string         `json:"outcome"`
-	Detail     map[string]any `json:"detail,omitempty"`
-	StartedAt  time.Time      `json:"started_at"`
-	FinishedAt time.Time      `json:"finished_at"`
+	Sequence int            `json:"seq"`
+	NodeID   string         `json:"node_id"`
+	Kind     string         `json:"kind"`
+	Port     string         `json:"port,omitempty"`
+	Outcome  string         `json:"outcome"`
+	Detail   map[string]any `json:"detail,omitempty"`
+	// DetailHidden: Detail holds profile data the key may not read.
+	DetailHidden bool      `json:"detail_hidden,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	FinishedAt   time.Time `json:"finished_at"`
 }
 
 type deliveryJSON struct {
@@ -73,8 +80,8 @@ type deliveryJSON struct {
 	NodeID     string    `json:"node_id"`
 	Connector  string    `json:"connector"`
 	Channel    string    `json:"channel"`
-	Recipient  string    `json:"recipient"`
-	Subject    string    `json:"subject,omitempty"`
+	Recipient  string    `json:"recipient,omitempty"` // with profiles:read
+	Subject    string    `json:"subject,omitempty"`   // with profiles:read
 	Status     string    `json:"status"`
 	Error      string    `json:"error,omitempty"`
 	Attempts   int       `json:"attempts"`
@@ -144,8 +151,12 @@ func (s *Server) apiRunList(c *fiber.Ctx) error {
 }
 
 // apiRunGet: GET /api/v1/runs/{id} with its step timeline and messages.
+// Recipients, subjects, the entry event (body and headers) and the values
+// update_profile steps wrote are personal data: they need profiles:read,
+// as the CSV exports' personal columns do.
 func (s *Server) apiRunGet(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
+	key := currentAPIKey(c)
+	ws, personal := key.WorkspaceID, key.HasScope(auth.ScopeProfilesRead)
 	r, err := s.store.GetWorkspaceRun(c.UserContext(), ws, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound("run")
@@ -165,6 +176,9 @@ func (s *Server) apiRunGet(c *fiber.Ctx) error {
 	for i, st := range steps {
 		out.Steps[i] = stepJSON{Sequence: st.Sequence, NodeID: st.NodeID, Kind: st.Kind, Port: st.Port, Outcome: st.Outcome,
 			Detail: st.Detail, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt}
+		if !personal && personalStep(st.Kind) && len(st.Detail) > 0 {
+			out.Steps[i].Detail, out.Steps[i].DetailHidden = nil, true
+		}
 	}
 	ds, _, err := s.store.ListDeliveries(c.UserContext(), ws, store.DeliveryFilter{RunID: r.ID, Limit: 500})
 	if err != nil {
@@ -173,8 +187,14 @@ func (s *Server) apiRunGet(c *fiber.Ctx) error {
 	out.Deliveries = make([]deliveryJSON, len(ds))
 	for i, d := range ds {
 		out.Deliveries[i] = toDeliveryJSON(d)
+		if !personal {
+			out.Deliveries[i].Recipient, out.Deliveries[i].Subject = "", ""
+		}
 	}
-	if len(r.EntryEvent) > 0 {
+	switch {
+	case !personal:
+		out.PersonalDataHidden = true
+	case len(r.EntryEvent) > 0:
 		raw := json.RawMessage(r.EntryEvent)
 		out.Entry = &raw
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -38,6 +39,13 @@ type hookStore interface {
 func (s *Server) hookRoutes(app fiber.Router) {
 	app.Post("/hooks/:key", s.hook)
 }
+
+// credentialHeader matches request headers that may carry a credential:
+// Authorization, Cookie, Proxy-Authorization, X-Api-Key, X-Auth-Token,
+// signatures, and anything else whose name says auth, key, token, secret,
+// cookie, signature or password. They are never kept in the entry event
+// (security review F9).
+var credentialHeader = regexp.MustCompile(`(?i)auth|key|token|secret|cookie|signature|password`)
 
 // hook takes a signed POST for a journey with a webhook trigger: it
 // verifies the signature over the raw body, de-duplicates on webhook-id,
@@ -83,7 +91,7 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	headers := map[string][]string{}
 	c.Request().Header.VisitAll(func(k, v []byte) {
 		name := strings.ToLower(string(k))
-		if name == "authorization" || name == "cookie" || strings.HasPrefix(name, "webhook-signature") || name == "x-hub-signature-256" {
+		if credentialHeader.MatchString(name) {
 			return // never keep credentials in the entry event
 		}
 		headers[name] = append(headers[name], string(v))

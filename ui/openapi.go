@@ -55,7 +55,7 @@ var apiOps = map[string]apiOp{
 	"GET /api/v1/profiles/{external_id}/imports": {Summary: "Profile imports", Tag: "ingestion"},
 
 	"GET /api/v1/runs":              {Summary: "List runs (?journey_id=, profile_id=<external id>, status=, cursor=, limit=)", Tag: "runs"},
-	"GET /api/v1/runs/{id}":         {Summary: "One run with its step timeline and messages", Tag: "runs", Response: "Run"},
+	"GET /api/v1/runs/{id}":         {Summary: "One run with its step timeline and messages (recipients, subjects and the entry event need profiles:read)", Tag: "runs", Response: "Run"},
 	"POST /api/v1/runs/{id}/cancel": {Summary: "End a live run", Tag: "runs", Response: "Run"},
 	"POST /api/v1/runs/{id}/retry":  {Summary: "Retry a failed run from its failed node", Tag: "runs", Response: "Run"},
 	"POST /api/v1/runs/{id}/move":   {Summary: "Move a live or failed run to another node of its version {\"node_id\"} (admin, audited)", Tag: "runs", Response: "Run"},

@@ -130,7 +130,7 @@ var routeTable = map[string]Access{
 	// Run explorer and profile page (ui/run_explorer.go). Cancel and
 	// retry are editors' and admins' (audited); profiles need profiles:read.
 	"GET /runs":                  user(PermJourneysRead),
-	"GET /runs/:id":              user(PermJourneysRead),
+	"GET /runs/:id":              user(PermJourneysRead), // recipients, subjects, entry for profiles:read only
 	"POST /runs/:id/cancel":      user(PermJourneysWrite),
 	"POST /runs/:id/retry":       user(PermJourneysWrite),
 	"POST /runs/:id/move":        user(PermAdmin),
@@ -189,7 +189,7 @@ var routeTable = map[string]Access{
 	"DELETE /api/v1/profiles/:external_id":       apiScope(auth.ScopeProfilesWrite), // erasure
 	"GET /api/v1/journeys/:id/triggers":          apiScope(auth.ScopeJourneysRead),
 	"GET /api/v1/runs":                           apiScope(auth.ScopeJourneysRead),
-	"GET /api/v1/runs/:id":                       apiScope(auth.ScopeJourneysRead),
+	"GET /api/v1/runs/:id":                       apiScope(auth.ScopeJourneysRead), // recipients, subjects, entry need profiles:read (ui/api_runs.go)
 	"POST /api/v1/runs/:id/cancel":               apiScope(auth.ScopeJourneysWrite),
 	"POST /api/v1/runs/:id/retry":                apiScope(auth.ScopeJourneysWrite),
 	"POST /api/v1/runs/:id/move":                 apiScope(auth.ScopeAdmin),

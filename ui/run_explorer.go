@@ -230,14 +230,24 @@ func entryText(raw []byte) string {
 	return jsonlimit.Pretty(b, maxShownEntry)
 }
 
-func deliveryRows(ds []store.Delivery) []views.DeliveryRow {
+// deliveryRows lists messages; personal false leaves out the recipient and
+// the subject (rendered per profile, it may carry personal data), as the
+// deliveries CSV does for roles without profiles:read.
+func deliveryRows(ds []store.Delivery, personal bool) []views.DeliveryRow {
 	out := make([]views.DeliveryRow, len(ds))
 	for i, d := range ds {
 		out[i] = views.DeliveryRow{ID: d.ID, RunID: d.RunID, Seq: d.Sequence, NodeID: d.NodeID, Channel: d.Channel, Connector: d.Connector,
-			Recipient: d.Recipient, Subject: d.Subject, Status: d.Status, Error: d.Error, Attempts: d.Attempts, Created: runTime(d.CreatedAt)}
+			Status: d.Status, Error: d.Error, Attempts: d.Attempts, Created: runTime(d.CreatedAt)}
+		if personal {
+			out[i].Recipient, out[i].Subject = d.Recipient, d.Subject
+		}
 	}
 	return out
 }
+
+// personalStep reports whether a step's detail values are profile data:
+// an update_profile step records the attribute values it wrote.
+func personalStep(kind string) bool { return kind == "update_profile" }
 
 // runShow: GET /runs/:id, the run's timeline.
 func (s *Server) runShow(c *fiber.Ctx) error {
@@ -276,18 +286,24 @@ func (s *Server) runShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Recipients, subjects, the entry event and the attribute values a step
+	// wrote are personal data: profile readers only (docs/security.md).
+	st.Personal = RoleAllows(u.Role, PermProfilesRead)
 	for _, step := range steps {
 		kvs, errText, did := detailKV(step.Detail)
-		st.Steps = append(st.Steps, views.StepRow{Seq: step.Sequence, Time: runTime(step.FinishedAt), NodeID: step.NodeID, NodeTitle: titles[step.NodeID],
-			Kind: step.Kind, Port: step.Port, Outcome: step.Outcome, Details: kvs, Error: errText, DeliveryID: did})
+		row := views.StepRow{Seq: step.Sequence, Time: runTime(step.FinishedAt), NodeID: step.NodeID, NodeTitle: titles[step.NodeID],
+			Kind: step.Kind, Port: step.Port, Outcome: step.Outcome, Details: kvs, Error: errText, DeliveryID: did}
+		if !st.Personal && personalStep(step.Kind) && len(kvs) > 0 {
+			row.Details, row.DetailsHidden = nil, true
+		}
+		st.Steps = append(st.Steps, row)
 	}
 	ds, _, err := s.store.ListDeliveries(ctx, ws, store.DeliveryFilter{RunID: r.ID, Limit: 500})
 	if err != nil {
 		return err
 	}
-	st.Deliveries = deliveryRows(ds)
-	if RoleAllows(u.Role, PermProfilesRead) && len(r.EntryEvent) > 0 {
-		// The entry event may carry personal data: profile readers only.
+	st.Deliveries = deliveryRows(ds, st.Personal)
+	if st.Personal && len(r.EntryEvent) > 0 {
 		st.Entry = entryText(r.EntryEvent)
 	}
 	editor := canEdit(c)
@@ -384,7 +400,8 @@ func (s *Server) profileShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	st.Deliveries = deliveryRows(ds)
+	// The page is for profile readers: recipients and subjects shown.
+	st.Deliveries = deliveryRows(ds, true)
 	if st.BestHour, err = s.profileBestHour(ctx, p); err != nil { // ui/intelligence.go
 		return err
 	}

@@ -36,16 +36,19 @@ type RunsPage struct {
 
 // StepRow is one ledger step in a run's timeline.
 type StepRow struct {
-	Seq        int
-	Time       string
-	NodeID     string
-	NodeTitle  string
-	Kind       string
-	Port       string
-	Outcome    string
-	Details    []KV // the values that decided the step
-	Error      string
-	DeliveryID string
+	Seq       int
+	Time      string
+	NodeID    string
+	NodeTitle string
+	Kind      string
+	Port      string
+	Outcome   string
+	Details   []KV // the values that decided the step
+	// DetailsHidden: the values are profile data the viewer may not read
+	// (an update_profile step's attribute values).
+	DetailsHidden bool
+	Error         string
+	DeliveryID    string
 }
 
 // DeliveryRow is one message of a run or a profile.
@@ -71,7 +74,11 @@ type RunPage struct {
 	WaitEvent  string
 	FinishedAt string
 	Converted  string
-	Entry      string // the entry event as indented JSON ("" when hidden)
+	Entry      string // the entry event as indented JSON, size-capped ("" when hidden)
+	// Personal: the viewer reads profile data (profiles:read), so
+	// recipients, subjects, the entry event and written attribute values
+	// are shown; otherwise they are left out and the page says so.
+	Personal   bool
 	Steps      []StepRow
 	Deliveries []DeliveryRow
 	CanCancel  bool
