@@ -116,6 +116,19 @@ func (s *Store) ClaimWebhook(ctx context.Context, journeyID, webhookID string) (
 	return "", dbErr(err, "recording webhook receipt")
 }
 
+// ClaimWebhookWithin is ClaimWebhook for a key that counts only within a
+// window (a GitHub-scheme body hash): a receipt older than window no longer
+// blocks it and is replaced. Concurrent claims of one key still have one
+// winner: the stale receipt is deleted first, then the key is inserted,
+// and the primary key refuses every insert but the first.
+func (s *Store) ClaimWebhookWithin(ctx context.Context, journeyID, key string, window time.Duration) (string, error) {
+	if err := s.db.WithContext(ctx).Where("journey_id = ? AND webhook_id = ? AND received_at < ?", journeyID, key, s.nowUTC().Add(-window)).
+		Delete(&webhookReceiptRow{}).Error; err != nil {
+		return "", dbErr(err, "expiring webhook receipt")
+	}
+	return s.ClaimWebhook(ctx, journeyID, key)
+}
+
 // SetWebhookRun records the run a webhook created.
 func (s *Store) SetWebhookRun(ctx context.Context, journeyID, webhookID, runID string) error {
 	return dbErr(s.db.WithContext(ctx).Model(&webhookReceiptRow{}).Where("journey_id = ? AND webhook_id = ?", journeyID, webhookID).

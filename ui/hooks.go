@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,12 +24,13 @@ type HookService interface {
 	Get(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
 	Rotate(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
 	SetScheme(ctx context.Context, workspaceID, journeyID, scheme string) (hooks.Hook, error)
-	Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, string, error)
+	Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, hooks.Receipt, error)
 }
 
 // hookStore is what the webhook endpoint needs from storage.
 type hookStore interface {
 	ClaimWebhook(ctx context.Context, journeyID, webhookID string) (string, error)
+	ClaimWebhookWithin(ctx context.Context, journeyID, key string, window time.Duration) (string, error)
 	SetWebhookRun(ctx context.Context, journeyID, webhookID, runID string) error
 	ReleaseWebhook(ctx context.Context, journeyID, webhookID string) error
 	CanEnterWebhook(w store.WebhookEntry) bool
@@ -48,9 +50,10 @@ func (s *Server) hookRoutes(app fiber.Router) {
 var credentialHeader = regexp.MustCompile(`(?i)auth|key|token|secret|cookie|signature|password`)
 
 // hook takes a signed POST for a journey with a webhook trigger: it
-// verifies the signature over the raw body, de-duplicates on webhook-id,
-// maps the body to a profile with the trigger's expressions, and enters the
-// profile into the journey's live version. 202 {"run_id"}.
+// verifies the signature over the raw body, de-duplicates on webhook-id
+// (GitHub scheme: also on the body, see hooks.Receipt), maps the body to a
+// profile with the trigger's expressions, and enters the profile into the
+// journey's live version. 202 {"run_id"}.
 func (s *Server) hook(c *fiber.Ctx) error {
 	if s.hooks == nil || s.engine == nil {
 		return errNotFound("hook")
@@ -58,7 +61,7 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	key := c.Params("key")
 	body := c.Body()
-	j, webhookID, err := s.hooks.Verify(ctx, key, func(name string) string { return c.Get(name) }, body)
+	j, receipt, err := s.hooks.Verify(ctx, key, func(name string) string { return c.Get(name) }, body)
 	var ve *hooks.VerifyError
 	if errors.As(err, &ve) {
 		s.logger.Info("webhook refused", slog.String("hook_key_prefix", prefix(key)), slog.String("reason", ve.Code),
@@ -105,34 +108,69 @@ func (s *Server) hook(c *fiber.Ctx) error {
 		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "unmapped_profile", Message: details[0].Field + ": " + details[0].Message, Details: details}
 	}
 
-	if done, err := s.hookEnterAtOnce(c, j, webhookID, trigger.ID, p, ev); done || err != nil {
-		return err
-	}
-	first, err := s.store.ClaimWebhook(ctx, j.ID, webhookID)
-	if errors.Is(err, store.ErrConflict) {
-		msg := "this webhook-id was already received"
-		if first != "" {
-			msg += "; it created run " + first
+	if receipt.Body == "" { // the one-commit path de-duplicates on the id alone
+		if done, err := s.hookEnterAtOnce(c, j, receipt.ID, trigger.ID, p, ev); done || err != nil {
+			return err
 		}
-		return newError(fiber.StatusConflict, "duplicate_webhook", "%s", msg)
 	}
+	keys, err := s.claimWebhook(ctx, j.ID, receipt)
 	if err != nil {
 		return err
 	}
 	runID, status, err := s.hookEnter(ctx, j, trigger.ID, p, ev)
 	if err != nil {
-		if rerr := s.store.ReleaseWebhook(context.WithoutCancel(ctx), j.ID, webhookID); rerr != nil {
-			return errors.Join(err, rerr)
+		for _, k := range keys {
+			if rerr := s.store.ReleaseWebhook(context.WithoutCancel(ctx), j.ID, k); rerr != nil {
+				return errors.Join(err, rerr)
+			}
 		}
 		return err
 	}
 	if runID == "" {
 		return c.Status(fiber.StatusOK).JSON(fiber.Map{"run_id": nil, "entered": false, "reason": status})
 	}
-	if err := s.store.SetWebhookRun(ctx, j.ID, webhookID, runID); err != nil {
-		return err
+	for _, k := range keys {
+		if err := s.store.SetWebhookRun(ctx, j.ID, k, runID); err != nil {
+			return err
+		}
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": runID, "entered": true})
+}
+
+// claimWebhook records a request's receipt keys, its id and (GitHub
+// scheme) its body within hooks.BodyWindow, and returns them; a key seen
+// before is 409 duplicate_webhook naming the run it created, and the keys
+// this request claimed are released again.
+func (s *Server) claimWebhook(ctx context.Context, journeyID string, r hooks.Receipt) ([]string, error) {
+	first, err := s.store.ClaimWebhook(ctx, journeyID, r.ID)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, duplicateWebhook("this webhook-id was already received", first)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Body == "" {
+		return []string{r.ID}, nil
+	}
+	first, err = s.store.ClaimWebhookWithin(ctx, journeyID, r.Body, hooks.BodyWindow)
+	if err == nil {
+		return []string{r.ID, r.Body}, nil
+	}
+	if rerr := s.store.ReleaseWebhook(context.WithoutCancel(ctx), journeyID, r.ID); rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return nil, duplicateWebhook(fmt.Sprintf("this body was already received within %s (the GitHub scheme signs only the body, so a replay is recognised by it, whatever its X-GitHub-Delivery)",
+			hooks.BodyWindow), first)
+	}
+	return nil, err
+}
+
+func duplicateWebhook(msg, runID string) error {
+	if runID != "" {
+		msg += "; it created run " + runID
+	}
+	return newError(fiber.StatusConflict, "duplicate_webhook", "%s", msg)
 }
 
 func prefix(key string) string {
@@ -231,11 +269,7 @@ func (s *Server) hookEnterAtOnce(c *fiber.Ctx, j store.Journey, webhookID, trigg
 	var refused *store.EntryRefusedError
 	switch {
 	case errors.As(err, &dup):
-		msg := "this webhook-id was already received"
-		if dup.RunID != "" {
-			msg += "; it created run " + dup.RunID
-		}
-		return true, newError(fiber.StatusConflict, "duplicate_webhook", "%s", msg)
+		return true, duplicateWebhook("this webhook-id was already received", dup.RunID)
 	case errors.As(err, &refused):
 		return true, c.Status(fiber.StatusOK).JSON(fiber.Map{"run_id": nil, "entered": false, "reason": refused.Reason})
 	case err != nil:

@@ -42,6 +42,24 @@ const Tolerance = 5 * time.Minute
 // RotationGrace is how long the previous secret stays valid after a rotation.
 const RotationGrace = 24 * time.Hour
 
+// BodyWindow is how long a GitHub-scheme body is remembered: the same body
+// again within it is a replay (see Receipt).
+const BodyWindow = 24 * time.Hour
+
+// Receipt is what a verified request is de-duplicated by.
+type Receipt struct {
+	// ID is the sender's message id: webhook-id (Standard Webhooks), else
+	// X-GitHub-Delivery, else "sig:" and the signature. Remembered as long
+	// as receipts are kept.
+	ID string
+	// Body is set for schemes whose signature covers neither a timestamp
+	// nor the id (GitHub: only the body), so a captured request stays
+	// valid forever and its unsigned id can be changed at will: "body:"
+	// and the body's SHA-256. A second request with the same body within
+	// BodyWindow is a replay, whatever its id.
+	Body string
+}
+
 // Service is the hooks service.
 type Service struct {
 	st      Store
@@ -217,19 +235,23 @@ func refused(code, format string, args ...any) error {
 	return &VerifyError{Status: 401, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Verify checks a request to /hooks/{key} and returns its journey and the
-// id to de-duplicate it by. header looks a header up case-insensitively.
-func (s *Service) Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, string, error) {
+// Verify checks a request to /hooks/{key} and returns its journey and what
+// to de-duplicate it by. header looks a header up case-insensitively.
+func (s *Service) Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, Receipt, error) {
 	v, err := s.verifier(ctx, key)
 	if err != nil {
-		return store.Journey{}, "", err
+		return store.Journey{}, Receipt{}, err
 	}
 	if v.scheme == store.HookGitHub {
 		id, err := verifyGitHub(v.secrets, header, body)
-		return v.journey, id, err
+		if err != nil {
+			return v.journey, Receipt{}, err
+		}
+		sum := sha256.Sum256(body)
+		return v.journey, Receipt{ID: id, Body: "body:" + hex.EncodeToString(sum[:])}, nil
 	}
 	id, err := VerifyStandard(v.secrets, header, body, s.now())
-	return v.journey, id, err
+	return v.journey, Receipt{ID: id}, err
 }
 
 func (s *Service) verifier(ctx context.Context, key string) (verifier, error) {
@@ -327,7 +349,8 @@ func VerifyStandard(secretList []string, header func(string) string, body []byte
 
 // verifyGitHub checks X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the
 // body>, keyed with the whole secret string as GitHub does. The
-// de-duplication id is X-GitHub-Delivery (or the signature).
+// de-duplication id is X-GitHub-Delivery (or the signature). Neither a
+// timestamp nor the id is signed: Verify adds the body's hash (Receipt).
 func verifyGitHub(secretList []string, header func(string) string, body []byte) (string, error) {
 	sig := header("X-Hub-Signature-256")
 	value, ok := strings.CutPrefix(sig, "sha256=")
