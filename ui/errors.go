@@ -108,7 +108,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if e.Status >= 500 {
 		s.logger.LogAttrs(c.UserContext(), slog.LevelError, "request failed",
 			slog.String("request_id", requestID(c)), slog.String("method", c.Method()),
-			slog.String("path", c.Path()), slog.String("error", err.Error()))
+			slog.String("path", logPath(c.Path())), slog.String("error", err.Error()))
 	}
 	c.Status(e.Status)
 	if wantsJSON(c) {

@@ -48,7 +48,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	s.logger.LogAttrs(c.UserContext(), level, "http",
 		slog.String("request_id", requestID(c)),
 		slog.String("method", c.Method()),
-		slog.String("path", c.Path()),
+		slog.String("path", logPath(c.Path())),
 		slog.Int("status", status),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("ip", c.IP()),

@@ -34,6 +34,7 @@ type testBundle struct {
 	store  *store.Store
 	server *ui.Server
 	redis  error // what the redis readiness check answers
+	logs   *lockedBuffer // everything the server logged
 }
 
 type testLogWriter struct{ t *testing.T }
@@ -53,7 +54,7 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	_, err = st.EnsureWorkspace(ctx, store.DefaultWorkspaceID, "Default")
 	require.NoError(t, err)
-	b := &testBundle{t: t, ctx: ctx, store: st}
+	b := &testBundle{t: t, ctx: ctx, store: st, logs: &lockedBuffer{}}
 	reg := nodes.NewRegistry()
 	require.NoError(t, builtin.Register(reg))
 	srv, err := ui.New(ui.Config{Version: "test", SetupToken: "setup-token-123", BodyLimit: 64 << 10}, ui.Deps{
@@ -61,7 +62,7 @@ func setup(t *testing.T) *testBundle {
 		Journeys: journeys.New(st, reg),
 		Engine:   b.newEngine(reg),
 		Hooks:    b.newHooks(),
-		Logger:   slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
+		Logger:   slog.New(slog.NewTextHandler(io.MultiWriter(testLogWriter{t}, b.logs), nil)),
 		Checks: []ui.Check{
 			{Name: "database", Fn: st.Ping},
 			{Name: "redis", Fn: func(context.Context) error { return b.redis }},

@@ -132,8 +132,8 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 	if !isUIPath(c.Path()) {
 		return c.Next()
 	}
-	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.sameOrigin(c, origin) {
-		s.logger.Warn("csrf: foreign origin", slog.String("origin", origin), slog.String("path", c.Path()))
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.sameOrigin(c, origin) && !(origin == "null" && isTokenPage(c.Path())) {
+		s.logger.Warn("csrf: foreign origin", slog.String("origin", origin), slog.String("path", logPath(c.Path())))
 		return newError(fiber.StatusForbidden, "csrf", "request from another site refused")
 	}
 	var want string
@@ -150,6 +150,33 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		return newError(fiber.StatusForbidden, "csrf", "the form has expired or did not come from Waymark; reload the page and try again")
 	}
 	return c.Next()
+}
+
+// isTokenPage reports whether p is a one-time link's page (an invitation
+// or a password reset). Those pages send Referrer-Policy: no-referrer so
+// the token in their URL never leaks, and browsers then send
+// "Origin: null" with their form; the form's CSRF token, bound to this
+// browser's cookie, is the proof there (the token check still runs).
+func isTokenPage(p string) bool {
+	return strings.HasPrefix(p, "/invite/") || strings.HasPrefix(p, "/reset/")
+}
+
+// tokenPathPrefixes are the paths whose last segment is a secret: a
+// one-time link or an unsubscribe token. logPath hides it.
+var tokenPathPrefixes = []string{"/invite/", "/reset/", "/u/"}
+
+// logPath is p as logs may show it: one-time and unsubscribe tokens are
+// replaced by "…".
+func logPath(p string) string {
+	for _, pre := range tokenPathPrefixes {
+		if rest, ok := strings.CutPrefix(p, pre); ok && rest != "" {
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				return pre + "…" + rest[i:]
+			}
+			return pre + "…"
+		}
+	}
+	return p
 }
 
 func (s *Server) sameOrigin(c *fiber.Ctx, origin string) bool {
