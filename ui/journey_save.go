@@ -57,7 +57,9 @@ func (s *Server) journeySaveDraft(c *fiber.Ctx) error {
 		return errBadRequest("revision: required (the draft revision the document is based on)")
 	}
 	ctx, ws := c.UserContext(), currentWorkspace(c)
-	j, _, err := s.journeys.SaveDraft(ctx, ws, c.Params("id"), req.Revision, req.Document, actorName(c), journeys.SaveOptions{AllowInvalid: true})
+	// One validation per save, the one the API's PUT …/draft and publishing
+	// use (connectors checked too): its problems are the editor's.
+	j, problems, err := s.journeys.SaveDraft(ctx, ws, c.Params("id"), req.Revision, req.Document, actorName(c), journeys.SaveOptions{AllowInvalid: true})
 	if errors.Is(err, store.ErrConflict) {
 		cur, gerr := s.store.GetJourney(ctx, ws, c.Params("id"))
 		if gerr != nil {
@@ -74,11 +76,6 @@ func (s *Server) journeySaveDraft(c *fiber.Ctx) error {
 			"%s saved this journey at %s, after you opened it. Your change was not saved; your version is still on your screen.",
 			who, cur.UpdatedAt.UTC().Format("15:04 UTC"))
 	}
-	if err != nil {
-		return journeyError(err)
-	}
-	// Problems as publishing sees them: connectors checked too.
-	_, problems, err := s.journeys.Check(ctx, ws, j.Draft)
 	if err != nil {
 		return journeyError(err)
 	}

@@ -98,19 +98,34 @@ func (s *Service) Registry() *nodes.Registry { return s.reg }
 // Check parses and validates a document without saving it. Connectors are
 // checked against the workspace when workspaceID is not empty. A document
 // that does not parse is a *flows.ParseError; problems come back as a list.
+// Create and SaveDraft validate the same way, once, so a save reports
+// exactly the problems Check (the validate API, the editor) reports.
 func (s *Service) Check(ctx context.Context, workspaceID string, doc []byte) (*flows.Journey, []flows.Problem, error) {
-	j, err := flows.Parse(doc)
-	if err != nil {
-		return nil, nil, err
-	}
-	opts, err := s.options(ctx, workspaceID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return j, flows.Validate(s.reg, j, opts), nil
+	j, problems, _, err := s.check(ctx, workspaceID, doc)
+	return j, problems, err
 }
 
-func (s *Service) options(ctx context.Context, workspaceID string) (flows.ValidateOptions, error) {
+// missingConnector is a connector lookup that failed: the connector does
+// not exist, or cannot carry the node kind.
+type missingConnector struct{ name, kind string }
+
+// check is Check that also returns the connector lookups that failed.
+func (s *Service) check(ctx context.Context, workspaceID string, doc []byte) (*flows.Journey, []flows.Problem, map[missingConnector]bool, error) {
+	j, err := flows.Parse(doc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	missing := map[missingConnector]bool{}
+	opts, err := s.options(ctx, workspaceID, missing)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return j, flows.Validate(s.reg, j, opts), missing, nil
+}
+
+// options checks connectors against the workspace's; each failed lookup
+// is noted in missing (when not nil).
+func (s *Service) options(ctx context.Context, workspaceID string, missing map[missingConnector]bool) (flows.ValidateOptions, error) {
 	if workspaceID == "" {
 		return flows.ValidateOptions{}, nil
 	}
@@ -120,8 +135,38 @@ func (s *Service) options(ctx context.Context, workspaceID string) (flows.Valida
 	}
 	return flows.ValidateOptions{ConnectorServes: func(name, kind string) (bool, bool) {
 		typ, ok := types[name]
-		return ok, ok && s.Serves(typ, kind)
+		serves := ok && s.Serves(typ, kind)
+		if !serves && missing != nil {
+			missing[missingConnector{name, kind}] = true
+		}
+		return ok, serves
 	}}, nil
+}
+
+// aboutWorkspace reports whether problem p is about the workspace, not the
+// document: a connector field naming a connector that does not exist (yet)
+// or cannot carry the step.
+func (s *Service) aboutWorkspace(j *flows.Journey, p flows.Problem, missing map[missingConnector]bool) bool {
+	if len(missing) == 0 || p.NodeID == "" {
+		return false
+	}
+	for _, n := range j.Nodes {
+		if n.ID != p.NodeID {
+			continue
+		}
+		spec, ok := s.reg.Lookup(n.Kind)
+		if !ok {
+			return false
+		}
+		for _, f := range spec.Fields {
+			if f.Name == p.Field && f.Type == nodes.Connector {
+				name, _ := n.Config[f.Name].(string)
+				return missing[missingConnector{name, n.Kind}]
+			}
+		}
+		return false
+	}
+	return false
 }
 
 // Serves reports whether a connector type can carry a node kind, as the
@@ -133,19 +178,22 @@ func (s *Service) Serves(connectorType, kind string) bool {
 // SaveOptions tune Create and SaveDraft.
 type SaveOptions struct {
 	// AllowInvalid saves a draft that parses but has validation problems
-	// (the editor saves work in progress); the problems are returned.
+	// (the editor saves work in progress). Without it, a document with
+	// problems of its own is refused (an *InvalidError listing every
+	// problem); one whose only problems are about the workspace (a
+	// connector not created yet) is saved. Either way the problems are
+	// returned, as Check reports them; publishing needs none.
 	AllowInvalid bool
 }
 
-// prepare parses and validates doc and returns the canonical bytes to store.
-// Drafts are checked without connectors: those are checked at publish.
-func (s *Service) prepare(doc []byte, opts SaveOptions) (*flows.Journey, []byte, []flows.Problem, error) {
-	j, err := flows.Parse(doc)
+// prepare parses and validates doc once, connectors of the workspace
+// included (as Check), and returns the canonical bytes to store.
+func (s *Service) prepare(ctx context.Context, workspaceID string, doc []byte, opts SaveOptions) (*flows.Journey, []byte, []flows.Problem, error) {
+	j, problems, missing, err := s.check(ctx, workspaceID, doc)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	problems := flows.Validate(s.reg, j, flows.ValidateOptions{})
-	if len(problems) > 0 && !opts.AllowInvalid {
+	if !opts.AllowInvalid && slices.ContainsFunc(problems, func(p flows.Problem) bool { return !s.aboutWorkspace(j, p, missing) }) {
 		return nil, nil, nil, &InvalidError{Problems: problems}
 	}
 	if strings.TrimSpace(j.Name) == "" {
@@ -160,7 +208,7 @@ func (s *Service) prepare(doc []byte, opts SaveOptions) (*flows.Journey, []byte,
 
 // Create stores doc as a new journey's draft.
 func (s *Service) Create(ctx context.Context, workspaceID string, doc []byte, by string, opts SaveOptions) (store.Journey, []flows.Problem, error) {
-	j, canonical, problems, err := s.prepare(doc, opts)
+	j, canonical, problems, err := s.prepare(ctx, workspaceID, doc, opts)
 	if err != nil {
 		return store.Journey{}, nil, err
 	}
@@ -178,7 +226,7 @@ func (s *Service) SaveDraft(ctx context.Context, workspaceID, id string, expectR
 	if cur.Status == store.JourneyArchived {
 		return store.Journey{}, nil, fmt.Errorf("journey %s is archived: %w", id, store.ErrConflict)
 	}
-	j, canonical, problems, err := s.prepare(doc, opts)
+	j, canonical, problems, err := s.prepare(ctx, workspaceID, doc, opts)
 	if err != nil {
 		return store.Journey{}, nil, err
 	}

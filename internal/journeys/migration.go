@@ -128,7 +128,7 @@ func (s *Service) compileDraft(ctx context.Context, workspaceID string, cur stor
 	if err != nil {
 		return nil, nil, err
 	}
-	opts, err := s.options(ctx, workspaceID)
+	opts, err := s.options(ctx, workspaceID, nil)
 	if err != nil {
 		return nil, nil, err
 	}
