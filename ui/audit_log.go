@@ -107,12 +107,13 @@ func (s *Server) auditCSV(c *fiber.Ctx) error {
 	}
 	ws := currentWorkspace(c)
 	st := s.store
-	ctx := c.UserContext()
+	ctx, cancel := detachedContext(c, exportTimeout) // the rows are written after the handler returns
 	logger := s.logger
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="waymark-audit-`+s.cfg.Now().UTC().Format("20060102-150405")+`.csv"`)
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
+		defer cancel()
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{"id", "created_at", "actor_type", "actor_id", "action", "target_type", "target_id", "summary", "ip"})
 		err := st.EachAudit(ctx, ws, q, func(e store.AuditEntry) error {
@@ -123,7 +124,7 @@ func (s *Server) auditCSV(c *fiber.Ctx) error {
 		})
 		cw.Flush()
 		if err != nil {
-			logger.Error("exporting audit log", slog.String("error", err.Error()))
+			logger.ErrorContext(ctx, "exporting audit log", slog.String("error", err.Error()))
 		}
 	}))
 	return nil

@@ -44,7 +44,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if res.Wait > 0 {
 		// Locked: the password is not even checked, and the refused try is
 		// not counted (so a legitimate user is not locked out forever).
-		s.logger.Warn("login throttled", slog.String("ip", c.IP()), slog.Duration("wait", res.Wait), slog.String("request_id", requestID(c)))
+		s.logger.WarnContext(c.UserContext(), "login throttled", slog.String("ip", c.IP()), slog.Duration("wait", res.Wait))
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(res.Wait.Seconds()))))
 		f.Error = "Too many failed sign-ins. Try again in " + waitText(res.Wait) + "."
 		return s.renderStatus(c, fiber.StatusTooManyRequests, views.LoginPage(s.page(c, "Sign in"), f))
@@ -76,12 +76,12 @@ func (s *Server) login(c *fiber.Ctx) error {
 		if rerr := s.store.ReleaseLoginAttempt(c.UserContext(), res.ID); rerr != nil {
 			return rerr
 		}
-		s.logger.Warn("login refused: password hashing busy", slog.String("ip", c.IP()), slog.String("request_id", requestID(c)))
+		s.logger.WarnContext(c.UserContext(), "login refused: password hashing busy", slog.String("ip", c.IP()))
 		f.Error = hashBusyMessage
 		return s.renderStatus(c, fiber.StatusServiceUnavailable, views.LoginPage(s.page(c, "Sign in"), f))
 	}
 	if err != nil {
-		s.logger.Info("login failed", slog.String("ip", c.IP()), slog.String("request_id", requestID(c)))
+		s.logger.InfoContext(c.UserContext(), "login failed", slog.String("ip", c.IP()))
 		f.Error = "Email or password is not right."
 		return s.renderStatus(c, fiber.StatusUnauthorized, views.LoginPage(s.page(c, "Sign in"), f))
 	}

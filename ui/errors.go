@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +82,10 @@ func toError(err error) *Error {
 		}
 	}
 	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// The request's context ran out (WAYMARK_REQUEST_TIMEOUT) and its
+		// work was cancelled: nothing half-done was committed by it.
+		return newError(fiber.StatusServiceUnavailable, "request_timeout", "the request took longer than the server allows; try again or narrow it")
 	case errors.Is(err, store.ErrNotFound):
 		return newError(fiber.StatusNotFound, "not_found", "not found")
 	case errors.Is(err, store.ErrConflict):

@@ -88,11 +88,15 @@ func (s *Server) streamCSV(c *fiber.Ctx, ws, kind string, header []string, each 
 	if err != nil {
 		return journeyError(err)
 	}
-	ctx, logger := c.UserContext(), s.logger
+	// The rows are written after the handler returns: the stream has a
+	// context of its own (the request id stays).
+	ctx, cancel := detachedContext(c, exportTimeout)
+	logger := s.logger
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="waymark-`+kind+`-`+safeFilePart(j.ID)+`-`+s.cfg.Now().UTC().Format("20060102-150405")+`.csv"`)
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
+		defer cancel()
 		cw := csv.NewWriter(w)
 		_ = cw.Write(header)
 		n := 0
@@ -114,7 +118,7 @@ func (s *Server) streamCSV(c *fiber.Ctx, ws, kind string, header []string, each 
 		})
 		cw.Flush()
 		if err != nil {
-			logger.Error("exporting "+kind, slog.String("journey_id", j.ID), slog.String("error", err.Error()))
+			logger.ErrorContext(ctx, "exporting "+kind, slog.String("journey_id", j.ID), slog.String("error", err.Error()))
 		}
 	}))
 	return nil

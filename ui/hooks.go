@@ -64,7 +64,7 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	j, receipt, err := s.hooks.Verify(ctx, key, func(name string) string { return c.Get(name) }, body)
 	var ve *hooks.VerifyError
 	if errors.As(err, &ve) {
-		s.logger.Info("webhook refused", slog.String("hook_key_prefix", prefix(key)), slog.String("reason", ve.Code),
+		s.logger.InfoContext(c.UserContext(), "webhook refused", slog.String("hook_key_prefix", prefix(key)), slog.String("reason", ve.Code),
 			slog.String("ip", c.IP()), slog.String("request_id", requestID(c)))
 		return newError(ve.Status, ve.Code, "%s", ve.Message)
 	}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"log/slog"
 	"regexp"
 	"time"
@@ -29,6 +30,76 @@ func requestID(c *fiber.Ctx) string {
 	return id
 }
 
+// DefaultRequestTimeout is how long a request's work may take before its
+// context is cancelled (WAYMARK_REQUEST_TIMEOUT).
+const DefaultRequestTimeout = 60 * time.Second
+
+// exportTimeout bounds a streamed CSV export, which outlives its handler.
+const exportTimeout = 30 * time.Minute
+
+// requestIDKey carries the request id in a request's context, so that
+// every log line written with that context names the request.
+type requestIDKey struct{}
+
+// requestContext gives the request a context of its own: its deadline is
+// cfg.RequestTimeout, it is cancelled when the handler returns or the
+// server shuts down, and it carries the request id. Handlers pass
+// c.UserContext() down, so a query outlives neither. Work that must go
+// on after the response (a streamed export, a background import) takes
+// detachedContext.
+func (s *Server) requestContext(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(context.WithValue(c.Context(), requestIDKey{}, requestID(c)), s.cfg.RequestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}
+
+// detachedContext is the request's context without its cancellation and
+// deadline (the request id stays), bounded by limit instead: for work a
+// handler starts that finishes after it returns.
+func detachedContext(c *fiber.Ctx, limit time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(c.UserContext()), limit)
+}
+
+// RequestIDFromContext returns the id of the request ctx belongs to, or "".
+func RequestIDFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// withRequestID is a slog handler that adds request_id to every record
+// logged with a request's context.
+type withRequestID struct{ slog.Handler }
+
+// LogHandler wraps h so that records logged with a request's context
+// carry its request_id.
+func LogHandler(h slog.Handler) slog.Handler { return withRequestID{h} }
+
+func (h withRequestID) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestIDFromContext(ctx); id != "" && !hasAttr(r, "request_id") {
+		r = r.Clone()
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func hasAttr(r slog.Record, key string) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == key
+		return !found
+	})
+	return found
+}
+
+func (h withRequestID) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return withRequestID{h.Handler.WithAttrs(attrs)}
+}
+
+func (h withRequestID) WithGroup(name string) slog.Handler {
+	return withRequestID{h.Handler.WithGroup(name)}
+}
+
 // accessLog writes one slog line per request (never bodies or secrets).
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
@@ -36,7 +107,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if err != nil {
 		// Render the error now so the logged status is the one sent.
 		if herr := s.errorHandler(c, err); herr != nil {
-			s.logger.Error("rendering error", slog.String("error", herr.Error()))
+			s.logger.ErrorContext(c.UserContext(), "rendering error", slog.String("error", herr.Error()))
 		}
 		err = nil
 	}

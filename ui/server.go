@@ -68,6 +68,7 @@ type Config struct {
 	Version            string
 	BodyLimit          int           // bytes; default 1 MiB
 	HeaderLimit        int           // bytes of request line + headers; default DefaultHeaderLimit (errors.go)
+	RequestTimeout     time.Duration // deadline of each request's context; default DefaultRequestTimeout (middleware.go)
 	CookieSecure       bool          // Secure + __Host- cookies (serve over HTTPS)
 	TrustedOrigin      string        // scheme://host[:port] of the public base URL
 	SessionIdleTimeout time.Duration // default 12h
@@ -135,6 +136,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.HeaderLimit <= 0 {
 		cfg.HeaderLimit = DefaultHeaderLimit
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
 	if cfg.SessionIdleTimeout <= 0 {
 		cfg.SessionIdleTimeout = 12 * time.Hour
 	}
@@ -156,6 +160,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{metrics: deps.Metrics, httpm: newHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, queues: deps.Queues, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.simulator = deps.Simulator
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	s.logger = slog.New(LogHandler(s.logger.Handler()))
 	s.previews = make(chan struct{}, maxConcurrentPreviews)
 	s.passwords = deps.Passwords
 	if s.passwords == nil {
@@ -193,7 +201,7 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
 
 func (s *Server) routes() {
-	s.app.Use(s.httpm.middleware, s.requestID, s.accessLog, recover.New(), s.securityHeaders)
+	s.app.Use(s.httpm.middleware, s.requestID, s.requestContext, s.accessLog, recover.New(), s.securityHeaders)
 	// Every route goes through a guardedRouter: it puts the route's entry
 	// of the permission table (permissions.go) in front of its handlers.
 	app := s.guarded(s.app, "")

@@ -133,7 +133,7 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.sameOrigin(c, origin) && !(origin == "null" && isTokenPage(c.Path())) {
-		s.logger.Warn("csrf: foreign origin", slog.String("origin", origin), slog.String("path", logPath(c.Path())))
+		s.logger.WarnContext(c.UserContext(), "csrf: foreign origin", slog.String("origin", origin), slog.String("path", logPath(c.Path())))
 		return newError(fiber.StatusForbidden, "csrf", "request from another site refused")
 	}
 	var want string

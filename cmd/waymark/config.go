@@ -36,6 +36,9 @@ var envVars = []envVar{
 	{"WAYMARK_CONNECTOR_ALLOWLIST", "", "internal hosts, IPs or CIDRs outbound webhooks may reach (never the cloud metadata address)"},
 	{"WAYMARK_WORKER_CONCURRENCY", "10", "tasks one worker process runs at once"},
 	{"WAYMARK_BODY_LIMIT", "1048576", "largest request body in bytes (larger bodies get 413)"},
+	{"WAYMARK_HEADER_LIMIT", "16384", "largest request line and headers in bytes (larger get 431)"},
+	{"WAYMARK_REQUEST_TIMEOUT", "60s", "deadline of each HTTP request's work (queries are cancelled past it; 503 request_timeout)"},
+	{"WAYMARK_PASSWORD_HASH_CONCURRENCY", "4", "password hashes one web process runs at once (64 MiB each); more wait up to 5 s, then 503"},
 	{"WAYMARK_SESSION_IDLE_TIMEOUT", "12h", "sign out after this long without activity"},
 	{"WAYMARK_SESSION_MAX_AGE", "168h", "sign out this long after signing in, active or not"},
 	{"WAYMARK_SHUTDOWN_TIMEOUT", "15s", "how long a stopping process waits for in-flight work"},
@@ -59,6 +62,9 @@ type config struct {
 	ConnectorAllowlist []string
 	WorkerConcurrency  int
 	BodyLimit          int
+	HeaderLimit        int
+	RequestTimeout     time.Duration
+	HashConcurrency    int
 	SessionIdleTimeout time.Duration
 	SessionMaxAge      time.Duration
 	ShutdownTimeout    time.Duration
@@ -120,6 +126,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	}{
 		{"WAYMARK_WORKER_CONCURRENCY", 10, 1, &c.WorkerConcurrency},
 		{"WAYMARK_BODY_LIMIT", 1 << 20, 1024, &c.BodyLimit},
+		{"WAYMARK_HEADER_LIMIT", 16 << 10, 4 << 10, &c.HeaderLimit},
+		{"WAYMARK_PASSWORD_HASH_CONCURRENCY", auth.DefaultHashConcurrency, 1, &c.HashConcurrency},
 		{"WAYMARK_DB_MAX_CONNS", 20, 1, &c.DBMaxConns},
 	}
 	for _, v := range ints {
@@ -137,6 +145,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		{"WAYMARK_SESSION_IDLE_TIMEOUT", "12h", &c.SessionIdleTimeout},
 		{"WAYMARK_SESSION_MAX_AGE", "168h", &c.SessionMaxAge},
 		{"WAYMARK_SHUTDOWN_TIMEOUT", "15s", &c.ShutdownTimeout},
+		{"WAYMARK_REQUEST_TIMEOUT", "60s", &c.RequestTimeout},
 	}
 	for _, v := range durs {
 		raw := get(v.name, v.def)

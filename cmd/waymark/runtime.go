@@ -56,9 +56,9 @@ func (c *cli) newLogger(cfg *config) *slog.Logger {
 	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(c.stderr, opts))
+		return slog.New(ui.LogHandler(slog.NewJSONHandler(c.stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(c.stderr, opts))
+	return slog.New(ui.LogHandler(slog.NewTextHandler(c.stderr, opts)))
 }
 
 // openStore connects to the database; a failure is one clear line.
@@ -229,7 +229,8 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			setupToken = auth.Token(24)
 		}
 		web, err := ui.New(ui.Config{
-			Version: version, BodyLimit: cfg.BodyLimit, CookieSecure: cfg.CookieSecure(), TrustedOrigin: cfg.BaseURL,
+			Version: version, BodyLimit: cfg.BodyLimit, HeaderLimit: cfg.HeaderLimit, RequestTimeout: cfg.RequestTimeout,
+			CookieSecure: cfg.CookieSecure(), TrustedOrigin: cfg.BaseURL,
 			SessionIdleTimeout: cfg.SessionIdleTimeout, SessionMaxAge: cfg.SessionMaxAge, SetupToken: setupToken,
 		}, ui.Deps{
 			Store:      st,
@@ -243,6 +244,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			Queues:     insp,
 			Metrics:    metrics,
 			Logger:     logger,
+			Passwords:  auth.NewHasher(cfg.HashConcurrency, auth.DefaultHashWait),
 			Checks: []ui.Check{
 				{Name: "database", Fn: st.Ping},
 				{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
