@@ -70,7 +70,9 @@ func encodeObject(m map[string]any) (string, error) {
 
 // ProfileUpsert creates or updates a profile by external id. Nil pointer
 // fields are left as they are; Attributes are merged key by key (a null
-// value removes the attribute).
+// value removes the attribute); Consent sets the status of each channel it
+// names (validated by the caller: internal/profiles), recorded with Source
+// and the time. Everything commits in one transaction.
 type ProfileUpsert struct {
 	WorkspaceID string
 	ExternalID  string
@@ -79,6 +81,10 @@ type ProfileUpsert struct {
 	Timezone    *string
 	Locale      *string
 	Attributes  map[string]any
+	Consent     map[string]string
+	// Source says who writes (api, event, import, webhook…): the consent
+	// records and the profile change records keep it.
+	Source string
 }
 
 // UpsertProfile creates the profile or merges the changes into it, and
@@ -127,13 +133,22 @@ func (s *Store) upsertProfileTx(tx *gorm.DB, u ProfileUpsert) (Profile, bool, er
 	if row.Attributes, err = encodeObject(attrs); err != nil {
 		return Profile{}, false, err
 	}
+	if len(u.Consent) > 0 {
+		consent := decodeObject(row.Consent)
+		for ch, status := range u.Consent {
+			consent[ch] = consentRecord(status, u.Source, now)
+		}
+		if row.Consent, err = encodeObject(consent); err != nil {
+			return Profile{}, false, err
+		}
+	}
 	row.UpdatedAt = now
 	if created {
 		err = tx.Create(&row).Error
 	} else {
 		err = tx.Model(&profileRow{}).Where("id = ?", row.ID).Updates(map[string]any{
 			"email": row.Email, "phone": row.Phone, "timezone": row.Timezone, "locale": row.Locale,
-			"attributes": row.Attributes, "updated_at": now,
+			"attributes": row.Attributes, "consent": row.Consent, "updated_at": now,
 		}).Error
 	}
 	if err != nil {
@@ -170,9 +185,15 @@ func (s *Store) GetProfileByExternalID(ctx context.Context, workspaceID, externa
 	return row.domain(), nil
 }
 
+// consentRecord is how a channel's consent is stored: its status, who set
+// it and when.
+func consentRecord(status, source string, now time.Time) map[string]any {
+	return map[string]any{"status": status, "source": source, "at": now.Format(time.RFC3339)}
+}
+
 // SetProfileConsent records a profile's consent for a channel (email, sms,
-// ads…): status (granted, unsubscribed, opted_out, revoked), its source and
-// the time. Sends check it at send time.
+// ads…): status (granted, denied, revoked, unsubscribed, opted_out), its
+// source and the time. Sends check it at send time.
 func (s *Store) SetProfileConsent(ctx context.Context, profileID, channel, status, source string) (Profile, error) {
 	var out Profile
 	err := s.withTx(ctx, func(tx *gorm.DB) error {
@@ -182,7 +203,7 @@ func (s *Store) SetProfileConsent(ctx context.Context, profileID, channel, statu
 		}
 		consent := decodeObject(row.Consent)
 		now := s.nowUTC()
-		consent[channel] = map[string]any{"status": status, "source": source, "at": now.Format(time.RFC3339)}
+		consent[channel] = consentRecord(status, source, now)
 		enc, err := encodeObject(consent)
 		if err != nil {
 			return err

@@ -23,7 +23,6 @@ import (
 // ingestStore is what the event and profile APIs need.
 type ingestStore interface {
 	UpsertProfile(ctx context.Context, u store.ProfileUpsert) (store.Profile, bool, error)
-	SetProfileConsent(ctx context.Context, profileID, channel, status, source string) (store.Profile, error)
 	InsertEvent(ctx context.Context, e store.Event) (store.Event, error)
 	BeginIdempotent(ctx context.Context, workspaceID, key, requestHash string, ttl time.Duration) (*store.IdempotencyRecord, error)
 	CompleteIdempotent(ctx context.Context, workspaceID, key string, status int, response []byte) error
@@ -74,26 +73,27 @@ func (p *profileJSON) validate(prefix string) []Detail {
 	return ds
 }
 
+// upsert is the store write of a validated profile: fields, attributes
+// and consent, in one transaction.
 func (p profileJSON) upsert(ws string) store.ProfileUpsert {
+	in := profiles.Input{Consent: p.Consent}
 	return store.ProfileUpsert{WorkspaceID: ws, ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone,
-		Locale: p.Locale, Attributes: p.Attributes}
+		Locale: p.Locale, Attributes: p.Attributes, Consent: in.ConsentUpdates()}
 }
 
 func (s *Server) saveProfile(ctx context.Context, ws string, p profileJSON, source string) (store.Profile, bool, error) {
-	prof, created, err := s.store.UpsertProfile(ctx, p.upsert(ws))
-	if err != nil {
-		return store.Profile{}, false, err
-	}
-	for ch, v := range p.Consent {
-		status, _ := v.(string)
-		if m, ok := v.(map[string]any); ok {
-			status, _ = m["status"].(string)
-		}
-		if prof, err = s.store.SetProfileConsent(ctx, prof.ID, ch, status, source); err != nil {
+	if s.profiles != nil { // a withdrawn ad consent reaches the platforms (docs/connectors.md)
+		if _, err := s.profiles.WithdrawAdConsent(ctx, ws, p.ExternalID, p.Consent); err != nil {
 			return store.Profile{}, false, err
 		}
 	}
-	s.profileChanged(ctx, prof) // segment triggers see the saved profile
+	up := p.upsert(ws)
+	up.Source = source
+	prof, created, err := s.store.UpsertProfile(ctx, up)
+	if err != nil {
+		return store.Profile{}, false, err
+	}
+	s.profileChanged(ctx, prof) // segment and attribute triggers see the saved profile
 	return prof, created, nil
 }
 
@@ -279,7 +279,7 @@ func (s *Server) apiEvents(c *fiber.Ctx) error {
 }
 
 func (s *Server) ingestEvent(ctx context.Context, ws string, e eventJSON) (eventResult, error) {
-	up := store.ProfileUpsert{WorkspaceID: ws, ExternalID: e.ProfileID}
+	up := store.ProfileUpsert{WorkspaceID: ws, ExternalID: e.ProfileID, Source: "event"}
 	var prof store.Profile
 	var err error
 	if e.Profile != nil {

@@ -55,25 +55,19 @@ func (p *Input) Validate(prefix string) []Problem {
 	case strings.HasPrefix(p.ExternalID, "erased:"):
 		bad("external_id", "the prefix \"erased:\" is reserved for erased profiles")
 	}
-	if p.Email != nil && *p.Email != "" {
-		addr, err := mail.ParseAddress(*p.Email)
-		if err != nil || addr.Address != strings.TrimSpace(*p.Email) || !strings.Contains(addr.Address, ".") {
-			bad("email", "%q is not a valid email address", *p.Email)
-		} else {
-			lower := store.NormalizeEmail(addr.Address)
-			p.Email = &lower
+	for _, f := range []struct {
+		name string
+		v    **string
+	}{{"email", &p.Email}, {"phone", &p.Phone}, {"timezone", &p.Timezone}, {"locale", &p.Locale}} {
+		if *f.v == nil {
+			continue
 		}
-	}
-	if p.Phone != nil && *p.Phone != "" && !e164.MatchString(*p.Phone) {
-		bad("phone", "%q is not an E.164 number (like +14155550123)", *p.Phone)
-	}
-	if p.Timezone != nil && *p.Timezone != "" {
-		if _, err := nodes.LoadTimezone(*p.Timezone); err != nil {
-			bad("timezone", "%q is not an IANA time zone (like Europe/Paris)", *p.Timezone)
+		v, err := CheckField(f.name, **f.v)
+		if err != nil {
+			bad(f.name, "%s", err.Error())
+			continue
 		}
-	}
-	if p.Locale != nil && *p.Locale != "" && !localeRE.MatchString(*p.Locale) {
-		bad("locale", "%q is not a locale (like fr-FR)", *p.Locale)
+		*f.v = &v
 	}
 	if len(p.Attributes) > 200 {
 		bad("attributes", "at most 200 attributes")
@@ -92,30 +86,158 @@ func (p *Input) Validate(prefix string) []Problem {
 			bad("attributes."+k, "nested too deep: objects and arrays may nest at most %d levels, the attributes object included", jsonlimit.MaxDepth)
 		}
 	}
-	for ch, v := range p.Consent {
-		status, ok := ConsentStatus(v)
-		switch {
-		case !ok:
-			bad("consent."+ch, "want a status string or {\"status\": …}")
-		case status != "granted" && status != "unsubscribed" && status != "opted_out" && status != "revoked":
-			bad("consent."+ch, "status %q: want granted, unsubscribed, opted_out or revoked", status)
+	if len(p.Consent) > MaxConsentChannels {
+		bad("consent", "at most %d channels", MaxConsentChannels)
+	}
+	for _, ch := range slices.Sorted(maps.Keys(p.Consent)) {
+		if !channelRE.MatchString(ch) {
+			bad("consent", "%q is not a channel name: 1 to 64 letters, digits or _ (like email, sms, ads)", ch)
+			continue
+		}
+		if _, err := ParseConsent(p.Consent[ch]); err != nil {
+			bad("consent."+ch, "%s", err.Error())
 		}
 	}
 	return ps
 }
 
-// ConsentStatus reads a consent value: "granted" or {"status": "granted"}.
-func ConsentStatus(v any) (string, bool) {
-	if m, isMap := v.(map[string]any); isMap {
-		s, ok := m["status"].(string)
-		return s, ok
+// BuiltinFields are the profile's own fields a write may set, besides
+// external_id (which names the profile and never changes) and the custom
+// attributes.
+var BuiltinFields = []string{"email", "phone", "timezone", "locale"}
+
+// IsBuiltinField reports whether name is one of BuiltinFields.
+func IsBuiltinField(name string) bool { return slices.Contains(BuiltinFields, name) }
+
+// CheckField validates the value of a built-in field as every profile
+// write does (API, events, CSV import, update_profile) and returns the
+// value to store: an email address lower-cased, the others as given. ""
+// clears the field and is always valid. The error says what is wrong,
+// without the field's name.
+func CheckField(field, value string) (string, error) {
+	if value == "" {
+		return "", nil
 	}
-	s, ok := v.(string)
-	return s, ok
+	switch field {
+	case "email":
+		addr, err := mail.ParseAddress(value)
+		if err != nil || addr.Address != strings.TrimSpace(value) || !strings.Contains(addr.Address, ".") {
+			return "", fmt.Errorf("%q is not a valid email address", value)
+		}
+		return store.NormalizeEmail(addr.Address), nil
+	case "phone":
+		if !e164.MatchString(value) {
+			return "", fmt.Errorf("%q is not an E.164 number (like +14155550123)", value)
+		}
+	case "timezone":
+		if _, err := nodes.LoadTimezone(value); err != nil {
+			return "", fmt.Errorf("%q is not an IANA time zone (like Europe/Paris)", value)
+		}
+	case "locale":
+		if !localeRE.MatchString(value) {
+			return "", fmt.Errorf("%q is not a locale (like fr-FR)", value)
+		}
+	default:
+		return "", fmt.Errorf("%q is not a built-in field (%s)", field, strings.Join(BuiltinFields, ", "))
+	}
+	return value, nil
+}
+
+// Consent statuses. Granted is the only yes; every other status is a no
+// that stops sends on its channel (and uploads, for ads).
+const (
+	ConsentGranted      = "granted"
+	ConsentDenied       = "denied"
+	ConsentRevoked      = "revoked"
+	ConsentUnsubscribed = "unsubscribed"
+	ConsentOptedOut     = "opted_out"
+)
+
+// ConsentStatuses lists the statuses a profile's consent may hold.
+var ConsentStatuses = []string{ConsentGranted, ConsentDenied, ConsentRevoked, ConsentUnsubscribed, ConsentOptedOut}
+
+// MaxConsentChannels bounds the channels of one profile write.
+const MaxConsentChannels = 50
+
+var channelRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+
+// ParseConsent reads one channel's consent as a write gives it: true
+// (granted), false (denied), a status ("granted", "denied", "revoked",
+// "unsubscribed", "opted_out", any case), or an object {"status": …}. The
+// object may also carry "source" and "at", as a profile read back shows
+// them (they are ignored: the write sets its own). It returns the status
+// to store, or an error saying what is wrong.
+func ParseConsent(v any) (string, error) {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return ConsentGranted, nil
+		}
+		return ConsentDenied, nil
+	case string:
+		s := strings.ToLower(strings.TrimSpace(x))
+		if !slices.Contains(ConsentStatuses, s) {
+			return "", fmt.Errorf("status %q: want %s (or true for granted, false for denied)", x, consentList())
+		}
+		return s, nil
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if k != "status" && k != "source" && k != "at" {
+				return "", fmt.Errorf("unknown key %q: want {\"status\": …}", k)
+			}
+		}
+		st, ok := x["status"]
+		if !ok {
+			return "", fmt.Errorf("the object has no \"status\": want {\"status\": \"granted\"} or another of %s", consentList())
+		}
+		if _, isString := st.(string); !isString {
+			return "", fmt.Errorf("status: want a string, one of %s", consentList())
+		}
+		return ParseConsent(st)
+	case nil:
+		return "", fmt.Errorf("null: want true, false, a status (%s) or {\"status\": …}", consentList())
+	}
+	return "", fmt.Errorf("want true, false, a status (%s) or {\"status\": …}, not %s", consentList(), jsonType(v))
+}
+
+// ConsentStatus reads a consent value, as written or as stored
+// ({"status": …, "source": …, "at": …}); ok is false when it is not one.
+func ConsentStatus(v any) (string, bool) {
+	s, err := ParseConsent(v)
+	return s, err == nil
+}
+
+func consentList() string {
+	return strings.Join(ConsentStatuses[:len(ConsentStatuses)-1], ", ") + " or " + ConsentStatuses[len(ConsentStatuses)-1]
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case float64, int, int64:
+		return "a number"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// ConsentUpdates returns the validated consent of a write as channel →
+// status (nil when it has none). Call it after Validate found no problem.
+func (p Input) ConsentUpdates() map[string]string {
+	if len(p.Consent) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(p.Consent))
+	for ch, v := range p.Consent {
+		if s, err := ParseConsent(v); err == nil {
+			out[ch] = s
+		}
+	}
+	return out
 }
 
 // Upsert is the store write for a validated input.
 func (p Input) Upsert(workspaceID string) store.ProfileUpsert {
 	return store.ProfileUpsert{WorkspaceID: workspaceID, ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone,
-		Locale: p.Locale, Attributes: p.Attributes}
+		Locale: p.Locale, Attributes: p.Attributes, Consent: p.ConsentUpdates()}
 }

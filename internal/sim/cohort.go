@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -25,8 +26,9 @@ type CohortSpec struct {
 	// PhoneShare is the share of profiles with a phone number (0 to 1);
 	// every profile has an email address.
 	PhoneShare float64 `json:"phone_share,omitempty"`
-	// Consent is given to every profile, e.g. {"ads": "granted"}.
-	Consent map[string]string `json:"consent,omitempty"`
+	// Consent is given to every profile, e.g. {"ads": "granted"} or
+	// {"ads": true}: the shapes a profile write takes.
+	Consent map[string]any `json:"consent,omitempty"`
 }
 
 // AttributeSpec generates one attribute: one of Values (by Weights, equal
@@ -84,10 +86,13 @@ func (c *CohortSpec) generate() ([]*simProfile, []Problem) {
 	if c.PhoneShare < 0 || c.PhoneShare > 1 {
 		bad("phone_share", "a share between 0 and 1")
 	}
-	for ch, st := range c.Consent {
-		if st != "granted" && st != "unsubscribed" && st != "opted_out" && st != "revoked" {
-			bad("consent."+ch, "status %q: want granted, unsubscribed, opted_out or revoked", st)
+	consent := map[string]string{}
+	for ch, v := range c.Consent {
+		st, err := profiles.ParseConsent(v)
+		if err != nil {
+			bad("consent."+ch, "%s", err.Error())
 		}
+		consent[ch] = st
 	}
 	if len(ps) > 0 {
 		return nil, ps
@@ -121,11 +126,7 @@ func (c *CohortSpec) generate() ([]*simProfile, []Problem) {
 			}
 			in.Attributes[name] = a.pick(rng)
 		}
-		consent := map[string]string{}
-		for ch, st := range c.Consent {
-			consent[ch] = st
-		}
-		out = append(out, &simProfile{source: "cohort", input: in, consent: consent})
+		out = append(out, &simProfile{source: "cohort", input: in, consent: maps.Clone(consent)})
 	}
 	return out, nil
 }

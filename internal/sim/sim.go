@@ -682,19 +682,11 @@ func sampleProfile(p ProfileInput, prefix string) (*simProfile, []Problem) {
 
 // addProfile writes a profile into the private database.
 func (w *world) addProfile(ctx context.Context, sp *simProfile) error {
-	p, _, err := w.st.UpsertProfile(ctx, sp.input.Upsert(w.ws))
+	up := sp.input.Upsert(w.ws)
+	up.Consent, up.Source = sp.consent, "simulation"
+	p, _, err := w.st.UpsertProfile(ctx, up)
 	if err != nil {
 		return fmt.Errorf("adding profile %q to the simulation: %w", sp.input.ExternalID, err)
-	}
-	chans := make([]string, 0, len(sp.consent))
-	for ch := range sp.consent {
-		chans = append(chans, ch)
-	}
-	sort.Strings(chans)
-	for _, ch := range chans {
-		if _, err := w.st.SetProfileConsent(ctx, p.ID, ch, sp.consent[ch], "simulation"); err != nil {
-			return err
-		}
 	}
 	sp.id = p.ID
 	return nil
