@@ -45,6 +45,8 @@ var envVars = []envVar{
 	{"WAYMARK_DB_MAX_CONNS", "20", "PostgreSQL connection pool size per process"},
 	{"WAYMARK_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"WAYMARK_LOG_FORMAT", "text", "text or json"},
+	{"WAYMARK_PPROF_ADDR", "", "address serving Go's profiler (/debug/pprof/) for serve, web and worker, e.g. 127.0.0.1:6060; loopback only (see WAYMARK_PPROF_ALLOW_REMOTE); unset: off"},
+	{"WAYMARK_PPROF_ALLOW_REMOTE", "false", "true lets WAYMARK_PPROF_ADDR bind a non-loopback address (profiles show process memory: keep that port private)"},
 }
 
 // config is every setting, parsed once from the environment.
@@ -71,6 +73,7 @@ type config struct {
 	DBMaxConns         int
 	LogLevel           string
 	LogFormat          string
+	PprofAddr          string // "" = no profiler (pprof.go)
 }
 
 // configError is a bad setting: main prints it on one line and exits 2.
@@ -184,6 +187,15 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		c.SecretKeysOld = append(c.SecretKeysOld, k)
 	}
 	c.ConnectorAllowlist = splitList(get("WAYMARK_CONNECTOR_ALLOWLIST", ""))
+	remote, err := strconv.ParseBool(get("WAYMARK_PPROF_ALLOW_REMOTE", "false"))
+	if err != nil {
+		return nil, badConfig("WAYMARK_PPROF_ALLOW_REMOTE", "want true or false, got %q", get("WAYMARK_PPROF_ALLOW_REMOTE", ""))
+	}
+	if c.PprofAddr = get("WAYMARK_PPROF_ADDR", ""); c.PprofAddr != "" {
+		if err := checkPprofAddr(c.PprofAddr, remote); err != nil {
+			return nil, badConfig("WAYMARK_PPROF_ADDR", "%v", err)
+		}
+	}
 	return c, nil
 }
 

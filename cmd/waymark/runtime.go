@@ -116,6 +116,13 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			"so it needs WAYMARK_DATABASE_URL=postgres://… and WAYMARK_REDIS_URL=redis://… "+
 			"(SQLite and the in-process Redis belong to one process: use 'waymark serve')", m)
 	}
+	if cfg.PprofAddr != "" { // Go's profiler, loopback only unless allowed (pprof.go)
+		_, stopPprof, err := startPprof(cfg.PprofAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	generated, err := cfg.ensureSecretKey()
 	if err != nil {
 		return err
