@@ -29,6 +29,9 @@ type ProfileAdmin interface {
 	Get(ctx context.Context, workspaceID, id string) (store.ProfileImport, error)
 	// Changed evaluates segment triggers for a profile just written.
 	Changed(ctx context.Context, p store.Profile)
+	// WithdrawAdConsent queues the removal from ad audiences that a consent
+	// write calls for; it runs before the write.
+	WithdrawAdConsent(ctx context.Context, workspaceID, externalID string, consent map[string]any) (bool, error)
 }
 
 // profileChanged tells segment triggers about a profile write (a no-op

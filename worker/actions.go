@@ -135,7 +135,7 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 		IdempotencyKey: key, Connector: connectorName, Channel: n.Kind, Recipient: recipient,
 		Subject: msg.Subject, Body: firstNonEmpty(msg.HTML, msg.Text), Payload: msg.Payload, Status: store.DeliveryPending, Attempts: 1,
 	}
-	if reason, err := x.suppressed(ctx, channel, recipient); err != nil {
+	if reason, err := x.suppressed(ctx, n.Kind, channel, recipient); err != nil {
 		return "", false, err
 	} else if reason != "" {
 		if first {
@@ -301,7 +301,7 @@ func (x *exec) recipient(kind string) (string, string) {
 }
 
 // suppressed says why a message must not go out (consent, suppression list).
-func (x *exec) suppressed(ctx context.Context, channel, address string) (string, error) {
+func (x *exec) suppressed(ctx context.Context, kind, channel, address string) (string, error) {
 	consent := func(ch string) string {
 		if m, ok := x.profile.Consent[ch].(map[string]any); ok {
 			s, _ := m["status"].(string)
@@ -310,8 +310,10 @@ func (x *exec) suppressed(ctx context.Context, channel, address string) (string,
 		return ""
 	}
 	if channel == "audience" {
-		if consent("ads") != "granted" {
-			return "no ad-platform consent", nil
+		// Adding needs ad consent, read as the connectors read it; removal
+		// needs none: it is how a withdrawal reaches the platforms.
+		if ac := connectors.ReadAdConsent(x.profile.Consent); kind == "audience_add" && !ac.MayUpload() {
+			return ac.Why(), nil
 		}
 		return "", nil
 	}

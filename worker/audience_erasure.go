@@ -11,13 +11,15 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 )
 
-// TaskEraseAudiences removes an erased profile from every ad audience of
-// its workspace.
+// TaskEraseAudiences removes a profile from every ad audience of its
+// workspace: queued when the profile is erased, and when a write takes its
+// ad consent away (internal/profiles). Removal needs no consent.
 const TaskEraseAudiences = "profile:erase_audiences"
 
-// The payload carries the identifiers because the profile row no longer
-// has them when the task runs; the task is the only copy left and Asynq
-// deletes it on success.
+// The payload carries the identifiers because the profile row may no
+// longer have them when the task runs (erased, or changed by the write
+// that withdrew consent); after an erasure the task is the only copy left,
+// and Asynq deletes it on success.
 type eraseAudiencesPayload struct {
 	WorkspaceID string `json:"workspace_id"`
 	ProfileID   string `json:"profile_id"`
@@ -26,7 +28,8 @@ type eraseAudiencesPayload struct {
 }
 
 // QueueAudienceErasure returns a function that queues TaskEraseAudiences
-// (retried with backoff until every audience connector succeeds).
+// (retried with backoff until every audience connector succeeds). While a
+// profile's task waits, queueing another for it is a no-op.
 func QueueAudienceErasure(enq Enqueuer) func(ctx context.Context, workspaceID string, m connectors.Member) error {
 	return func(ctx context.Context, workspaceID string, m connectors.Member) error {
 		payload, err := json.Marshal(eraseAudiencesPayload{WorkspaceID: workspaceID, ProfileID: m.ProfileID, Email: m.Email, Phone: m.Phone})
@@ -42,7 +45,7 @@ func QueueAudienceErasure(enq Enqueuer) func(ctx context.Context, workspaceID st
 	}
 }
 
-// AudienceEraser is the connectors' side of erasure.
+// AudienceEraser is the connectors' side of erasure and withdrawal.
 type AudienceEraser interface {
 	EraseFromAudiences(ctx context.Context, workspaceID string, m connectors.Member) error
 }

@@ -2,9 +2,9 @@
 // Google Ads API (REST): one offline user data job per sync — create, add
 // operations in requests of at most 100,000 identifiers with partial
 // failure enabled, run — with SHA-256-hashed, normalised emails and E.164
-// phone numbers, and the EU user consent signals (ad_user_data,
-// ad_personalization) set per user. Access tokens come from an OAuth
-// refresh token.
+// phone numbers. Adding sends the EU user consent signals (ad_user_data,
+// ad_personalization) on the job, one job per set of signals; removal needs
+// no consent. Access tokens come from an OAuth refresh token.
 package google
 
 import (
@@ -46,7 +46,7 @@ var (
 var Type = connectors.Type{
 	Name:    "google_customer_match",
 	Title:   "Google Ads Customer Match",
-	Help:    "Adds profiles to, and removes them from, a Google Ads Customer Match user list, matched by SHA-256-hashed email and phone, with the EU user consent signals. Profiles without ad consent are never uploaded.",
+	Help:    "Adds profiles to, and removes them from, a Google Ads Customer Match user list, matched by SHA-256-hashed email and phone, with the EU user consent signals. Profiles without ad consent are never added; removal needs none.",
 	Channel: connectors.ChannelAudience,
 	Kinds:   []string{connectors.KindAudienceAdd, connectors.KindAudienceRemove},
 	Fields: []nodes.Field{
@@ -135,6 +135,9 @@ type identifier struct {
 	HashedPhoneNumber string `json:"hashedPhoneNumber,omitempty"`
 }
 
+// consent is the Google Ads Consent message. Customer Match reads it per
+// job (CustomerMatchUserListMetadata.consent) and ignores it per user, so
+// users with different signals go in different jobs.
 type consent struct {
 	AdUserData        string `json:"adUserData,omitempty"`
 	AdPersonalization string `json:"adPersonalization,omitempty"`
@@ -142,7 +145,6 @@ type consent struct {
 
 type userData struct {
 	UserIdentifiers []identifier `json:"userIdentifiers"`
-	Consent         *consent     `json:"consent,omitempty"`
 }
 
 type operation struct {
@@ -150,11 +152,16 @@ type operation struct {
 	Remove *userData `json:"remove,omitempty"`
 }
 
-func status(b bool) string {
-	if b {
+// status is a signal as a ConsentStatus; unknown is left out (Google reads
+// a missing signal as not consented for users in the EEA).
+func status(s connectors.Signal) string {
+	switch s {
+	case connectors.SignalGranted:
 		return "GRANTED"
+	case connectors.SignalDenied:
+		return "DENIED"
 	}
-	return "DENIED"
+	return ""
 }
 
 // Send adds or removes one profile (one job).
@@ -164,8 +171,8 @@ func (c *Connector) Send(ctx context.Context, m connectors.Message) (connectors.
 		return connectors.Result{}, err
 	}
 	switch {
-	case res.Skipped > 0 && m.Kind == connectors.KindAudienceAdd:
-		return connectors.Result{}, connectors.SuppressedError("no ad consent (or no email or phone): not uploaded")
+	case res.Skipped > 0 && m.Kind == connectors.KindAudienceAdd && !connectors.ReadAdConsent(m.Consent).MayUpload():
+		return connectors.Result{}, connectors.SuppressedError(connectors.ReadAdConsent(m.Consent).Why() + ": not uploaded")
 	case res.Skipped > 0:
 		return connectors.Result{}, connectors.PermanentError("the profile has no email or E.164 phone to match", nil)
 	case res.Invalid > 0:
@@ -174,20 +181,28 @@ func (c *Connector) Send(ctx context.Context, m connectors.Message) (connectors.
 	return connectors.Result{Status: "sent", Detail: res.Detail}, nil
 }
 
-// SyncAudience runs one offline user data job for all members: create,
-// addOperations in requests of at most 100,000 identifiers (partial
-// failure on), run. Members without ad_user_data consent are skipped when
-// adding; each uploaded user carries its consent signals.
+// job is the operations of one offline user data job.
+type job struct {
+	consent *consent
+	ops     []operation
+	counts  []int // identifiers per operation
+}
+
+// SyncAudience adds or removes members. Adding skips the members that may
+// not be uploaded (connectors.AdConsent.MayUpload) and runs one job per
+// set of consent signals, the job carrying them; removal needs no consent
+// and runs one job for all. A job is: create, addOperations in requests of
+// at most 100,000 identifiers (partial failure on), run.
 func (c *Connector) SyncAudience(ctx context.Context, op string, members []connectors.Member) (connectors.SyncResult, error) {
 	if op != connectors.KindAudienceAdd && op != connectors.KindAudienceRemove {
 		return connectors.SyncResult{}, connectors.PermanentError("unknown audience operation "+op, nil)
 	}
 	var res connectors.SyncResult
-	var ops []operation
-	var counts []int // identifiers per operation
+	var jobs []*job
+	byConsent := map[consent]*job{}
 	for _, m := range members {
-		ud, pers := audience.Consent(m.Consent)
-		if op == connectors.KindAudienceAdd && !ud {
+		ac := connectors.ReadAdConsent(m.Consent)
+		if op == connectors.KindAudienceAdd && !ac.MayUpload() {
 			res.Skipped++
 			continue
 		}
@@ -203,40 +218,79 @@ func (c *Connector) SyncAudience(ctx context.Context, op string, members []conne
 			continue
 		}
 		ids = ids[:min(len(ids), MaxPerUser)]
+		var key consent
+		if op == connectors.KindAudienceAdd {
+			key = consent{AdUserData: status(ac.UserData), AdPersonalization: status(ac.Personalization)}
+		}
+		j := byConsent[key]
+		if j == nil {
+			j = &job{}
+			if op == connectors.KindAudienceAdd {
+				j.consent = &key
+			}
+			byConsent[key] = j
+			jobs = append(jobs, j)
+		}
 		data := &userData{UserIdentifiers: ids}
 		if op == connectors.KindAudienceAdd {
-			data.Consent = &consent{AdUserData: status(ud), AdPersonalization: status(pers)}
-			ops = append(ops, operation{Create: data})
+			j.ops = append(j.ops, operation{Create: data})
 		} else {
-			ops = append(ops, operation{Remove: data})
+			j.ops = append(j.ops, operation{Remove: data})
 		}
-		counts = append(counts, len(ids))
+		j.counts = append(j.counts, len(ids))
 	}
-	if len(ops) == 0 {
+	if len(jobs) == 0 {
 		res.Detail = "nothing to upload"
 		return res, nil
 	}
-	var job struct {
+	var summaries, details []string
+	for _, j := range jobs {
+		id, detail, err := c.runJob(ctx, j, &res)
+		if err != nil {
+			return res, err
+		}
+		summaries = append(summaries, id)
+		if detail != "" {
+			details = append(details, detail)
+		}
+	}
+	noun := "job"
+	if len(summaries) > 1 {
+		noun = "jobs"
+	}
+	summary := fmt.Sprintf("%s %s: %d uploaded, %d rejected, %d skipped", noun, strings.Join(summaries, ", "), res.Uploaded, res.Invalid, res.Skipped)
+	if len(details) > 0 {
+		summary += " (" + details[0] + ")"
+	}
+	res.Detail = summary
+	return res, nil
+}
+
+// runJob creates, fills and runs one job, adding to res; it returns the
+// job's id and the first partial failure's message.
+func (c *Connector) runJob(ctx context.Context, j *job, res *connectors.SyncResult) (string, string, error) {
+	var created struct {
 		ResourceName string `json:"resourceName"`
 	}
 	meta := map[string]any{"userList": "customers/" + c.customer + "/userLists/" + c.list}
-	if op == connectors.KindAudienceAdd {
-		// Every uploaded user granted ad_user_data; personalization is per user.
-		meta["consent"] = consent{AdUserData: "GRANTED"}
+	if j.consent != nil {
+		meta["consent"] = *j.consent
 	}
 	if err := c.call(ctx, "/"+c.version+"/customers/"+c.customer+"/offlineUserDataJobs:create",
-		map[string]any{"job": map[string]any{"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": meta}}, &job); err != nil {
-		return res, err
+		map[string]any{"job": map[string]any{"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": meta}}, &created); err != nil {
+		return "", "", err
 	}
 	res.Requests++
-	if !strings.HasPrefix(job.ResourceName, "customers/"+c.customer+"/offlineUserDataJobs/") {
-		return res, connectors.PermanentError("Google's answer names no job", nil)
+	name := created.ResourceName
+	if !strings.HasPrefix(name, "customers/"+c.customer+"/offlineUserDataJobs/") {
+		return "", "", connectors.PermanentError("Google's answer names no job", nil)
 	}
+	var detail string
 	start := 0
-	for start < len(ops) {
+	for start < len(j.ops) {
 		end, n := start, 0
-		for end < len(ops) && n+counts[end] <= c.maxIDs {
-			n += counts[end]
+		for end < len(j.ops) && n+j.counts[end] <= c.maxIDs {
+			n += j.counts[end]
 			end++
 		}
 		var out struct {
@@ -245,16 +299,16 @@ func (c *Connector) SyncAudience(ctx context.Context, op string, members []conne
 				Details []json.RawMessage `json:"details"`
 			} `json:"partialFailureError"`
 		}
-		if err := c.call(ctx, "/"+c.version+"/"+job.ResourceName+":addOperations",
-			map[string]any{"enablePartialFailure": true, "operations": ops[start:end]}, &out); err != nil {
-			return res, err
+		if err := c.call(ctx, "/"+c.version+"/"+name+":addOperations",
+			map[string]any{"enablePartialFailure": true, "operations": j.ops[start:end]}, &out); err != nil {
+			return "", "", err
 		}
 		res.Requests++
 		invalid := 0
 		if pf := out.PartialFailureError; pf != nil {
 			invalid = failedOperations(pf.Details, end-start)
-			if res.Detail == "" {
-				res.Detail = httpx.Snippet([]byte(pf.Message), 200)
+			if detail == "" {
+				detail = httpx.Snippet([]byte(pf.Message), 200)
 			}
 		}
 		res.Invalid += invalid
@@ -264,16 +318,11 @@ func (c *Connector) SyncAudience(ctx context.Context, op string, members []conne
 	var run struct {
 		Name string `json:"name"`
 	}
-	if err := c.call(ctx, "/"+c.version+"/"+job.ResourceName+":run", map[string]any{}, &run); err != nil {
-		return res, err
+	if err := c.call(ctx, "/"+c.version+"/"+name+":run", map[string]any{}, &run); err != nil {
+		return "", "", err
 	}
 	res.Requests++
-	summary := fmt.Sprintf("job %s: %d uploaded, %d rejected, %d skipped", job.ResourceName[strings.LastIndexByte(job.ResourceName, '/')+1:], res.Uploaded, res.Invalid, res.Skipped)
-	if res.Detail != "" {
-		summary += " (" + res.Detail + ")"
-	}
-	res.Detail = summary
-	return res, nil
+	return name[strings.LastIndexByte(name, '/')+1:], detail, nil
 }
 
 // failedOperations counts the distinct operations a GoogleAdsFailure

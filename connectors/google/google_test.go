@@ -101,6 +101,15 @@ func (f *fakeAds) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			googleError(w, 400, "INVALID_ARGUMENT", "Invalid job.")
 			return
 		}
+		consent, _ := meta["consent"].(map[string]any)
+		for k, v := range consent {
+			switch v {
+			case "UNSPECIFIED", "UNKNOWN", "GRANTED", "DENIED":
+			default:
+				googleError(w, 400, "INVALID_ARGUMENT", fmt.Sprintf("Invalid value at 'job.customer_match_user_list_metadata.consent.%s' (type.googleapis.com/google.ads.googleads.v24.enums.ConsentStatusEnum.ConsentStatus), %q", k, v))
+				return
+			}
+		}
 		id := fmt.Sprint(len(f.jobs) + 1)
 		f.jobs[id] = req
 		fmt.Fprintf(w, `{"resourceName": "customers/1234567890/offlineUserDataJobs/%s"}`, id)
@@ -159,6 +168,14 @@ func (f *fakeAds) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// jobConsent is the consent a job was created with (nil: none).
+func (f *fakeAds) jobConsent(id string) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	meta, _ := f.jobs[id]["customerMatchUserListMetadata"].(map[string]any)
+	return meta["consent"]
+}
+
 func setup(t *testing.T, extra map[string]any) (connectors.Instance, *fakeAds) {
 	t.Helper()
 	f := newFake()
@@ -183,15 +200,15 @@ func TestSendAdd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "sent", res.Status)
 	require.Len(t, f.jobs, 1)
-	meta := f.jobs["1"]["customerMatchUserListMetadata"].(map[string]any)
-	require.Equal(t, map[string]any{"adUserData": "GRANTED"}, meta["consent"])
+	// Customer Match reads consent on the job (and ignores it per user).
+	require.Equal(t, map[string]any{"adUserData": "GRANTED", "adPersonalization": "DENIED"}, f.jobConsent("1"))
 	ops := f.added["1"][0]
 	require.Len(t, ops, 1)
 	require.Equal(t, []map[string]string{
 		{"hashedEmail": audience.Hash("adalovelace@gmail.com")},
 		{"hashedPhoneNumber": audience.Hash("+442079460000")},
 	}, ops[0].Create.UserIdentifiers)
-	require.Equal(t, map[string]string{"adUserData": "GRANTED", "adPersonalization": "DENIED"}, ops[0].Create.Consent)
+	require.Nil(t, ops[0].Create.Consent)
 	require.Equal(t, []string{"1"}, f.ran, "the job is run")
 
 	// A second send reuses the access token.
@@ -284,4 +301,74 @@ func TestConfigValidation(t *testing.T) {
 		fields = append(fields, e.Field)
 	}
 	require.Equal(t, []string{"customer_id", "user_list_id", "api_version"}, fields)
+}
+
+// TestConsentPerJob: an add uploads who granted ads or ad_user_data (and
+// withdrew neither), in one job per set of consent signals, the job
+// carrying them: Customer Match ignores consent set per user.
+func TestConsentPerJob(t *testing.T) {
+	t.Parallel()
+	c, f := setup(t, nil)
+	granted := map[string]any{"status": "granted", "source": "api", "at": "2026-05-01T00:00:00Z"}
+	revoked := map[string]any{"status": "revoked", "source": "api", "at": "2026-05-02T00:00:00Z"}
+	members := []connectors.Member{
+		{Email: "ads@example.com", Consent: map[string]any{"ads": granted}},
+		{Email: "userdata@example.com", Consent: map[string]any{"ad_user_data": granted}},
+		{Email: "nopers@example.com", Consent: map[string]any{"ads": granted, "ad_personalization": revoked}},
+		{Email: "both@example.com", Consent: map[string]any{"ad_user_data": true, "ad_personalization": "granted"}},
+		{Email: "withdrawn@example.com", Consent: map[string]any{"ads": revoked, "ad_user_data": granted}},
+		{Email: "udwithdrawn@example.com", Consent: map[string]any{"ads": granted, "ad_user_data": revoked}},
+		{Email: "never@example.com"},
+		{Email: "email-only@example.com", Consent: map[string]any{"email": granted}},
+	}
+	res, err := c.(connectors.AudienceSyncer).SyncAudience(context.Background(), "audience_add", members)
+	require.NoError(t, err)
+	require.Equal(t, 4, res.Uploaded)
+	require.Equal(t, 4, res.Skipped)
+	require.Equal(t, 9, res.Requests, "3 jobs × (create + addOperations + run)")
+	users := func(job string) []string {
+		var out []string
+		for _, batch := range f.added[job] {
+			for _, o := range batch {
+				require.Nil(t, o.Create.Consent, "no per-user consent")
+				out = append(out, o.Create.UserIdentifiers[0]["hashedEmail"])
+			}
+		}
+		return out
+	}
+	require.Len(t, f.jobs, 3)
+	require.Equal(t, map[string]any{"adUserData": "GRANTED", "adPersonalization": "GRANTED"}, f.jobConsent("1"))
+	require.Equal(t, []string{audience.Hash("ads@example.com"), audience.Hash("both@example.com")}, users("1"))
+	require.Equal(t, map[string]any{"adUserData": "GRANTED"}, f.jobConsent("2"), "personalization unknown: not claimed either way")
+	require.Equal(t, []string{audience.Hash("userdata@example.com")}, users("2"))
+	require.Equal(t, map[string]any{"adUserData": "GRANTED", "adPersonalization": "DENIED"}, f.jobConsent("3"))
+	require.Equal(t, []string{audience.Hash("nopers@example.com")}, users("3"))
+	require.Equal(t, []string{"1", "2", "3"}, f.ran)
+
+	// Send: ad_user_data alone is consent; a withdrawal is suppressed.
+	_, err = c.Send(context.Background(), connectors.Message{Kind: "audience_add", Email: "ud@example.com", Consent: map[string]any{"ad_user_data": granted}})
+	require.NoError(t, err)
+	_, err = c.Send(context.Background(), connectors.Message{Kind: "audience_add", Email: "w@example.com", Consent: map[string]any{"ads": revoked, "ad_user_data": granted}})
+	require.True(t, errors.Is(err, connectors.ErrSuppressed), "%v", err)
+	require.Contains(t, err.Error(), "withdrawn")
+}
+
+// TestRemoveNeedsNoConsent: removal goes out whatever the consent (it is
+// how a withdrawal reaches Google), in one job without consent signals.
+func TestRemoveNeedsNoConsent(t *testing.T) {
+	t.Parallel()
+	c, f := setup(t, nil)
+	revoked := map[string]any{"ads": map[string]any{"status": "revoked"}, "ad_user_data": false}
+	res, err := c.Send(context.Background(), connectors.Message{Kind: "audience_remove", Email: "ada@example.com", Consent: revoked})
+	require.NoError(t, err)
+	require.Equal(t, "sent", res.Status)
+	require.Nil(t, f.jobConsent("1"))
+	require.Equal(t, audience.Hash("ada@example.com"), f.added["1"][0][0].Remove.UserIdentifiers[0]["hashedEmail"])
+
+	sr, err := c.(connectors.AudienceSyncer).SyncAudience(context.Background(), "audience_remove", []connectors.Member{
+		{Email: "a@example.com", Consent: revoked}, {Email: "b@example.com"}, {Email: "c@example.com", Consent: map[string]any{"ads": true}}})
+	require.NoError(t, err)
+	require.Equal(t, 3, sr.Uploaded)
+	require.Len(t, f.jobs, 2, "one job for all removals")
+	require.Len(t, f.added["2"][0], 3)
 }

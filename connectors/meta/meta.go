@@ -2,7 +2,8 @@
 // Marketing API: POST (add) or DELETE (remove) {base_url}/{version}/
 // {audience_id}/users with a multi-key schema of SHA-256-hashed, normalised
 // emails and phone numbers, in batches of at most 10,000 users tied
-// together by a session. Nobody is uploaded without ad consent.
+// together by a session. Nobody is added without ad consent; removal needs
+// none.
 package meta
 
 import (
@@ -42,7 +43,7 @@ var (
 var Type = connectors.Type{
 	Name:    "meta_audiences",
 	Title:   "Meta Custom Audiences",
-	Help:    "Adds profiles to, and removes them from, a Meta (Facebook/Instagram) Custom Audience, matched by SHA-256-hashed email and phone. Profiles without ad consent are never uploaded.",
+	Help:    "Adds profiles to, and removes them from, a Meta (Facebook/Instagram) Custom Audience, matched by SHA-256-hashed email and phone. Profiles without ad consent are never added; removal needs none.",
 	Channel: connectors.ChannelAudience,
 	Kinds:   []string{connectors.KindAudienceAdd, connectors.KindAudienceRemove},
 	Fields: []nodes.Field{
@@ -141,8 +142,8 @@ func (c *Connector) Send(ctx context.Context, m connectors.Message) (connectors.
 		return connectors.Result{}, err
 	}
 	switch {
-	case res.Skipped > 0 && m.Kind == connectors.KindAudienceAdd:
-		return connectors.Result{}, connectors.SuppressedError("no ad consent (or no email or phone): not uploaded")
+	case res.Skipped > 0 && m.Kind == connectors.KindAudienceAdd && !connectors.ReadAdConsent(m.Consent).MayUpload():
+		return connectors.Result{}, connectors.SuppressedError(connectors.ReadAdConsent(m.Consent).Why() + ": not uploaded")
 	case res.Skipped > 0:
 		return connectors.Result{}, connectors.PermanentError("the profile has no email or E.164 phone to match", nil)
 	case res.Invalid > 0:
@@ -152,8 +153,9 @@ func (c *Connector) Send(ctx context.Context, m connectors.Message) (connectors.
 }
 
 // SyncAudience adds (audience_add) or removes (audience_remove) members in
-// batches of at most 10,000 within one upload session. Members without ad
-// consent are skipped when adding; removal needs none.
+// batches of at most 10,000 within one upload session. Adding skips the
+// members that may not be uploaded (connectors.AdConsent.MayUpload);
+// removal needs no consent: it is how a withdrawal reaches Meta.
 func (c *Connector) SyncAudience(ctx context.Context, op string, members []connectors.Member) (connectors.SyncResult, error) {
 	method := http.MethodPost
 	switch op {
@@ -166,7 +168,7 @@ func (c *Connector) SyncAudience(ctx context.Context, op string, members []conne
 	var res connectors.SyncResult
 	var rows [][]string
 	for _, m := range members {
-		if userData, _ := audience.Consent(m.Consent); op == connectors.KindAudienceAdd && !userData {
+		if op == connectors.KindAudienceAdd && !connectors.ReadAdConsent(m.Consent).MayUpload() {
 			res.Skipped++
 			continue
 		}

@@ -211,3 +211,47 @@ func TestErrors(t *testing.T) {
 	require.False(t, res.OK)
 	require.Contains(t, res.Detail, "Session has expired")
 }
+
+// TestConsentRule: an add needs ads or ad_user_data granted and neither
+// withdrawn; a removal goes out whatever the consent (it is how a
+// withdrawal reaches Meta).
+func TestConsentRule(t *testing.T) {
+	t.Parallel()
+	c, f := setup(t, token)
+	ctx := context.Background()
+	granted := map[string]any{"status": "granted", "source": "api", "at": "2026-05-01T00:00:00Z"}
+	revoked := map[string]any{"status": "revoked", "source": "api", "at": "2026-05-02T00:00:00Z"}
+	for _, tt := range []struct {
+		name    string
+		consent map[string]any
+		added   bool
+	}{
+		{"ads granted", map[string]any{"ads": granted}, true},
+		{"ad_user_data granted", map[string]any{"ad_user_data": granted}, true},
+		{"ad_user_data true", map[string]any{"ad_user_data": true}, true},
+		{"ads revoked", map[string]any{"ads": revoked}, false},
+		{"ads revoked, ad_user_data still granted", map[string]any{"ads": revoked, "ad_user_data": granted}, false},
+		{"ad_user_data revoked, ads granted", map[string]any{"ads": granted, "ad_user_data": revoked}, false},
+		{"ad_personalization only", map[string]any{"ad_personalization": granted}, false},
+		{"email consent only", map[string]any{"email": granted}, false},
+		{"stored without a status", map[string]any{"ads": map[string]any{"status": ""}}, false},
+	} {
+		before := len(f.uploads)
+		_, err := c.Send(ctx, connectors.Message{Kind: "audience_add", Email: "ada@example.com", Consent: tt.consent})
+		if tt.added {
+			require.NoError(t, err, tt.name)
+			require.Len(t, f.uploads, before+1, tt.name)
+			continue
+		}
+		require.True(t, errors.Is(err, connectors.ErrSuppressed), "%s: %v", tt.name, err)
+		require.Len(t, f.uploads, before, tt.name)
+
+		// The same profile is removed, whatever its consent.
+		res, err := c.Send(ctx, connectors.Message{Kind: "audience_remove", Email: "ada@example.com", Consent: tt.consent})
+		require.NoError(t, err, tt.name)
+		require.Equal(t, "sent", res.Status)
+		require.Len(t, f.uploads, before+1, tt.name)
+		require.Equal(t, "DELETE", f.uploads[before].Method)
+		require.Equal(t, [][]string{{audience.Hash("ada@example.com"), ""}}, f.uploads[before].Payload.Data)
+	}
+}

@@ -1,5 +1,6 @@
-// Package audience holds what the ad-platform connectors share: consent,
-// identifier normalisation and hashing per platform rules, batching.
+// Package audience holds what the ad-platform connectors share: identifier
+// normalisation and hashing per platform rules, batching. (Consent is
+// connectors.ReadAdConsent: the engine applies the same rule.)
 package audience
 
 import (
@@ -9,39 +10,6 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 )
-
-// Consent reads a profile's ad consent. ad_user_data and
-// ad_personalization are Google's consent signals (EU user consent
-// policy); "ads" is the general flag that sets both when they are absent.
-// A flag is either a value (true, "granted") or, as profiles store it, an
-// object with a status ({"status": "granted"}). Anything else is no
-// consent.
-func Consent(c map[string]any) (userData, personalization bool) {
-	general := truthy(c["ads"])
-	userData, personalization = general, general
-	if v, ok := c["ad_user_data"]; ok {
-		userData = truthy(v)
-	}
-	if v, ok := c["ad_personalization"]; ok {
-		personalization = truthy(v)
-	}
-	return userData, personalization
-}
-
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case map[string]any:
-		return truthy(x["status"])
-	case bool:
-		return x
-	case string:
-		switch strings.ToLower(x) {
-		case "true", "granted", "yes", "1":
-			return true
-		}
-	}
-	return false
-}
 
 // Hash is the lowercase hex SHA-256 both platforms want.
 func Hash(s string) string {

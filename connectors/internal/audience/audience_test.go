@@ -23,29 +23,6 @@ func TestNormalise(t *testing.T) {
 	require.Equal(t, "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b", audience.Hash("test@example.com"))
 }
 
-func TestConsent(t *testing.T) {
-	t.Parallel()
-	ud, p := audience.Consent(map[string]any{"ads": true})
-	require.True(t, ud)
-	require.True(t, p)
-	ud, p = audience.Consent(map[string]any{"ads": true, "ad_personalization": false})
-	require.True(t, ud)
-	require.False(t, p)
-	ud, _ = audience.Consent(map[string]any{"ad_user_data": "GRANTED"})
-	require.True(t, ud)
-	ud, p = audience.Consent(nil)
-	require.False(t, ud)
-	require.False(t, p)
-	ud, _ = audience.Consent(map[string]any{"ads": "maybe"})
-	require.False(t, ud)
-	// The shape profiles store consent in.
-	ud, p = audience.Consent(map[string]any{"ads": map[string]any{"status": "granted", "at": "2026-01-01T00:00:00Z"}})
-	require.True(t, ud)
-	require.True(t, p)
-	ud, _ = audience.Consent(map[string]any{"ads": map[string]any{"status": "revoked"}})
-	require.False(t, ud)
-}
-
 func TestBatches(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, [][2]int{{0, 3}, {3, 6}, {6, 7}}, audience.Batches(7, 3))
