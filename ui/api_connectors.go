@@ -219,6 +219,7 @@ type messageJSON struct {
 	Recipient string          `json:"recipient"`
 	Subject   string          `json:"subject,omitempty"`
 	Body      string          `json:"body,omitempty"`
+	Text      string          `json:"text,omitempty"` // an email's plain-text part (body is its HTML)
 	Payload   json.RawMessage `json:"payload,omitempty"`
 	Status    string          `json:"status"`
 	Error     string          `json:"error,omitempty"`
@@ -228,8 +229,8 @@ type messageJSON struct {
 
 func toMessageJSON(d store.Delivery) messageJSON {
 	m := messageJSON{ID: d.ID, RunID: d.RunID, NodeID: d.NodeID, Kind: d.Channel, Recipient: d.Recipient, Subject: d.Subject,
-		Body: d.Body, Status: d.Status, Error: d.Error, Test: d.IsTest, CreatedAt: d.CreatedAt}
-	if p := bytes.TrimSpace(d.Payload); len(p) > 0 && !bytes.Equal(p, []byte("{}")) && json.Valid(p) {
+		Body: d.Body, Text: d.EmailText(), Status: d.Status, Error: d.Error, Test: d.IsTest, CreatedAt: d.CreatedAt}
+	if p := bytes.TrimSpace(d.Payload); d.Channel != connectors.KindSendEmail && len(p) > 0 && !bytes.Equal(p, []byte("{}")) && json.Valid(p) {
 		m.Payload = d.Payload
 	}
 	return m

@@ -73,10 +73,11 @@ func (s *Server) testInboxMessage(c *fiber.Ctx) error {
 	switch {
 	case d.Channel == connectors.KindSendEmail && looksHTML(d.Body):
 		m.HTMLURL = "/test-inbox/" + url.PathEscape(d.ID) + "/body"
+		m.Text = d.EmailText()
 	default:
 		m.Body = d.Body
 	}
-	if p := bytes.TrimSpace(d.Payload); len(p) > 0 && !bytes.Equal(p, []byte("{}")) || d.Channel == connectors.KindSendWebhook {
+	if p := bytes.TrimSpace(d.Payload); d.Channel != connectors.KindSendEmail && len(p) > 0 && !bytes.Equal(p, []byte("{}")) || d.Channel == connectors.KindSendWebhook {
 		// Indented within a size cap, linear whatever the depth (run_explorer.go).
 		if json.Valid(d.Payload) {
 			m.Payload = jsonlimit.Pretty(d.Payload, maxShownEntry)

@@ -135,6 +135,9 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 		IdempotencyKey: key, Connector: connectorName, Channel: n.Kind, Recipient: recipient,
 		Subject: msg.Subject, Body: firstNonEmpty(msg.HTML, msg.Text), Payload: msg.Payload, Status: store.DeliveryPending, Attempts: 1,
 	}
+	if n.Kind == "send_email" {
+		d.Payload = store.EmailPayload(msg.Text) // the plain-text part, kept with the HTML
+	}
 	if reason, err := x.suppressed(ctx, n.Kind, channel, recipient); err != nil {
 		return "", false, err
 	} else if reason != "" {
