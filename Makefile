@@ -34,6 +34,10 @@ bench: ## run the benchmark suite (PostgreSQL + Redis from WAYMARK_BENCH_* or WA
 bench-quick: ## check the benchmark suite itself: tiny sizes, a few minutes, writes to a temp dir (waymark-bench)
 	$(GO) run ./internal/benchsuite -quick $(BENCH_FLAGS)
 
+.PHONY: bench-flow
+bench-flow: ## the end-to-end flow benchmark only (webhook → condition → send_webhook, both modes + baseline), merged into docs/benchmarks.md; BENCH_FLAGS="-flow-profile DIR" adds CPU profiles
+	$(GO) run ./internal/benchsuite -only flow -merge $(BENCH_FLAGS)
+
 .PHONY: bench-go
 bench-go: ## every Go benchmark in every package, plain go test -bench (BENCH_TIME=3s for steadier numbers)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./...

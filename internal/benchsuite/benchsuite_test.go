@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"encoding/xml"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waymarkhq/waymark/connectors/webhook"
 )
 
 const sampleOutput = `goos: linux
@@ -105,6 +110,15 @@ func TestRender(t *testing.T) {
 		RedisMemory: &RedisMemory{Runs: 20000, BytesPerRun: 640, TaskKeyBytes: 420, ScheduledSetBytes: 110, Private: true, RedisVersion: "7.0.15"},
 		Micro:       []MicroResult{{Pkg: "flows", Name: "BenchmarkValidate", Metrics: map[string]float64{"ns/op": 5.1e6, "B/op": 3e6, "allocs/op": 40900}, Order: []string{"ns/op", "B/op", "allocs/op"}}},
 		Warnings:    []string{"something odd"},
+		Flow: []FlowResult{
+			{Mode: modeBaseline, Setup: flowSetup(modeBaseline), Requests: 10000, Senders: 32, Accepted: 10000, AcceptedPerSec: 4000, P50ms: 5, P99ms: 20,
+				Expected: 5000, Delivered: 5000, DeliveriesPerSec: 2000, ServerCPU: 2, PeakRSSMB: 30, LoadStart: "1.0 1.0 1.0", LoadEnd: "2.0 1.0 1.0"},
+			{Mode: modePostgres, Setup: flowSetup(modePostgres), Requests: 10000, Senders: 32, Accepted: 10000, AcceptedPerSec: 2500, P50ms: 10, P99ms: 60,
+				Expected: 5000, Delivered: 5000, DeliveriesPerSec: 500, ServerCPU: 6, PostgresCPU: 8, RedisCPU: 1, PostgresSeen: true, RedisSeen: true, PeakRSSMB: 80,
+				Profile: "/tmp/x/flow-postgres.pprof"},
+			{Mode: modeEmbedded, Setup: flowSetup(modeEmbedded), Requests: 10000, Senders: 32, Accepted: 10000, AcceptedPerSec: 700, P50ms: 40, P99ms: 200,
+				Expected: 5000, Delivered: 4999, Lost: 1, Duplicates: 2, DeliveriesPerSec: 900, ServerCPU: 9, PeakRSSMB: 150, Err: "no delivery for 1m0s: 4999 of 5000 delivered"},
+		},
 	}
 	dir := t.TempDir()
 	scaling := filepath.Join(dir, "scaling.md")
@@ -132,11 +146,26 @@ func TestRender(t *testing.T) {
 		"| flows | BenchmarkValidate | 5,100,000 | 3,000,000 | 40,900 |",
 		"- PostgreSQL + Redis: a log line",
 		"- something odd",
+		// the flow benchmark: figures beside the goals, ratios to the baseline, verdicts
+		"| accepted req/s (32 concurrent senders) | **4,000** | **2,500** | ≥ 3,500 | **700** |  |",
+		"| deliveries/s (first request → last delivery) | **2,000** | **500** | ≥ 1,600 | **900** | ≥ 800 |",
+		"| CPU ms per request: PostgreSQL (every process of the postgres user) | — | 0.80 |  | — |  |",
+		"| CPU ms per request: all processes | **0.20** | **1.50** | ≤ 0.8 | **0.90** | ≤ 1 |",
+		"| lost / duplicated (by webhook-id at the sink) / unexpected | 0 / 0 / 0 | 0 / 0 / 0 | 0 / 0 / 0 | 1 / 2 / 0 | 0 / 0 / 0 |",
+		"| deliveries/s ÷ baseline's | 1 | 0.25 × |  | 0.45 × |  |",
+		"| CPU per request ÷ baseline's | 1 | 7.50 × |  | 4.50 × |  |",
+		"| CPU profile of the server under load | — | `flow-postgres.pprof` |  | — |  |",
+		"| flow deliveries, PostgreSQL + Redis (webhook → condition → send_webhook, `waymark serve`) | ≥ 1,600 deliveries/s for 10,000 requests | 500 deliveries/s | **not met** |",
+		"| flow accept while draining, PostgreSQL + Redis | ≥ 3,500 req/s, p99 < 50 ms | 2,500 req/s, p99 60.0 ms | **not met** |",
+		"| flow CPU per request, PostgreSQL + Redis (all processes) | ≤ 0.8 ms | 1.50 ms | **not met** |",
+		"| flow: nothing lost or duplicated, PostgreSQL + Redis | 0 lost, 0 duplicated (by webhook-id at the sink) | 5,000 of 5,000 delivered; 0 lost, 0 duplicated, 0 unexpected | met |",
+		"- waymark serve, embedded (SQLite + in-process Redis): **failed**: `no delivery for 1m0s: 4999 of 5000 delivered`",
 	} {
 		require.Contains(t, doc, want)
 	}
 	require.NotContains(t, doc, "<no value>")
 	require.NotContains(t, doc, "Quick run")
+	require.NotContains(t, doc, "flow deliveries, embedded", "a failed run is not judged against the goals")
 	for _, line := range strings.Split(doc, "\n") {
 		if strings.HasPrefix(line, "|") {
 			require.True(t, strings.HasSuffix(line, "|"), "table row ends with |: %q", line)
@@ -176,7 +205,8 @@ func TestMergeResults(t *testing.T) {
 	prev := &Results{Started: t0, Command: "go run ./internal/benchsuite", Sizes: Sizes{Entries: 5000, Profiles: 1000000, ScaleRuns: 20000, WaitingRuns: 20000},
 		Benchmarks:  []BenchResult{{Key: "engine", Mode: modePostgres, Metrics: map[string]float64{"steps/s": 1}}, {Key: "segment", Mode: modePostgres, Err: "stopped"}},
 		Scaling:     []ScalingResult{{Mode: modePostgres, Workers: 1, StepsPerSec: 1}, {Mode: modeEmbedded, Workers: 1}},
-		RedisMemory: &RedisMemory{BytesPerRun: 600}, Micro: []MicroResult{{Pkg: "flows", Name: "BenchmarkValidate"}}, Warnings: []string{"old"}}
+		RedisMemory: &RedisMemory{BytesPerRun: 600}, Micro: []MicroResult{{Pkg: "flows", Name: "BenchmarkValidate"}}, Warnings: []string{"old"},
+		Flow: []FlowResult{{Mode: modeBaseline, DeliveriesPerSec: 1}, {Mode: modePostgres, DeliveriesPerSec: 1}}}
 	cur := &Results{Started: t0.Add(time.Hour), Commands: []string{"go run ./internal/benchsuite -only segment"}, Sizes: Sizes{Entries: 1, Profiles: 50000, ScaleRuns: 1, WaitingRuns: 1},
 		Benchmarks: []BenchResult{{Key: "segment", Mode: modePostgres, Metrics: map[string]float64{"profiles/s": 2}}},
 		Scaling:    []ScalingResult{{Mode: modePostgres, Workers: 1, StepsPerSec: 2}}, Warnings: []string{"new"}}
@@ -192,4 +222,64 @@ func TestMergeResults(t *testing.T) {
 	require.Equal(t, []string{"old", "new"}, m.Warnings)
 	require.Equal(t, []string{"go run ./internal/benchsuite", "go run ./internal/benchsuite -only segment"}, m.Commands)
 	require.Equal(t, Sizes{Entries: 5000, Profiles: 50000, ScaleRuns: 1, WaitingRuns: 20000}, m.Sizes)
+	require.Len(t, m.Flow, 2, "flow runs not redone are kept")
+
+	cur.Flow = []FlowResult{{Mode: modePostgres, DeliveriesPerSec: 2}}
+	cur.Sizes.FlowRequests = 300
+	m = mergeResults(prev, cur)
+	require.Len(t, m.Flow, 2)
+	byMode := map[string]float64{}
+	for _, f := range m.Flow {
+		byMode[f.Mode] = f.DeliveriesPerSec
+	}
+	require.Equal(t, map[string]float64{modePostgres: 2, modeBaseline: 1}, byMode, "a re-run mode replaces its old result")
+	require.Equal(t, 300, m.Sizes.FlowRequests)
+}
+
+// TestSinkCounts checks the flow benchmark's sink: one delivery per
+// expected entry, a repeated webhook-id is a duplicate, and a bad
+// signature, an entry that should not arrive or a second webhook-id for
+// one entry are unexpected.
+func TestSinkCounts(t *testing.T) {
+	t.Parallel()
+	secret := newWebhookSecret()
+	sk, err := newSink(secret)
+	require.NoError(t, err)
+	t.Cleanup(sk.close)
+	key, err := webhook.DecodeSecret(secret)
+	require.NoError(t, err)
+	sk.expect("a")
+	sk.expect("b")
+	sk.forbid("c")
+	sk.reset()
+	post := func(id, entry string, sign bool) {
+		body := []byte(`{"entry": "` + entry + `"}`)
+		ts := time.Now().Unix()
+		req, err := http.NewRequest("POST", sk.url, bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		sig := webhook.Sign(key, id, ts, body)
+		if !sign {
+			sig = webhook.Sign([]byte("another key, another signature!!"), id, ts, body)
+		}
+		req.Header.Set("webhook-signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+	}
+	post("m1", "a", true)
+	post("m1", "a", true)  // the same delivery again
+	post("m2", "a", true)  // a second delivery for one entry
+	post("m3", "c", true)  // an entry that did not pass
+	post("m4", "b", false) // a bad signature
+	st := sk.snapshot()
+	require.Equal(t, 1, st.delivered)
+	require.Equal(t, 1, st.duplicates)
+	require.Equal(t, 3, st.unexpected)
+	require.Equal(t, 2, sk.expectedCount())
+	post("m5", "b", true)
+	require.Equal(t, 2, sk.snapshot().delivered)
+	require.False(t, sk.snapshot().lastAt.IsZero())
 }

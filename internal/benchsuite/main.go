@@ -12,7 +12,7 @@
 // / WAYMARK_BENCH_REDIS_URL, else WAYMARK_TEST_DATABASE_URL /
 // WAYMARK_TEST_REDIS_URL; without them only embedded mode runs. The suite
 // creates (and drops) its own schemas in that database, and flushes Redis
-// logical databases 9, 10 and 14 of that server (use one nothing else needs).
+// logical databases 9, 10, 11 and 14 of that server (use one nothing else needs).
 // No benchmark is a test's pass/fail: a failure is reported, the rest run.
 package main
 
@@ -48,13 +48,15 @@ type Sizes struct {
 	Concurrency        int    `json:"concurrency"`          // WAYMARK_WORKER_CONCURRENCY of each worker
 	WaitingRuns        int    `json:"waiting_runs"`         // runs parked in a delay for the Redis memory measure
 	MicroTime          string `json:"micro_time"`           // -benchtime of the micro-benchmarks
+	FlowRequests       int    `json:"flow_requests"`        // flow benchmark: signed requests
+	FlowSenders        int    `json:"flow_senders"`         // … from this many concurrent senders
 }
 
 var fullSizes = Sizes{Entries: 20000, Requests: 10000, Rate: 1000, Timers: 100000, TimerWindowSeconds: 60, Profiles: 1000000,
-	ScaleRuns: 20000, ScaleWorkers: []int{1, 2, 4}, Concurrency: 10, WaitingRuns: 20000, MicroTime: "1s"}
+	ScaleRuns: 20000, ScaleWorkers: []int{1, 2, 4}, Concurrency: 10, WaitingRuns: 20000, MicroTime: "1s", FlowRequests: 10000, FlowSenders: 32}
 
 var quickSizes = Sizes{Entries: 300, Requests: 300, Rate: 200, Timers: 200, TimerWindowSeconds: 5, Profiles: 2000,
-	ScaleRuns: 600, ScaleWorkers: []int{1, 2, 4}, Concurrency: 10, WaitingRuns: 1000, MicroTime: "100ms"}
+	ScaleRuns: 600, ScaleWorkers: []int{1, 2, 4}, Concurrency: 10, WaitingRuns: 1000, MicroTime: "100ms", FlowRequests: 300, FlowSenders: 32}
 
 type suite struct {
 	root, tmp       string
@@ -64,10 +66,14 @@ type suite struct {
 	only            map[string]bool
 	testBins        map[string]string
 	waymarkBin      string
+	flowProfileDir  string // -flow-profile: CPU profiles of waymark under the flow load
 	res             *Results
 }
 
 func main() {
+	if os.Getenv(baselineListenEnv) != "" { // the flow benchmark's baseline server (baseline.go)
+		os.Exit(baselineMain())
+	}
 	os.Exit(run())
 }
 
@@ -78,8 +84,8 @@ func run() int {
 	scalingDoc := flag.String("scaling", "", "scaling.md whose measured block is rewritten (default docs/scaling.md; none with -quick)")
 	resultsPath := flag.String("results", "internal/benchsuite/results.json", "where the raw results are written (and read by -render)")
 	pg := flag.String("pg", firstEnv("WAYMARK_BENCH_DATABASE_URL", "WAYMARK_TEST_DATABASE_URL"), "PostgreSQL URL (the suite makes its own schemas)")
-	rd := flag.String("redis", firstEnv("WAYMARK_BENCH_REDIS_URL", "WAYMARK_TEST_REDIS_URL"), "Redis URL (logical databases 9, 10 and 14 are flushed)")
-	only := flag.String("only", "", "comma-separated parts to run: engine, ingest, timers, segment, scaling, memory, micro (default: all)")
+	rd := flag.String("redis", firstEnv("WAYMARK_BENCH_REDIS_URL", "WAYMARK_TEST_REDIS_URL"), "Redis URL (logical databases 9, 10, 11 and 14 are flushed)")
+	only := flag.String("only", "", "comma-separated parts to run: flow, engine, ingest, timers, segment, scaling, memory, micro (default: all)")
 	merge := flag.Bool("merge", false, "keep the parts of -results this run does not redo (with -only: re-run some parts, keep the rest)")
 	budget := flag.Duration("budget", 0, "time limit for each benchmark process (default 90m, 5m with -quick)")
 	def := fullSizes
@@ -94,6 +100,9 @@ func run() int {
 	workers := flag.String("workers", "", "worker process counts for the scaling runs (default 1,2,4)")
 	flag.IntVar(&sz.Concurrency, "concurrency", 0, fmt.Sprintf("WAYMARK_WORKER_CONCURRENCY of each worker (default %d)", def.Concurrency))
 	flag.IntVar(&sz.WaitingRuns, "waiting", 0, fmt.Sprintf("runs parked in a delay for the Redis memory measure (default %d)", def.WaitingRuns))
+	flag.IntVar(&sz.FlowRequests, "flow-requests", 0, fmt.Sprintf("flow benchmark: signed webhook requests (default %d)", def.FlowRequests))
+	flag.IntVar(&sz.FlowSenders, "flow-senders", 0, fmt.Sprintf("flow benchmark: concurrent senders (default %d)", def.FlowSenders))
+	flowProfile := flag.String("flow-profile", "", "directory for CPU profiles of waymark during the flow benchmark (flow-<mode>.pprof and -top.txt; default none)")
 	flag.Parse()
 
 	root, err := moduleRoot()
@@ -157,6 +166,12 @@ func run() int {
 	defer os.RemoveAll(tmp)
 
 	s := &suite{root: root, tmp: tmp, pgURL: *pg, redisURL: *rd, sizes: sizes, budget: *budget, testBins: map[string]string{}}
+	if *flowProfile != "" {
+		if s.flowProfileDir, err = filepath.Abs(*flowProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "benchsuite: -flow-profile:", err)
+			return 2
+		}
+	}
 	if *only != "" {
 		s.only = map[string]bool{}
 		for _, p := range strings.Split(*only, ",") {
@@ -204,6 +219,9 @@ func (s *suite) runAll(ctx context.Context) {
 	haveServices := s.pgURL != "" && s.redisURL != ""
 	if !haveServices {
 		s.warn("PostgreSQL + Redis not configured (-pg/-redis, WAYMARK_BENCH_* or WAYMARK_TEST_*): only embedded mode ran")
+	}
+	if s.want("flow") && ctx.Err() == nil {
+		s.runFlow(ctx, haveServices)
 	}
 	for _, gb := range goBenches() {
 		if !s.want(gb.Key) {
@@ -269,7 +287,8 @@ func mergeSizes(def, o Sizes) Sizes {
 	return Sizes{Entries: pick(o.Entries, def.Entries), Requests: pick(o.Requests, def.Requests), Rate: pick(o.Rate, def.Rate),
 		Timers: pick(o.Timers, def.Timers), TimerWindowSeconds: pick(o.TimerWindowSeconds, def.TimerWindowSeconds),
 		Profiles: pick(o.Profiles, def.Profiles), ScaleRuns: pick(o.ScaleRuns, def.ScaleRuns), ScaleWorkers: def.ScaleWorkers,
-		Concurrency: pick(o.Concurrency, def.Concurrency), WaitingRuns: pick(o.WaitingRuns, def.WaitingRuns), MicroTime: def.MicroTime}
+		Concurrency: pick(o.Concurrency, def.Concurrency), WaitingRuns: pick(o.WaitingRuns, def.WaitingRuns), MicroTime: def.MicroTime,
+		FlowRequests: pick(o.FlowRequests, def.FlowRequests), FlowSenders: pick(o.FlowSenders, def.FlowSenders)}
 }
 
 // commandLine is how this run was started, for the report.
@@ -333,6 +352,15 @@ func mergeResults(prev, cur *Results) *Results {
 	if out.RedisMemory == nil {
 		out.RedisMemory = prev.RedisMemory
 	}
+	flowModes := map[string]bool{}
+	for _, f := range cur.Flow {
+		flowModes[f.Mode] = true
+	}
+	for _, f := range prev.Flow {
+		if !flowModes[f.Mode] {
+			out.Flow = append(out.Flow, f)
+		}
+	}
 	pkgs := map[string]bool{}
 	for _, m := range cur.Micro {
 		pkgs[m.Pkg] = true
@@ -357,6 +385,9 @@ func mergeResults(prev, cur *Results) *Results {
 	}
 	if len(cur.Micro) == 0 {
 		out.Sizes.MicroTime = prev.Sizes.MicroTime
+	}
+	if len(cur.Flow) == 0 {
+		out.Sizes.FlowRequests, out.Sizes.FlowSenders = prev.Sizes.FlowRequests, prev.Sizes.FlowSenders
 	}
 	return &out
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // CPU time of the PostgreSQL and Redis servers, read from /proc when they
@@ -34,6 +36,46 @@ func postgresCPU(pgURL string) (float64, bool) {
 		return 0, false
 	}
 	return procCPU(func(comm, cmdline string) bool { return comm == "postgres" })
+}
+
+// postgresUserCPU returns the CPU seconds of every process owned by the
+// operating-system user "postgres" — the postmaster, its background workers
+// and every backend, live or exited (the postmaster's cutime) — or, without
+// such a user, of every process named "postgres". Other clients of the same
+// cluster count too.
+func postgresUserCPU(pgURL string) (float64, bool) {
+	if _, _, ok := localHost(pgURL); !ok {
+		return 0, false
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return procCPU(func(comm, cmdline string) bool { return comm == "postgres" })
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return procCPU(func(comm, cmdline string) bool { return comm == "postgres" })
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var ticks int64
+	seen := false
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil {
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != uint32(uid) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			continue
+		}
+		if t, ok := statTicks(string(stat)); ok {
+			ticks += t
+			seen = true
+		}
+	}
+	return float64(ticks) / clockTicks, seen
 }
 
 // redisCPU returns the CPU seconds of the redis-server listening on the

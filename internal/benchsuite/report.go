@@ -178,6 +178,10 @@ type view struct {
 	Bars           []bar
 	Missing        []string
 	MicroPkgs      []string
+	Flow           map[string]*FlowResult // by mode: baseline, postgres, embedded
+	FlowRows       []flowRow
+	// FlowConnectorRate and RedisDBFlow are the flow benchmark's settings.
+	FlowConnectorRate, RedisDBFlow int
 }
 
 type modeView struct{ Key, Title string }
@@ -231,6 +235,12 @@ func newView(res *Results) *view {
 	sort.Slice(v.Workers, func(i, j int) bool { return v.Workers[i].Workers < v.Workers[j].Workers })
 	v.Micro = res.Micro
 	v.MicroPkgs = microPkgs
+	v.Flow = map[string]*FlowResult{}
+	for i := range res.Flow {
+		v.Flow[res.Flow[i].Mode] = &res.Flow[i]
+	}
+	v.FlowRows = v.flowRows()
+	v.FlowConnectorRate, v.RedisDBFlow = flowConnectorRate, redisDBFlow
 	v.Goals = v.goals()
 	v.Projections = v.projections()
 	v.Bars = v.bars()
@@ -360,6 +370,7 @@ func (v *view) goals() []goal {
 			}
 		}
 	}
+	gs = append(gs, v.flowGoals()...)
 	for _, mr := range v.Micro {
 		if mr.Name == "BenchmarkValidate" {
 			ns := mr.Metrics["ns/op"]

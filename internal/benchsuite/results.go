@@ -31,6 +31,7 @@ type Results struct {
 	Machine  Machine  `json:"machine"`
 	Sizes    Sizes    `json:"sizes"`
 
+	Flow        []FlowResult    `json:"flow,omitempty"` // the end-to-end flow benchmark (flow.go)
 	Benchmarks  []BenchResult   `json:"benchmarks"`
 	Scaling     []ScalingResult `json:"scaling"`
 	RedisMemory *RedisMemory    `json:"redis_memory,omitempty"`
