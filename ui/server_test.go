@@ -33,7 +33,7 @@ type testBundle struct {
 	ctx    context.Context
 	store  *store.Store
 	server *ui.Server
-	redis  error // what the redis readiness check answers
+	redis  error         // what the redis readiness check answers
 	logs   *lockedBuffer // everything the server logged
 }
 

@@ -119,7 +119,7 @@ type smallJourney struct {
 
 func newSmallJourney(t *testing.T, vars map[string]string) *smallJourney {
 	t.Helper()
-	r := runCLI(t, vars, "", "apikeys", "create", "--name", "test", "--scopes", "journeys:read,journeys:write,events:write")
+	r := runCLI(t, vars, "", "apikeys", "create", "--name", "test", "--scopes", "journeys:read,journeys:write,events:write,profiles:write")
 	require.Equal(t, 0, r.code, r.stderr)
 	base, _, _ := startServe(t, vars)
 	s := &smallJourney{apiClient: newAPIClient(base, strings.TrimSpace(r.stdout))}
@@ -250,7 +250,7 @@ func TestScaleOut(t *testing.T) {
 	vars := map[string]string{"WAYMARK_DATABASE_URL": pg, "WAYMARK_REDIS_URL": rd, "WAYMARK_SECRET_KEY": key}
 	r := runCLI(t, vars, "", "migrate")
 	require.Equal(t, 0, r.code, r.stderr)
-	r = runCLI(t, vars, "", "apikeys", "create", "--name", "scale", "--scopes", "journeys:read,journeys:write,events:write")
+	r = runCLI(t, vars, "", "apikeys", "create", "--name", "scale", "--scopes", "journeys:read,journeys:write,events:write,profiles:write")
 	require.Equal(t, 0, r.code, r.stderr)
 	apiKey := strings.TrimSpace(r.stdout)
 

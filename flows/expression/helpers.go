@@ -200,8 +200,6 @@ func toString(v any) (string, bool) {
 	return "", false
 }
 
-
-
 func asList(v any) ([]any, bool) {
 	switch l := v.(type) {
 	case []any:
