@@ -114,7 +114,7 @@ func TestRender(t *testing.T) {
 			{Mode: modeBaseline, Setup: flowSetup(modeBaseline), Requests: 10000, Senders: 32, Accepted: 10000, AcceptedPerSec: 4000, P50ms: 5, P99ms: 20,
 				Expected: 5000, Delivered: 5000, DeliveriesPerSec: 2000, ServerCPU: 2, PeakRSSMB: 30, LoadStart: "1.0 1.0 1.0", LoadEnd: "2.0 1.0 1.0"},
 			{Mode: modePostgres, Setup: flowSetup(modePostgres), Requests: 10000, Senders: 32, Accepted: 10000, AcceptedPerSec: 2500, P50ms: 10, P99ms: 60,
-				Expected: 5000, Delivered: 5000, DeliveriesPerSec: 500, ServerCPU: 6, PostgresCPU: 8, RedisCPU: 1, PostgresSeen: true, RedisSeen: true, PeakRSSMB: 80,
+				Expected: 5000, Delivered: 5000, DeliveriesPerSec: 500, ServerCPU: 6, PostgresCPU: 8, PostgresOwnCPU: 5, PostgresBackends: 12, RedisCPU: 1, PostgresSeen: true, RedisSeen: true, PeakRSSMB: 80,
 				Profile: "/tmp/x/flow-postgres.pprof"},
 			{Mode: modeEmbedded, Setup: flowSetup(modeEmbedded), Requests: 10000, Senders: 32, Accepted: 10000, AcceptedPerSec: 700, P50ms: 40, P99ms: 200,
 				Expected: 5000, Delivered: 4999, Lost: 1, Duplicates: 2, DeliveriesPerSec: 900, ServerCPU: 9, PeakRSSMB: 150, Err: "no delivery for 1m0s: 4999 of 5000 delivered"},
@@ -151,6 +151,7 @@ func TestRender(t *testing.T) {
 		"| deliveries/s (first request → last delivery) | **2,000** | **500** | ≥ 1,600 | **900** | ≥ 800 |",
 		"| CPU ms per request: PostgreSQL (every process of the postgres user) | — | 0.80 |  | — |  |",
 		"| CPU ms per request: all processes | **0.20** | **1.50** | ≤ 0.8 | **0.90** | ≤ 1 |",
+		"| … of which the backends serving this waymark's connections | — | 0.50 (12 backends) |  | — |  |",
 		"| lost / duplicated (by webhook-id at the sink) / unexpected | 0 / 0 / 0 | 0 / 0 / 0 | 0 / 0 / 0 | 1 / 2 / 0 | 0 / 0 / 0 |",
 		"| deliveries/s ÷ baseline's | 1 | 0.25 × |  | 0.45 × |  |",
 		"| CPU per request ÷ baseline's | 1 | 7.50 × |  | 4.50 × |  |",
@@ -234,6 +235,29 @@ func TestMergeResults(t *testing.T) {
 	}
 	require.Equal(t, map[string]float64{modePostgres: 2, modeBaseline: 1}, byMode, "a re-run mode replaces its old result")
 	require.Equal(t, 300, m.Sizes.FlowRequests)
+
+	// Runs: results from before runs were recorded become one run; a merge
+	// renders the runs, each with its own load, instead of one date.
+	prev.Machine = Machine{Load: "0.5 0.5 0.5", Commit: "old"}
+	prev.Finished = t0.Add(10 * time.Minute)
+	cur.Machine = Machine{Load: "9.0 8.0 7.0", Commit: "new"}
+	cur.Runs = []RunInfo{{Command: "go run ./internal/benchsuite -only flow -merge", Started: t0.Add(time.Hour), Finished: t0.Add(time.Hour + 3*time.Minute), Load: "9.0 8.0 7.0", Commit: "new", Parts: []string{"flow"}}}
+	m = mergeResults(prev, cur)
+	require.Len(t, m.Runs, 2)
+	require.Equal(t, RunInfo{Command: "go run ./internal/benchsuite", Started: t0, Finished: t0.Add(10 * time.Minute), Load: "0.5 0.5 0.5", Commit: "old"}, m.Runs[0])
+	dir := t.TempDir()
+	scaling := filepath.Join(dir, "scaling.md")
+	require.NoError(t, os.WriteFile(scaling, []byte(scalingBegin+"\n"+scalingEnd+"\n"), 0o644))
+	require.Equal(t, 0, writeOutputs(m, dir, dir, scaling, ""))
+	md, err := os.ReadFile(filepath.Join(dir, "benchmarks.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "Measured in 2 runs, merged")
+	require.Contains(t, string(md), "| 2026-11-26 01:00 UTC | 10m0s | `old` | 0.5 0.5 0.5 | all | `go run ./internal/benchsuite` |")
+	require.Contains(t, string(md), "| 2026-11-26 02:00 UTC | 3m0s | `new` | 9.0 8.0 7.0 | flow | `go run ./internal/benchsuite -only flow -merge` |")
+	require.NotContains(t, string(md), "| load average at start | 9.0", "one load for all the figures would be wrong")
+	sc, err := os.ReadFile(scaling)
+	require.NoError(t, err)
+	require.Contains(t, string(sc), "load average at start 0.5 0.5 0.5", "scaling.md gives the load of the run that measured scaling")
 }
 
 // TestSinkCounts checks the flow benchmark's sink: one delivery per

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -72,16 +73,21 @@ type FlowResult struct {
 	DeliverySeconds  float64 `json:"delivery_seconds"` // first request → last delivery
 	DeliveriesPerSec float64 `json:"deliveries_per_second"`
 
-	ServerCPU    float64 `json:"server_cpu_seconds"` // the waymark (or baseline) process, user + system, over the measure
-	PostgresCPU  float64 `json:"postgres_cpu_seconds"`
-	RedisCPU     float64 `json:"redis_cpu_seconds"`
-	PostgresSeen bool    `json:"postgres_cpu_seen"`
-	RedisSeen    bool    `json:"redis_cpu_seen"`
-	PeakRSSMB    float64 `json:"peak_rss_mb"` // the server process's VmHWM
-	LoadStart    string  `json:"load_start"`  // /proc/loadavg (1, 5, 15 min) before and after
-	LoadEnd      string  `json:"load_end"`
-	Profile      string  `json:"profile,omitempty"` // CPU profile of the server under load (-flow-profile)
-	Err          string  `json:"error,omitempty"`
+	ServerCPU   float64 `json:"server_cpu_seconds"` // the waymark (or baseline) process, user + system, over the measure
+	PostgresCPU float64 `json:"postgres_cpu_seconds"`
+	// PostgresOwnCPU is the part of PostgresCPU spent by the backends
+	// serving this waymark's connections (no background writers, no other
+	// clients of the cluster): a check on what the shared server adds.
+	PostgresOwnCPU   float64 `json:"postgres_own_backends_cpu_seconds"`
+	PostgresBackends int     `json:"postgres_own_backends"`
+	RedisCPU         float64 `json:"redis_cpu_seconds"`
+	PostgresSeen     bool    `json:"postgres_cpu_seen"`
+	RedisSeen        bool    `json:"redis_cpu_seen"`
+	PeakRSSMB        float64 `json:"peak_rss_mb"` // the server process's VmHWM
+	LoadStart        string  `json:"load_start"`  // /proc/loadavg (1, 5, 15 min) before and after
+	LoadEnd          string  `json:"load_end"`
+	Profile          string  `json:"profile,omitempty"` // CPU profile of the server under load (-flow-profile)
+	Err              string  `json:"error,omitempty"`
 }
 
 // CPUPerRequestMS returns CPU-milliseconds per request sent for the
@@ -112,9 +118,9 @@ func (s *suite) runFlow(ctx context.Context, haveServices bool) {
 		}
 		sv, pg, rd, tot := r.CPUPerRequestMS()
 		s.logf("    accepted %.0f req/s (p50 %.1f ms, p99 %.1f ms); %d/%d delivered, %.0f deliveries/s; lost %d, duplicated %d, unexpected %d; "+
-			"CPU ms/request: server %.2f, postgres %.2f, redis %.2f, total %.2f; peak RSS %.0f MB; load %s → %s",
+			"CPU ms/request: server %.2f, postgres %.2f (own backends %.2f), redis %.2f, total %.2f; peak RSS %.0f MB; load %s → %s",
 			r.AcceptedPerSec, r.P50ms, r.P99ms, r.Delivered, r.Expected, r.DeliveriesPerSec, r.Lost, r.Duplicates, r.Unexpected,
-			sv, pg, rd, tot, r.PeakRSSMB, r.LoadStart, r.LoadEnd)
+			sv, pg, r.PostgresOwnCPU*1000/float64(max(r.Requests, 1)), rd, tot, r.PeakRSSMB, r.LoadStart, r.LoadEnd)
 	}
 }
 
@@ -305,6 +311,9 @@ func (s *suite) flowMeasure(ctx context.Context, r *FlowResult, t *flowTarget, s
 	r.LoadEnd = loadAvg()
 	r.ServerCPU, r.PostgresCPU, r.RedisCPU = cpu1.server-cpu0.server, cpu1.pg-cpu0.pg, cpu1.redis-cpu0.redis
 	r.PostgresSeen, r.RedisSeen = cpu0.pgSeen, cpu0.redisSeen
+	if t.pg != "" && t.proc != nil {
+		r.PostgresOwnCPU, r.PostgresBackends = ownBackendsCPU(ctx, t.pg, t.proc.cmd.Process.Pid, cpu0.pgProcs, cpu1.pgProcs)
+	}
 	if prof != nil {
 		r.Profile, err = prof.finish(s.flowProfileDir, "flow-"+r.Mode)
 		if err != nil {
@@ -340,6 +349,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 type flowCPUSample struct {
 	server, pg, redis float64
 	pgSeen, redisSeen bool
+	pgProcs           map[int]int64 // ticks by PID
 }
 
 func (s *suite) flowCPU(t *flowTarget) flowCPUSample {
@@ -348,7 +358,10 @@ func (s *suite) flowCPU(t *flowTarget) flowCPUSample {
 		c.server = pidCPU(t.proc.cmd.Process.Pid)
 	}
 	if t.pg != "" {
-		c.pg, c.pgSeen = postgresUserCPU(t.pg)
+		c.pgProcs, c.pgSeen = postgresProcs(t.pg)
+		for _, ticks := range c.pgProcs {
+			c.pg += float64(ticks) / clockTicks
+		}
 	}
 	if t.redis != "" {
 		c.redis, c.redisSeen = redisCPU(t.redis)
@@ -674,6 +687,41 @@ func (sk *sink) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// ownBackendsCPU is the CPU seconds, between two samples, of the PostgreSQL
+// backends connected to process pid's sockets, and how many there are.
+func ownBackendsCPU(ctx context.Context, pgURL string, pid int, before, after map[int]int64) (float64, int) {
+	ports := socketPorts(pid)
+	if len(ports) == 0 {
+		return 0, 0
+	}
+	list := make([]string, len(ports))
+	for i, p := range ports {
+		list[i] = strconv.Itoa(p)
+	}
+	db, err := sql.Open("pgx", pgURL)
+	if err != nil {
+		return 0, 0
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])`, "{"+strings.Join(list, ",")+"}")
+	if err != nil {
+		return 0, 0
+	}
+	defer rows.Close()
+	var ticks int64
+	n := 0
+	for rows.Next() {
+		var bp int
+		if rows.Scan(&bp) == nil {
+			ticks += after[bp] - before[bp] // a backend started during the measure was 0 before
+			n++
+		}
+	}
+	return float64(ticks) / clockTicks, n
 }
 
 // exited reports whether the process has ended.

@@ -107,6 +107,12 @@ func (v *view) flowRows() []flowRow {
 		}, "0 / 0 / 0", "0 / 0 / 0"),
 		row("CPU ms per request: the server process (waymark, or the baseline)", cpu("server"), "", ""),
 		row("CPU ms per request: PostgreSQL (every process of the postgres user)", cpu("postgres"), "", ""),
+		row("… of which the backends serving this waymark's connections", func(r *FlowResult) string {
+			if r.Mode != modePostgres || !r.PostgresSeen || r.PostgresBackends == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f (%d backends)", r.PostgresOwnCPU*1000/float64(r.Requests), r.PostgresBackends)
+		}, "", ""),
 		row("CPU ms per request: Redis (redis-server)", cpu("redis"), "", ""),
 		row("CPU ms per request: all processes", cpu("total"), fmt.Sprintf("≤ %.1f", goalPGCPU), fmt.Sprintf("≤ %.0f", goalEmbCPU)),
 		row("peak RSS of the server process", func(r *FlowResult) string { return fmtNum(r.PeakRSSMB) + " MB" }, "", fmt.Sprintf("< %d MB", goalEmbRSS)),

@@ -184,6 +184,13 @@ func run() int {
 	defer stop()
 	s.runAll(ctx)
 	s.res.Finished = time.Now().UTC()
+	took := s.res.Finished.Sub(s.res.Started)
+	var parts []string
+	for p := range s.only {
+		parts = append(parts, p)
+	}
+	sort.Strings(parts)
+	s.res.Runs = []RunInfo{{Command: s.res.Command, Started: s.res.Started, Finished: s.res.Finished, Load: s.res.Machine.Load, Commit: s.res.Machine.Commit, Parts: parts}}
 	if *merge {
 		var prev Results
 		b, err := os.ReadFile(*resultsPath)
@@ -207,7 +214,7 @@ func run() int {
 		}
 	}
 	code := writeOutputs(s.res, root, outDir, scaling, *resultsPath)
-	s.logf("done in %s", s.res.Finished.Sub(s.res.Started).Round(time.Second))
+	s.logf("done in %s", took.Round(time.Second))
 	return code
 }
 
@@ -376,6 +383,17 @@ func mergeResults(prev, cur *Results) *Results {
 		prevCmds = []string{prev.Command}
 	}
 	out.Commands = append(append([]string{}, prevCmds...), cur.Commands...)
+	prevRuns := prev.Runs
+	if len(prevRuns) == 0 { // results from before runs were recorded
+		if len(prevCmds) <= 1 {
+			prevRuns = []RunInfo{{Command: strings.Join(prevCmds, ""), Started: prev.Started, Finished: prev.Finished, Load: prev.Machine.Load, Commit: prev.Machine.Commit}}
+		} else {
+			for _, c := range prevCmds {
+				prevRuns = append(prevRuns, RunInfo{Command: c})
+			}
+		}
+	}
+	out.Runs = append(append([]RunInfo{}, prevRuns...), cur.Runs...)
 	out.Sizes = mergeSizeRecords(prev.Sizes, cur.Sizes, have)
 	if len(cur.Scaling) == 0 {
 		out.Sizes.ScaleRuns, out.Sizes.ScaleWorkers, out.Sizes.Concurrency = prev.Sizes.ScaleRuns, prev.Sizes.ScaleWorkers, prev.Sizes.Concurrency

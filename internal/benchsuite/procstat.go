@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"os/user"
@@ -44,26 +45,54 @@ func postgresCPU(pgURL string) (float64, bool) {
 // such a user, of every process named "postgres". Other clients of the same
 // cluster count too.
 func postgresUserCPU(pgURL string) (float64, bool) {
+	procs, ok := postgresProcs(pgURL)
+	var ticks int64
+	for _, t := range procs {
+		ticks += t
+	}
+	return float64(ticks) / clockTicks, ok
+}
+
+// postgresProcs returns the CPU ticks of each of the cluster's processes
+// by PID (see postgresUserCPU).
+func postgresProcs(pgURL string) (map[int]int64, bool) {
 	if _, _, ok := localHost(pgURL); !ok {
-		return 0, false
+		return nil, false
+	}
+	byName := func() (map[int]int64, bool) {
+		return procTicks(func(pid int, comm string, uid uint32) bool { return comm == "postgres" })
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return procCPU(func(comm, cmdline string) bool { return comm == "postgres" })
+		return byName()
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
-		return procCPU(func(comm, cmdline string) bool { return comm == "postgres" })
+		return byName()
 	}
+	return procTicks(func(pid int, comm string, owner uint32) bool { return owner == uint32(uid) })
+}
+
+// procTicks returns utime + stime + cutime + cstime of the processes match
+// accepts, by PID.
+func procTicks(match func(pid int, comm string, uid uint32) bool) (map[int]int64, bool) {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var ticks int64
-	seen := false
+	out := map[int]int64{}
 	for _, d := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
 		fi, err := os.Stat(d)
 		if err != nil {
 			continue
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != uint32(uid) {
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			continue
+		}
+		comm, _ := os.ReadFile(filepath.Join(d, "comm"))
+		if !match(pid, strings.TrimSpace(string(comm)), st.Uid) {
 			continue
 		}
 		stat, err := os.ReadFile(filepath.Join(d, "stat"))
@@ -71,11 +100,47 @@ func postgresUserCPU(pgURL string) (float64, bool) {
 			continue
 		}
 		if t, ok := statTicks(string(stat)); ok {
-			ticks += t
-			seen = true
+			out[pid] = t
 		}
 	}
-	return float64(ticks) / clockTicks, seen
+	return out, len(out) > 0
+}
+
+// socketPorts returns the local TCP ports of a process's sockets (its
+// client connections included), from /proc/PID/fd and /proc/net/tcp{,6}.
+func socketPorts(pid int) []int {
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(fd)
+		if err != nil {
+			continue
+		}
+		if in, ok := strings.CutPrefix(l, "socket:["); ok {
+			inodes[strings.TrimSuffix(in, "]")] = true
+		}
+	}
+	var ports []int
+	for _, tab := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(tab)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || !inodes[f[9]] {
+				continue
+			}
+			_, hexPort, ok := strings.Cut(f[1], ":")
+			if !ok {
+				continue
+			}
+			if p, err := strconv.ParseInt(hexPort, 16, 32); err == nil {
+				ports = append(ports, int(p))
+			}
+		}
+	}
+	return ports
 }
 
 // redisCPU returns the CPU seconds of the redis-server listening on the

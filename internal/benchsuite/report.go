@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,7 +183,14 @@ type view struct {
 	FlowRows       []flowRow
 	// FlowConnectorRate and RedisDBFlow are the flow benchmark's settings.
 	FlowConnectorRate, RedisDBFlow int
+	// Merged results: the runs, and the load at the start of the run that
+	// measured the worker scaling (scaling.md's block).
+	Merged      bool
+	RunRows     []runRow
+	ScalingLoad string
 }
+
+type runRow struct{ Started, Took, Commit, Load, Parts, Command string }
 
 type modeView struct{ Key, Title string }
 
@@ -205,6 +213,22 @@ func newView(res *Results) *view {
 		res.Commands = []string{res.Command}
 	}
 	v.Duration = res.Finished.Sub(res.Started).Round(time.Second).String()
+	v.Merged = len(res.Runs) > 1
+	v.ScalingLoad = res.Machine.Load
+	for _, r := range res.Runs {
+		row := runRow{Started: "—", Took: "—", Commit: orDefault(r.Commit, "—"), Load: orDefault(r.Load, "—"), Parts: "all", Command: r.Command}
+		if !r.Started.IsZero() {
+			row.Started = r.Started.Format("2006-01-02 15:04 MST")
+			row.Took = r.Finished.Sub(r.Started).Round(time.Second).String()
+		}
+		if len(r.Parts) > 0 {
+			row.Parts = strings.Join(r.Parts, ", ")
+		}
+		v.RunRows = append(v.RunRows, row)
+		if len(r.Parts) == 0 || slices.Contains(r.Parts, "scaling") {
+			v.ScalingLoad = r.Load
+		}
+	}
 	for i := range res.Benchmarks {
 		b := &res.Benchmarks[i]
 		switch b.Key {

@@ -28,8 +28,10 @@ type Results struct {
 	Command  string    `json:"command"`
 	// Commands are every run merged into these results (-merge), in order.
 	Commands []string `json:"commands,omitempty"`
-	Machine  Machine  `json:"machine"`
-	Sizes    Sizes    `json:"sizes"`
+	// Runs are the same runs with when, where and what each measured.
+	Runs    []RunInfo `json:"runs,omitempty"`
+	Machine Machine   `json:"machine"`
+	Sizes   Sizes     `json:"sizes"`
 
 	Flow        []FlowResult    `json:"flow,omitempty"` // the end-to-end flow benchmark (flow.go)
 	Benchmarks  []BenchResult   `json:"benchmarks"`
@@ -37,6 +39,17 @@ type Results struct {
 	RedisMemory *RedisMemory    `json:"redis_memory,omitempty"`
 	Micro       []MicroResult   `json:"micro"`
 	Warnings    []string        `json:"warnings"`
+}
+
+// RunInfo is one run of the suite: merged results (-merge) hold several,
+// each part's figures coming from the last run that measured it.
+type RunInfo struct {
+	Command  string    `json:"command"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Load     string    `json:"load_at_start,omitempty"`
+	Commit   string    `json:"commit,omitempty"`
+	Parts    []string  `json:"parts,omitempty"` // -only; empty: every part
 }
 
 // BenchResult is one Go benchmark in one mode.
