@@ -155,7 +155,11 @@ func (s *Server) apiProfileUpsert(c *fiber.Ctx) error {
 
 // apiProfileGet: GET /api/v1/profiles/{external_id}
 func (s *Server) apiProfileGet(c *fiber.Ctx) error {
-	p, err := s.store.GetProfileByExternalID(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("external_id"))
+	ext, err := externalIDParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.store.GetProfileByExternalID(c.UserContext(), currentAPIKey(c).WorkspaceID, ext)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound("profile")
 	}

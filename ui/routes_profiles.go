@@ -86,7 +86,11 @@ type exportStep struct {
 // apiProfileExport: GET /api/v1/profiles/{external_id}/export
 func (s *Server) apiProfileExport(c *fiber.Ctx) error {
 	ws := currentAPIKey(c).WorkspaceID
-	x, err := s.profiles.Export(c.UserContext(), ws, c.Params("external_id"))
+	ext, err := externalIDParam(c)
+	if err != nil {
+		return err
+	}
+	x, err := s.profiles.Export(c.UserContext(), ws, ext)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound("profile")
 	}
@@ -120,7 +124,11 @@ func (s *Server) apiProfileExport(c *fiber.Ctx) error {
 // erasure; idempotent (an erased profile answers 200 again).
 func (s *Server) apiProfileErase(c *fiber.Ctx) error {
 	k := currentAPIKey(c)
-	res, err := s.profiles.Erase(c.UserContext(), k.WorkspaceID, c.Params("external_id"), profiles.Actor{Type: "api_key", ID: k.ID, IP: c.IP()})
+	ext, err := externalIDParam(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.profiles.Erase(c.UserContext(), k.WorkspaceID, ext, profiles.Actor{Type: "api_key", ID: k.ID, IP: c.IP()})
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound("profile")
 	}

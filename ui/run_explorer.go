@@ -373,7 +373,11 @@ func (s *Server) runMove(c *fiber.Ctx) error {
 // profileShow: GET /profiles/:external_id (profile readers).
 func (s *Server) profileShow(c *fiber.Ctx) error {
 	ctx, ws := c.UserContext(), currentWorkspace(c)
-	p, err := s.store.GetProfileByExternalID(ctx, ws, c.Params("external_id"))
+	ext, err := externalIDParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.store.GetProfileByExternalID(ctx, ws, ext)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && p.ErasedAt != nil) {
 		return errNotFound("profile")
 	}
