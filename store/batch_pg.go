@@ -54,7 +54,7 @@ SELECT count(*) FROM u`
 
 // fastAdvance reports whether u can take the one-statement path.
 func (s *Store) fastAdvance(u RunUpdate) bool {
-	return s.group != nil && len(u.ProfileAttributes) == 0 && u.Conversion == nil
+	return s.group != nil && len(u.ProfileAttributes) == 0 && len(u.ProfileFields) == 0 && u.Conversion == nil
 }
 
 func (s *Store) advanceRunPG(ctx context.Context, u RunUpdate, now time.Time) error {

@@ -175,8 +175,10 @@ func (s *Store) CanEnterWebhook(w WebhookEntry) bool {
 	return s.fastEnter(w.Policy) && len(w.Profile.Attributes) == 0 && w.Profile.Timezone == nil && w.Profile.Locale == nil
 }
 
-// enterWebhookSQL records the receipt, upserts the profile and enters it,
-// in one statement: one commit for the whole request. The receipt comes
+// enterWebhookSQL records the receipt, upserts the profile (recording a
+// change of its email or phone for attribute triggers, as every profile
+// write does: old is the row before the statement) and enters it, in one
+// statement: one commit for the whole request. The receipt comes
 // first, ON CONFLICT DO NOTHING, and everything else is written only if it
 // was new: a webhook-id seen before writes nothing and does not fail the
 // statement (which would abort a whole group commit; see batch.go). Two
@@ -188,11 +190,20 @@ const enterWebhookSQL = `WITH rc AS (
 	VALUES ($7, $19, $8, $6)
 	ON CONFLICT DO NOTHING
 	RETURNING 1
+), old AS (
+	SELECT id, email, phone FROM profiles WHERE workspace_id = $2 AND external_id = $3
 ), p AS (
 	INSERT INTO profiles AS pr (id, workspace_id, external_id, email, phone, attributes, consent, created_at, updated_at)
 	SELECT $1, $2, $3, COALESCE($4, ''), COALESCE($5, ''), '{}', '{}', $6, $6 WHERE EXISTS (SELECT 1 FROM rc)
 	ON CONFLICT (workspace_id, external_id) DO UPDATE SET email = COALESCE($4, pr.email), phone = COALESCE($5, pr.phone), updated_at = $6
-	RETURNING pr.id
+	RETURNING pr.id, pr.email, pr.phone
+), ch AS (
+	INSERT INTO profile_changes (workspace_id, profile_id, source, changes, created_at)
+	SELECT $2, p.id, 'webhook', jsonb_strip_nulls(jsonb_build_object(
+		'email', CASE WHEN COALESCE(old.email, '') <> p.email THEN jsonb_build_object('old', NULLIF(old.email, ''), 'new', NULLIF(p.email, '')) END,
+		'phone', CASE WHEN COALESCE(old.phone, '') <> p.phone THEN jsonb_build_object('old', NULLIF(old.phone, ''), 'new', NULLIF(p.phone, '')) END)), $6
+	FROM p LEFT JOIN old ON old.id = p.id
+	WHERE COALESCE(old.email, '') <> p.email OR COALESCE(old.phone, '') <> p.phone
 ), jp AS (
 	INSERT INTO journey_profiles AS j (journey_id, profile_id, entries, active_run_id, last_entered_at)
 	SELECT $7, p.id, 1, $8, $6 FROM p

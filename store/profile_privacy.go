@@ -100,6 +100,7 @@ func (s *Store) EraseProfile(ctx context.Context, workspaceID, profileID string)
 			{"UPDATE run_steps SET detail = '{}' WHERE run_id IN (SELECT id FROM runs WHERE profile_id = ?)", []any{profileID}},
 			{"UPDATE runs SET entry_event = '{}', state = '{}', updated_at = ? WHERE profile_id = ?", []any{now, profileID}},
 			{"DELETE FROM segment_members WHERE profile_id = ?", []any{profileID}},
+			{"DELETE FROM profile_changes WHERE profile_id = ?", []any{profileID}},
 			{"UPDATE profiles SET external_id = ?, email = '', phone = '', timezone = '', locale = '', attributes = '{}', consent = '{}', updated_at = ?, erased_at = ? WHERE id = ?",
 				[]any{ErasedExternalID(row.ExternalID), now, now, profileID}},
 		}

@@ -341,9 +341,13 @@ type RunUpdate struct {
 	NewDelivery *Delivery
 
 	// ProfileID is the run's profile; ProfileAttributes merges attribute
-	// changes into it (update_profile).
+	// changes into it and ProfileFields sets its built-in fields
+	// (update_profile), recorded as a profile change of ChangeDepth made
+	// by this journey and run (see ProfileChange).
 	ProfileID         string
 	ProfileAttributes map[string]any
+	ProfileFields     map[string]string
+	ChangeDepth       int
 
 	// Conversion, when set and the run has none yet, records it.
 	Conversion *Conversion
@@ -416,8 +420,9 @@ func (s *Store) AdvanceRun(ctx context.Context, u RunUpdate) error {
 				return err
 			}
 		}
-		if len(u.ProfileAttributes) > 0 {
-			if err := mergeProfileAttributes(tx, s.dialect, u.ProfileID, u.ProfileAttributes, now); err != nil {
+		if pu := (ProfileUpdate{Fields: u.ProfileFields, Attributes: u.ProfileAttributes}); !pu.Empty() {
+			src := ChangeSource{Source: "journey", JourneyID: u.JourneyID, RunID: u.RunID, Depth: u.ChangeDepth}
+			if err := updateProfileTx(tx, s.dialect, u.ProfileID, pu, src, now); err != nil {
 				return err
 			}
 		}
@@ -431,20 +436,6 @@ func (s *Store) AdvanceRun(ctx context.Context, u RunUpdate) error {
 func releaseEntry(tx *gorm.DB, journeyID, profileID, runID string) error {
 	return tx.Model(&journeyProfileRow{}).Where("journey_id = ? AND profile_id = ? AND active_run_id = ?", journeyID, profileID, runID).
 		Update("active_run_id", "").Error
-}
-
-func mergeProfileAttributes(tx *gorm.DB, dialect, profileID string, changes map[string]any, now time.Time) error {
-	var row profileRow
-	if err := tx.Clauses(lockForUpdate(dialect)...).Select("id, attributes").Where("id = ?", profileID).Take(&row).Error; err != nil {
-		return err
-	}
-	attrs := decodeObject(row.Attributes)
-	mergeAttributes(attrs, changes)
-	enc, err := encodeObject(attrs)
-	if err != nil {
-		return err
-	}
-	return tx.Model(&profileRow{}).Where("id = ?", profileID).Updates(map[string]any{"attributes": enc, "updated_at": now}).Error
 }
 
 func insertSteps(tx *gorm.DB, runID string, steps []RunStep) error {

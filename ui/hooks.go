@@ -283,7 +283,9 @@ func (s *Server) hookEnterAtOnce(c *fiber.Ctx, j store.Journey, webhookID, trigg
 // rules, entry window) is not an error of the sender: it returns no run id
 // and the reason.
 func (s *Server) hookEnter(ctx context.Context, j store.Journey, triggerID string, p profileJSON, ev expression.Event) (string, string, error) {
-	prof, _, err := s.store.UpsertProfile(ctx, p.upsert(j.WorkspaceID))
+	up := p.upsert(j.WorkspaceID)
+	up.Source = "webhook" // the profile change's source, as the one-statement path records it
+	prof, _, err := s.store.UpsertProfile(ctx, up)
 	if err != nil {
 		return "", "", err
 	}

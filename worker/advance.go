@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/flows/expression"
+	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 )
@@ -82,8 +84,9 @@ type exec struct {
 	seq     int
 	steps   int
 	ledger  []store.RunStep
-	attrs   map[string]any
-	first   bool // the node about to run is the first of this task
+	attrs   map[string]any    // update_profile: custom attributes to write
+	fields  map[string]string // update_profile: built-in fields to write
+	first   bool              // the node about to run is the first of this task
 	update  store.RunUpdate
 	outbox  *store.OutboxItem
 	convert *store.Conversion
@@ -165,7 +168,7 @@ func (e *Engine) advance(ctx context.Context, runID string, seq int) (int, error
 // inline reports whether the walk stopped before an action whose step this
 // task runs itself (the profile unchanged by the walk).
 func (x *exec) inline() bool {
-	return x.e.cfg.InlineActions && x.nextAction != nil && x.attrs == nil && x.outbox != nil && !x.noCommit
+	return x.e.cfg.InlineActions && x.nextAction != nil && x.attrs == nil && x.fields == nil && x.outbox != nil && !x.noCommit
 }
 
 // runInline runs the action step the walk x stopped before, in this task,
@@ -285,6 +288,7 @@ func (e *Engine) envWith(run store.Run, entry EntryEvent, j store.Journey, p sto
 		Run:     expression.Run{ID: run.ID, EnteredAt: run.EnteredAt, Steps: run.Steps, Entry: entry.expression()},
 		Journey: expression.Journey{ID: j.ID, Name: j.Name, Version: run.Version},
 		Now:     now,
+		Change:  entryChange(entry.expression()),
 	}
 }
 
@@ -428,24 +432,7 @@ func (x *exec) step(ctx context.Context, n *flows.CompiledNode) (port string, st
 		x.record(n, p, OutcomeOK, detail)
 		return p, false, nil
 	case "update_profile":
-		detail := map[string]any{}
-		if x.attrs == nil {
-			x.attrs = map[string]any{}
-		}
-		for i, a := range n.Config.List("assignments") {
-			name := a.String("attribute")
-			v, err := n.Program(fmt.Sprintf("assignments[%d].expr", i)).Eval(x.env)
-			if err != nil {
-				detail[name+"_error"] = err.Error()
-				continue
-			}
-			v = jsonValue(v)
-			x.attrs[name] = v
-			x.env.Profile[name] = v
-			detail[name] = v
-		}
-		x.record(n, "out", OutcomeOK, detail)
-		return "out", false, nil
+		return x.updateProfile(n)
 	case "goal":
 		return x.goal(ctx, n)
 	case "exit":
@@ -459,6 +446,112 @@ func (x *exec) step(ctx context.Context, n *flows.CompiledNode) (port string, st
 	}
 	x.finishAt(n, store.RunFailed, fmt.Sprintf("node kind %q cannot run", n.Kind))
 	return "", true, nil
+}
+
+// updateProfile runs an update_profile node: its assignments in order,
+// each seeing the ones before it. Custom attributes take any value (nil
+// removes one); the built-in fields email, phone, timezone and locale
+// take a string (nil or "" clears one), checked as every profile write
+// checks it (internal/profiles). An invalid built-in value sends the run
+// through "failed" with the reason, and nothing of the node is written.
+// An assignment whose expression fails is skipped and recorded, as a
+// condition's error counts as false. The changes commit with the step
+// (RunUpdate.ProfileAttributes / ProfileFields), and the walk goes on with
+// them: a delay after the node uses the new time zone.
+func (x *exec) updateProfile(n *flows.CompiledNode) (string, bool, error) {
+	detail := map[string]any{}
+	attrs := map[string]any{}
+	fields := map[string]string{}
+	env := *x.env
+	env.Profile = maps.Clone(x.env.Profile)
+	for i, a := range n.Config.List("assignments") {
+		name := a.String("attribute")
+		v, err := n.Program(fmt.Sprintf("assignments[%d].expr", i)).Eval(&env)
+		if err != nil {
+			detail[name+"_error"] = err.Error()
+			continue
+		}
+		v = jsonValue(v)
+		if !profiles.IsBuiltinField(name) {
+			attrs[name] = v
+			env.Profile[name] = v
+			detail[name] = v
+			continue
+		}
+		s, err := builtinValue(name, v)
+		if err != nil {
+			reason := fmt.Sprintf("assignments[%d]: %s: %v", i, name, err)
+			x.record(n, "failed", OutcomeFailed, map[string]any{"reason": reason, "attribute": name})
+			return "failed", false, nil
+		}
+		fields[name] = s
+		env.Profile[name] = nilIfEmpty(s)
+		detail[name] = s
+	}
+	if x.attrs == nil {
+		x.attrs = map[string]any{}
+	}
+	maps.Copy(x.attrs, attrs)
+	if len(fields) > 0 {
+		if x.fields == nil {
+			x.fields = map[string]string{}
+		}
+		maps.Copy(x.fields, fields)
+	}
+	for name, v := range fields {
+		switch name {
+		case "email":
+			x.profile.Email = v
+		case "phone":
+			x.profile.Phone = v
+		case "timezone":
+			x.profile.Timezone = v
+		case "locale":
+			x.profile.Locale = v
+		}
+	}
+	x.env.Profile = env.Profile
+	x.record(n, "out", OutcomeOK, detail)
+	return "out", false, nil
+}
+
+// builtinValue checks an expression's value for a built-in profile field.
+func builtinValue(field string, v any) (string, error) {
+	switch s := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return profiles.CheckField(field, strings.TrimSpace(s))
+	}
+	return "", fmt.Errorf("want a string, got %s", typeName(v))
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// changeDepth is the depth of the profile changes this run makes: one
+// more than the change an attribute trigger entered it on, 1 otherwise
+// (see store.ChangeSource).
+func (x *exec) changeDepth() int {
+	return entryChangeDepth(x.env.Run.Entry) + 1
 }
 
 // evalDetail records an expression's value, or its error (which counts as false).
@@ -693,7 +786,10 @@ func (x *exec) updateOf() store.RunUpdate {
 	u.ExpectSequence = x.run.Sequence
 	u.Sequence, u.Steps = x.seq, x.steps
 	u.Ledger = x.ledger
-	u.ProfileAttributes = x.attrs
+	u.ProfileAttributes, u.ProfileFields = x.attrs, x.fields
+	if len(x.attrs) > 0 || len(x.fields) > 0 {
+		u.ChangeDepth = x.changeDepth()
+	}
 	u.Conversion = x.convert
 	if x.outbox != nil {
 		o := *x.outbox
@@ -723,6 +819,11 @@ func (x *exec) commitWith(ctx context.Context, u store.RunUpdate) error {
 		return err
 	}
 	x.committed = true
+	if len(u.ProfileAttributes) > 0 || len(u.ProfileFields) > 0 {
+		// Segment and attribute triggers see the change at once (the
+		// leader's pass catches up if this process stops first).
+		x.e.profileWritten(ctx, x.run.ProfileID)
+	}
 	if u.Outbox != nil && x.keepOutbox {
 		return nil // runInline runs the step; the outbox item is its safety net
 	}

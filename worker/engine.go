@@ -126,6 +126,7 @@ type Engine struct {
 	logger   *slog.Logger
 	mu       sync.Mutex
 	compiled map[versionKey]*flows.Compiled
+	triggers atomic.Pointer[Triggers] // told about profiles the engine changes (update_profile); see NewTriggers
 }
 
 type versionKey struct {

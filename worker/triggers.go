@@ -17,8 +17,12 @@ import (
 	"github.com/waymarkhq/waymark/store"
 )
 
-// TriggerStore is the storage segment and schedule triggers need.
+// TriggerStore is the storage segment, schedule and attribute triggers
+// need.
 type TriggerStore interface {
+	ListProfileChanges(ctx context.Context, profileID string, limit int) ([]store.ProfileChange, error)
+	ListStaleProfileChanges(ctx context.Context, before time.Time, limit int) ([]store.ProfileChange, error)
+	DeleteProfileChanges(ctx context.Context, ids []int64) error
 	ListJourneys(ctx context.Context, workspaceID string, f store.JourneyFilter) ([]store.Journey, string, error)
 	GetJourneyVersion(ctx context.Context, workspaceID, id string, version int) (store.JourneyVersion, error)
 	ListProfilesPage(ctx context.Context, workspaceID, afterID string, limit int) ([]store.Profile, error)
@@ -32,10 +36,12 @@ type TriggerStore interface {
 // swept (time-based conditions need a sweep to notice time passing).
 const DefaultSweep = 24 * time.Hour
 
-// Triggers runs segment and schedule triggers: segment entry when a profile
-// changes (ProfileChanged, called by whoever wrote the profile), and, on
-// the leader, segment sweeps and schedule ticks streamed over every profile
-// in keyset pages.
+// Triggers runs segment, attribute and schedule triggers: segment and
+// attribute entry when a profile changes (ProfileChanged, called by
+// whoever wrote the profile, the engine's update_profile included), and,
+// on the leader, segment sweeps and schedule ticks streamed over every
+// profile in keyset pages, and the profile changes nobody handed over
+// (changes.go).
 type Triggers struct {
 	e           *Engine
 	st          TriggerStore
@@ -44,6 +50,7 @@ type Triggers struct {
 	batch       int
 	concurrency int
 	workspaces  []string
+	changeGrace time.Duration
 	logger      *slog.Logger
 	running     sync.Mutex // one RunOnce at a time per process (the lease covers processes)
 }
@@ -54,12 +61,19 @@ type TriggersConfig struct {
 	Every       time.Duration // how often the leader looks for due ticks; default 30 s
 	Batch       int           // profiles per page; default 1000
 	Concurrency int           // entries in flight per page; default 8
+	// ChangeGrace is how long a profile change is left to the process
+	// that wrote it before the leader handles it; default ChangeGrace.
+	ChangeGrace time.Duration
 }
 
 // NewTriggers returns the trigger runner. rdb may be nil (no leader lease:
 // only for a single process).
 func NewTriggers(e *Engine, st TriggerStore, rdb redis.UniversalClient, cfg TriggersConfig) *Triggers {
-	t := &Triggers{e: e, st: st, every: cfg.Every, batch: cfg.Batch, concurrency: cfg.Concurrency, workspaces: cfg.Workspaces, logger: e.logger}
+	t := &Triggers{e: e, st: st, every: cfg.Every, batch: cfg.Batch, concurrency: cfg.Concurrency, workspaces: cfg.Workspaces,
+		changeGrace: cfg.ChangeGrace, logger: e.logger}
+	if t.changeGrace <= 0 {
+		t.changeGrace = ChangeGrace
+	}
 	if t.every <= 0 {
 		t.every = 30 * time.Second
 	}
@@ -75,6 +89,9 @@ func NewTriggers(e *Engine, st TriggerStore, rdb redis.UniversalClient, cfg Trig
 	if rdb != nil {
 		t.lease = NewLease(rdb, "triggers", 4*t.every)
 	}
+	// The engine tells these triggers about the profiles its
+	// update_profile steps change.
+	e.triggers.Store(t)
 	return t
 }
 
@@ -129,18 +146,35 @@ func (t *Triggers) matches(tr trigger, p store.Profile, now time.Time) bool {
 	return ok
 }
 
-// ProfileChanged evaluates the live segment triggers for a profile that was
-// just created or updated: it enters the journeys whose condition it starts
-// matching (matches now, did not at its last evaluation) and forgets the
-// match where it stopped matching. It returns the runs started.
+// ProfileChanged is told about a profile that was just created or
+// updated. It evaluates the live segment triggers for it: it enters the
+// journeys whose condition it starts matching (matches now, did not at its
+// last evaluation) and forgets the match where it stopped matching. Then
+// it handles the profile's recorded changes: it enters the journeys whose
+// attribute triggers they match. It returns the runs started.
 func (t *Triggers) ProfileChanged(ctx context.Context, p store.Profile) ([]string, error) {
-	if p.ErasedAt != nil {
-		return nil, nil
-	}
-	trs, err := t.liveTriggers(ctx, p.WorkspaceID, "trigger_segment")
+	trs, err := t.liveTriggers(ctx, p.WorkspaceID, "trigger_segment", "trigger_attribute")
 	if err != nil {
 		return nil, err
 	}
+	var segments, attributes []trigger
+	for _, tr := range trs {
+		if tr.node.Kind == "trigger_attribute" {
+			attributes = append(attributes, tr)
+		} else {
+			segments = append(segments, tr)
+		}
+	}
+	var entered []string
+	if p.ErasedAt == nil {
+		entered, err = t.segmentChanged(ctx, p, segments)
+	}
+	runs, aerr := t.attributeChanges(ctx, p, attributes)
+	return append(entered, runs...), errors.Join(err, aerr)
+}
+
+// segmentChanged evaluates the segment triggers trs for a changed profile.
+func (t *Triggers) segmentChanged(ctx context.Context, p store.Profile, trs []trigger) ([]string, error) {
 	var entered []string
 	var errs []error
 	now := t.e.now()
@@ -224,6 +258,9 @@ func (t *Triggers) RunOnce(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	if err := t.staleChanges(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("profile changes: %w", err))
+	}
 	for _, ws := range t.workspaces {
 		trs, err := t.liveTriggers(ctx, ws, "trigger_segment", "trigger_schedule")
 		if err != nil {

@@ -32,6 +32,8 @@ import (
 //	run       the run: id, entered_at, steps, entry (the entry event)
 //	journey   id, name, version
 //	now       the current time (from the engine's clock)
+//	change    attribute, old, new: the change an attribute trigger
+//	          (trigger_attribute) fired on; empty otherwise
 //
 // Values inside maps must be plain JSON-decoded Go values (string,
 // float64, bool, nil, []any, map[string]any), or int, int64 and
@@ -42,6 +44,7 @@ type Env struct {
 	Run     Run            `expr:"run"`
 	Journey Journey        `expr:"journey"`
 	Now     time.Time      `expr:"now"`
+	Change  Change         `expr:"change"`
 
 	// Meter is set by Eval for the functions that build values; leave
 	// it nil. Expressions cannot name it.
@@ -57,6 +60,15 @@ type Event struct {
 	Body       any               `expr:"body"`
 	Headers    map[string]string `expr:"headers"`
 	OccurredAt time.Time         `expr:"occurred_at"`
+}
+
+// Change is a change of one profile field or custom attribute, as an
+// attribute trigger sees it: Old and New are nil when the value is absent
+// (an empty built-in field, a missing attribute).
+type Change struct {
+	Attribute string `expr:"attribute"`
+	Old       any    `expr:"old"`
+	New       any    `expr:"new"`
 }
 
 // Run is the run the expression is evaluated for.

@@ -272,7 +272,8 @@ type Result struct {
 // transaction (a row is written whole or not at all), invalid rows listed.
 type Importer struct {
 	Store ImportStore
-	// Changed is told about every written profile (segment entry); may be nil.
+	// Changed is told about every written profile (segment and attribute
+	// triggers); may be nil.
 	Changed func(ctx context.Context, p store.Profile)
 	// Progress is called every ProgressEvery rows and at the end; may be nil.
 	Progress      func(r Result) error
@@ -307,7 +308,9 @@ func (im *Importer) Run(ctx context.Context, workspaceID string, rd *Reader, dry
 		} else if dryRun {
 			res.Imported++
 		} else {
-			p, _, err := im.Store.UpsertProfile(ctx, row.Input.Upsert(workspaceID))
+			up := row.Input.Upsert(workspaceID)
+			up.Source = "import"
+			p, _, err := im.Store.UpsertProfile(ctx, up)
 			if err != nil {
 				return res, fmt.Errorf("writing line %d: %w", row.Line, err)
 			}

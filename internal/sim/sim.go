@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
 	"sort"
 	"strings"
@@ -161,6 +162,16 @@ type Entry struct {
 	// Body and Headers make a webhook trigger's request.
 	Body    any               `json:"body,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
+	// Change makes an attribute trigger's change: every profile's
+	// attribute goes from Old to New (New is written to the profile).
+	// Without it, the change is from nothing to the profile's value.
+	Change *EntryChange `json:"change,omitempty"`
+}
+
+// EntryChange is the change profiles enter an attribute trigger on.
+type EntryChange struct {
+	Old any `json:"old"`
+	New any `json:"new"`
 }
 
 // ScriptedEvent is an event a profile sends at a virtual time.
@@ -414,6 +425,13 @@ func (s *Simulator) Simulate(ctx context.Context, workspaceID string, doc []byte
 			add("cohort", sp)
 		}
 	}
+	if c := req.Entry.Change; c != nil && trigger != nil {
+		if trigger.Kind != "trigger_attribute" {
+			bad("entry.change", "only for an attribute trigger (trigger_attribute); %q is a %s", trigger.ID, trigger.Kind)
+		} else if err := applyChange(sps, trigger.Config.String("attribute"), c.New); err != nil {
+			bad("entry.change.new", "%s", err.Error())
+		}
+	}
 
 	// Scripted events.
 	var events []timedEvent
@@ -620,6 +638,47 @@ func entryTrigger(c *flows.Compiled, e Entry) (*flows.CompiledNode, []Problem) {
 	return n, nil
 }
 
+// applyChange sets every profile's attribute (or built-in field) to the
+// new value of the entry's change, checked as every profile write is.
+func applyChange(sps []*simProfile, attr string, v any) error {
+	if profiles.IsBuiltinField(attr) {
+		s, ok := v.(string)
+		if v != nil && !ok {
+			return fmt.Errorf("%s: want a string or null", attr)
+		}
+		s, err := profiles.CheckField(attr, s)
+		if err != nil {
+			return fmt.Errorf("%s: %v", attr, err)
+		}
+		for _, sp := range sps {
+			switch attr {
+			case "email":
+				sp.input.Email = &s
+			case "phone":
+				sp.input.Phone = &s
+			case "timezone":
+				sp.input.Timezone = &s
+			case "locale":
+				sp.input.Locale = &s
+			}
+		}
+		return nil
+	}
+	for _, sp := range sps {
+		attrs := maps.Clone(sp.input.Attributes)
+		if attrs == nil {
+			attrs = map[string]any{}
+		}
+		if v == nil {
+			delete(attrs, attr)
+		} else {
+			attrs[attr] = v
+		}
+		sp.input.Attributes = attrs
+	}
+	return nil
+}
+
 // suppressionsFor is the suppression list a shard's world checks: the real
 // one with req.AllSuppressions, else the real one for the addresses of
 // existing profiles only (typed and generated ones are never suppressed).
@@ -716,6 +775,9 @@ func (w *world) enter(ctx context.Context, trigger *flows.CompiledNode, e Entry,
 		}
 		return "", nil
 	}
+	if trigger.Kind == "trigger_attribute" {
+		return w.enterOnChange(ctx, trigger, e, sp)
+	}
 	if prog := trigger.Program("expr"); prog != nil && (trigger.Kind == "trigger_segment" || trigger.Kind == "trigger_schedule") {
 		// Segment and schedule triggers take only the profiles their
 		// condition matches (an error counts as false, as in production).
@@ -753,6 +815,56 @@ func (w *world) enter(ctx context.Context, trigger *flows.CompiledNode, e Entry,
 		return "outside the journey's entry window", nil
 	}
 	return "", err
+}
+
+// enterOnChange enters a profile through an attribute trigger, as the
+// engine's triggers do (worker.AttributeTriggerMatches, the same entry
+// event): on the request's change, or from nothing to the profile's value.
+func (w *world) enterOnChange(ctx context.Context, trigger *flows.CompiledNode, e Entry, sp *simProfile) (string, error) {
+	p, err := w.st.GetProfile(ctx, sp.id)
+	if err != nil {
+		return "", err
+	}
+	attr := trigger.Config.String("attribute")
+	now := w.clock.Now()
+	profile := expression.Profile(expression.ProfileFields{ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone, Locale: p.Locale}, p.Attributes)
+	var before, after any = nil, profile[attr]
+	if e.Change != nil {
+		before = e.Change.Old
+	}
+	ev := worker.AttributeChangeEntry(attr, before, after, "simulation", 0, now)
+	env := &expression.Env{
+		Profile: profile,
+		Event:   expression.Event{Name: ev.Name, Properties: ev.Properties, OccurredAt: now},
+		Run:     expression.Run{EnteredAt: now},
+		Journey: expression.Journey{ID: w.journeyID, Name: w.compiled.Journey.Name, Version: w.version},
+		Now:     now,
+		Change:  expression.Change{Attribute: attr, Old: before, New: after},
+	}
+	env.Run.Entry = env.Event
+	if !worker.AttributeTriggerMatches(trigger, env) {
+		return fmt.Sprintf("the change of %s from %s to %s does not match the trigger", attr, shown(before), shown(after)), nil
+	}
+	_, err = w.eng.Enter(ctx, worker.EnterRequest{WorkspaceID: w.ws, JourneyID: w.journeyID, ProfileID: sp.id, TriggerNode: trigger.ID, Event: ev})
+	var refused *store.EntryRefusedError
+	switch {
+	case errors.As(err, &refused):
+		return refused.Reason, nil
+	case errors.Is(err, worker.ErrOutsideWindow):
+		return "outside the journey's entry window", nil
+	}
+	return "", err
+}
+
+func shown(v any) string {
+	if v == nil {
+		return "nothing"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // event stores a profile's event and lets the engine handle it.

@@ -26,6 +26,18 @@ const DefaultWebhookPayload = `{"profile_id": {{ profile.external_id }}, "journe
 
 var attributeRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
+// checkAttributeName checks a field naming a profile attribute (a custom
+// attribute or a built-in field other than external_id).
+func checkAttributeName(path, name string) []nodes.FieldError {
+	switch {
+	case !attributeRE.MatchString(name):
+		return []nodes.FieldError{{Field: path, Message: fmt.Sprintf("%q is not a valid attribute name: use letters, digits and _, starting with a letter or _", name)}}
+	case name == "external_id":
+		return []nodes.FieldError{{Field: path, Message: "external_id cannot be changed"}}
+	}
+	return nil
+}
+
 // actions change something: they send, sync or update.
 func actions() []nodes.Spec {
 	return []nodes.Spec{
@@ -83,18 +95,23 @@ func actions() []nodes.Spec {
 			Ports:  actionPorts(), Example: map[string]any{"connector": "sandbox"},
 		},
 		{
-			Kind: "update_profile", Title: "Update profile", Category: nodes.Action, Instant: true,
-			Help: "Sets profile attributes from expressions, in order (later assignments see earlier ones).",
+			Kind: "update_profile", Title: "Update profile", Category: nodes.Action, Instant: true, DefaultPort: "out",
+			Help: "Sets profile attributes and built-in fields (email, phone, timezone, locale) from expressions, in order " +
+				"(later assignments see earlier ones). Built-in fields are checked as the profile API checks them; " +
+				"a bad value leaves through failed and nothing of the node is written.",
 			Fields: []nodes.Field{
 				{Name: "assignments", Title: "Assignments", Type: nodes.List, Required: true, Min: nodes.Bound(1), Max: nodes.Bound(50),
 					Items: []nodes.Field{
 						{Name: "attribute", Title: "Attribute", Type: nodes.String, Required: true, MaxLength: 64,
 							Help: "Custom attribute, or email, phone, timezone or locale; not external_id."},
 						{Name: "expr", Title: "Value", Type: nodes.Expression, Required: true,
-							Help: "Expression for the new value; null removes a custom attribute."},
+							Help: "Expression for the new value; null removes a custom attribute or clears a built-in field. " +
+								"A built-in field takes a string: an email address, an E.164 phone number, an IANA time zone, a locale."},
 					}},
 			},
-			Ports: []nodes.Port{out(nodes.Complete)},
+			Ports: []nodes.Port{out(nodes.Complete),
+				{Name: "failed", Title: "Failed", IfUnconnected: nodes.Fail,
+					Help: "Taken when a built-in field's value is invalid (not a time zone, an email address…); the step's reason says which. Unconnected: the run fails with that reason."}},
 			Example: map[string]any{"assignments": []any{
 				map[string]any{"attribute": "lead_score", "expr": "(profile.lead_score ?? 0) + 10"},
 			}},
@@ -104,11 +121,11 @@ func actions() []nodes.Spec {
 				for i, a := range cfg.List("assignments") {
 					name := a.String("attribute")
 					path := fmt.Sprintf("assignments[%d].attribute", i)
+					if bad := checkAttributeName(path, name); len(bad) > 0 {
+						errs = append(errs, bad...)
+						continue
+					}
 					switch {
-					case !attributeRE.MatchString(name):
-						errs = append(errs, nodes.FieldError{Field: path, Message: fmt.Sprintf("%q is not a valid attribute name: use letters, digits and _, starting with a letter or _", name)})
-					case name == "external_id":
-						errs = append(errs, nodes.FieldError{Field: path, Message: "external_id cannot be changed"})
 					case seen[name]:
 						errs = append(errs, nodes.FieldError{Field: path, Message: fmt.Sprintf("attribute %q is assigned twice", name)})
 					}

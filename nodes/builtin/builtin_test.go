@@ -22,10 +22,10 @@ func TestEveryDesignKindIsRegistered(t *testing.T) {
 	reg := setup(t)
 	want := map[string][]string{
 		"trigger_webhook": {"out"}, "trigger_event": {"out"}, "trigger_segment": {"out"}, "trigger_schedule": {"out"},
-		"condition": {"yes", "no"}, "switch": {"default"}, "split": {"holdout"}, "delay": {"out"},
+		"trigger_attribute": {"out"}, "condition": {"yes", "no"}, "switch": {"default"}, "split": {"holdout"}, "delay": {"out"},
 		"wait_event": {"matched", "timeout"}, "send_email": {"out", "failed"}, "send_sms": {"out", "failed"},
 		"send_webhook": {"out", "failed"}, "audience_add": {"out", "failed"}, "audience_remove": {"out", "failed"},
-		"update_profile": {"out"}, "goal": {"out"}, "exit": {},
+		"update_profile": {"out", "failed"}, "goal": {"out"}, "exit": {},
 	}
 	require.Len(t, reg.Specs(), len(want))
 	for kind, ports := range want {

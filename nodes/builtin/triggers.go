@@ -47,6 +47,28 @@ func triggers() []nodes.Spec {
 			Example: map[string]any{"expr": "profile.plan == \"trial\"", "sweep": "1d"},
 		},
 		{
+			Kind: "trigger_attribute", Title: "Attribute change", Category: nodes.Trigger,
+			Help: "Starts a run when a profile's attribute or built-in field (email, phone, timezone, locale) changes, " +
+				"from any write: the profile API, an event's profile, a CSV import, a webhook, or update_profile in another journey. " +
+				"From, to and the condition narrow which changes count.",
+			Fields: []nodes.Field{
+				{Name: "attribute", Title: "Attribute", Type: nodes.String, Required: true, MaxLength: 64,
+					Help:        "Custom attribute, or email, phone, timezone or locale; not external_id.",
+					Placeholder: "plan"},
+				{Name: "from", Title: "From", Type: nodes.String, MaxLength: 256,
+					Help: "Optional: only changes from this value, as text (pro, 10, true). For a value that was absent, use the condition change.old == nil."},
+				{Name: "to", Title: "To", Type: nodes.String, MaxLength: 256,
+					Help: "Optional: only changes to this value, as text (pro, 10, true). For a removed value, use the condition change.new == nil."},
+				{Name: "expr", Title: "Condition", Type: nodes.Condition,
+					Help: "Optional condition on change.old, change.new and the profile (as changed), e.g. change.new > change.old."},
+			},
+			Ports:   []nodes.Port{out(nodes.MustConnect)},
+			Example: map[string]any{"attribute": "plan", "from": "trial", "to": "pro"},
+			Check: func(cfg nodes.Config) []nodes.FieldError {
+				return checkAttributeName("attribute", cfg.String("attribute"))
+			},
+		},
+		{
 			Kind: "trigger_schedule", Title: "Schedule", Category: nodes.Trigger,
 			Help: "On a recurring schedule, starts a run for every profile matching the condition.",
 			Fields: []nodes.Field{
