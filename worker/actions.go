@@ -320,8 +320,9 @@ func (x *exec) suppressed(ctx context.Context, kind, channel, address string) (s
 		}
 		return "", nil
 	}
-	switch consent(channel) {
-	case "unsubscribed", "opted_out", "revoked":
+	// Every recorded status but granted is a no: denied (what false
+	// means), revoked, unsubscribed, opted_out (docs/triggers.md#consent).
+	if s := consent(channel); s != "" && s != "granted" {
 		return "the profile opted out of " + channel, nil
 	}
 	if x.e.cfg.Suppressions != nil && channel != "webhook" {
