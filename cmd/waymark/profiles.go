@@ -80,7 +80,7 @@ func (c *cli) profilesImport(ctx context.Context, args []string) error {
 	im := &profiles.Importer{Store: st, Changed: func(ctx context.Context, p store.Profile) {
 		runs, err := trig.ProfileChanged(ctx, p)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "segment triggers for %s: %v\n", p.ExternalID, err)
+			fmt.Fprintf(c.stderr, "segment and attribute triggers for %s: %v\n", p.ExternalID, err)
 		}
 		entered += len(runs)
 	}}

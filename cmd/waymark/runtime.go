@@ -426,7 +426,7 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 	triggers := worker.NewTriggers(engine, st, rdb, worker.TriggersConfig{})
 	profileChanged := func(ctx context.Context, p store.Profile) {
 		if _, err := triggers.ProfileChanged(ctx, p); err != nil {
-			logger.Warn("segment triggers", slog.String("profile_id", p.ID), slog.String("error", err.Error()))
+			logger.Warn("segment and attribute triggers", slog.String("profile_id", p.ID), slog.String("error", err.Error()))
 		}
 	}
 	return &services{
