@@ -52,6 +52,7 @@ func (b *testBundle) call(method, path, key string, body []byte, header ...strin
 	resp, err := b.server.App().Test(req, -1)
 	require.NoError(b.t, err)
 	out, _ := io.ReadAll(resp.Body)
+	b.checkOpenAPI(method, path, req.Header, body, resp.StatusCode, resp.Header, out) // openapi_replay_test.go
 	return apiResp{status: resp.StatusCode, header: resp.Header, body: out}
 }
 
