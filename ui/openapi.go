@@ -198,8 +198,8 @@ var apiOps = map[string]apiOp{
 		Tag: "journeys", Result: publishResultJSON{}, Errors: []int{409, 422}},
 	"POST /api/v1/journeys/{id}/test-send": {Summary: "Send one action node's message to a chosen address through its connector, marked [Test]; recorded in test sends, not deliveries (docs/live-edits.md)",
 		Tag: "journeys", Body: testSendRequest{}, Result: testSendResultJSON{}, Errors: []int{422, 429, 502, 503}},
-	"GET /api/v1/journeys/{id}/test-sends": {Summary: "A journey's test sends, newest first", Tag: "journeys", Result: testSendListJSON{}, Errors: []int{503},
-		Params: []apiParam{queryParam("limit", "At most this many (default 50).", integer(1, 0))}},
+	"GET /api/v1/journeys/{id}/test-sends": {Summary: "A journey's test sends, newest first", Tag: "journeys", Result: testSendListJSON{}, Errors: []int{400, 503},
+		Params: []apiParam{limit(500, 50)}},
 	"GET /api/v1/journeys/{id}/lift": {Summary: "Conversion lift versus holdout per split node and variant, with 95% intervals (docs/intelligence.md)", Tag: "journeys", Result: liftJSON{}},
 }
 

@@ -365,7 +365,7 @@ var fieldSchemas = map[reflect.Type]map[string]map[string]any{
 		"phone":       words("E.164, e.g. +33612345678."),
 		"timezone":    words("IANA time zone, e.g. Europe/Paris."),
 		"attributes":  words("Merged key by key into the stored attributes."),
-		"consent":     words("Per channel: a status string or {\"status\": …} (docs/connectors.md)."),
+		"consent":     words("Per channel: true (granted), false (denied), a status string (granted, denied, revoked, unsubscribed, opted_out) or {\"status\": …} (docs/triggers.md#consent)."),
 		"created_at":  map[string]any{"readOnly": true},
 		"updated_at":  map[string]any{"readOnly": true},
 	},
@@ -388,7 +388,7 @@ var fieldSchemas = map[reflect.Type]map[string]map[string]any{
 		"channel": enum(channelEnum, ""),
 	},
 	reflect.TypeFor[journeys.MigrationReport](): {
-		"nodes": map[string]any{"type": []string{"array", "null"}, "items": ref("MigrationNode"), "description": "null on a first publish: no live version."},
+		"nodes": map[string]any{"type": "array", "items": ref("MigrationNode"), "description": "Empty on a first publish: no live version."},
 	},
 	reflect.TypeFor[journeys.NodePlan](): {
 		"action": enum([]string{journeys.PlanStay, journeys.PlanMove, journeys.PlanExit}, ""),

@@ -315,7 +315,11 @@ func (s *Server) apiJourneyTestSends(c *fiber.Ctx) error {
 	if !ok {
 		return newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
 	}
-	list, err := ms.ListTestSends(c.UserContext(), ws, j.ID, c.QueryInt("limit", 50))
+	limit, err := limitParam(c, 50)
+	if err != nil {
+		return err
+	}
+	list, err := ms.ListTestSends(c.UserContext(), ws, j.ID, limit)
 	if err != nil {
 		return err
 	}

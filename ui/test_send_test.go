@@ -149,6 +149,12 @@ func TestTestSendAPI(t *testing.T) {
 	require.Equal(t, 200, r.status)
 	require.Len(t, r.json(t)["test_sends"], 2)
 	require.Contains(t, string(r.body), "Hi Ada, code X42")
+	r = b.call("GET", "/api/v1/journeys/"+id+"/test-sends?limit=1", key, nil)
+	require.Len(t, r.json(t)["test_sends"], 1)
+	for _, bad := range []string{"0", "501", "x"} {
+		r = b.call("GET", "/api/v1/journeys/"+id+"/test-sends?limit="+bad, key, nil)
+		require.Equal(t, 400, r.status, "limit=%s: %s", bad, r.body)
+	}
 
 	// A profile's data is shown only to those who may read profiles.
 	writer := b.apiKey(store.DefaultWorkspaceID, "journeys:read", "journeys:write")

@@ -219,7 +219,7 @@ func planJSON(p Plan) map[string]any {
 // report counts the live version's runs by node and checks the plan
 // against the live and the new version.
 func (s *Service) report(ctx context.Context, cur store.Journey, c *flows.Compiled, plan Plan) (MigrationReport, error) {
-	rep := MigrationReport{FromVersion: cur.LiveVersion}
+	rep := MigrationReport{FromVersion: cur.LiveVersion, Nodes: []NodeMigration{}} // [] on a first publish, never null
 	for _, n := range c.Journey.Nodes {
 		if sp, ok := s.reg.Lookup(n.Kind); ok && sp.Category == nodes.Trigger {
 			continue
@@ -475,7 +475,7 @@ func (s *Service) Rollback(ctx context.Context, workspaceID, id string, by strin
 // from the restored version), else to the node with the same id; runs at a
 // node the restored version lacks stay.
 func (s *Service) rollbackMoves(ctx context.Context, cur store.Journey, live *flows.Journey, c *flows.Compiled, prev int, by string) (MigrationReport, []store.RunMigration, error) {
-	rep := MigrationReport{FromVersion: cur.LiveVersion}
+	rep := MigrationReport{FromVersion: cur.LiveVersion, Nodes: []NodeMigration{}} // [] on a first publish, never null
 	counts, err := s.store.CountVersionRuns(ctx, cur.ID, cur.LiveVersion)
 	if err != nil {
 		return rep, nil, err
