@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,13 +82,28 @@ type FlowResult struct {
 	PostgresOwnCPU   float64 `json:"postgres_own_backends_cpu_seconds"`
 	PostgresBackends int     `json:"postgres_own_backends"`
 	RedisCPU         float64 `json:"redis_cpu_seconds"`
-	PostgresSeen     bool    `json:"postgres_cpu_seen"`
-	RedisSeen        bool    `json:"redis_cpu_seen"`
-	PeakRSSMB        float64 `json:"peak_rss_mb"` // the server process's VmHWM
-	LoadStart        string  `json:"load_start"`  // /proc/loadavg (1, 5, 15 min) before and after
-	LoadEnd          string  `json:"load_end"`
-	Profile          string  `json:"profile,omitempty"` // CPU profile of the server under load (-flow-profile)
-	Err              string  `json:"error,omitempty"`
+	// ClientCPU is the suite's own process over the measure: the 32
+	// senders and the sink, which share the machine's cores too.
+	ClientCPU float64 `json:"client_cpu_seconds"`
+	// Writes are the rows each table of the server's schema took over the
+	// measure (PostgreSQL mode: pg_stat_user_tables).
+	Writes       []TableWrites `json:"table_writes,omitempty"`
+	PostgresSeen bool          `json:"postgres_cpu_seen"`
+	RedisSeen    bool          `json:"redis_cpu_seen"`
+	PeakRSSMB    float64       `json:"peak_rss_mb"` // the server process's VmHWM
+	LoadStart    string        `json:"load_start"`  // /proc/loadavg (1, 5, 15 min) before and after
+	LoadEnd      string        `json:"load_end"`
+	Profile      string        `json:"profile,omitempty"` // CPU profile of the server under load (-flow-profile)
+	Err          string        `json:"error,omitempty"`
+}
+
+// TableWrites is one table's row counts over the measure.
+type TableWrites struct {
+	Table    string `json:"table"`
+	Inserted int64  `json:"inserted"`
+	Updated  int64  `json:"updated"`
+	HOT      int64  `json:"hot_updated"` // updates that touched no index
+	Deleted  int64  `json:"deleted"`
 }
 
 // CPUPerRequestMS returns CPU-milliseconds per request sent for the
@@ -142,6 +158,7 @@ type flowTarget struct {
 	proc      *benchProc
 	pprofAddr string // "" = not profiled
 	pg, redis string // URLs whose servers' CPU counts ("" = none)
+	dbURL     string // the server's own schema (PostgreSQL mode), for its row counts
 }
 
 func (s *suite) flowRun(ctx context.Context, mode string) (r FlowResult) {
@@ -222,6 +239,8 @@ func (s *suite) flowMeasure(ctx context.Context, r *FlowResult, t *flowTarget, s
 
 	// The measure: CPU and load before the first request …
 	r.LoadStart = loadAvg()
+	writes0 := tableWrites(ctx, t.dbURL)
+	client0 := pidCPU(os.Getpid())
 	cpu0 := s.flowCPU(t)
 	var prof *profiler
 	if t.pprofAddr != "" {
@@ -308,6 +327,7 @@ func (s *suite) flowMeasure(ctx context.Context, r *FlowResult, t *flowTarget, s
 	}
 	// … and the CPU up to the end of the drain.
 	cpu1 := s.flowCPU(t)
+	r.ClientCPU = pidCPU(os.Getpid()) - client0
 	r.LoadEnd = loadAvg()
 	r.ServerCPU, r.PostgresCPU, r.RedisCPU = cpu1.server-cpu0.server, cpu1.pg-cpu0.pg, cpu1.redis-cpu0.redis
 	r.PostgresSeen, r.RedisSeen = cpu0.pgSeen, cpu0.redisSeen
@@ -329,7 +349,15 @@ func (s *suite) flowMeasure(ctx context.Context, r *FlowResult, t *flowTarget, s
 	if s.res.Quick {
 		settle = time.Second
 	}
+	if t.dbURL != "" {
+		// PostgreSQL backends report their table counts when they have
+		// been idle a while (up to 10 s in PostgreSQL 15).
+		settle = 11 * time.Second
+	}
 	time.Sleep(settle)
+	if t.dbURL != "" {
+		r.Writes = diffWrites(writes0, tableWrites(ctx, t.dbURL))
+	}
 	st := sk.snapshot()
 	r.Expected = sk.expectedCount()
 	r.Delivered, r.Duplicates, r.Unexpected = st.delivered, st.duplicates, st.unexpected
@@ -450,7 +478,7 @@ func (s *suite) startWaymarkFlow(ctx context.Context, mode, sinkURL, sinkSecret 
 		}
 		cleanups = append(cleanups, func() { flush(); rdb.Close() })
 		vars = append(vars, "WAYMARK_DATABASE_URL="+dbURL, "WAYMARK_REDIS_URL="+rURL, "WAYMARK_SECRET_KEY="+benchSecretKey)
-		t.pg, t.redis = s.pgURL, s.redisURL
+		t.pg, t.redis, t.dbURL = s.pgURL, s.redisURL, dbURL
 	}
 	if s.flowProfileDir != "" {
 		pp, err := freePort()
@@ -687,6 +715,59 @@ func (sk *sink) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// tableWrites reads the row counts of every table in the URL's schema.
+func tableWrites(ctx context.Context, dbURL string) map[string]TableWrites {
+	if dbURL == "" {
+		return nil
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil
+	}
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables WHERE schemaname = $1`,
+		u.Query().Get("search_path"))
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	out := map[string]TableWrites{}
+	for rows.Next() {
+		var w TableWrites
+		if rows.Scan(&w.Table, &w.Inserted, &w.Updated, &w.HOT, &w.Deleted) == nil {
+			out[w.Table] = w
+		}
+	}
+	return out
+}
+
+// diffWrites returns the tables that took writes between two readings,
+// the most written first.
+func diffWrites(before, after map[string]TableWrites) []TableWrites {
+	var out []TableWrites
+	for name, a := range after {
+		b := before[name]
+		d := TableWrites{Table: name, Inserted: a.Inserted - b.Inserted, Updated: a.Updated - b.Updated, HOT: a.HOT - b.HOT, Deleted: a.Deleted - b.Deleted}
+		if d.Inserted+d.Updated+d.Deleted > 0 {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ti, tj := out[i].Inserted+out[i].Updated+out[i].Deleted, out[j].Inserted+out[j].Updated+out[j].Deleted
+		if ti != tj {
+			return ti > tj
+		}
+		return out[i].Table < out[j].Table
+	})
+	return out
 }
 
 // ownBackendsCPU is the CPU seconds, between two samples, of the PostgreSQL

@@ -115,6 +115,12 @@ func (v *view) flowRows() []flowRow {
 		}, "", ""),
 		row("CPU ms per request: Redis (redis-server)", cpu("redis"), "", ""),
 		row("CPU ms per request: all processes", cpu("total"), fmt.Sprintf("≤ %.1f", goalPGCPU), fmt.Sprintf("≤ %.0f", goalEmbCPU)),
+		row("CPU ms per request: the senders and the sink (the suite's own process, not in the total)", func(r *FlowResult) string {
+			if r.ClientCPU == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f", r.ClientCPU*1000/float64(r.Requests))
+		}, "", ""),
 		row("peak RSS of the server process", func(r *FlowResult) string { return fmtNum(r.PeakRSSMB) + " MB" }, "", fmt.Sprintf("< %d MB", goalEmbRSS)),
 		row("deliveries/s ÷ baseline's", ratio(func(r *FlowResult) float64 { return r.DeliveriesPerSec }), "", ""),
 		row("CPU per request ÷ baseline's", ratio(func(r *FlowResult) float64 { _, _, _, t := r.CPUPerRequestMS(); return t }), "", ""),
@@ -129,6 +135,22 @@ func (v *view) flowRows() []flowRow {
 		}, "", ""))
 	}
 	return rows
+}
+
+// FlowWrites is PostgreSQL mode's rows per request by table.
+func (v *view) FlowWrites() []string {
+	r := v.Flow[modePostgres]
+	if r == nil || len(r.Writes) == 0 || r.Requests == 0 {
+		return nil
+	}
+	per := func(n int64) string { return fmt.Sprintf("%.2f", float64(n)/float64(r.Requests)) }
+	var ins, upd, del int64
+	out := []string{}
+	for _, w := range r.Writes {
+		ins, upd, del = ins+w.Inserted, upd+w.Updated, del+w.Deleted
+		out = append(out, fmt.Sprintf("| `%s` | %s | %s | %s | %s |", w.Table, per(w.Inserted), per(w.Updated), per(w.HOT), per(w.Deleted)))
+	}
+	return append(out, fmt.Sprintf("| all tables | %s | %s | | %s |", per(ins), per(upd), per(del)))
 }
 
 // FlowFailures lists the flow runs that reported an error.
