@@ -75,25 +75,8 @@ func ReferenceMarkdown(reg *nodes.Registry) []byte {
 		w("| `%s` | %s | %s | %s |\n", row[0], row[1], row[2], row[3])
 	}
 	w("\n## Value types\n\n| type | JSON | notes |\n|---|---|---|\n")
-	for _, row := range [][3]string{
-		{"string", "string", "one line"},
-		{"text", "string", "several lines"},
-		{"expression", "string", "an expression giving any value; see docs/expressions.md"},
-		{"condition", "string", "an expression giving true or false"},
-		{"template", "string", "text with `{{ expression }}` placeholders"},
-		{"html", "string", "HTML template; placeholder values are HTML-escaped"},
-		{"json", "string", "JSON with placeholders: inside a JSON string a value is inserted as text, elsewhere as a JSON value"},
-		{"duration", "string", "whole numbers with units w, d, h, m, s: `90m`, `3d`, `1w2d`; `-` for negative offsets"},
-		{"time_of_day", "string", "`HH:MM`, 24-hour"},
-		{"weekdays", "list of strings", "`mon` … `sun`"},
-		{"timezone", "string", "IANA name, e.g. `Europe/Paris`"},
-		{"cron", "string", "5 fields (minute hour day-of-month month day-of-week) or `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`"},
-		{"connector", "string", "a connector's name; `sandbox` always exists"},
-		{"integer / number / boolean", "number / number / true, false", ""},
-		{"enum", "string", "one of the listed values"},
-		{"list", "list of objects", "objects with the listed keys"},
-	} {
-		w("| %s | %s | %s |\n", row[0], row[1], row[2])
+	for _, t := range nodes.FieldTypes() {
+		w("| %s | %s | %s |\n", t.Type, t.JSON, t.Doc)
 	}
 	w("\n## Node kinds\n\n")
 	specs := reg.Specs()

@@ -219,13 +219,10 @@ func (v *validator) checkFieldValues(vn *vnode, prefix string, fields []nodes.Fi
 			continue
 		}
 		path := prefix + f.Name
-		switch f.Type {
-		case nodes.Expression, nodes.Condition:
-			kind := expression.Any
-			if f.Type == nodes.Condition {
-				kind = expression.Bool
-			}
-			r := v.expr(val.(string), kind)
+		info, _ := f.Type.Info()
+		switch {
+		case info.Code.IsExpression():
+			r := v.expr(val.(string), exprKinds[info.Code])
 			if r.err != nil {
 				v.add(id, path, "%v", r.err)
 			} else if r.prog != nil {
@@ -234,15 +231,8 @@ func (v *validator) checkFieldValues(vn *vnode, prefix string, fields []nodes.Fi
 				}
 				vn.progs[path] = r.prog
 			}
-		case nodes.Template, nodes.HTML, nodes.JSON:
-			esc := expression.Text
-			switch f.Type {
-			case nodes.HTML:
-				esc = expression.HTML
-			case nodes.JSON:
-				esc = expression.JSONText
-			}
-			r := v.template(val.(string), esc)
+		case info.Code.IsTemplate():
+			r := v.template(val.(string), escapings[info.Code])
 			if r.err != nil {
 				v.add(id, path, "%v", r.err)
 			} else if r.tmpl != nil {
@@ -251,9 +241,9 @@ func (v *validator) checkFieldValues(vn *vnode, prefix string, fields []nodes.Fi
 				}
 				vn.tmpls[path] = r.tmpl
 			}
-		case nodes.Connector:
+		case f.Type == nodes.Connector:
 			v.checkConnector(vn, path, val.(string))
-		case nodes.List:
+		case f.Type == nodes.List:
 			for i, item := range val.([]nodes.Config) {
 				v.checkFieldValues(vn, fmt.Sprintf("%s[%d].", path, i), f.Items, item)
 			}
@@ -311,18 +301,13 @@ func (v *validator) precompute() {
 		if !ok || src == "" {
 			return
 		}
+		info, _ := f.Type.Info()
 		var key exprKey
-		switch f.Type {
-		case nodes.Expression:
-			key = exprKey{src, int(expression.Any)}
-		case nodes.Condition:
-			key = exprKey{src, int(expression.Bool)}
-		case nodes.Template:
-			key = exprKey{src, 10 + int(expression.Text)}
-		case nodes.HTML:
-			key = exprKey{src, 10 + int(expression.HTML)}
-		case nodes.JSON:
-			key = exprKey{src, 10 + int(expression.JSONText)}
+		switch {
+		case info.Code.IsExpression():
+			key = exprKey{src, int(exprKinds[info.Code])}
+		case info.Code.IsTemplate():
+			key = exprKey{src, 10 + int(escapings[info.Code])}
 		default:
 			return
 		}

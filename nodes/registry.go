@@ -171,7 +171,7 @@ func validateFields(prefix string, fields []Field, top bool) error {
 			return fmt.Errorf("duplicate field %q", prefix+f.Name)
 		}
 		names[f.Name] = true
-		if !fieldTypes[f.Type] {
+		if !f.Type.Valid() {
 			return fmt.Errorf("field %q: unknown type %q", prefix+f.Name, f.Type)
 		}
 		if f.Title == "" {

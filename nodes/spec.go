@@ -46,20 +46,6 @@ const (
 	List       FieldType = "list"        // list of objects shaped by Field.Items [array of objects]
 )
 
-// fieldTypes lists the valid field types.
-var fieldTypes = map[FieldType]bool{
-	String: true, Text: true, Expression: true, Condition: true, Template: true,
-	HTML: true, JSON: true, Duration: true, TimeOfDay: true, Weekdays: true,
-	Timezone: true, Cron: true, Connector: true, Integer: true, Number: true,
-	Boolean: true, Enum: true, List: true,
-}
-
-// IsExpression reports whether values of this type are expressions.
-func (t FieldType) IsExpression() bool { return t == Expression || t == Condition }
-
-// IsTemplate reports whether values of this type are templates.
-func (t FieldType) IsTemplate() bool { return t == Template || t == HTML || t == JSON }
-
 // Field declares one config field of a node kind (or of the items of a
 // list field).
 type Field struct {

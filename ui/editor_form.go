@@ -144,36 +144,20 @@ func buildFields(fs formSpec, fields []nodes.Field, cfg map[string]any, namePref
 		if !present && f.Default != nil {
 			v = f.Default
 		}
-		switch f.Type {
-		case nodes.String, nodes.Duration, nodes.Cron:
-			ff.Input = "text"
-			ff.Value = valueString(v)
-			if f.Type == nodes.Duration && ff.Placeholder == "" {
-				ff.Placeholder = "e.g. 3d, 12h or 30m"
-			}
-			if f.Type == nodes.Cron && ff.Placeholder == "" {
-				ff.Placeholder = "e.g. 0 9 * * mon or @daily"
-			}
-		case nodes.Expression, nodes.Condition:
-			ff.Input, ff.Rows = "code", 2
-			ff.Value = valueString(v)
-		case nodes.Text:
-			ff.Input, ff.Rows = "textarea", 4
-			ff.Value = valueString(v)
-		case nodes.Template:
-			ff.Input, ff.Rows = "textarea", 2
-			if f.MaxLength == 0 || f.MaxLength > 1000 {
-				ff.Rows = 4
+		info, _ := f.Type.Info()
+		wd := info.Widget
+		ff.Input = wd.Input
+		if ff.Placeholder == "" {
+			ff.Placeholder = wd.Placeholder
+		}
+		switch wd.Input {
+		case "code", "textarea", "html":
+			ff.Rows = wd.Rows
+			if wd.ShortRows > 0 && f.MaxLength > 0 && f.MaxLength <= 1000 {
+				ff.Rows = wd.ShortRows
 			}
 			ff.Value = valueString(v)
-		case nodes.HTML, nodes.JSON:
-			ff.Input, ff.Rows = "html", 7
-			ff.Value = valueString(v)
-		case nodes.TimeOfDay:
-			ff.Input = "time"
-			ff.Value = valueString(v)
-		case nodes.Weekdays:
-			ff.Input = "weekdays"
+		case "weekdays":
 			ff.Selected = map[string]bool{}
 			if l, ok := v.([]any); ok {
 				for _, d := range l {
@@ -187,34 +171,10 @@ func buildFields(fs formSpec, fields []nodes.Field, cfg map[string]any, namePref
 					ff.Error = msg
 				}
 			}
-		case nodes.Timezone:
-			ff.Input = "select"
+		case "select":
 			ff.Value = valueString(v)
-			ff.Options = timezoneOptions(ff.Value, "Default (the profile's, else the journey's)")
-		case nodes.Connector:
-			ff.Input = "select"
-			ff.Value = valueString(v)
-			ff.Options = append([]views.Option{{Value: "", Label: "Choose a connector…"}}, fs.connectors...)
-			if ff.Value != "" && !hasOption(ff.Options, ff.Value) {
-				ff.Options = append(ff.Options, views.Option{Value: ff.Value, Label: ff.Value + " (not available)"})
-			}
-		case nodes.Enum:
-			ff.Input = "select"
-			ff.Value = valueString(v)
-			if f.Default == nil && !f.Required {
-				ff.Options = append(ff.Options, views.Option{Value: "", Label: "—"})
-			}
-			if f.Default == nil && f.Required && ff.Value == "" {
-				ff.Options = append(ff.Options, views.Option{Value: "", Label: "Choose…"})
-			}
-			for _, e := range f.Enum {
-				ff.Options = append(ff.Options, views.Option{Value: e, Label: strings.ReplaceAll(e, "_", " ")})
-			}
-			if ff.Value != "" && !hasOption(ff.Options, ff.Value) {
-				ff.Options = append(ff.Options, views.Option{Value: ff.Value, Label: ff.Value + " (unknown)"})
-			}
-		case nodes.Integer, nodes.Number:
-			ff.Input = "number"
+			ff.Options = selectOptions(fs, f, wd.Options, ff.Value)
+		case "number":
 			ff.Value = valueString(v)
 			if f.Min != nil {
 				ff.Min = formatNumber(*f.Min)
@@ -225,12 +185,10 @@ func buildFields(fs formSpec, fields []nodes.Field, cfg map[string]any, namePref
 			if strings.HasSuffix(f.Title, "%") {
 				ff.Percent = true
 			}
-		case nodes.Boolean:
-			ff.Input = "checkbox"
+		case "checkbox":
 			b, _ := v.(bool)
 			ff.Checked = b
-		case nodes.List:
-			ff.Input = "list"
+		case "list":
 			ff.ItemTitle = itemTitle(f)
 			ff.AddValue = "add:" + f.Name
 			if f.Max != nil {
@@ -245,8 +203,10 @@ func buildFields(fs formSpec, fields []nodes.Field, cfg map[string]any, namePref
 					Fields:      buildFields(fs, f.Items, m, fmt.Sprintf("%s%s.%d.", namePrefix, f.Name, i), fmt.Sprintf("%s%s[%d].", pathPrefix, f.Name, i), problems),
 				})
 			}
-		default:
-			ff.Input = "text"
+		default: // text, time
+			if ff.Input == "" {
+				ff.Input = "text"
+			}
 			ff.Value = valueString(v)
 		}
 		if f.Type.IsTemplate() {
@@ -299,6 +259,36 @@ func buildFields(fs formSpec, fields []nodes.Field, cfg map[string]any, namePref
 		out[i].Total = &views.Total{Sum: sum, Want: 100}
 	}
 	return out
+}
+
+// selectOptions are the options of a select for field f, from source
+// (nodes.Widget.Options), with the current value kept when it is not one
+// of them.
+func selectOptions(fs formSpec, f nodes.Field, source, value string) []views.Option {
+	var opts []views.Option
+	switch source {
+	case nodes.OptionsTimezones:
+		return timezoneOptions(value, "Default (the profile's, else the journey's)")
+	case nodes.OptionsConnectors:
+		opts = append([]views.Option{{Value: "", Label: "Choose a connector…"}}, fs.connectors...)
+		if value != "" && !hasOption(opts, value) {
+			opts = append(opts, views.Option{Value: value, Label: value + " (not available)"})
+		}
+	case nodes.OptionsEnum:
+		if f.Default == nil && !f.Required {
+			opts = append(opts, views.Option{Value: "", Label: "—"})
+		}
+		if f.Default == nil && f.Required && value == "" {
+			opts = append(opts, views.Option{Value: "", Label: "Choose…"})
+		}
+		for _, e := range f.Enum {
+			opts = append(opts, views.Option{Value: e, Label: strings.ReplaceAll(e, "_", " ")})
+		}
+		if value != "" && !hasOption(opts, value) {
+			opts = append(opts, views.Option{Value: value, Label: value + " (unknown)"})
+		}
+	}
+	return opts
 }
 
 func hasOption(opts []views.Option, v string) bool {
@@ -355,14 +345,15 @@ func parseFields(fields []nodes.Field, form formFields, namePrefix, pathPrefix, 
 	for _, f := range fields {
 		name := namePrefix + f.Name
 		path := pathPrefix + f.Name
-		switch f.Type {
-		case nodes.List:
+		info, _ := f.Type.Info()
+		switch info.Form {
+		case nodes.FormList:
 			items := parseList(f, form, name, path, op, errs)
 			if len(items) > 0 {
 				cfg[f.Name] = items
 			}
 			continue
-		case nodes.Weekdays:
+		case nodes.FormWeekdays:
 			var days []any
 			for _, d := range views.Weekdays {
 				for _, v := range form[name] {
@@ -375,7 +366,7 @@ func parseFields(fields []nodes.Field, form formFields, namePrefix, pathPrefix, 
 				cfg[f.Name] = days
 			}
 			continue
-		case nodes.Boolean:
+		case nodes.FormBool:
 			b := form.get(name) == "true" || form.get(name) == "on"
 			if def, ok := f.Default.(bool); (ok && b != def) || (!ok && b) || explicit[f.Name] {
 				cfg[f.Name] = b
@@ -383,14 +374,13 @@ func parseFields(fields []nodes.Field, form formFields, namePrefix, pathPrefix, 
 			continue
 		}
 		raw := form.get(name)
-		switch f.Type {
-		case nodes.Template, nodes.HTML, nodes.JSON, nodes.Text:
+		if info.Form == nodes.FormContent {
 			// Whitespace is content in templates; only a blank value is empty.
 			raw = strings.ReplaceAll(raw, "\r\n", "\n")
 			if strings.TrimSpace(raw) == "" {
 				continue
 			}
-		default:
+		} else {
 			raw = strings.TrimSpace(raw)
 			if raw == "" {
 				continue
@@ -399,8 +389,8 @@ func parseFields(fields []nodes.Field, form formFields, namePrefix, pathPrefix, 
 		if f.Default != nil && raw == defaultString(f) && !explicit[f.Name] {
 			continue
 		}
-		switch f.Type {
-		case nodes.Integer:
+		switch info.Form {
+		case nodes.FormInteger:
 			n, err := strconv.ParseInt(raw, 10, 64)
 			if err != nil {
 				errs.add(path, "enter a whole number")
@@ -408,7 +398,7 @@ func parseFields(fields []nodes.Field, form formFields, namePrefix, pathPrefix, 
 				continue
 			}
 			cfg[f.Name] = n
-		case nodes.Number:
+		case nodes.FormNumber:
 			n, err := strconv.ParseFloat(raw, 64)
 			if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
 				errs.add(path, "enter a number")

@@ -228,14 +228,7 @@ func previews(fields []nodes.Field, cfg map[string]any, pathPrefix string, probl
 const maxPreview = 4000
 
 func renderPreview(src string, typ nodes.FieldType, env *expression.Env) preview {
-	esc := expression.Text
-	switch typ {
-	case nodes.HTML:
-		esc = expression.HTML
-	case nodes.JSON:
-		esc = expression.JSONText
-	}
-	t, err := expression.ParseTemplate(src, esc)
+	t, err := expression.ParseTemplate(src, flows.TemplateEscaping(typ))
 	if err != nil {
 		return preview{err: err.Error()}
 	}

@@ -65,12 +65,8 @@ func (s *Server) canvasSpecs() ([]canvasSpec, []views.PaletteGroup) {
 		}
 		for _, f := range sp.Fields {
 			cs.NeedsSetup = cs.NeedsSetup || f.Required
-			switch f.Type {
-			case nodes.Boolean, nodes.List, nodes.Weekdays, nodes.Connector, nodes.Enum, nodes.HTML, nodes.JSON, nodes.Integer, nodes.Number:
-			default:
-				if f.Required || len(cs.Summary) == 0 {
-					cs.Summary = append(cs.Summary, f.Name)
-				}
+			if info, _ := f.Type.Info(); info.Summary && (f.Required || len(cs.Summary) == 0) {
+				cs.Summary = append(cs.Summary, f.Name)
 			}
 		}
 		out = append(out, cs)
