@@ -39,22 +39,11 @@ func postgresCPU(pgURL string) (float64, bool) {
 	return procCPU(func(comm, cmdline string) bool { return comm == "postgres" })
 }
 
-// postgresUserCPU returns the CPU seconds of every process owned by the
-// operating-system user "postgres" — the postmaster, its background workers
-// and every backend, live or exited (the postmaster's cutime) — or, without
-// such a user, of every process named "postgres". Other clients of the same
-// cluster count too.
-func postgresUserCPU(pgURL string) (float64, bool) {
-	procs, ok := postgresProcs(pgURL)
-	var ticks int64
-	for _, t := range procs {
-		ticks += t
-	}
-	return float64(ticks) / clockTicks, ok
-}
-
 // postgresProcs returns the CPU ticks of each of the cluster's processes
-// by PID (see postgresUserCPU).
+// by PID: every process owned by the operating-system user "postgres" (the
+// postmaster, its background workers and every backend, live or exited, by
+// the postmaster's cutime), or, without such a user, every process named
+// "postgres". Other clients of the same cluster count too.
 func postgresProcs(pgURL string) (map[int]int64, bool) {
 	if _, _, ok := localHost(pgURL); !ok {
 		return nil, false
