@@ -15,9 +15,11 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors/netguard"
 	"github.com/waymarkhq/waymark/nodes"
+	nodebuiltin "github.com/waymarkhq/waymark/nodes/builtin"
 )
 
-// Channels, as node specs name them (nodes.Channels) and suppressions use them.
+// The built-in channels, as the built-in action kinds name them
+// (nodes.ActionSpec.Channel) and suppressions use them.
 const (
 	ChannelEmail    = "email"
 	ChannelSMS      = "sms"
@@ -25,7 +27,7 @@ const (
 	ChannelAudience = "audience"
 )
 
-// Node kinds a connector can serve.
+// The built-in node kinds connectors serve (nodes/builtin declares them).
 const (
 	KindSendEmail      = "send_email"
 	KindSendSMS        = "send_sms"
@@ -307,20 +309,32 @@ type AudienceSyncer interface {
 // start-up (see connectors/builtin); it is safe for concurrent reads.
 type Registry struct {
 	mu    sync.RWMutex
+	kinds *nodes.Registry // the node kinds types may serve
 	types map[string]Type
 	order []string
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{types: map[string]Type{}} }
+// NewRegistry returns an empty registry whose types may serve the built-in
+// node kinds (nodes/builtin).
+func NewRegistry() *Registry {
+	kinds := nodes.NewRegistry()
+	if err := nodebuiltin.Register(kinds); err != nil {
+		panic(err) // the built-in kinds are checked by their tests
+	}
+	return NewRegistryFor(kinds)
+}
+
+// NewRegistryFor returns an empty registry whose types may serve the
+// acting kinds of kinds (a deployment or test with kinds of its own).
+func NewRegistryFor(kinds *nodes.Registry) *Registry {
+	return &Registry{kinds: kinds, types: map[string]Type{}}
+}
 
 var typeNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
 var fieldTypesAllowed = map[nodes.FieldType]bool{
 	nodes.String: true, nodes.Text: true, nodes.Integer: true, nodes.Number: true, nodes.Boolean: true, nodes.Enum: true,
 }
-
-var allKinds = []string{KindSendEmail, KindSendSMS, KindSendWebhook, KindAudienceAdd, KindAudienceRemove}
 
 // Register adds a type, adding the rate_limit field, after checking its
 // spec (names, field types, defaults — with the node spec's own rules).
@@ -338,12 +352,13 @@ func (r *Registry) Register(t Type) error {
 		return fail("serves no node kind")
 	}
 	for _, k := range t.Kinds {
-		if !slices.Contains(allKinds, k) {
-			return fail("unknown node kind %q", k)
+		spec, ok := r.kinds.Lookup(k)
+		if !ok || spec.Action == nil {
+			return fail("unknown node kind %q (not an acting kind of the node registry)", k)
 		}
-	}
-	if t.Channel != "" && !slices.Contains(nodes.Channels, t.Channel) {
-		return fail("unknown channel %q", t.Channel)
+		if t.Channel != "" && spec.Action.Channel != t.Channel {
+			return fail("node kind %q speaks on channel %q, not %q", k, spec.Action.Channel, t.Channel)
+		}
 	}
 	if t.RateLimit.PerSecond <= 0 || t.RateLimit.Burst <= 0 {
 		return fail("a default rate limit is required")

@@ -67,7 +67,7 @@ func ReferenceMarkdown(reg *nodes.Registry) []byte {
 		{"goal.value_property", "string", "", "event property holding the conversion value"},
 		{"goal.exit_on_conversion", "boolean", "false", "end the run when it converts"},
 		{"quiet_hours.start / .end", "`HH:MM`", "none", "no message is sent in this daily window (profile's time zone; may wrap midnight); sends wait until `end`"},
-		{"frequency_cap.<channel>", "`{count, period}`", "none", "channel `email`, `sms` or `webhook`; at most `count` (1–1000) messages per `day` or `week`, across journeys"},
+		{"frequency_cap.<channel>", "`{count, period}`", "none", "channel " + orList(FrequencyCapChannels(reg)) + "; at most `count` (1–1000) messages per `day` or `week`, across journeys"},
 		{"rate_limit.per_second / .per_minute", "integer", "none", "one of the two: pace of the journey's action steps"},
 		{"timezone", "IANA name", "`UTC`", "used where a profile has no time zone"},
 		{"step_budget", "integer", fmt.Sprint(DefaultStepBudget), fmt.Sprintf("most steps one run may take, 1–%d; a run over budget fails", MaxStepBudget)},
@@ -114,6 +114,9 @@ func writeSpec(b *bytes.Buffer, s nodes.Spec) {
 		flags = append(flags, "ends the run")
 	}
 	w("**%s** — %s. %s\n\n", s.Title, strings.Join(flags, ", "), s.Help)
+	if s.Action != nil {
+		writeAction(b, s.Action)
+	}
 	if len(s.Fields) > 0 {
 		w("| field | type | required | default | notes |\n|---|---|---|---|---|\n")
 		for _, f := range s.Fields {
@@ -152,6 +155,101 @@ func writeSpec(b *bytes.Buffer, s nodes.Spec) {
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(node)
 	w("```json\n%s```\n\n", data.String())
+}
+
+// partNames say the message parts in the docs.
+var partNames = map[nodes.Part]string{
+	nodes.PartSubject: "subject", nodes.PartHTML: "HTML body", nodes.PartText: "text body",
+	nodes.PartFromName: "sender name", nodes.PartPayload: "JSON body; blank means `{}`",
+}
+
+// writeAction says what an action kind does, from its ActionSpec.
+func writeAction(b *bytes.Buffer, a *nodes.ActionSpec) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	to := make([]string, len(a.To))
+	for i, f := range a.To {
+		to[i] = "`" + string(f) + "`"
+	}
+	w("Channel `%s`; the recipient is the profile's %s", a.Channel, strings.Join(to, ", else its "))
+	if a.NoAddress != "" {
+		w("; without one the step leaves through `failed` (%q)", a.NoAddress)
+	}
+	w(".")
+	if len(a.Message) > 0 {
+		var parts []string
+		for _, m := range a.Message {
+			parts = append(parts, fmt.Sprintf("`%s` (%s)", m.Field, partNames[m.Part]))
+		}
+		w(" The message is made of %s.", strings.Join(parts, ", "))
+	}
+	if len(a.Attributes) > 0 {
+		w(" It carries the attributes %s", joinList(codeNames(a.Attributes), "and"))
+		if a.SendsConsent {
+			w(" and the profile's consent")
+		}
+		w(".")
+	}
+	var rules []string
+	p := a.Policy
+	if p.QuietHours {
+		rules = append(rules, "waits out quiet hours")
+	}
+	if p.FrequencyCap {
+		rules = append(rules, fmt.Sprintf("obeys `frequency_cap.%s`", a.Channel))
+	}
+	switch p.Consent {
+	case nodes.ChannelConsent:
+		rules = append(rules, fmt.Sprintf("is skipped when the profile's `%s` consent is recorded and not `granted`", a.Channel))
+	case nodes.AdConsent:
+		rules = append(rules, "is skipped without ad consent")
+	}
+	if p.Suppressions {
+		rules = append(rules, "is skipped for an address on the suppression list")
+	}
+	if p.Unsubscribe {
+		rules = append(rules, "carries a one-click unsubscribe link")
+	}
+	if len(rules) > 0 {
+		w(" It %s.", joinList(rules, "and"))
+	} else {
+		w(" No quiet hours, frequency cap, consent or suppression list apply.")
+	}
+	switch t := a.Test; {
+	case t == nil:
+		w(" It cannot be sent as a test.")
+	case t.To == nodes.ProfilePhone:
+		w(" A test send goes to a given phone number (E.164)")
+	case t.To != "":
+		w(" A test send goes to a given %s address", t.To)
+	default:
+		w(" A test send takes no address")
+	}
+	if t := a.Test; t != nil {
+		if t.Mark != "" {
+			w(", its %s marked `[Test] `", partNames[t.Mark])
+		}
+		w(".")
+	}
+	w("\n\n")
+}
+
+// orList says a list of names in code: "`a`, `b` or `c`".
+func orList(names []string) string { return joinList(codeNames(names), "or") }
+
+func codeNames(names []string) []string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = "`" + n + "`"
+	}
+	return quoted
+}
+
+// joinList joins "a, b and c".
+func joinList(l []string, conj string) string {
+	if len(l) < 2 {
+		return strings.Join(l, "")
+	}
+	return strings.Join(l[:len(l)-1], ", ") + " " + conj + " " + l[len(l)-1]
 }
 
 func unconnectedText(u nodes.Unconnected) string {

@@ -23,8 +23,18 @@ const (
 	ReentryAlways    = "always"
 )
 
-// FrequencyCapChannels are the channels a frequency cap may name.
-var FrequencyCapChannels = []string{"email", "sms", "webhook"}
+// FrequencyCapChannels are the channels a frequency cap may name: those
+// of the registry's action kinds that obey caps (nodes.Policy), in
+// registration order.
+func FrequencyCapChannels(reg *nodes.Registry) []string {
+	var out []string
+	for _, s := range reg.Specs() {
+		if a := s.Action; a != nil && a.Policy.FrequencyCap && !contains(out, a.Channel) {
+			out = append(out, a.Channel)
+		}
+	}
+	return out
+}
 
 // CompiledSettings are a journey's settings resolved for the engine,
 // defaults applied.
@@ -145,6 +155,7 @@ func (v *validator) checkSettings() {
 		}
 	}
 	if len(s.FrequencyCap) > 0 {
+		capped := FrequencyCapChannels(v.reg)
 		out.FrequencyCaps = map[string]CompiledCap{}
 		keys := make([]string, 0, len(s.FrequencyCap))
 		for k := range s.FrequencyCap {
@@ -154,8 +165,8 @@ func (v *validator) checkSettings() {
 		for _, ch := range keys {
 			c := s.FrequencyCap[ch]
 			path := p + "frequency_cap." + clip(ch, 64)
-			if !contains(FrequencyCapChannels, ch) {
-				v.add("", path, "unknown channel: use %s", strings.Join(FrequencyCapChannels, ", "))
+			if !contains(capped, ch) {
+				v.add("", path, "unknown channel: use %s", strings.Join(capped, ", "))
 				continue
 			}
 			if c.Count < 1 || c.Count > 1000 {

@@ -30,9 +30,6 @@ var fieldNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
 // problem paths.
 var reservedFieldNames = map[string]bool{"id": true, "kind": true, "title": true, "position": true, "config": true, "ports": true}
 
-// Channels a connector field may ask for.
-var Channels = []string{"email", "sms", "webhook", "audience"}
-
 // Register adds a kind. It rejects a duplicate kind and a malformed
 // spec (bad names, unknown types, defaults that do not fit their
 // field, ports that clash), naming the problem.
@@ -147,7 +144,7 @@ func (s Spec) validate() error {
 	if s.Category == Trigger && (s.Waits || s.Acts || s.Terminal) {
 		return errors.New("a trigger cannot wait, act or be terminal")
 	}
-	return nil
+	return s.validateAction()
 }
 
 func validUnconnected(u Unconnected) error {
@@ -186,8 +183,8 @@ func validateFields(prefix string, fields []Field, top bool) error {
 		if (f.Type == Connector) != (f.Channel != "") {
 			return fmt.Errorf("field %q: channel goes with type connector only", prefix+f.Name)
 		}
-		if f.Type == Connector && !contains(Channels, f.Channel) {
-			return fmt.Errorf("field %q: unknown channel %q", prefix+f.Name, f.Channel)
+		if f.Type == Connector && !ValidChannel(f.Channel) {
+			return fmt.Errorf("field %q: invalid channel %q", prefix+f.Name, f.Channel)
 		}
 		if f.Type == List {
 			if !top {

@@ -169,7 +169,8 @@ type Spec struct {
 	// must pass through a waiting node.
 	Waits bool `json:"waits"`
 	// Acts: the node talks to the outside through a connector; the
-	// engine ends the current task before it.
+	// engine ends the current task before it. A kind that acts declares
+	// what it does in Action.
 	Acts bool `json:"acts"`
 	// Instant: the node runs inline, in the same task as its predecessor.
 	Instant bool `json:"instant"`
@@ -178,6 +179,9 @@ type Spec struct {
 	// Example is a valid config, shown in the docs and palette and
 	// checked by the tests.
 	Example map[string]any `json:"example,omitempty"`
+	// Action declares what an acting kind does: its channel, recipient,
+	// message, policies and test sends (see ActionSpec).
+	Action *ActionSpec `json:"-"`
 	// Check validates relations between fields. It gets the normalised
 	// config (defaults applied) and is called only when every field has
 	// the right type.

@@ -124,12 +124,19 @@ func (s *Server) nodeForm(ctx context.Context, ws, journeyID string, spec nodes.
 			return views.NodeForm{}, err
 		}
 	}
+	var testSend *views.TestSendTarget
+	if a := spec.Action; a != nil && a.Test != nil {
+		testSend = &views.TestSendTarget{}
+		if a.Test.To != "" {
+			testSend.ToLabel = a.Test.To.Title()
+		}
+	}
 	return views.NodeForm{
 		Action: "/journeys/" + journeyID + "/panel/node",
 		NodeID: n.ID, Kind: spec.Kind, KindTitle: spec.Title, Category: string(spec.Category), Help: spec.Help,
 		Title: n.Title, TitleError: titleErr, ReadOnly: readonly, Explicit: explicitDefaults(spec.Fields, n.Config),
 		Fields: buildFields(fs, spec.Fields, n.Config, "f.", "", problems),
-		Errors: general,
+		Errors: general, TestSend: testSend,
 	}, nil
 }
 

@@ -12,22 +12,9 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 )
-
-// channelOf maps an action kind to the channel name used by frequency caps,
-// consent and suppressions.
-func channelOf(kind string) string {
-	switch kind {
-	case "send_email":
-		return "email"
-	case "send_sms":
-		return "sms"
-	case "send_webhook":
-		return "webhook"
-	}
-	return "audience"
-}
 
 func deliveryKey(runID string, seq int) string { return runID + ":" + strconv.Itoa(seq) }
 
@@ -47,8 +34,14 @@ const (
 type idempotentSender interface{ IdempotentSends() bool }
 
 // act runs an action node: policies, rendering, the delivery record and the
-// connector call.
+// connector call. What the node does (channel, recipient, message, rules)
+// comes from its kind's nodes.ActionSpec.
 func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, error) {
+	a := n.Spec.Action
+	if a == nil {
+		x.finishAt(n, store.RunFailed, fmt.Sprintf("node kind %q acts but declares no action", n.Kind))
+		return "", true, nil
+	}
 	st := x.c.Settings
 	// An exit expression without an exit event is checked before every
 	// action (with an event, it filters that event: see HandleEvent).
@@ -59,7 +52,7 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 			return "", true, nil
 		}
 	}
-	channel := channelOf(n.Kind)
+	channel := a.Channel
 	loc := x.location()
 
 	// A retry of this step goes back to the delivery an earlier attempt
@@ -88,7 +81,7 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 	}
 
 	first := existing.ID == ""
-	if first && st.QuietHours != nil && (channel == "email" || channel == "sms") {
+	if first && st.QuietHours != nil && a.Policy.QuietHours {
 		if quiet, until := inQuietHours(x.now, loc, st.QuietHours.Start, st.QuietHours.End); quiet {
 			x.record(n, "", OutcomeDeferred, map[string]any{"reason": "quiet hours", "until": until.UTC().Format(time.RFC3339)})
 			x.park(n, store.RunWaiting, until, "")
@@ -107,7 +100,7 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 			return "", true, nil
 		}
 	}
-	if c, ok := st.FrequencyCaps[channel]; first && ok && c.Count > 0 {
+	if c, ok := st.FrequencyCaps[channel]; first && ok && c.Count > 0 && a.Policy.FrequencyCap {
 		since := periodStart(x.now, loc, c.Period)
 		count, err := x.e.cfg.Store.CountDeliveriesSince(ctx, x.profile.ID, n.Kind, since)
 		if err != nil {
@@ -119,7 +112,7 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 		}
 	}
 
-	recipient, problem := x.recipient(n.Kind)
+	recipient, problem := x.recipient(a)
 	if problem != "" {
 		x.record(n, "failed", OutcomeFailed, map[string]any{"reason": problem})
 		return "failed", false, nil
@@ -135,10 +128,10 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 		IdempotencyKey: key, Connector: connectorName, Channel: n.Kind, Recipient: recipient,
 		Subject: msg.Subject, Body: firstNonEmpty(msg.HTML, msg.Text), Payload: msg.Payload, Status: store.DeliveryPending, Attempts: 1,
 	}
-	if n.Kind == "send_email" {
+	if a.HasPart(nodes.PartHTML) {
 		d.Payload = store.EmailPayload(msg.Text) // the plain-text part, kept with the HTML
 	}
-	if reason, err := x.suppressed(ctx, n.Kind, channel, recipient); err != nil {
+	if reason, err := x.suppressed(ctx, a, recipient); err != nil {
 		return "", false, err
 	} else if reason != "" {
 		if first {
@@ -281,52 +274,52 @@ func (x *exec) settled(n *flows.CompiledNode, d store.Delivery) (string, bool) {
 	return "", false
 }
 
-// recipient returns the address an action goes to, or why there is none.
-func (x *exec) recipient(kind string) (string, string) {
-	switch kind {
-	case "send_email":
-		if x.profile.Email == "" {
-			return "", "the profile has no email address"
+// recipient returns the address an action goes to, or why there is none:
+// the first of the action's profile fields that is set.
+func (x *exec) recipient(a *nodes.ActionSpec) (string, string) {
+	for _, f := range a.To {
+		if v := profileField(x.profile, f); v != "" {
+			return v, ""
 		}
-		return x.profile.Email, ""
-	case "send_sms":
-		if x.profile.Phone == "" {
-			return "", "the profile has no phone number"
-		}
-		return x.profile.Phone, ""
-	case "audience_add", "audience_remove":
-		if x.profile.Email == "" && x.profile.Phone == "" {
-			return "", "the profile has neither email nor phone to match an audience"
-		}
-		return firstNonEmpty(x.profile.Email, x.profile.Phone), ""
 	}
-	return x.profile.ExternalID, ""
+	return "", a.NoAddress
 }
 
-// suppressed says why a message must not go out (consent, suppression list).
-func (x *exec) suppressed(ctx context.Context, kind, channel, address string) (string, error) {
-	consent := func(ch string) string {
-		if m, ok := x.profile.Consent[ch].(map[string]any); ok {
-			s, _ := m["status"].(string)
-			return s
-		}
-		return ""
+// profileField reads a built-in profile field an action can go to.
+func profileField(p store.Profile, f nodes.ProfileField) string {
+	switch f {
+	case nodes.ProfileEmail:
+		return p.Email
+	case nodes.ProfilePhone:
+		return p.Phone
+	case nodes.ProfileExternalID:
+		return p.ExternalID
 	}
-	if channel == "audience" {
-		// Adding needs ad consent, read as the connectors read it; removal
-		// needs none: it is how a withdrawal reaches the platforms.
-		if ac := connectors.ReadAdConsent(x.profile.Consent); kind == "audience_add" && !ac.MayUpload() {
+	return ""
+}
+
+// suppressed says why a message must not go out (consent, suppression
+// list), by the action's policy.
+func (x *exec) suppressed(ctx context.Context, a *nodes.ActionSpec, address string) (string, error) {
+	switch a.Policy.Consent {
+	case nodes.AdConsent:
+		// Read as the connectors read it.
+		if ac := connectors.ReadAdConsent(x.profile.Consent); !ac.MayUpload() {
 			return ac.Why(), nil
 		}
-		return "", nil
+	case nodes.ChannelConsent:
+		// Every recorded status but granted is a no: denied (what false
+		// means), revoked, unsubscribed, opted_out (docs/triggers.md#consent).
+		var status string
+		if m, ok := x.profile.Consent[a.Channel].(map[string]any); ok {
+			status, _ = m["status"].(string)
+		}
+		if status != "" && status != "granted" {
+			return "the profile opted out of " + a.Channel, nil
+		}
 	}
-	// Every recorded status but granted is a no: denied (what false
-	// means), revoked, unsubscribed, opted_out (docs/triggers.md#consent).
-	if s := consent(channel); s != "" && s != "granted" {
-		return "the profile opted out of " + channel, nil
-	}
-	if x.e.cfg.Suppressions != nil && channel != "webhook" {
-		ok, err := x.e.cfg.Suppressions.IsSuppressed(ctx, x.run.WorkspaceID, channel, address)
+	if a.Policy.Suppressions && x.e.cfg.Suppressions != nil {
+		ok, err := x.e.cfg.Suppressions.IsSuppressed(ctx, x.run.WorkspaceID, a.Channel, address)
 		if err != nil {
 			return "", fmt.Errorf("checking suppressions: %w", err)
 		}
@@ -337,61 +330,55 @@ func (x *exec) suppressed(ctx context.Context, kind, channel, address string) (s
 	return "", nil
 }
 
-// render builds the message with the profile's data.
+// render builds the message with the profile's data: the action's
+// template fields fill their parts, in order.
 func (x *exec) render(n *flows.CompiledNode) (connectors.Message, error) {
+	a := n.Spec.Action
 	m := connectors.Message{
 		WorkspaceID: x.run.WorkspaceID, Kind: n.Kind, ProfileID: x.profile.ExternalID, Email: x.profile.Email,
 		Phone: x.profile.Phone, Timezone: x.profile.Timezone,
 	}
-	get := func(field string) (string, error) {
-		t := n.Template(field)
-		if t == nil {
-			return "", nil
-		}
-		s, err := t.Render(x.env)
-		if err != nil {
-			return "", fmt.Errorf("rendering %s: %v", field, err)
-		}
-		return s, nil
+	if a == nil {
+		return m, fmt.Errorf("node kind %q declares no action", n.Kind)
 	}
-	var err error
-	switch n.Kind {
-	case "send_email":
-		if m.Subject, err = get("subject"); err != nil {
-			return m, err
+	for _, mf := range a.Message {
+		s := ""
+		if t := n.Template(mf.Field); t != nil {
+			var err error
+			if s, err = t.Render(x.env); err != nil {
+				return m, fmt.Errorf("rendering %s: %v", mf.Field, err)
+			}
 		}
-		if m.HTML, err = get("body"); err != nil {
-			return m, err
+		switch mf.Part {
+		case nodes.PartSubject:
+			m.Subject = s
+		case nodes.PartHTML:
+			m.HTML = s
+		case nodes.PartText:
+			m.Text = s
+		case nodes.PartFromName:
+			m.FromName = s
+		case nodes.PartPayload:
+			if strings.TrimSpace(s) == "" {
+				s = "{}"
+			}
+			if !json.Valid([]byte(s)) {
+				return m, fmt.Errorf("rendering %s: the result is not valid JSON", mf.Field)
+			}
+			m.Payload = json.RawMessage(s)
 		}
-		if m.Text, err = get("text"); err != nil {
-			return m, err
+	}
+	if a.Policy.Unsubscribe && x.e.cfg.UnsubscribeURL != nil {
+		if to, _ := x.recipient(a); to != "" {
+			m.UnsubscribeURL = x.e.cfg.UnsubscribeURL(x.run.WorkspaceID, a.Channel, to)
 		}
-		if m.FromName, err = get("from_name"); err != nil {
-			return m, err
-		}
-		if x.e.cfg.UnsubscribeURL != nil {
-			m.UnsubscribeURL = x.e.cfg.UnsubscribeURL(x.run.WorkspaceID, "email", x.profile.Email)
-		}
-	case "send_sms":
-		if m.Text, err = get("body"); err != nil {
-			return m, err
-		}
-	case "send_webhook":
-		body, err := get("payload")
-		if err != nil {
-			return m, err
-		}
-		if strings.TrimSpace(body) == "" {
-			body = "{}"
-		}
-		if !json.Valid([]byte(body)) {
-			return m, fmt.Errorf("rendering payload: the result is not valid JSON")
-		}
-		m.Payload = json.RawMessage(body)
-	case "audience_add", "audience_remove":
+	}
+	if a.SendsConsent {
 		m.Consent = x.profile.Consent
+	}
+	if a.Attributes != nil {
 		m.Attributes = map[string]any{}
-		for _, k := range []string{"country", "zip", "first_name", "last_name"} {
+		for _, k := range a.Attributes {
 			if v, ok := x.profile.Attributes[k]; ok {
 				m.Attributes[k] = v
 			}

@@ -11,10 +11,12 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 )
 
-// TestSendPrefix marks a test message's email subject and SMS body.
+// TestSendPrefix marks the part of a test message its kind names
+// (nodes.TestSend.Mark): an email's subject, an SMS's body.
 const TestSendPrefix = "[Test] "
 
 // Test-send input errors (the API answers them with a 4xx).
@@ -27,27 +29,53 @@ var (
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
-// TestRecipient checks the address a test of a node kind goes to: an email
-// address for send_email, an E.164 phone number for send_sms; a webhook
-// test goes to its connector's URL and takes no address.
-func TestRecipient(kind, to string) (string, error) {
+// TestRecipient checks the address a test of a node kind goes to, by the
+// kind's nodes.TestSend: an email address for a test that goes to the
+// profile's email (send_email), an E.164 phone number for one that goes to
+// its phone (send_sms); a test that takes no address (send_webhook: its
+// connector's URL) ignores to. Kinds that cannot be sent as a test are
+// ErrTestNotAction.
+func TestRecipient(reg *nodes.Registry, kind, to string) (string, error) {
+	spec, _ := reg.Lookup(kind)
+	return testRecipient(reg, spec, kind, to)
+}
+
+func testRecipient(reg *nodes.Registry, spec nodes.Spec, kind, to string) (string, error) {
 	to = strings.TrimSpace(to)
-	switch kind {
-	case "send_email":
+	if spec.Action == nil || spec.Action.Test == nil {
+		var testable []string
+		for _, s := range specsOf(reg) {
+			if s.Action != nil && s.Action.Test != nil {
+				testable = append(testable, s.Kind)
+			}
+		}
+		only := strings.Join(testable, ", ")
+		if n := len(testable); n > 1 {
+			only = strings.Join(testable[:n-1], ", ") + " and " + testable[n-1]
+		}
+		return "", fmt.Errorf("%w: a %s node cannot be sent as a test (only %s)", ErrTestNotAction, kind, only)
+	}
+	switch spec.Action.Test.To {
+	case nodes.ProfileEmail:
 		a, err := mail.ParseAddress(to)
 		if err != nil || a.Address != to || !strings.Contains(to, "@") {
 			return "", fmt.Errorf("%w: %q is not an email address", ErrTestBadRecipient, to)
 		}
 		return to, nil
-	case "send_sms":
+	case nodes.ProfilePhone:
 		if !e164.MatchString(to) {
 			return "", fmt.Errorf("%w: %q is not a phone number in E.164 form (e.g. +14155550123)", ErrTestBadRecipient, to)
 		}
 		return to, nil
-	case "send_webhook":
-		return "", nil
 	}
-	return "", fmt.Errorf("%w: a %s node cannot be sent as a test (only send_email, send_sms and send_webhook)", ErrTestNotAction, kind)
+	return "", nil
+}
+
+func specsOf(reg *nodes.Registry) []nodes.Spec {
+	if reg == nil {
+		return nil
+	}
+	return reg.Specs()
 }
 
 // TestSendResult is a test send's rendered message and the provider's answer.
@@ -61,8 +89,9 @@ type TestSendResult struct {
 }
 
 // SendTest renders node nodeID of c with profile p's data and sends it
-// through the node's real connector to `to`, marked as a test: the subject
-// (email) or body (SMS) starts with "[Test] " and Message.Test is set.
+// through the node's real connector to `to`, marked as a test: the part
+// its kind's nodes.TestSend names (an email's subject, an SMS's body)
+// starts with "[Test] " and Message.Test is set.
 // Suppressions, consent, quiet hours and frequency caps do not apply to a
 // test (the sender chose the address); the connector's own rules (SSRF
 // guard, secrets, rate limits) do. Nothing is written: the caller records
@@ -72,14 +101,15 @@ func (e *Engine) SendTest(ctx context.Context, c *flows.Compiled, nodeID string,
 	if !ok {
 		return TestSendResult{}, fmt.Errorf("node %q: %w", nodeID, store.ErrNotFound)
 	}
-	recipient, err := TestRecipient(n.Kind, to)
+	recipient, err := testRecipient(e.cfg.Registry, n.Spec, n.Kind, to)
 	if err != nil {
 		return TestSendResult{}, err
 	}
-	switch n.Kind {
-	case "send_email":
+	test := n.Spec.Action.Test
+	switch test.To {
+	case nodes.ProfileEmail:
 		p.Email = recipient
-	case "send_sms":
+	case nodes.ProfilePhone:
 		p.Phone = recipient
 	}
 	now := e.now()
@@ -92,11 +122,15 @@ func (e *Engine) SendTest(ctx context.Context, c *flows.Compiled, nodeID string,
 	}
 	msg.Test = true
 	msg.IdempotencyKey, msg.DeliveryID = idempotencyKey, idempotencyKey
-	switch n.Kind {
-	case "send_email":
+	switch test.Mark {
+	case nodes.PartSubject:
 		msg.Subject = TestSendPrefix + msg.Subject
-	case "send_sms":
+	case nodes.PartText:
 		msg.Text = TestSendPrefix + msg.Text
+	case nodes.PartHTML:
+		msg.HTML = TestSendPrefix + msg.HTML
+	case nodes.PartFromName:
+		msg.FromName = TestSendPrefix + msg.FromName
 	}
 	name := n.Config.String("connector")
 	conn, err := e.cfg.Connectors.Resolve(ctx, j.WorkspaceID, name)

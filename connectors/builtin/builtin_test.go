@@ -8,6 +8,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/connectors/builtin"
 	"github.com/waymarkhq/waymark/nodes"
+	nodebuiltin "github.com/waymarkhq/waymark/nodes/builtin"
 )
 
 func TestRegistry(t *testing.T) {
@@ -48,6 +49,8 @@ func TestRegisterRejectsBadSpecs(t *testing.T) {
 		{"bad name", func(t *connectors.Type) { t.Name = "Bad Name" }, "snake_case"},
 		{"no kinds", func(t *connectors.Type) { t.Kinds = nil }, "serves no node kind"},
 		{"unknown kind", func(t *connectors.Type) { t.Kinds = []string{"send_fax"} }, "unknown node kind"},
+		{"not an acting kind", func(t *connectors.Type) { t.Kinds = []string{"delay"} }, "unknown node kind"},
+		{"kind of another channel", func(t *connectors.Type) { t.Channel = "sms" }, `speaks on channel "email", not "sms"`},
 		{"no rate", func(t *connectors.Type) { t.RateLimit = connectors.Rate{} }, "rate limit"},
 		{"no constructor", func(t *connectors.Type) { t.New = nil }, "constructor"},
 		{"secret number", func(t *connectors.Type) {
@@ -70,4 +73,25 @@ func TestRegisterRejectsBadSpecs(t *testing.T) {
 		})
 	}
 	require.NoError(t, connectors.NewRegistry().Register(ok))
+}
+
+// TestRegistryForOtherKinds: a registry built over a node registry with a
+// kind of its own lets a type serve it; the default one (built-in kinds)
+// does not.
+func TestRegistryForOtherKinds(t *testing.T) {
+	t.Parallel()
+	kinds := nodes.NewRegistry()
+	require.NoError(t, nodebuiltin.Register(kinds))
+	require.NoError(t, kinds.Register(nodes.Spec{
+		Kind: "send_fax", Title: "Send fax", Category: nodes.Action, Acts: true,
+		Fields: []nodes.Field{{Name: "connector", Title: "Connector", Type: nodes.Connector, Channel: "fax", Required: true}},
+		Ports:  []nodes.Port{{Name: "out"}},
+		Action: &nodes.ActionSpec{Channel: "fax", To: []nodes.ProfileField{nodes.ProfilePhone}, NoAddress: "no fax number"},
+	}))
+	fax := connectors.Type{Name: "faxer", Title: "Faxer", Channel: "fax", Kinds: []string{"send_fax"}, RateLimit: connectors.Rate{PerSecond: 1, Burst: 1},
+		New: func(connectors.Setup) (connectors.Instance, error) { return nil, nil }}
+	require.ErrorContains(t, connectors.NewRegistry().Register(fax), "unknown node kind")
+	reg := connectors.NewRegistryFor(kinds)
+	require.NoError(t, reg.Register(fax))
+	require.True(t, reg.Serves("faxer", "send_fax"))
 }

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/flows/expression"
 	"github.com/waymarkhq/waymark/internal/profiles"
@@ -893,7 +894,13 @@ func (w *world) collect(ctx context.Context, sps []*simProfile, notEntered map[*
 	out := &partial{res: &Result{Profiles: len(sps), Statuses: map[string]int{}, Timelines: []ProfileTimeline{}},
 		paths: map[string]*PathCount{}, nodes: map[string]*NodeCount{}}
 	res := out.res
-	msgs := map[string][]sentMessage{} // by run id
+	msgs := map[string][]sentMessage{}        // by run id
+	actions := map[string]*nodes.ActionSpec{} // by kind
+	for _, n := range w.compiled.Nodes {
+		if n.Spec.Action != nil {
+			actions[n.Kind] = n.Spec.Action
+		}
+	}
 	for _, m := range w.inbox.all() {
 		runID := m.msg.IdempotencyKey
 		if i := strings.LastIndexByte(runID, ':'); i >= 0 {
@@ -956,7 +963,7 @@ func (w *world) collect(ctx context.Context, sps []*simProfile, notEntered map[*
 				rr.Steps = append(rr.Steps, w.step(st))
 			}
 			for _, m := range msgs[r.ID] {
-				rr.Messages = append(rr.Messages, message(m, steps))
+				rr.Messages = append(rr.Messages, message(m, steps, actions[m.msg.Kind]))
 			}
 			tl.Runs = append(tl.Runs, rr)
 		}
@@ -1034,7 +1041,9 @@ func merge(parts []*partial, c *flows.Compiled) *Result {
 	return res
 }
 
-func message(m sentMessage, steps []store.RunStep) Message {
+// message is a sent message as the result shows it; a says where its kind
+// sends (the first of its profile fields that is set).
+func message(m sentMessage, steps []store.RunStep, a *nodes.ActionSpec) Message {
 	seq := 0
 	if i := strings.LastIndexByte(m.msg.IdempotencyKey, ':'); i >= 0 {
 		_, _ = fmt.Sscanf(m.msg.IdempotencyKey[i+1:], "%d", &seq)
@@ -1046,20 +1055,32 @@ func message(m sentMessage, steps []store.RunStep) Message {
 			out.NodeID, out.At = st.NodeID, st.StartedAt
 		}
 	}
-	switch m.msg.Kind {
-	case "send_email":
-		out.To = m.msg.Email
-	case "send_sms":
-		out.To = m.msg.Phone
-	case "audience_add", "audience_remove":
-		out.To = firstNonEmpty(m.msg.Email, m.msg.Phone)
-	default:
-		out.To = m.msg.ProfileID
+	out.To = m.msg.ProfileID
+	if a != nil {
+		out.To = ""
+		for _, f := range a.To {
+			if out.To = messageField(m.msg, f); out.To != "" {
+				break
+			}
+		}
 	}
 	if out.Body == "" {
 		out.Body = m.msg.Text
 	}
 	return out
+}
+
+// messageField reads the profile field an action goes to from its message.
+func messageField(m connectors.Message, f nodes.ProfileField) string {
+	switch f {
+	case nodes.ProfileEmail:
+		return m.Email
+	case nodes.ProfilePhone:
+		return m.Phone
+	case nodes.ProfileExternalID:
+		return m.ProfileID
+	}
+	return ""
 }
 
 func firstNonEmpty(s ...string) string {

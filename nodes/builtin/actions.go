@@ -17,8 +17,21 @@ func actionPorts() []nodes.Port {
 }
 
 func connector(channel string) nodes.Field {
-	return nodes.Field{Name: "connector", Title: "Connector", Type: nodes.Connector, Channel: channel, Required: true,
+	return nodes.Field{Name: nodes.ConnectorField, Title: "Connector", Type: nodes.Connector, Channel: channel, Required: true,
 		Help: "Name of a connector serving " + channel + "; \"sandbox\" (the test inbox) always exists."}
+}
+
+// audience is what the audience kinds do: match the profile by email or
+// phone (hashed by the connector) plus a few attributes. Adding needs ad
+// consent; removing needs none, as it is how a withdrawal reaches the
+// platform.
+func audience(consent nodes.Consent) *nodes.ActionSpec {
+	return &nodes.ActionSpec{
+		Channel: "audience", To: []nodes.ProfileField{nodes.ProfileEmail, nodes.ProfilePhone},
+		NoAddress:  "the profile has neither email nor phone to match an audience",
+		Attributes: []string{"country", "zip", "first_name", "last_name"}, SendsConsent: true,
+		Policy: nodes.Policy{Consent: consent},
+	}
 }
 
 // DefaultWebhookPayload is send_webhook's payload when none is given.
@@ -57,6 +70,13 @@ func actions() []nodes.Spec {
 				{Name: "reply_to", Title: "Reply-To", Type: nodes.String, MaxLength: 254, Help: "Optional Reply-To address."},
 			},
 			Ports: actionPorts(),
+			Action: &nodes.ActionSpec{
+				Channel: "email", To: []nodes.ProfileField{nodes.ProfileEmail}, NoAddress: "the profile has no email address",
+				Message: []nodes.MessageField{{Part: nodes.PartSubject, Field: "subject"}, {Part: nodes.PartHTML, Field: "body"},
+					{Part: nodes.PartText, Field: "text"}, {Part: nodes.PartFromName, Field: "from_name"}},
+				Policy: nodes.Policy{QuietHours: true, FrequencyCap: true, Consent: nodes.ChannelConsent, Suppressions: true, Unsubscribe: true},
+				Test:   &nodes.TestSend{To: nodes.ProfileEmail, Mark: nodes.PartSubject},
+			},
 			Example: map[string]any{"connector": "sandbox", "subject": "Welcome, {{ profile.first_name ?? \"friend\" }}!",
 				"body": "<p>Hi {{ profile.first_name ?? \"there\" }}, thanks for joining.</p>"},
 		},
@@ -68,7 +88,13 @@ func actions() []nodes.Spec {
 				{Name: "body", Title: "Message", Type: nodes.Template, Required: true, MaxLength: 1600,
 					Help: "Template; long messages are split by the carrier."},
 			},
-			Ports:   actionPorts(),
+			Ports: actionPorts(),
+			Action: &nodes.ActionSpec{
+				Channel: "sms", To: []nodes.ProfileField{nodes.ProfilePhone}, NoAddress: "the profile has no phone number",
+				Message: []nodes.MessageField{{Part: nodes.PartText, Field: "body"}},
+				Policy:  nodes.Policy{QuietHours: true, FrequencyCap: true, Consent: nodes.ChannelConsent, Suppressions: true},
+				Test:    &nodes.TestSend{To: nodes.ProfilePhone, Mark: nodes.PartText},
+			},
 			Example: map[string]any{"connector": "sandbox", "body": "Your cart is waiting, {{ profile.first_name ?? \"friend\" }}."},
 		},
 		{
@@ -79,7 +105,13 @@ func actions() []nodes.Spec {
 				{Name: "payload", Title: "Payload", Type: nodes.JSON, Default: DefaultWebhookPayload,
 					Help: "JSON with {{ expression }} placeholders: inside a string a value is inserted as text, elsewhere as a JSON value."},
 			},
-			Ports:   actionPorts(),
+			Ports: actionPorts(),
+			Action: &nodes.ActionSpec{
+				Channel: "webhook", To: []nodes.ProfileField{nodes.ProfileExternalID},
+				Message: []nodes.MessageField{{Part: nodes.PartPayload, Field: "payload"}},
+				Policy:  nodes.Policy{FrequencyCap: true, Consent: nodes.ChannelConsent},
+				Test:    &nodes.TestSend{},
+			},
 			Example: map[string]any{"connector": "sandbox", "payload": `{"user": {{ profile.external_id }}, "score": {{ profile.score ?? 0 }}}`},
 		},
 		{
@@ -87,12 +119,14 @@ func actions() []nodes.Spec {
 			Help:   "Adds the profile (hashed email and phone) to the ad-platform audience of an audience connector.",
 			Fields: []nodes.Field{connector("audience")},
 			Ports:  actionPorts(), Example: map[string]any{"connector": "sandbox"},
+			Action: audience(nodes.AdConsent),
 		},
 		{
 			Kind: "audience_remove", Title: "Remove from audience", Category: nodes.Action, Acts: true, DefaultPort: "out",
 			Help:   "Removes the profile from the ad-platform audience of an audience connector.",
 			Fields: []nodes.Field{connector("audience")},
 			Ports:  actionPorts(), Example: map[string]any{"connector": "sandbox"},
+			Action: audience(nodes.NoConsent),
 		},
 		{
 			Kind: "update_profile", Title: "Update profile", Category: nodes.Action, Instant: true, DefaultPort: "out",

@@ -59,6 +59,8 @@ func TestFlags(t *testing.T) {
 			f, ok := s.Field("connector")
 			require.True(t, ok)
 			require.NotEmpty(t, f.Channel)
+			require.NotNil(t, s.Action, "%s declares what it does", s.Kind)
+			require.Equal(t, f.Channel, s.Action.Channel)
 		case "exit":
 			require.True(t, s.Terminal)
 		}

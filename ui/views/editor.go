@@ -56,6 +56,8 @@ type NodeForm struct {
 	Errors []string
 	// Result goes back to the canvas: the config as the server read it.
 	Result any
+	// TestSend, when set, gives the node a "Send test" control.
+	TestSend *TestSendTarget
 }
 
 // SettingsForm is the journey settings panel.

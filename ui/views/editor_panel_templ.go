@@ -2167,8 +2167,8 @@ func NodeFormView(p Page, f NodeForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if !f.ReadOnly && TestSendable(f.Kind) {
-			templ_7745c5c3_Err = TestSendForm(TestSendJourney(f.Action), f.NodeID, f.Kind).Render(ctx, templ_7745c5c3_Buffer)
+		if !f.ReadOnly && f.TestSend != nil {
+			templ_7745c5c3_Err = TestSendForm(TestSendJourney(f.Action), f.NodeID, *f.TestSend).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
