@@ -8,6 +8,7 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // apiAuth authenticates /api/v1 requests with `Authorization: Bearer <key>`.
@@ -16,12 +17,12 @@ func (s *Server) apiAuth(c *fiber.Ctx) error {
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || tok == "" {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="waymark"`)
-		return newError(fiber.StatusUnauthorized, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'")
+		return httpkit.NewError(fiber.StatusUnauthorized, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'")
 	}
 	k, err := s.store.GetAPIKeyByHash(c.UserContext(), auth.HashToken(strings.TrimSpace(tok)))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !k.Usable(s.cfg.Now())) {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="waymark", error="invalid_token"`)
-		return newError(fiber.StatusUnauthorized, "invalid_api_key", "the API key is unknown, revoked or expired")
+		return httpkit.NewError(fiber.StatusUnauthorized, "invalid_api_key", "the API key is unknown, revoked or expired")
 	}
 	if err != nil {
 		return err
@@ -31,26 +32,21 @@ func (s *Server) apiAuth(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	c.Locals(localAPIKey, k)
+	httpkit.SetAPIKey(c, k)
 	return c.Next()
-}
-
-func currentAPIKey(c *fiber.Ctx) store.APIKey {
-	k, _ := c.Locals(localAPIKey).(store.APIKey)
-	return k
 }
 
 // requireScope refuses API keys without scope.
 func requireScope(scope string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if !currentAPIKey(c).HasScope(scope) {
-			return newError(fiber.StatusForbidden, "insufficient_scope", "this API key lacks the %q scope", scope)
+		if !httpkit.APIKey(c).HasScope(scope) {
+			return httpkit.NewError(fiber.StatusForbidden, "insufficient_scope", "this API key lacks the %q scope", scope)
 		}
 		return c.Next()
 	}
 }
 
 func (s *Server) apiWhoami(c *fiber.Ctx) error {
-	k := currentAPIKey(c)
+	k := httpkit.APIKey(c)
 	return c.JSON(fiber.Map{"api_key": fiber.Map{"id": k.ID, "name": k.Name, "prefix": k.Prefix, "scopes": k.Scopes, "workspace_id": k.WorkspaceID}})
 }

@@ -4,60 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
-
-// connectorError maps the connector service's errors to HTTP: validation
-// 422 with one detail per field, in use 409 listing the journeys.
-func connectorError(err error) error {
-	var ve *connectors.ValidationError
-	if errors.As(err, &ve) {
-		e := &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_connector", Message: ve.Error()}
-		for _, p := range ve.Problems {
-			e.Details = append(e.Details, Detail{Field: apiField(p.Field), Message: p.Message})
-		}
-		return e
-	}
-	var iu *connectors.InUseError
-	if errors.As(err, &iu) {
-		e := &Error{Status: fiber.StatusConflict, Code: "connector_in_use", Message: iu.Error() + "; change or archive them first"}
-		for _, j := range iu.Journeys {
-			e.Details = append(e.Details, Detail{Field: "journeys", Message: journeyUse(j)})
-		}
-		return e
-	}
-	switch {
-	case errors.Is(err, connectors.ErrBuiltin):
-		return newError(fiber.StatusConflict, "builtin_connector", "%s", connectors.ErrBuiltin.Error())
-	case errors.Is(err, store.ErrNotFound):
-		return errNotFound("connector")
-	case errors.Is(err, store.ErrConflict):
-		return &Error{Status: fiber.StatusConflict, Code: "conflict", Message: "a connector with this name already exists",
-			Details: []Detail{{Field: "name", Message: "already taken"}}}
-	}
-	return err
-}
-
-// apiField names a problem's field as the request body has it.
-func apiField(f string) string {
-	switch f {
-	case "name", "type", "config", "enabled":
-		return f
-	}
-	return "config." + f
-}
-
-func journeyUse(j store.ConnectorUse) string {
-	return fmt.Sprintf("journey %q (id %s, %s, version %d) uses it in node(s) %s", j.Name, j.JourneyID, j.Status, j.Version, strings.Join(j.NodeIDs, ", "))
-}
 
 // connectorJSON is a connector as the API shows it: never a secret's value.
 type connectorJSON struct {
@@ -80,35 +34,12 @@ func toBacklogJSON(b connectors.Backlog) *backlogJSON {
 	return out
 }
 
-// decodeJSON reads a JSON object body strictly (unknown keys are errors).
-func decodeJSON(c *fiber.Ctx, v any) error {
-	body := bytes.TrimSpace(c.Body())
-	if len(body) == 0 {
-		return errBadRequest("the body must be a JSON object")
-	}
-	if err := refuseDeep(body); err != nil {
-		return err
-	}
-	if err := refuseNUL(body); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return newError(fiber.StatusBadRequest, "invalid_json", "the body is not the JSON expected: %s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if dec.More() {
-		return newError(fiber.StatusBadRequest, "invalid_json", "the body has data after the JSON object")
-	}
-	return nil
-}
-
 func (s *Server) apiConnectorTypes(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"connector_types": s.connectors.Registry().Types()})
 }
 
 func (s *Server) apiConnectorList(c *fiber.Ctx) error {
-	vs, err := s.connectors.List(c.UserContext(), currentAPIKey(c).WorkspaceID)
+	vs, err := s.connectors.List(c.UserContext(), httpkit.APIKey(c).WorkspaceID)
 	if err != nil {
 		return err
 	}
@@ -120,10 +51,10 @@ func (s *Server) apiConnectorList(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiConnectorGet(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	v, err := s.connectors.Get(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
-		return connectorError(err)
+		return httpkit.ConnectorError(err)
 	}
 	b, err := s.connectors.Backlog(c.UserContext(), ws, v.ID)
 	if err != nil {
@@ -139,14 +70,14 @@ func (s *Server) apiConnectorCreate(c *fiber.Ctx) error {
 		Config  map[string]any `json:"config"`
 		Enabled *bool          `json:"enabled"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpkit.DecodeJSON(c, &in); err != nil {
 		return err
 	}
-	v, err := s.connectors.Create(c.UserContext(), currentAPIKey(c).WorkspaceID, connectors.Input{Type: in.Type, Name: in.Name, Config: in.Config, Enabled: in.Enabled})
+	v, err := s.connectors.Create(c.UserContext(), httpkit.APIKey(c).WorkspaceID, connectors.Input{Type: in.Type, Name: in.Name, Config: in.Config, Enabled: in.Enabled})
 	if err != nil {
-		return connectorError(err)
+		return httpkit.ConnectorError(err)
 	}
-	if err := s.audit(c, "connector.create", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type, "secrets_set": v.SecretsSet}); err != nil {
+	if err := httpkit.Audit(c, s.store, "connector.create", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type, "secrets_set": v.SecretsSet}); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderLocation, "/api/v1/connectors/"+v.ID)
@@ -161,15 +92,15 @@ func (s *Server) apiConnectorUpdate(c *fiber.Ctx) error {
 		Config  map[string]any `json:"config"`
 		Enabled *bool          `json:"enabled"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpkit.DecodeJSON(c, &in); err != nil {
 		return err
 	}
-	v, changed, err := s.connectors.Update(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"), connectors.Patch{Name: in.Name, Config: in.Config, Enabled: in.Enabled})
+	v, changed, err := s.connectors.Update(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), connectors.Patch{Name: in.Name, Config: in.Config, Enabled: in.Enabled})
 	if err != nil {
-		return connectorError(err)
+		return httpkit.ConnectorError(err)
 	}
 	if len(changed) > 0 {
-		if err := s.audit(c, "connector.update", "connector", v.ID, map[string]any{"name": v.Name, "changed": changed}); err != nil {
+		if err := httpkit.Audit(c, s.store, "connector.update", "connector", v.ID, map[string]any{"name": v.Name, "changed": changed}); err != nil {
 			return err
 		}
 	}
@@ -177,11 +108,11 @@ func (s *Server) apiConnectorUpdate(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiConnectorDelete(c *fiber.Ctx) error {
-	v, err := s.connectors.Delete(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"))
+	v, err := s.connectors.Delete(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"))
 	if err != nil {
-		return connectorError(err)
+		return httpkit.ConnectorError(err)
 	}
-	if err := s.audit(c, "connector.delete", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type}); err != nil {
+	if err := httpkit.Audit(c, s.store, "connector.delete", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type}); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -195,16 +126,16 @@ func (s *Server) apiConnectorTest(c *fiber.Ctx) error {
 		To string `json:"to"`
 	}
 	if len(bytes.TrimSpace(c.Body())) > 0 {
-		if err := decodeJSON(c, &in); err != nil {
+		if err := httpkit.DecodeJSON(c, &in); err != nil {
 			return err
 		}
 	}
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	res, err := s.connectors.Test(c.UserContext(), ws, c.Params("id"), in.To)
 	if err != nil {
-		return connectorError(err)
+		return httpkit.ConnectorError(err)
 	}
-	if err := s.audit(c, "connector.test", "connector", c.Params("id"), map[string]any{"ok": res.OK, "send": in.To != ""}); err != nil {
+	if err := httpkit.Audit(c, s.store, "connector.test", "connector", c.Params("id"), map[string]any{"ok": res.OK, "send": in.To != ""}); err != nil {
 		return err
 	}
 	return c.JSON(res)
@@ -236,25 +167,13 @@ func toMessageJSON(d store.Delivery) messageJSON {
 	return m
 }
 
-func limitParam(c *fiber.Ctx, def int) (int, error) {
-	v := c.Query("limit")
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 500 {
-		return 0, errBadRequest("limit: want a number from 1 to 500")
-	}
-	return n, nil
-}
-
 // apiSandboxMessages lists what the test inbox recorded, newest first.
 func (s *Server) apiSandboxMessages(c *fiber.Ctx) error {
-	limit, err := limitParam(c, 50)
+	limit, err := httpkit.LimitParam(c, 50)
 	if err != nil {
 		return err
 	}
-	rows, next, err := s.store.ListDeliveries(c.UserContext(), currentAPIKey(c).WorkspaceID, store.DeliveryFilter{
+	rows, next, err := s.store.ListDeliveries(c.UserContext(), httpkit.APIKey(c).WorkspaceID, store.DeliveryFilter{
 		Connector: connectors.SandboxName, RunID: c.Query("run_id"), After: c.Query("cursor"), Limit: limit,
 	})
 	if err != nil {
@@ -283,7 +202,7 @@ func checkChannel(ch string, allowEmpty bool) error {
 	if (ch == "" && allowEmpty) || ch == store.SuppressEmail || ch == store.SuppressSMS {
 		return nil
 	}
-	return errBadRequest("channel: want email or sms")
+	return httpkit.BadRequest("channel: want email or sms")
 }
 
 func (s *Server) apiSuppressionList(c *fiber.Ctx) error {
@@ -291,15 +210,15 @@ func (s *Server) apiSuppressionList(c *fiber.Ctx) error {
 	if err := checkChannel(ch, true); err != nil {
 		return err
 	}
-	limit, err := limitParam(c, 50)
+	limit, err := httpkit.LimitParam(c, 50)
 	if err != nil {
 		return err
 	}
-	rows, next, err := s.store.ListSuppressions(c.UserContext(), currentAPIKey(c).WorkspaceID, store.SuppressionFilter{
+	rows, next, err := s.store.ListSuppressions(c.UserContext(), httpkit.APIKey(c).WorkspaceID, store.SuppressionFilter{
 		Channel: ch, Search: c.Query("q"), After: c.Query("cursor"), Limit: limit})
 	if err != nil {
 		if c.Query("cursor") != "" {
-			return errBadRequest("cursor: not a cursor from a previous page")
+			return httpkit.BadRequest("cursor: not a cursor from a previous page")
 		}
 		return err
 	}
@@ -316,7 +235,7 @@ func (s *Server) apiSuppressionAdd(c *fiber.Ctx) error {
 		Address string `json:"address"`
 		Reason  string `json:"reason"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpkit.DecodeJSON(c, &in); err != nil {
 		return err
 	}
 	if err := checkChannel(in.Channel, false); err != nil {
@@ -330,15 +249,15 @@ func (s *Server) apiSuppressionAdd(c *fiber.Ctx) error {
 		in.Reason = store.ReasonManual
 	case store.ReasonManual, store.ReasonUnsubscribed, store.ReasonHardBounce, store.ReasonStop, store.ReasonComplaint:
 	default:
-		return errBadRequest("reason: want manual, unsubscribed, hard_bounce, stop or complaint")
+		return httpkit.BadRequest("reason: want manual, unsubscribed, hard_bounce, stop or complaint")
 	}
-	k := currentAPIKey(c)
+	k := httpkit.APIKey(c)
 	sup, err := s.store.AddSuppression(c.UserContext(), store.Suppression{WorkspaceID: k.WorkspaceID, Channel: in.Channel, Address: in.Address,
 		Reason: in.Reason, Source: "api_key:" + k.Name})
 	if err != nil {
 		return err
 	}
-	if err := s.audit(c, "suppression.add", "suppression", in.Channel, map[string]any{"channel": in.Channel, "reason": in.Reason}); err != nil {
+	if err := httpkit.Audit(c, s.store, "suppression.add", "suppression", in.Channel, map[string]any{"channel": in.Channel, "reason": in.Reason}); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(toSuppressionJSON(sup))
@@ -352,16 +271,16 @@ func (s *Server) apiSuppressionDelete(c *fiber.Ctx) error {
 		return err
 	}
 	if addr == "" {
-		return errBadRequest("address: required")
+		return httpkit.BadRequest("address: required")
 	}
-	err := s.store.DeleteSuppression(c.UserContext(), currentAPIKey(c).WorkspaceID, ch, addr)
+	err := s.store.DeleteSuppression(c.UserContext(), httpkit.APIKey(c).WorkspaceID, ch, addr)
 	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("suppression")
+		return httpkit.NotFound("suppression")
 	}
 	if err != nil {
 		return err
 	}
-	if err := s.audit(c, "suppression.delete", "suppression", ch, map[string]any{"channel": ch}); err != nil {
+	if err := httpkit.Audit(c, s.store, "suppression.delete", "suppression", ch, map[string]any{"channel": ch}); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

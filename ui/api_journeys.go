@@ -10,6 +10,7 @@ import (
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // journeyJSON is a journey as the API shows it.
@@ -39,53 +40,6 @@ func toJourneyJSON(j store.Journey) journeyJSON {
 	return out
 }
 
-// actor names who makes an API change, for created_by and the audit log.
-func actor(c *fiber.Ctx) string {
-	k := currentAPIKey(c)
-	return "api_key:" + k.Name
-}
-
-func (s *Server) audit(c *fiber.Ctx, action, targetType, targetID string, summary map[string]any) error {
-	e := store.AuditEntry{WorkspaceID: currentAPIKey(c).WorkspaceID, ActorType: "api_key", ActorID: currentAPIKey(c).ID,
-		Action: action, TargetType: targetType, TargetID: targetID, Summary: summary, IP: c.IP()}
-	if u, ok := currentUser(c); ok {
-		e.WorkspaceID, e.ActorType, e.ActorID = u.WorkspaceID, "user", u.ID
-	}
-	_, err := s.store.AppendAudit(c.UserContext(), e)
-	return err
-}
-
-// journeyError turns parse and validation failures into 400/422 with every
-// problem in details; other errors pass through.
-func journeyError(err error) error {
-	var pe *flows.ParseError
-	if errors.As(err, &pe) {
-		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_document", Message: err.Error(), Details: details(pe.Problems)}
-	}
-	var ie *journeys.InvalidError
-	if errors.As(err, &ie) {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_journey", Message: err.Error(), Details: details(ie.Problems)}
-	}
-	if pe := planError(err); pe != nil {
-		return pe
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("journey")
-	}
-	if errors.Is(err, store.ErrConflict) {
-		return newError(fiber.StatusConflict, "conflict", "%s", err.Error())
-	}
-	return err
-}
-
-func details(ps []flows.Problem) []Detail {
-	out := make([]Detail, len(ps))
-	for i, p := range ps {
-		out[i] = Detail{NodeID: p.NodeID, Field: p.Field, Message: p.Message}
-	}
-	return out
-}
-
 func saveOptions(c *fiber.Ctx) (journeys.SaveOptions, error) {
 	switch c.Query("allow_invalid") {
 	case "", "false":
@@ -93,7 +47,7 @@ func saveOptions(c *fiber.Ctx) (journeys.SaveOptions, error) {
 	case "true":
 		return journeys.SaveOptions{AllowInvalid: true}, nil
 	}
-	return journeys.SaveOptions{}, errBadRequest("allow_invalid: want true or false")
+	return journeys.SaveOptions{}, httpkit.BadRequest("allow_invalid: want true or false")
 }
 
 // apiNodes lists the node catalogue: every kind's spec.
@@ -103,9 +57,9 @@ func (s *Server) apiNodes(c *fiber.Ctx) error {
 
 // apiJourneyValidate checks a document without saving it, connectors included.
 func (s *Server) apiJourneyValidate(c *fiber.Ctx) error {
-	_, problems, err := s.journeys.Check(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Body())
+	_, problems, err := s.journeys.Check(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Body())
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	if problems == nil {
 		problems = []flows.Problem{}
@@ -116,17 +70,17 @@ func (s *Server) apiJourneyValidate(c *fiber.Ctx) error {
 func (s *Server) apiJourneyList(c *fiber.Ctx) error {
 	status := c.Query("status")
 	if !journeyStatuses[status] {
-		return errBadRequest("status: want draft, live, paused, archived or all")
+		return httpkit.BadRequest("status: want draft, live, paused, archived or all")
 	}
 	limit := 50
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			return errBadRequest("limit: want a number from 1 to 500")
+			return httpkit.BadRequest("limit: want a number from 1 to 500")
 		}
 		limit = n
 	}
-	rows, next, err := s.store.ListJourneys(c.UserContext(), currentAPIKey(c).WorkspaceID, store.JourneyFilter{
+	rows, next, err := s.store.ListJourneys(c.UserContext(), httpkit.APIKey(c).WorkspaceID, store.JourneyFilter{
 		Status: status, Search: c.Query("q"), After: c.Query("cursor"), Limit: limit,
 	})
 	if err != nil {
@@ -144,11 +98,11 @@ func (s *Server) apiJourneyCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	j, problems, err := s.journeys.Create(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Body(), actor(c), opts)
+	j, problems, err := s.journeys.Create(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Body(), httpkit.KeyActor(c), opts)
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
-	if err := s.audit(c, "journey.create", "journey", j.ID, map[string]any{"name": j.Name}); err != nil {
+	if err := httpkit.Audit(c, s.store, "journey.create", "journey", j.ID, map[string]any{"name": j.Name}); err != nil {
 		return err
 	}
 	out := toJourneyJSON(j)
@@ -158,10 +112,10 @@ func (s *Server) apiJourneyCreate(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiJourneyGet(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	doc, err := s.journeys.Document(c.UserContext(), ws, j.ID, 0)
 	if err != nil {
@@ -179,7 +133,7 @@ func versionParam(raw string) (int, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 {
-		return 0, errBadRequest("version: want a version number or \"draft\", got %q", raw)
+		return 0, httpkit.BadRequest("version: want a version number or \"draft\", got %q", raw)
 	}
 	return n, nil
 }
@@ -190,9 +144,9 @@ func (s *Server) apiJourneyExport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	b, err := s.journeys.Export(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"), v)
+	b, err := s.journeys.Export(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), v)
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	return c.Send(b)
@@ -216,15 +170,15 @@ func (s *Server) apiJourneyDraft(c *fiber.Ctx) error {
 			raw = uq
 		}
 		if rev, err = strconv.Atoi(raw); err != nil || rev < 1 {
-			return errBadRequest("revision (If-Match): want the draft_revision number")
+			return httpkit.BadRequest("revision (If-Match): want the draft_revision number")
 		}
 	}
-	j, problems, err := s.journeys.SaveDraft(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"), rev, c.Body(), actor(c), opts)
+	j, problems, err := s.journeys.SaveDraft(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), rev, c.Body(), httpkit.KeyActor(c), opts)
 	if errors.Is(err, store.ErrConflict) && rev != 0 {
-		return newError(fiber.StatusConflict, "stale_revision", "the draft was changed by someone else since revision %d; reload it and apply your change again", rev)
+		return httpkit.NewError(fiber.StatusConflict, "stale_revision", "the draft was changed by someone else since revision %d; reload it and apply your change again", rev)
 	}
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	out := toJourneyJSON(j)
 	out.Problems = problems
@@ -239,10 +193,10 @@ func (s *Server) apiJourneyPublish(c *fiber.Ctx) error { return s.apiJourneyPubl
 func (s *Server) apiJourneyStatus(status string) fiber.Handler {
 	action := map[string]string{store.JourneyPaused: "journey.pause", store.JourneyLive: "journey.resume", store.JourneyArchived: "journey.archive"}[status]
 	return func(c *fiber.Ctx) error {
-		ws := currentAPIKey(c).WorkspaceID
+		ws := httpkit.APIKey(c).WorkspaceID
 		before, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 		if err != nil {
-			return journeyError(err)
+			return httpkit.JourneyError(err)
 		}
 		exitRuns := false
 		if status == store.JourneyArchived {
@@ -251,12 +205,12 @@ func (s *Server) apiJourneyStatus(status string) fiber.Handler {
 			case "true":
 				exitRuns = true
 			default:
-				return errBadRequest("exit_runs: want true or false")
+				return httpkit.BadRequest("exit_runs: want true or false")
 			}
 		}
-		j, err := s.store.SetJourneyStatus(c.UserContext(), ws, before.ID, status, actor(c))
+		j, err := s.store.SetJourneyStatus(c.UserContext(), ws, before.ID, status, httpkit.KeyActor(c))
 		if err != nil {
-			return journeyError(err)
+			return httpkit.JourneyError(err)
 		}
 		summary := map[string]any{"from": before.Status, "to": j.Status}
 		// Pausing is lazy: each run parks itself at its next task. Resuming
@@ -269,13 +223,13 @@ func (s *Server) apiJourneyStatus(status string) fiber.Handler {
 			summary["runs_resumed"] = n
 		}
 		if exitRuns && s.engine != nil {
-			n, err := s.engine.ExitRuns(c.UserContext(), j.ID, "journey archived by "+actor(c))
+			n, err := s.engine.ExitRuns(c.UserContext(), j.ID, "journey archived by "+httpkit.KeyActor(c))
 			if err != nil {
 				return err
 			}
 			summary["runs_exited"] = n
 		}
-		if err := s.audit(c, action, "journey", j.ID, summary); err != nil {
+		if err := httpkit.Audit(c, s.store, action, "journey", j.ID, summary); err != nil {
 			return err
 		}
 		return c.JSON(toJourneyJSON(j))
@@ -291,14 +245,14 @@ type versionJSON struct {
 }
 
 func (s *Server) apiJourneyVersions(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	vs, err := s.store.ListJourneyVersions(c.UserContext(), ws, j.ID)
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	out := make([]versionJSON, len(vs))
 	for i, v := range vs {
@@ -310,16 +264,16 @@ func (s *Server) apiJourneyVersions(c *fiber.Ctx) error {
 func (s *Server) apiJourneyVersion(c *fiber.Ctx) error {
 	n, err := versionParam(c.Params("version"))
 	if err != nil || n == 0 {
-		return errBadRequest("version: want a version number")
+		return httpkit.BadRequest("version: want a version number")
 	}
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	doc, err := s.journeys.Document(c.UserContext(), ws, j.ID, n)
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	return c.JSON(versionJSON{Version: n, Live: n == j.LiveVersion, Document: doc})
 }
@@ -327,15 +281,15 @@ func (s *Server) apiJourneyVersion(c *fiber.Ctx) error {
 // apiJourneyDiff compares two versions (or a version and the draft):
 // ?from=1&to=draft. Defaults: from the live version to the draft.
 func (s *Server) apiJourneyDiff(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	fromRaw := c.Query("from")
 	if fromRaw == "" {
 		if j.LiveVersion == 0 {
-			return errBadRequest("from: the journey has no published version; name one with ?from=N")
+			return httpkit.BadRequest("from: the journey has no published version; name one with ?from=N")
 		}
 		fromRaw = strconv.Itoa(j.LiveVersion)
 	}
@@ -349,11 +303,11 @@ func (s *Server) apiJourneyDiff(c *fiber.Ctx) error {
 	}
 	a, err := s.journeys.Document(c.UserContext(), ws, j.ID, from)
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	b, err := s.journeys.Document(c.UserContext(), ws, j.ID, to)
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	return c.JSON(fiber.Map{"from": fromRaw, "to": c.Query("to", "draft"), "diff": flows.Diff(a, b)})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/worker"
 )
 
@@ -114,15 +115,15 @@ var runStatuses = map[string]bool{"": true, store.RunActive: true, store.RunWait
 
 // apiRunList: GET /api/v1/runs?journey_id=&profile_id=&status=&cursor=&limit=
 func (s *Server) apiRunList(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	f := store.RunFilter{JourneyID: c.Query("journey_id"), Status: c.Query("status"), After: c.Query("cursor"), Limit: 50}
 	if !runStatuses[f.Status] {
-		return errBadRequest("status: want active, waiting, waiting_event, paused, completed, exited or failed")
+		return httpkit.BadRequest("status: want active, waiting, waiting_event, paused, completed, exited or failed")
 	}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			return errBadRequest("limit: want a number from 1 to 1000")
+			return httpkit.BadRequest("limit: want a number from 1 to 1000")
 		}
 		f.Limit = n
 	}
@@ -155,11 +156,11 @@ func (s *Server) apiRunList(c *fiber.Ctx) error {
 // update_profile steps wrote are personal data: they need profiles:read,
 // as the CSV exports' personal columns do.
 func (s *Server) apiRunGet(c *fiber.Ctx) error {
-	key := currentAPIKey(c)
+	key := httpkit.APIKey(c)
 	ws, personal := key.WorkspaceID, key.HasScope(auth.ScopeProfilesRead)
 	r, err := s.store.GetWorkspaceRun(c.UserContext(), ws, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("run")
+		return httpkit.NotFound("run")
 	}
 	if err != nil {
 		return err
@@ -203,12 +204,12 @@ func (s *Server) apiRunGet(c *fiber.Ctx) error {
 
 // apiRunCancel: POST /api/v1/runs/{id}/cancel
 func (s *Server) apiRunCancel(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
-	r, err := s.engine.CancelRun(c.UserContext(), ws, c.Params("id"), "cancelled by "+actor(c))
+	ws := httpkit.APIKey(c).WorkspaceID
+	r, err := s.engine.CancelRun(c.UserContext(), ws, c.Params("id"), "cancelled by "+httpkit.KeyActor(c))
 	if err != nil {
-		return runError(err)
+		return httpkit.RunError(err)
 	}
-	if err := s.audit(c, "run.cancel", "run", r.ID, map[string]any{"journey_id": r.JourneyID}); err != nil {
+	if err := httpkit.Audit(c, s.store, "run.cancel", "run", r.ID, map[string]any{"journey_id": r.JourneyID}); err != nil {
 		return err
 	}
 	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
@@ -220,12 +221,12 @@ func (s *Server) apiRunCancel(c *fiber.Ctx) error {
 
 // apiRunRetry: POST /api/v1/runs/{id}/retry (failed runs, from the failed node)
 func (s *Server) apiRunRetry(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	r, err := s.engine.RetryRun(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
-		return runError(err)
+		return httpkit.RunError(err)
 	}
-	if err := s.audit(c, "run.retry", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "node_id": r.CurrentNode}); err != nil {
+	if err := httpkit.Audit(c, s.store, "run.retry", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "node_id": r.CurrentNode}); err != nil {
 		return err
 	}
 	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
@@ -241,27 +242,27 @@ func (s *Server) apiRunMove(c *fiber.Ctx) error {
 	var body struct {
 		NodeID string `json:"node_id"`
 	}
-	if err := decodeStrict(c.Body(), &body); err != nil {
+	if err := httpkit.DecodeStrict(c.Body(), &body); err != nil {
 		return err
 	}
 	if body.NodeID == "" {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid", Message: "node_id: required",
-			Details: []Detail{{Field: "node_id", Message: "required"}}}
+		return &httpkit.Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid", Message: "node_id: required",
+			Details: []httpkit.Detail{{Field: "node_id", Message: "required"}}}
 	}
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	before, err := s.store.GetWorkspaceRun(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
-		return runError(err)
+		return httpkit.RunError(err)
 	}
-	r, err := s.engine.MoveRun(c.UserContext(), ws, before.ID, body.NodeID, actor(c))
+	r, err := s.engine.MoveRun(c.UserContext(), ws, before.ID, body.NodeID, httpkit.KeyActor(c))
 	if errors.Is(err, worker.ErrNoSuchNode) {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(),
-			Details: []Detail{{NodeID: body.NodeID, Field: "node_id", Message: "not a step this run's version can move to"}}}
+		return &httpkit.Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(),
+			Details: []httpkit.Detail{{NodeID: body.NodeID, Field: "node_id", Message: "not a step this run's version can move to"}}}
 	}
 	if err != nil {
-		return runError(err)
+		return httpkit.RunError(err)
 	}
-	if err := s.audit(c, "run.move", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "from": before.CurrentNode, "to": r.CurrentNode}); err != nil {
+	if err := httpkit.Audit(c, s.store, "run.move", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "from": before.CurrentNode, "to": r.CurrentNode}); err != nil {
 		return err
 	}
 	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
@@ -269,14 +270,4 @@ func (s *Server) apiRunMove(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(out)
-}
-
-func runError(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errNotFound("run")
-	case errors.Is(err, store.ErrConflict):
-		return newError(fiber.StatusConflict, "conflict", "%s", err.Error())
-	}
-	return err
 }

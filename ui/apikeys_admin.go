@@ -11,11 +11,12 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
 func (s *Server) renderAPIKeys(c *fiber.Ctx, status int, st views.APIKeysPage) error {
-	keys, err := s.store.ListAPIKeys(c.UserContext(), currentWorkspace(c))
+	keys, err := s.store.ListAPIKeys(c.UserContext(), httpkit.Workspace(c))
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func (s *Server) apiKeyCreate(c *fiber.Ctx) error {
 	if len(st.Errors) > 0 {
 		return s.renderAPIKeys(c, fiber.StatusUnprocessableEntity, st)
 	}
-	me, _ := currentUser(c)
+	me, _ := httpkit.User(c)
 	key, prefix, hash := auth.NewAPIKey()
 	k, err := s.store.CreateAPIKey(c.UserContext(), store.APIKey{WorkspaceID: me.WorkspaceID, Name: st.Name, Prefix: prefix, KeyHash: hash,
 		Scopes: scopes, CreatedBy: me.Email, ExpiresAt: expires})
@@ -82,7 +83,7 @@ func (s *Server) apiKeyCreate(c *fiber.Ctx) error {
 	if expires != nil {
 		summary["expires_at"] = expires.UTC().Format(time.RFC3339)
 	}
-	if err := s.audit(c, "api_key.create", "api_key", k.ID, map[string]any{"after": summary}); err != nil {
+	if err := httpkit.Audit(c, s.store, "api_key.create", "api_key", k.ID, map[string]any{"after": summary}); err != nil {
 		return err
 	}
 	return s.renderAPIKeys(c, fiber.StatusOK, views.APIKeysPage{NewKey: key})
@@ -90,25 +91,25 @@ func (s *Server) apiKeyCreate(c *fiber.Ctx) error {
 
 // apiKeyRevoke: POST /api-keys/{id}/revoke.
 func (s *Server) apiKeyRevoke(c *fiber.Ctx) error {
-	ws := currentWorkspace(c)
+	ws := httpkit.Workspace(c)
 	keys, err := s.store.ListAPIKeys(c.UserContext(), ws)
 	if err != nil {
 		return err
 	}
 	i := slices.IndexFunc(keys, func(k store.APIKey) bool { return k.ID == c.Params("id") })
 	if i < 0 {
-		return errNotFound("API key")
+		return httpkit.NotFound("API key")
 	}
 	k := keys[i]
 	err = s.store.RevokeAPIKey(c.UserContext(), ws, k.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("API key")
+		return httpkit.NotFound("API key")
 	}
 	if err != nil {
 		return err
 	}
 	if k.RevokedAt == nil {
-		if err := s.audit(c, "api_key.revoke", "api_key", k.ID, map[string]any{
+		if err := httpkit.Audit(c, s.store, "api_key.revoke", "api_key", k.ID, map[string]any{
 			"before": map[string]any{"name": k.Name, "prefix": k.Prefix, "status": "active"},
 			"after":  map[string]any{"status": "revoked"}}); err != nil {
 			return err

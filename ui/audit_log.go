@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -26,7 +27,7 @@ func auditQuery(c *fiber.Ctx) (store.AuditQuery, views.AuditPage, error) {
 		Target: strings.TrimSpace(c.Query("target")), From: c.Query("from"), To: c.Query("to"), Errors: views.FieldErrors{},
 	}
 	q := store.AuditQuery{Action: st.Action, ActorID: st.Actor, TargetID: st.Target}
-	var details []Detail
+	var details []httpkit.Detail
 	for _, f := range []struct {
 		name, val string
 		dst       *time.Time
@@ -38,7 +39,7 @@ func auditQuery(c *fiber.Ctx) (store.AuditQuery, views.AuditPage, error) {
 		t, err := time.Parse("2006-01-02", f.val)
 		if err != nil {
 			st.Errors[f.name] = f.name + ": want a date as YYYY-MM-DD"
-			details = append(details, Detail{Field: f.name, Message: "want a date as YYYY-MM-DD, got " + strconv.Quote(f.val)})
+			details = append(details, httpkit.Detail{Field: f.name, Message: "want a date as YYYY-MM-DD, got " + strconv.Quote(f.val)})
 			continue
 		}
 		*f.dst = t.Add(f.add) // "to" includes its whole day
@@ -46,12 +47,12 @@ func auditQuery(c *fiber.Ctx) (store.AuditQuery, views.AuditPage, error) {
 	if b := c.Query("before"); b != "" {
 		id, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || id <= 0 {
-			details = append(details, Detail{Field: "before", Message: "want a positive entry id"})
+			details = append(details, httpkit.Detail{Field: "before", Message: "want a positive entry id"})
 		}
 		q.BeforeID = id
 	}
 	if len(details) > 0 {
-		return q, st, &Error{Status: fiber.StatusBadRequest, Code: "invalid_filter", Message: details[0].Field + ": " + details[0].Message, Details: details}
+		return q, st, &httpkit.Error{Status: fiber.StatusBadRequest, Code: "invalid_filter", Message: details[0].Field + ": " + details[0].Message, Details: details}
 	}
 	return q, st, nil
 }
@@ -78,7 +79,7 @@ func (s *Server) auditPage(c *fiber.Ctx) error {
 		return err
 	}
 	q.Limit = auditPageSize + 1
-	list, err := s.store.QueryAudit(c.UserContext(), currentWorkspace(c), q)
+	list, err := s.store.QueryAudit(c.UserContext(), httpkit.Workspace(c), q)
 	if err != nil {
 		return err
 	}
@@ -105,9 +106,9 @@ func (s *Server) auditCSV(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ws := currentWorkspace(c)
+	ws := httpkit.Workspace(c)
 	st := s.store
-	ctx, cancel := detachedContext(c, exportTimeout) // the rows are written after the handler returns
+	ctx, cancel := httpkit.DetachedContext(c, httpkit.ExportTimeout) // the rows are written after the handler returns
 	logger := s.logger
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="waymark-audit-`+s.cfg.Now().UTC().Format("20060102-150405")+`.csv"`)
@@ -117,8 +118,8 @@ func (s *Server) auditCSV(c *fiber.Ctx) error {
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{"id", "created_at", "actor_type", "actor_id", "action", "target_type", "target_id", "summary", "ip"})
 		err := st.EachAudit(ctx, ws, q, func(e store.AuditEntry) error {
-			cw.Write([]string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), csvSafe(e.ActorType), csvSafe(e.ActorID),
-				csvSafe(e.Action), csvSafe(e.TargetType), csvSafe(e.TargetID), csvSafe(summaryJSON(e.Summary)), csvSafe(e.IP)})
+			cw.Write([]string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), httpkit.CSVSafe(e.ActorType), httpkit.CSVSafe(e.ActorID),
+				httpkit.CSVSafe(e.Action), httpkit.CSVSafe(e.TargetType), httpkit.CSVSafe(e.TargetID), httpkit.CSVSafe(summaryJSON(e.Summary)), httpkit.CSVSafe(e.IP)})
 			cw.Flush()
 			return cw.Error()
 		})

@@ -11,11 +11,12 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
 func (s *Server) loginForm(c *fiber.Ctx) error {
-	if _, ok := currentUser(c); ok {
+	if _, ok := httpkit.User(c); ok {
 		return c.Redirect(safeNext(c.Query("next")), fiber.StatusSeeOther)
 	}
 	return render(c, views.LoginPage(s.page(c, "Sign in"), views.LoginForm{Next: safeNext(c.Query("next"))}))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // providerCallback takes a provider's delivery status report, e.g. Twilio's
@@ -24,9 +25,9 @@ func (s *Server) providerCallback(c *fiber.Ctx) error {
 	})
 	switch {
 	case errors.Is(err, connectors.ErrBadSignature):
-		return newError(fiber.StatusForbidden, "bad_signature", "the callback's signature does not verify")
+		return httpkit.NewError(fiber.StatusForbidden, "bad_signature", "the callback's signature does not verify")
 	case errors.Is(err, store.ErrNotFound):
-		return errNotFound("callback endpoint")
+		return httpkit.NotFound("callback endpoint")
 	case err != nil:
 		return err
 	}

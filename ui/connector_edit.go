@@ -10,20 +10,21 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
 // connectorDetail loads what a connector's page shows. shown, when not
 // nil, replaces the stored values in the form (a re-rendered submission).
 func (s *Server) connectorDetail(c *fiber.Ctx, id string, shown map[string]any) (views.ConnectorDetail, error) {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	ctx := c.UserContext()
 	v, err := s.connectors.Get(ctx, u.WorkspaceID, id)
 	if err != nil {
-		return views.ConnectorDetail{}, connectorError(err)
+		return views.ConnectorDetail{}, httpkit.ConnectorError(err)
 	}
 	if v.Builtin {
-		return views.ConnectorDetail{}, errNotFound("connector")
+		return views.ConnectorDetail{}, httpkit.NotFound("connector")
 	}
 	t, ok := s.connectors.Registry().Lookup(v.Type)
 	if !ok {
@@ -62,15 +63,15 @@ func (s *Server) connectorEdit(c *fiber.Ctx) error {
 }
 
 func (s *Server) connectorUpdate(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	id := c.Params("id")
 	v, err := s.connectors.Get(c.UserContext(), u.WorkspaceID, id)
 	if err != nil {
-		return connectorError(err)
+		return httpkit.ConnectorError(err)
 	}
 	t, ok := s.connectors.Registry().Lookup(v.Type)
 	if !ok || v.Builtin {
-		return errNotFound("connector")
+		return httpkit.NotFound("connector")
 	}
 	cfg, shown := parseConfigForm(c, t)
 	name := strings.TrimSpace(c.FormValue("name"))
@@ -85,7 +86,7 @@ func (s *Server) connectorUpdate(c *fiber.Ctx) error {
 		case errors.Is(err, store.ErrConflict):
 			fe, msg = views.FieldErrors{"name": "A connector with this name already exists."}, "Please correct the fields marked below."
 		default:
-			return connectorError(err)
+			return httpkit.ConnectorError(err)
 		}
 		d, derr := s.connectorDetail(c, id, shown)
 		if derr != nil {
@@ -95,7 +96,7 @@ func (s *Server) connectorUpdate(c *fiber.Ctx) error {
 		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.ConnectorPage(s.page(c, d.Name), d))
 	}
 	if len(changed) > 0 {
-		if err := s.audit(c, "connector.update", "connector", up.ID, map[string]any{"name": up.Name, "changed": changed}); err != nil {
+		if err := httpkit.Audit(c, s.store, "connector.update", "connector", up.ID, map[string]any{"name": up.Name, "changed": changed}); err != nil {
 			return err
 		}
 	}
@@ -113,14 +114,14 @@ func useList(iu *connectors.InUseError) []string {
 // connectorCheck runs "Check connection" or "Send test" and shows the
 // provider's answer on the connector's page.
 func (s *Server) connectorCheck(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	id := c.Params("id")
 	to := strings.TrimSpace(c.FormValue("to"))
 	res, err := s.connectors.Test(c.UserContext(), u.WorkspaceID, id, to)
 	if err != nil {
-		return connectorError(err)
+		return httpkit.ConnectorError(err)
 	}
-	if err := s.audit(c, "connector.test", "connector", id, map[string]any{"ok": res.OK, "send": to != ""}); err != nil {
+	if err := httpkit.Audit(c, s.store, "connector.test", "connector", id, map[string]any{"ok": res.OK, "send": to != ""}); err != nil {
 		return err
 	}
 	d, err := s.connectorDetail(c, id, nil)
@@ -134,12 +135,12 @@ func (s *Server) connectorCheck(c *fiber.Ctx) error {
 func (s *Server) connectorSetEnabled(enabled bool) fiber.Handler {
 	action := map[bool]string{true: "connector.enable", false: "connector.disable"}[enabled]
 	return func(c *fiber.Ctx) error {
-		u, _ := currentUser(c)
+		u, _ := httpkit.User(c)
 		v, err := s.connectors.SetEnabled(c.UserContext(), u.WorkspaceID, c.Params("id"), enabled)
 		if err != nil {
-			return connectorError(err)
+			return httpkit.ConnectorError(err)
 		}
-		if err := s.audit(c, action, "connector", v.ID, map[string]any{"name": v.Name}); err != nil {
+		if err := httpkit.Audit(c, s.store, action, "connector", v.ID, map[string]any{"name": v.Name}); err != nil {
 			return err
 		}
 		return c.Redirect("/connectors/"+url.PathEscape(v.ID)+"?saved=1", fiber.StatusSeeOther)
@@ -148,7 +149,7 @@ func (s *Server) connectorSetEnabled(enabled bool) fiber.Handler {
 
 // connectorDelete deletes, or shows which published journeys prevent it.
 func (s *Server) connectorDelete(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	id := c.Params("id")
 	v, err := s.connectors.Delete(c.UserContext(), u.WorkspaceID, id)
 	var iu *connectors.InUseError
@@ -162,9 +163,9 @@ func (s *Server) connectorDelete(c *fiber.Ctx) error {
 		return s.renderStatus(c, fiber.StatusConflict, views.ConnectorPage(s.page(c, d.Name), d))
 	}
 	if err != nil {
-		return connectorError(err)
+		return httpkit.ConnectorError(err)
 	}
-	if err := s.audit(c, "connector.delete", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type}); err != nil {
+	if err := httpkit.Audit(c, s.store, "connector.delete", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type}); err != nil {
 		return err
 	}
 	return c.Redirect("/connectors", fiber.StatusSeeOther)

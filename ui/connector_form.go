@@ -14,6 +14,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -205,7 +206,7 @@ func (s *Server) connectorNew(c *fiber.Ctx) error {
 	}
 	t, ok := reg.Lookup(typeName)
 	if !ok || t.Builtin {
-		return errNotFound("connector type " + strconvQuote(typeName))
+		return httpkit.NotFound("connector type " + strconvQuote(typeName))
 	}
 	f := views.ConnectorForm{Type: t.Name, TypeTitle: t.Title, TypeHelp: t.Help, Fields: connectorFormFields(t, nil, nil), Errors: views.FieldErrors{}}
 	return render(c, views.ConnectorNewPage(s.page(c, "New "+t.Title+" connector"), f))
@@ -219,10 +220,10 @@ func strconvQuote(s string) string {
 }
 
 func (s *Server) connectorCreate(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	t, ok := s.connectors.Registry().Lookup(c.FormValue("type"))
 	if !ok || t.Builtin {
-		return errBadRequest("unknown connector type")
+		return httpkit.BadRequest("unknown connector type")
 	}
 	cfg, shown := parseConfigForm(c, t)
 	name := strings.TrimSpace(c.FormValue("name"))
@@ -231,14 +232,14 @@ func (s *Server) connectorCreate(c *fiber.Ctx) error {
 		fe, msg := formErrors(err)
 		if fe == nil {
 			if !errors.Is(err, store.ErrConflict) {
-				return connectorError(err)
+				return httpkit.ConnectorError(err)
 			}
 			fe, msg = views.FieldErrors{"name": "A connector with this name already exists."}, "Please correct the fields marked below."
 		}
 		f := views.ConnectorForm{Type: t.Name, TypeTitle: t.Title, TypeHelp: t.Help, Name: name, Fields: connectorFormFields(t, shown, nil), Errors: fe, FormError: msg}
 		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.ConnectorNewPage(s.page(c, "New "+t.Title+" connector"), f))
 	}
-	if err := s.audit(c, "connector.create", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type, "secrets_set": v.SecretsSet}); err != nil {
+	if err := httpkit.Audit(c, s.store, "connector.create", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type, "secrets_set": v.SecretsSet}); err != nil {
 		return err
 	}
 	return c.Redirect("/connectors/"+url.PathEscape(v.ID)+"?saved=1", fiber.StatusSeeOther)

@@ -11,6 +11,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/internal/jsonlimit"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -36,7 +37,7 @@ func inboxSummary(d store.Delivery) string {
 }
 
 func (s *Server) testInbox(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	rows, next, err := s.store.ListDeliveries(c.UserContext(), u.WorkspaceID, store.DeliveryFilter{
 		Connector: connectors.SandboxName, After: c.Query("after"), Limit: 50})
 	if err != nil {
@@ -55,10 +56,10 @@ func (s *Server) testInbox(c *fiber.Ctx) error {
 
 // sandboxDelivery loads one of the workspace's sandbox deliveries.
 func (s *Server) sandboxDelivery(c *fiber.Ctx) (store.Delivery, error) {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	d, err := s.store.GetDelivery(c.UserContext(), u.WorkspaceID, c.Params("id"))
 	if err != nil || d.Connector != connectors.SandboxName {
-		return store.Delivery{}, errNotFound("message")
+		return store.Delivery{}, httpkit.NotFound("message")
 	}
 	return d, nil
 }
@@ -106,7 +107,7 @@ func (s *Server) testInboxBody(c *fiber.Ctx) error {
 		return err
 	}
 	if d.Channel != connectors.KindSendEmail {
-		return errNotFound("email body")
+		return httpkit.NotFound("email body")
 	}
 	c.Set("Content-Security-Policy", emailPreviewCSP)
 	c.Set("X-Frame-Options", "SAMEORIGIN")

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -30,7 +31,7 @@ func delayText(d time.Duration) string {
 }
 
 func (s *Server) connectorList(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	ctx := c.UserContext()
 	vs, err := s.connectors.List(ctx, u.WorkspaceID)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -34,13 +35,12 @@ func (s *Server) settingsPanel(c *fiber.Ctx) error {
 	var st flows.Settings
 	applied := false
 	formErrs := fieldProblems{}
-	capped := flows.FrequencyCapChannels(s.journeys.Registry())
 	if raw := c.FormValue("settings"); raw != "" {
 		if err := json.NewDecoder(bytes.NewReader([]byte(raw))).Decode(&st); err != nil {
-			return errBadRequest("settings: invalid JSON: %v", err)
+			return httpkit.BadRequest("settings: invalid JSON: %v", err)
 		}
 	} else {
-		st = parseSettings(postedForm(c), formErrs, capped)
+		st = parseSettings(postedForm(c), formErrs)
 		applied = !readonly
 	}
 	problems, general, err := s.settingsProblems(c, st)
@@ -52,7 +52,7 @@ func (s *Server) settingsPanel(c *fiber.Ctx) error {
 	}
 	f := views.SettingsForm{
 		Action: "/journeys/" + j.ID + "/panel/settings", ReadOnly: readonly,
-		Sections: settingsSections(st, problems, capped), Errors: general,
+		Sections: settingsSections(st, problems), Errors: general,
 	}
 	n := len(general)
 	for _, sec := range f.Sections {
@@ -73,7 +73,7 @@ func (s *Server) settingsProblems(c *fiber.Ctx, st flows.Settings) (fieldProblem
 	if err != nil {
 		return nil, nil, err
 	}
-	_, problems, err := s.journeys.Check(c.UserContext(), currentWorkspace(c), doc)
+	_, problems, err := s.journeys.Check(c.UserContext(), httpkit.Workspace(c), doc)
 	if ps, ok := journeys.IsInvalid(err); ok {
 		problems, err = ps, nil
 	}
@@ -126,8 +126,7 @@ func settingsFieldFor(path string) string {
 }
 
 // parseSettings reads the settings form. Empty groups are left out.
-// capped are the channels frequency caps may name.
-func parseSettings(form formFields, errs fieldProblems, capped []string) flows.Settings {
+func parseSettings(form formFields, errs fieldProblems) flows.Settings {
 	get := func(name string) string { return strings.TrimSpace(form.get("s." + name)) }
 	num := func(name string) int {
 		v := get(name)
@@ -162,7 +161,7 @@ func parseSettings(form formFields, errs fieldProblems, capped []string) flows.S
 	if q := (flows.QuietHours{Start: get("quiet_hours.start"), End: get("quiet_hours.end")}); q != (flows.QuietHours{}) {
 		st.QuietHours = &q
 	}
-	for _, ch := range capped {
+	for _, ch := range flows.FrequencyCapChannels {
 		if get("frequency_cap."+ch+".count") == "" {
 			continue
 		}
@@ -219,9 +218,8 @@ func itoa0(n int) string {
 	return strconv.Itoa(n)
 }
 
-// settingsSections builds the settings form from st; capped are the
-// channels frequency caps may name.
-func settingsSections(st flows.Settings, problems fieldProblems, capped []string) []views.FormSection {
+// settingsSections builds the settings form from st.
+func settingsSections(st flows.Settings, problems fieldProblems) []views.FormSection {
 	fld := func(name, label, input, value, help string) views.FormField {
 		return views.FormField{Name: "s." + name, ID: elementID("sf-", "f."+name), Label: label, Input: input, Value: value, Help: help, Error: problems["s."+name]}
 	}
@@ -262,7 +260,7 @@ func settingsSections(st flows.Settings, problems fieldProblems, capped []string
 	exitConv.Checked = goal.ExitOnConversion
 
 	caps := views.FormSection{Title: "Frequency caps", Help: "At most this many messages per profile and channel, across all journeys. Leave the count empty for no cap."}
-	for _, ch := range capped {
+	for _, ch := range flows.FrequencyCapChannels {
 		c := st.FrequencyCap[ch]
 		period := c.Period
 		if period == "" {

@@ -1,105 +1,17 @@
 package ui
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/utils"
 	"github.com/valyala/fasthttp"
 
-	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
-
-// Detail names one problem in the request, e.g. a journey node's field.
-type Detail struct {
-	NodeID  string `json:"node_id,omitempty"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
-// Error is an error with the HTTP status and the code clients see. Handlers
-// return it; errorHandler renders it as JSON for the API and as a page for
-// the UI, in one place.
-type Error struct {
-	Status  int
-	Code    string
-	Message string
-	Details []Detail
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
-
-func newError(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-func errBadRequest(format string, args ...any) *Error {
-	return newError(fiber.StatusBadRequest, "bad_request", format, args...)
-}
-
-func errNotFound(what string) *Error {
-	return newError(fiber.StatusNotFound, "not_found", "%s not found", what)
-}
-
-type errorBody struct {
-	Error errorPayload `json:"error"`
-}
-
-type errorPayload struct {
-	Code    string   `json:"code"`
-	Message string   `json:"message"`
-	Details []Detail `json:"details,omitempty"`
-}
-
-// toError maps any error to the Error clients see.
-func toError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		switch fe.Code {
-		case fiber.StatusRequestEntityTooLarge:
-			return newError(fe.Code, "body_too_large", "request body is larger than the limit")
-		case fiber.StatusNotFound:
-			return newError(fe.Code, "not_found", "no such page or endpoint")
-		case fiber.StatusMethodNotAllowed:
-			return newError(fe.Code, "method_not_allowed", "method not allowed here")
-		case fiber.StatusUnsupportedMediaType:
-			return newError(fe.Code, "unsupported_media_type", "%s", fe.Message)
-		case fiber.StatusRequestHeaderFieldsTooLarge:
-			return newError(fe.Code, "headers_too_large", "the request line and headers are larger than the server's limit")
-		}
-		if fe.Code >= 400 && fe.Code < 500 {
-			return newError(fe.Code, strings.ReplaceAll(strings.ToLower(fiberStatusText(fe.Code)), " ", "_"), "%s", fe.Message)
-		}
-	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		// The request's context ran out (WAYMARK_REQUEST_TIMEOUT) and its
-		// work was cancelled: nothing half-done was committed by it.
-		return newError(fiber.StatusServiceUnavailable, "request_timeout", "the request took longer than the server allows; try again or narrow it")
-	case errors.Is(err, store.ErrNotFound):
-		return newError(fiber.StatusNotFound, "not_found", "not found")
-	case errors.Is(err, store.ErrConflict):
-		return newError(fiber.StatusConflict, "conflict", "%s", err.Error())
-	}
-	return &Error{Status: fiber.StatusInternalServerError, Code: "internal", Message: "internal server error"}
-}
-
-func fiberStatusText(code int) string {
-	if t := utils.StatusMessage(code); t != "" {
-		return t
-	}
-	return "error"
-}
 
 // wantsJSON reports whether the error goes out as JSON (API and hooks) or as a page.
 func wantsJSON(c *fiber.Ctx) bool {
@@ -109,17 +21,17 @@ func wantsJSON(c *fiber.Ctx) bool {
 }
 
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
-	e := toError(err)
+	e := httpkit.ToError(err)
 	if e.Status >= 500 {
 		s.logger.LogAttrs(c.UserContext(), slog.LevelError, "request failed",
-			slog.String("request_id", requestID(c)), slog.String("method", c.Method()),
-			slog.String("path", logPath(c.Path())), slog.String("error", err.Error()))
+			slog.String("request_id", httpkit.RequestID(c)), slog.String("method", c.Method()),
+			slog.String("path", httpkit.LogPath(c.Path())), slog.String("error", err.Error()))
 	}
 	c.Status(e.Status)
 	if wantsJSON(c) {
-		return c.JSON(errorBody{Error: errorPayload{Code: e.Code, Message: e.Message, Details: e.Details}})
+		return c.JSON(httpkit.ErrorBody{Error: httpkit.ErrorPayload{Code: e.Code, Message: e.Message, Details: e.Details}})
 	}
-	p := s.page(c, fiberStatusText(e.Status))
+	p := s.page(c, httpkit.StatusText(e.Status))
 	return s.renderStatus(c, e.Status, errorPage(p, e))
 }
 

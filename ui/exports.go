@@ -1,20 +1,13 @@
 package ui
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
-	"log/slog"
-	"regexp"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // exportStore is what the CSV exports read: keyset pages, one at a time.
@@ -31,196 +24,25 @@ func (s *Server) exportRoutes(r fiber.Router) {
 	r.Get("/journeys/:id/report", s.requireUser, s.journeyReport)
 }
 
-// exportPeriod reads ?from=&to=: a date (YYYY-MM-DD; "to" includes its
-// whole day) or an RFC 3339 time (to exclusive).
-func exportPeriod(c *fiber.Ctx) (store.Period, error) {
-	var p store.Period
-	for _, f := range []struct {
-		name string
-		dst  *time.Time
-		day  time.Duration
-	}{{"from", &p.From, 0}, {"to", &p.To, 24 * time.Hour}} {
-		v := c.Query(f.name)
-		if v == "" {
-			continue
-		}
-		if t, err := time.Parse("2006-01-02", v); err == nil {
-			*f.dst = t.Add(f.day)
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return p, &Error{Status: fiber.StatusBadRequest, Code: "invalid_period",
-				Message: f.name + ": want a date (YYYY-MM-DD) or an RFC 3339 time, got " + strconv.Quote(v),
-				Details: []Detail{{Field: f.name, Message: "want a date (YYYY-MM-DD) or an RFC 3339 time"}}}
-		}
-		*f.dst = t
-	}
-	if !p.From.IsZero() && !p.To.IsZero() && !p.To.After(p.From) {
-		return p, &Error{Status: fiber.StatusBadRequest, Code: "invalid_period", Message: "to must be after from",
-			Details: []Detail{{Field: "to", Message: "must be after from"}}}
-	}
-	return p, nil
-}
-
-func csvTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func csvTimePtr(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return csvTime(*t)
-}
-
-// streamCSV checks the journey, then streams header and rows written by
-// each (one keyset page at a time) as an attachment.
-func (s *Server) streamCSV(c *fiber.Ctx, ws, kind string, header []string, each func(ctx context.Context, jid string, p store.Period, row func([]string) error) error) error {
-	p, err := exportPeriod(c)
-	if err != nil {
-		return err
-	}
-	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
-	if err != nil {
-		return journeyError(err)
-	}
-	// The rows are written after the handler returns: the stream has a
-	// context of its own (the request id stays).
-	ctx, cancel := detachedContext(c, exportTimeout)
-	logger := s.logger
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="waymark-`+kind+`-`+safeFilePart(j.ID)+`-`+s.cfg.Now().UTC().Format("20060102-150405")+`.csv"`)
-	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
-		defer cancel()
-		cw := csv.NewWriter(w)
-		_ = cw.Write(header)
-		n := 0
-		err := each(ctx, j.ID, p, func(rec []string) error {
-			for i := range rec {
-				rec[i] = csvSafe(rec[i])
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
-			if n++; n%200 == 0 {
-				cw.Flush()
-				if err := cw.Error(); err != nil {
-					return err
-				}
-				return w.Flush() // the client went away: stop reading pages
-			}
-			return nil
-		})
-		cw.Flush()
-		if err != nil {
-			logger.ErrorContext(ctx, "exporting "+kind, slog.String("journey_id", j.ID), slog.String("error", err.Error()))
-		}
-	}))
-	return nil
-}
-
-// csvSafe keeps a cell from being read as a formula by a spreadsheet
-// (CSV injection): a cell that starts with = + - @, a tab or a carriage
-// return gets a leading '. A plain negative number (-5, -2.5, -.5, -1e-3)
-// is left as it is: a spreadsheet reads it as the number it is and runs
-// nothing, and the quote would turn it into text (security review F12).
-// A leading + keeps its quote even on digits: in Waymark's exports such a
-// cell is a phone number (+14155550123), which a spreadsheet would
-// otherwise turn into a number without its +.
-func csvSafe(s string) string {
-	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return s
-	}
-	if plainNegative.MatchString(s) {
-		return s
-	}
-	return "'" + s
-}
-
-var plainNegative = regexp.MustCompile(`^-(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$`)
-
-// safeFilePart keeps ids that go in a Content-Disposition filename plain.
-func safeFilePart(s string) string {
-	b := []byte(s)
-	for i, ch := range b {
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-// runsCSV streams a journey's runs; personal adds the profile's email and
-// phone (the external id is always there: it is what runs are found by).
-func (s *Server) runsCSV(c *fiber.Ctx, ws string, personal bool) error {
-	header := []string{"run_id", "journey_id", "version", "profile_external_id"}
-	if personal {
-		header = append(header, "email", "phone")
-	}
-	header = append(header, "status", "current_node", "entered_at", "updated_at", "finished_at", "converted_at", "conversion_value", "error")
-	st := s.store
-	return s.streamCSV(c, ws, "runs", header, func(ctx context.Context, jid string, p store.Period, row func([]string) error) error {
-		return st.EachJourneyRun(ctx, ws, jid, p, func(r store.RunExport) error {
-			rec := []string{r.ID, r.JourneyID, strconv.Itoa(r.Version), r.ExternalID}
-			if personal {
-				rec = append(rec, r.Email, r.Phone)
-			}
-			conv := ""
-			if r.ConvertedAt != nil {
-				conv = strconv.FormatFloat(r.ConversionValue, 'f', -1, 64)
-			}
-			rec = append(rec, r.Status, r.CurrentNode, csvTime(r.EnteredAt), csvTime(r.UpdatedAt), csvTimePtr(r.FinishedAt),
-				csvTimePtr(r.ConvertedAt), conv, r.Error)
-			return row(rec)
-		})
-	})
-}
-
-// deliveriesCSV streams a journey's messages; personal adds the recipient
-// and the subject (rendered per profile, it may carry personal data).
-func (s *Server) deliveriesCSV(c *fiber.Ctx, ws string, personal bool) error {
-	header := []string{"delivery_id", "run_id", "sequence", "node_id", "channel", "connector"}
-	if personal {
-		header = append(header, "recipient", "subject")
-	}
-	header = append(header, "status", "provider_id", "error", "attempts", "created_at", "updated_at")
-	st := s.store
-	return s.streamCSV(c, ws, "deliveries", header, func(ctx context.Context, jid string, p store.Period, row func([]string) error) error {
-		return st.EachJourneyDelivery(ctx, ws, jid, p, func(d store.Delivery) error {
-			rec := []string{d.ID, d.RunID, strconv.Itoa(d.Sequence), d.NodeID, d.Channel, d.Connector}
-			if personal {
-				rec = append(rec, d.Recipient, d.Subject)
-			}
-			rec = append(rec, d.Status, d.ProviderID, d.Error, strconv.Itoa(d.Attempts), csvTime(d.CreatedAt), csvTime(d.UpdatedAt))
-			return row(rec)
-		})
-	})
-}
-
 func (s *Server) uiPersonal(c *fiber.Ctx) bool {
-	u, ok := currentUser(c)
-	return ok && RoleAllows(u.Role, PermProfilesRead)
+	u, ok := httpkit.User(c)
+	return ok && httpkit.RoleAllows(u.Role, httpkit.PermProfilesRead)
 }
 
 func (s *Server) runsCSVUI(c *fiber.Ctx) error {
-	return s.runsCSV(c, currentWorkspace(c), s.uiPersonal(c))
+	return s.exports.Runs(c, httpkit.Workspace(c), s.uiPersonal(c))
 }
 
 func (s *Server) deliveriesCSVUI(c *fiber.Ctx) error {
-	return s.deliveriesCSV(c, currentWorkspace(c), s.uiPersonal(c))
+	return s.exports.Deliveries(c, httpkit.Workspace(c), s.uiPersonal(c))
 }
 
 func (s *Server) apiRunsCSV(c *fiber.Ctx) error {
-	k := currentAPIKey(c)
-	return s.runsCSV(c, k.WorkspaceID, k.HasScope(auth.ScopeProfilesRead))
+	k := httpkit.APIKey(c)
+	return s.exports.Runs(c, k.WorkspaceID, k.HasScope(auth.ScopeProfilesRead))
 }
 
 func (s *Server) apiDeliveriesCSV(c *fiber.Ctx) error {
-	k := currentAPIKey(c)
-	return s.deliveriesCSV(c, k.WorkspaceID, k.HasScope(auth.ScopeProfilesRead))
+	k := httpkit.APIKey(c)
+	return s.exports.Deliveries(c, k.WorkspaceID, k.HasScope(auth.ScopeProfilesRead))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/waymarkhq/waymark/flows/expression"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/worker"
 )
 
@@ -56,7 +57,7 @@ var credentialHeader = regexp.MustCompile(`(?i)auth|key|token|secret|cookie|sign
 // journey's live version. 202 {"run_id"}.
 func (s *Server) hook(c *fiber.Ctx) error {
 	if s.hooks == nil || s.engine == nil {
-		return errNotFound("hook")
+		return httpkit.NotFound("hook")
 	}
 	ctx := c.UserContext()
 	key := c.Params("key")
@@ -65,28 +66,28 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	var ve *hooks.VerifyError
 	if errors.As(err, &ve) {
 		s.logger.InfoContext(c.UserContext(), "webhook refused", slog.String("hook_key_prefix", prefix(key)), slog.String("reason", ve.Code),
-			slog.String("ip", c.IP()), slog.String("request_id", requestID(c)))
-		return newError(ve.Status, ve.Code, "%s", ve.Message)
+			slog.String("ip", c.IP()), slog.String("request_id", httpkit.RequestID(c)))
+		return httpkit.NewError(ve.Status, ve.Code, "%s", ve.Message)
 	}
 	if err != nil {
 		return err
 	}
 	if j.Status != store.JourneyLive {
-		return newError(fiber.StatusConflict, "journey_not_live", "the journey is %s, not live: it takes no entries", j.Status)
+		return httpkit.NewError(fiber.StatusConflict, "journey_not_live", "the journey is %s, not live: it takes no entries", j.Status)
 	}
-	if err := refuseDeep(body); err != nil {
+	if err := httpkit.RefuseDeep(body); err != nil {
 		return err
 	}
 	var parsed any
 	if err := json.Unmarshal(body, &parsed); err != nil {
-		return errBadRequest("the body is not valid JSON: %v", err)
+		return httpkit.BadRequest("the body is not valid JSON: %v", err)
 	}
-	if err := refuseNUL(body); err != nil {
+	if err := httpkit.RefuseNUL(body); err != nil {
 		return err
 	}
 	trigger, err := s.engine.TriggerNode(ctx, j, "trigger_webhook")
 	if errors.Is(err, worker.ErrNoSuchTrigger) {
-		return newError(fiber.StatusConflict, "no_webhook_trigger", "the journey's live version has no webhook trigger")
+		return httpkit.NewError(fiber.StatusConflict, "no_webhook_trigger", "the journey's live version has no webhook trigger")
 	}
 	if err != nil {
 		return err
@@ -105,7 +106,7 @@ func (s *Server) hook(c *fiber.Ctx) error {
 		return err
 	}
 	if len(details) > 0 {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "unmapped_profile", Message: details[0].Field + ": " + details[0].Message, Details: details}
+		return &httpkit.Error{Status: fiber.StatusUnprocessableEntity, Code: "unmapped_profile", Message: details[0].Field + ": " + details[0].Message, Details: details}
 	}
 
 	if receipt.Body == "" { // the one-commit path de-duplicates on the id alone
@@ -170,7 +171,7 @@ func duplicateWebhook(msg, runID string) error {
 	if runID != "" {
 		msg += "; it created run " + runID
 	}
-	return newError(fiber.StatusConflict, "duplicate_webhook", "%s", msg)
+	return httpkit.NewError(fiber.StatusConflict, "duplicate_webhook", "%s", msg)
 }
 
 func prefix(key string) string {
@@ -182,9 +183,9 @@ func prefix(key string) string {
 
 // hookProfile evaluates the trigger's mapping expressions (profile_id,
 // email, phone) on the request and validates the result like the API does.
-func (s *Server) hookProfile(trigger *flows.CompiledNode, ev expression.Event) (profileJSON, []Detail, error) {
+func (s *Server) hookProfile(trigger *flows.CompiledNode, ev expression.Event) (httpkit.ProfileJSON, []httpkit.Detail, error) {
 	env := &expression.Env{Event: ev, Profile: map[string]any{}, Now: s.cfg.Now()}
-	eval := func(field string) (string, *Detail) {
+	eval := func(field string) (string, *httpkit.Detail) {
 		prog := trigger.Program(field) // compiled once per published version
 		if prog == nil {
 			return "", nil
@@ -192,7 +193,7 @@ func (s *Server) hookProfile(trigger *flows.CompiledNode, ev expression.Event) (
 		src := prog.Source()
 		v, err := prog.Eval(env)
 		if err != nil {
-			return "", &Detail{NodeID: trigger.ID, Field: field, Message: fmt.Sprintf("%s: %v", src, err)}
+			return "", &httpkit.Detail{NodeID: trigger.ID, Field: field, Message: fmt.Sprintf("%s: %v", src, err)}
 		}
 		switch t := v.(type) {
 		case nil:
@@ -202,15 +203,15 @@ func (s *Server) hookProfile(trigger *flows.CompiledNode, ev expression.Event) (
 		case float64, int, int64, bool:
 			return strings.TrimSpace(expression.FormatValue(t)), nil
 		}
-		return "", &Detail{NodeID: trigger.ID, Field: field, Message: fmt.Sprintf("%s gives a %T, not a text or number", src, v)}
+		return "", &httpkit.Detail{NodeID: trigger.ID, Field: field, Message: fmt.Sprintf("%s gives a %T, not a text or number", src, v)}
 	}
-	var ds []Detail
-	var p profileJSON
+	var ds []httpkit.Detail
+	var p httpkit.ProfileJSON
 	id, d := eval("profile_id")
 	if d != nil {
 		ds = append(ds, *d)
 	} else if id == "" {
-		ds = append(ds, Detail{NodeID: trigger.ID, Field: "profile_id", Message: fmt.Sprintf("%s gives no profile id for this request", trigger.Config.String("profile_id"))})
+		ds = append(ds, httpkit.Detail{NodeID: trigger.ID, Field: "profile_id", Message: fmt.Sprintf("%s gives no profile id for this request", trigger.Config.String("profile_id"))})
 	}
 	p.ExternalID = id
 	for _, f := range []struct {
@@ -230,7 +231,7 @@ func (s *Server) hookProfile(trigger *flows.CompiledNode, ev expression.Event) (
 	if len(ds) > 0 {
 		return p, ds, nil
 	}
-	for _, d := range p.validate("") {
+	for _, d := range p.Validate("") {
 		d.NodeID = trigger.ID
 		ds = append(ds, d)
 	}
@@ -249,7 +250,7 @@ type entryPreparer interface {
 // profile upsert, the run and its first task together. It answers the
 // request and reports done; done is false (and nothing is written) when
 // the store cannot, and the caller takes the step-by-step path.
-func (s *Server) hookEnterAtOnce(c *fiber.Ctx, j store.Journey, webhookID, triggerID string, p profileJSON, ev expression.Event) (bool, error) {
+func (s *Server) hookEnterAtOnce(c *fiber.Ctx, j store.Journey, webhookID, triggerID string, p httpkit.ProfileJSON, ev expression.Event) (bool, error) {
 	eng, ok := s.engine.(entryPreparer)
 	if !ok {
 		return false, nil
@@ -260,7 +261,7 @@ func (s *Server) hookEnterAtOnce(c *fiber.Ctx, j store.Journey, webhookID, trigg
 	if err != nil {
 		return false, nil // the step-by-step path reports it as it always has
 	}
-	w := store.WebhookEntry{WebhookID: webhookID, Profile: p.upsert(j.WorkspaceID), Run: en.Run, Policy: en.Policy, First: en.First}
+	w := store.WebhookEntry{WebhookID: webhookID, Profile: p.Upsert(j.WorkspaceID), Run: en.Run, Policy: en.Policy, First: en.First}
 	if !s.store.CanEnterWebhook(w) {
 		return false, nil
 	}
@@ -282,8 +283,8 @@ func (s *Server) hookEnterAtOnce(c *fiber.Ctx, j store.Journey, webhookID, trigg
 // hookEnter upserts the profile and enters it. A refused entry (re-entry
 // rules, entry window) is not an error of the sender: it returns no run id
 // and the reason.
-func (s *Server) hookEnter(ctx context.Context, j store.Journey, triggerID string, p profileJSON, ev expression.Event) (string, string, error) {
-	up := p.upsert(j.WorkspaceID)
+func (s *Server) hookEnter(ctx context.Context, j store.Journey, triggerID string, p httpkit.ProfileJSON, ev expression.Event) (string, string, error) {
+	up := p.Upsert(j.WorkspaceID)
 	up.Source = "webhook" // the profile change's source, as the one-statement path records it
 	prof, _, err := s.store.UpsertProfile(ctx, up)
 	if err != nil {
@@ -307,11 +308,11 @@ func (s *Server) hookEnter(ctx context.Context, j store.Journey, triggerID strin
 // signing secrets, created on first request.
 func (s *Server) apiHookGet(c *fiber.Ctx) error {
 	if s.hooks == nil {
-		return errNotFound("hook")
+		return httpkit.NotFound("hook")
 	}
-	h, err := s.hooks.Get(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"))
+	h, err := s.hooks.Get(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	return c.JSON(h)
 }
@@ -320,13 +321,13 @@ func (s *Server) apiHookGet(c *fiber.Ctx) error {
 // secret; the previous one stays valid for 24 hours.
 func (s *Server) apiHookRotate(c *fiber.Ctx) error {
 	if s.hooks == nil {
-		return errNotFound("hook")
+		return httpkit.NotFound("hook")
 	}
-	h, err := s.hooks.Rotate(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"))
+	h, err := s.hooks.Rotate(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
-	if err := s.audit(c, "journey.hook_rotate", "journey", c.Params("id"), map[string]any{"valid_secrets": len(h.Secrets)}); err != nil {
+	if err := httpkit.Audit(c, s.store, "journey.hook_rotate", "journey", c.Params("id"), map[string]any{"valid_secrets": len(h.Secrets)}); err != nil {
 		return err
 	}
 	return c.JSON(h)
@@ -335,26 +336,26 @@ func (s *Server) apiHookRotate(c *fiber.Ctx) error {
 // apiHookScheme: PUT /api/v1/journeys/{id}/hook {"scheme": "standard"|"github"} (admin)
 func (s *Server) apiHookScheme(c *fiber.Ctx) error {
 	if s.hooks == nil {
-		return errNotFound("hook")
+		return httpkit.NotFound("hook")
 	}
-	if _, err := s.hooks.Get(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id")); err != nil {
-		return journeyError(err) // another workspace's journey is 404 whatever the body
+	if _, err := s.hooks.Get(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id")); err != nil {
+		return httpkit.JourneyError(err) // another workspace's journey is 404 whatever the body
 	}
 	var body struct {
 		Scheme string `json:"scheme"`
 	}
-	if err := decodeStrict(c.Body(), &body); err != nil {
+	if err := httpkit.DecodeStrict(c.Body(), &body); err != nil {
 		return err
 	}
-	h, err := s.hooks.SetScheme(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"), body.Scheme)
+	h, err := s.hooks.SetScheme(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), body.Scheme)
 	var ve *hooks.VerifyError
 	if errors.As(err, &ve) {
-		return newError(ve.Status, ve.Code, "%s", ve.Message)
+		return httpkit.NewError(ve.Status, ve.Code, "%s", ve.Message)
 	}
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
-	if err := s.audit(c, "journey.hook_scheme", "journey", c.Params("id"), map[string]any{"scheme": h.Scheme}); err != nil {
+	if err := httpkit.Audit(c, s.store, "journey.hook_scheme", "journey", c.Params("id"), map[string]any{"scheme": h.Scheme}); err != nil {
 		return err
 	}
 	return c.JSON(h)

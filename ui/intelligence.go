@@ -15,6 +15,7 @@ import (
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/learn"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 	"github.com/waymarkhq/waymark/worker"
 )
@@ -156,21 +157,21 @@ func (s *Server) banditSplits(ctx context.Context, journeyID string, doc *flows.
 // view of its bandit splits (version 0 or absent: the live version, else
 // the draft).
 func (s *Server) journeyBandits(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	version, err := strconv.Atoi(c.Query("version", "0"))
 	if err != nil || version < 0 {
-		return errBadRequest("version: want a version number, got %q", c.Query("version"))
+		return httpkit.BadRequest("version: want a version number, got %q", c.Query("version"))
 	}
 	if version == 0 {
 		version = j.LiveVersion
 	}
 	doc, err := s.journeys.Document(ctx, ws, j.ID, version)
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	splits, err := s.banditSplits(ctx, j.ID, doc)
 	if err != nil {
@@ -182,10 +183,10 @@ func (s *Server) journeyBandits(c *fiber.Ctx) error {
 // splitFreeze: POST /journeys/:id/splits/:node/freeze (editors) with
 // variant=<name> — all non-holdout traffic of the bandit split goes to it.
 func (s *Server) splitFreeze(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	nodeID, variant := c.Params("node"), strings.TrimSpace(c.FormValue("variant"))
 	if variant == "" {
@@ -194,7 +195,7 @@ func (s *Server) splitFreeze(c *fiber.Ctx) error {
 		}
 		if len(c.Body()) > 0 && strings.HasPrefix(string(c.Request().Header.ContentType()), fiber.MIMEApplicationJSON) {
 			if err := c.BodyParser(&body); err != nil {
-				return errBadRequest("body: %v", err)
+				return httpkit.BadRequest("body: %v", err)
 			}
 		}
 		variant = strings.TrimSpace(body.Variant)
@@ -208,15 +209,15 @@ func (s *Server) splitFreeze(c *fiber.Ctx) error {
 		found = found || v == variant
 	}
 	if !found {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_variant",
+		return &httpkit.Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_variant",
 			Message: fmt.Sprintf("variant %q is not a variant of split %q (want one of %s)", variant, nodeID, strings.Join(si.Variants, ", ")),
-			Details: []Detail{{NodeID: nodeID, Field: "variant", Message: "unknown variant"}}}
+			Details: []httpkit.Detail{{NodeID: nodeID, Field: "variant", Message: "unknown variant"}}}
 	}
-	f, err := s.store.FreezeSplit(ctx, store.SplitFreeze{JourneyID: j.ID, NodeID: nodeID, Variant: variant, FrozenBy: actorName(c)})
+	f, err := s.store.FreezeSplit(ctx, store.SplitFreeze{JourneyID: j.ID, NodeID: nodeID, Variant: variant, FrozenBy: httpkit.ActorName(c)})
 	if err != nil {
 		return err
 	}
-	if err := s.audit(c, "journey.split_freeze", "journey", j.ID, map[string]any{"node_id": nodeID, "variant": variant}); err != nil {
+	if err := httpkit.Audit(c, s.store, "journey.split_freeze", "journey", j.ID, map[string]any{"node_id": nodeID, "variant": variant}); err != nil {
 		return err
 	}
 	return c.JSON(map[string]any{"node_id": f.NodeID, "frozen": f.Variant, "frozen_by": f.FrozenBy, "frozen_at": f.FrozenAt})
@@ -225,10 +226,10 @@ func (s *Server) splitFreeze(c *fiber.Ctx) error {
 // splitUnfreeze: POST /journeys/:id/splits/:node/unfreeze (editors) — the
 // bandit decides again.
 func (s *Server) splitUnfreeze(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	nodeID := c.Params("node")
 	if _, err := s.banditNode(ctx, ws, j, nodeID); err != nil {
@@ -239,7 +240,7 @@ func (s *Server) splitUnfreeze(c *fiber.Ctx) error {
 		return err
 	}
 	if was {
-		if err := s.audit(c, "journey.split_unfreeze", "journey", j.ID, map[string]any{"node_id": nodeID}); err != nil {
+		if err := httpkit.Audit(c, s.store, "journey.split_unfreeze", "journey", j.ID, map[string]any{"node_id": nodeID}); err != nil {
 			return err
 		}
 	}
@@ -251,20 +252,20 @@ func (s *Server) splitUnfreeze(c *fiber.Ctx) error {
 func (s *Server) banditNode(ctx context.Context, ws string, j store.Journey, nodeID string) (splitInfo, error) {
 	doc, err := s.journeys.Document(ctx, ws, j.ID, j.LiveVersion)
 	if err != nil {
-		return splitInfo{}, journeyError(err)
+		return splitInfo{}, httpkit.JourneyError(err)
 	}
 	for _, si := range splitNodes(doc) {
 		if si.ID != nodeID {
 			continue
 		}
 		if si.Strategy != "bandit" {
-			return splitInfo{}, &Error{Status: fiber.StatusUnprocessableEntity, Code: "not_bandit",
+			return splitInfo{}, &httpkit.Error{Status: fiber.StatusUnprocessableEntity, Code: "not_bandit",
 				Message: fmt.Sprintf("split %q uses strategy %q; only a bandit split can be frozen", nodeID, si.Strategy),
-				Details: []Detail{{NodeID: nodeID, Field: "strategy", Message: "not bandit"}}}
+				Details: []httpkit.Detail{{NodeID: nodeID, Field: "strategy", Message: "not bandit"}}}
 		}
 		return si, nil
 	}
-	return splitInfo{}, errNotFound(fmt.Sprintf("split node %q", nodeID))
+	return splitInfo{}, httpkit.NotFound(fmt.Sprintf("split node %q", nodeID))
 }
 
 // liftJSON is the lift report: per split node with a holdout, the
@@ -339,10 +340,10 @@ func (s *Server) journeyLift(ctx context.Context, ws, journeyID string) (liftJSO
 
 // apiJourneyLift: GET /api/v1/journeys/{id}/lift.
 func (s *Server) apiJourneyLift(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentAPIKey(c).WorkspaceID
+	ctx, ws := c.UserContext(), httpkit.APIKey(c).WorkspaceID
 	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("journey")
+		return httpkit.NotFound("journey")
 	}
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -85,15 +86,15 @@ func (s *Server) journeyCreate(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	j, _, err := s.journeys.Create(c.UserContext(), currentWorkspace(c), doc, actorName(c), journeys.SaveOptions{AllowInvalid: true})
+	j, _, err := s.journeys.Create(c.UserContext(), httpkit.Workspace(c), doc, httpkit.ActorName(c), journeys.SaveOptions{AllowInvalid: true})
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	summary := map[string]any{"name": j.Name}
 	if key != "" {
 		summary["template"] = key
 	}
-	if err := s.audit(c, "journey.create", "journey", j.ID, summary); err != nil {
+	if err := httpkit.Audit(c, s.store, "journey.create", "journey", j.ID, summary); err != nil {
 		return err
 	}
 	return c.Redirect("/journeys/"+j.ID+"/edit", fiber.StatusSeeOther)
@@ -101,10 +102,10 @@ func (s *Server) journeyCreate(c *fiber.Ctx) error {
 
 // journeyDuplicate copies a journey's draft into a new draft journey.
 func (s *Server) journeyDuplicate(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	src, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	j, err := flows.Parse(src.Draft)
 	if err != nil {
@@ -115,11 +116,11 @@ func (s *Server) journeyDuplicate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	created, _, err := s.journeys.Create(ctx, ws, doc, actorName(c), journeys.SaveOptions{AllowInvalid: true})
+	created, _, err := s.journeys.Create(ctx, ws, doc, httpkit.ActorName(c), journeys.SaveOptions{AllowInvalid: true})
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
-	if err := s.audit(c, "journey.create", "journey", created.ID, map[string]any{"name": created.Name, "duplicate_of": src.ID}); err != nil {
+	if err := httpkit.Audit(c, s.store, "journey.create", "journey", created.ID, map[string]any{"name": created.Name, "duplicate_of": src.ID}); err != nil {
 		return err
 	}
 	return c.Redirect("/journeys/"+created.ID+"/edit", fiber.StatusSeeOther)

@@ -10,6 +10,7 @@ import (
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -95,7 +96,7 @@ func (s *Server) journeyEdit(c *fiber.Ctx) error {
 func (s *Server) journeyVersionView(c *fiber.Ctx) error {
 	n, err := strconv.Atoi(c.Params("version"))
 	if err != nil || n < 1 {
-		return errBadRequest("version: want a version number, got %q", c.Params("version"))
+		return httpkit.BadRequest("version: want a version number, got %q", c.Params("version"))
 	}
 	return s.renderEditor(c, n)
 }
@@ -104,10 +105,10 @@ func (s *Server) journeyVersionView(c *fiber.Ctx) error {
 // (read-only).
 func (s *Server) renderEditor(c *fiber.Ctx, version int) error {
 	ctx := c.UserContext()
-	ws := currentWorkspace(c)
+	ws := httpkit.Workspace(c)
 	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	e, err := s.editorState(ctx, ws, j, version, canEdit(c))
 	if err != nil {
@@ -134,7 +135,7 @@ func (s *Server) editorState(ctx context.Context, ws string, j store.Journey, ve
 	case version > 0:
 		v, err := s.store.GetJourneyVersion(ctx, ws, j.ID, version)
 		if err != nil {
-			return e, journeyError(err)
+			return e, httpkit.JourneyError(err)
 		}
 		raw = v.Document
 		e.ReadOnly, e.ReadOnlyWhy = true, "You are looking at version "+strconv.Itoa(version)+", which is read-only."

@@ -7,16 +7,17 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
 var journeyStatuses = map[string]bool{"": true, "all": true, store.JourneyDraft: true, store.JourneyLive: true, store.JourneyPaused: true, store.JourneyArchived: true}
 
 func (s *Server) journeyList(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	l := views.JourneysList{Search: c.Query("q"), Status: c.Query("status"), CanEdit: canEdit(c), Back: c.OriginalURL()}
 	if !journeyStatuses[l.Status] {
-		return errBadRequest("unknown status %q", l.Status)
+		return httpkit.BadRequest("unknown status %q", l.Status)
 	}
 	ctx := c.UserContext()
 	rows, next, err := s.store.ListJourneys(ctx, u.WorkspaceID, store.JourneyFilter{

@@ -12,6 +12,7 @@ import (
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -21,9 +22,9 @@ import (
 // reviewed, so what goes live is what the user saw.
 
 func (s *Server) journeyPublishReview(c *fiber.Ctx) error {
-	j, err := s.store.GetJourney(c.UserContext(), currentWorkspace(c), c.Params("id"))
+	j, err := s.store.GetJourney(c.UserContext(), httpkit.Workspace(c), c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	r, err := s.publishReview(c, j)
 	if err != nil {
@@ -37,7 +38,7 @@ func (s *Server) journeyPublishReview(c *fiber.Ctx) error {
 }
 
 func (s *Server) publishReview(c *fiber.Ctx, j store.Journey) (views.PublishReview, error) {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	r := views.PublishReview{JourneyID: j.ID, Name: j.Name, Revision: j.DraftRevision, LiveVersion: j.LiveVersion}
 	if j.Status == store.JourneyArchived {
 		r.Problems = []views.ProblemItem{{Message: "This journey is archived: it cannot be published again. Duplicate it to reuse it."}}
@@ -72,7 +73,7 @@ func (s *Server) publishReview(c *fiber.Ctx, j store.Journey) (views.PublishRevi
 // migrationView runs the plan dry against the live version's runs and
 // lays it out for the review (issue 10, migration planner).
 func (s *Server) migrationView(c *fiber.Ctx, j store.Journey, r views.PublishReview, plan journeys.Plan, checked bool) (views.PublishMigration, error) {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	var m views.PublishMigration
 	if j.LiveVersion > 0 {
 		prev, err := s.journeys.PreviousVersion(ctx, ws, j.ID)
@@ -134,17 +135,17 @@ func formPlan(c *fiber.Ctx) (journeys.Plan, error) {
 		case strings.HasPrefix(val, "move:"):
 			plan[id] = journeys.NodePlan{Action: journeys.PlanMove, To: strings.TrimPrefix(val, "move:")}
 		default:
-			bad = errBadRequest("%s: want stay, exit or move:<node id>", key)
+			bad = httpkit.BadRequest("%s: want stay, exit or move:<node id>", key)
 		}
 	})
 	return plan, bad
 }
 
 func (s *Server) journeyPublish(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	plan, err := formPlan(c)
 	if err != nil {
@@ -167,12 +168,12 @@ func (s *Server) journeyPublish(c *fiber.Ctx) error {
 	}
 	rev, err := strconv.Atoi(c.FormValue("revision"))
 	if err != nil || rev < 1 {
-		return errBadRequest("revision: required (the draft revision you reviewed)")
+		return httpkit.BadRequest("revision: required (the draft revision you reviewed)")
 	}
 	if rev != j.DraftRevision {
 		return rerender(fiber.StatusConflict, "The draft changed after you opened this review (someone saved it). Check the changes below again.")
 	}
-	v, rep, err := s.journeys.PublishPlan(ctx, ws, j.ID, journeys.PublishRequest{Plan: plan, By: actorName(c), Audit: auditActor(c), DraftRevision: rev})
+	v, rep, err := s.journeys.PublishPlan(ctx, ws, j.ID, journeys.PublishRequest{Plan: plan, By: httpkit.ActorName(c), Audit: httpkit.AuditActor(c), DraftRevision: rev})
 	if errors.Is(err, store.ErrConflict) && !errors.As(err, new(*journeys.PlanError)) {
 		if now, gerr := s.store.GetJourney(ctx, ws, j.ID); gerr == nil && now.DraftRevision != rev {
 			return rerender(fiber.StatusConflict, "The draft changed after you opened this review (someone saved it). Check the changes below again.")
@@ -186,13 +187,13 @@ func (s *Server) journeyPublish(c *fiber.Ctx) error {
 		return rerender(fiber.StatusUnprocessableEntity, "")
 	}
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	return s.renderPublished(c, v.JourneyID, v.Version, rep, views.PublishOutcome{})
 }
 
 func (s *Server) renderPublished(c *fiber.Ctx, id string, version int, rep journeys.MigrationReport, o views.PublishOutcome) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	j, err := s.store.GetJourney(ctx, ws, id)
 	if err != nil {
 		return err
@@ -209,18 +210,18 @@ func (s *Server) renderPublished(c *fiber.Ctx, id string, version int, rep journ
 
 // journeyRollback makes the previous version live again (one action).
 func (s *Server) journeyRollback(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	before, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	restored, err := s.journeys.PreviousVersion(ctx, ws, before.ID)
 	if err != nil {
-		return rollbackError(err)
+		return httpkit.RollbackError(err)
 	}
-	v, rep, err := s.journeys.Rollback(ctx, ws, before.ID, actorName(c), auditActor(c))
+	v, rep, err := s.journeys.Rollback(ctx, ws, before.ID, httpkit.ActorName(c), httpkit.AuditActor(c))
 	if err != nil {
-		return rollbackError(err)
+		return httpkit.RollbackError(err)
 	}
 	after, err := s.store.GetJourney(ctx, ws, before.ID)
 	if err != nil {

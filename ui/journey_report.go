@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -133,10 +134,10 @@ func funnelSteps(paths []store.PathCount) (steps []string, reached []int64) {
 
 // journeyReport: GET /journeys/:id/report?range=30d|48h (journey readers).
 func (s *Server) journeyReport(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	now := s.cfg.Now().UTC()
 	rng := c.Query("range", "30d")
@@ -156,7 +157,7 @@ func (s *Server) journeyReport(c *fiber.Ctx) error {
 			buckets = append(buckets, first.Add(time.Duration(i)*time.Hour))
 		}
 	default:
-		return errBadRequest("range: want 30d or 48h, got %q", rng)
+		return httpkit.BadRequest("range: want 30d or 48h, got %q", rng)
 	}
 	period := store.Period{From: buckets[0], To: now.Add(time.Second)}
 	st := views.ReportPage{JourneyID: j.ID, Name: j.Name, Range: rng, Version: j.LiveVersion}
@@ -203,7 +204,7 @@ func (s *Server) journeyReport(c *fiber.Ctx) error {
 	if j.LiveVersion > 0 {
 		doc, err := s.journeys.Document(ctx, ws, j.ID, j.LiveVersion)
 		if err != nil {
-			return journeyError(err)
+			return httpkit.JourneyError(err)
 		}
 		titles := map[string]string{}
 		for _, n := range doc.Nodes {

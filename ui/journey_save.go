@@ -13,6 +13,7 @@ import (
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // saveRequest is the editor's autosave: the whole document and the draft
@@ -36,10 +37,10 @@ func decodeSave(c *fiber.Ctx) (saveRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(c.Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return req, errBadRequest("the body must be JSON {\"revision\": N, \"document\": {…}}: %v", err)
+		return req, httpkit.BadRequest("the body must be JSON {\"revision\": N, \"document\": {…}}: %v", err)
 	}
 	if len(bytes.TrimSpace(req.Document)) == 0 || bytes.Equal(bytes.TrimSpace(req.Document), []byte("null")) {
-		return req, errBadRequest("document: required")
+		return req, httpkit.BadRequest("document: required")
 	}
 	return req, nil
 }
@@ -54,30 +55,30 @@ func (s *Server) journeySaveDraft(c *fiber.Ctx) error {
 		return err
 	}
 	if req.Revision < 1 {
-		return errBadRequest("revision: required (the draft revision the document is based on)")
+		return httpkit.BadRequest("revision: required (the draft revision the document is based on)")
 	}
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	// One validation per save, the one the API's PUT …/draft and publishing
 	// use (connectors checked too): its problems are the editor's.
-	j, problems, err := s.journeys.SaveDraft(ctx, ws, c.Params("id"), req.Revision, req.Document, actorName(c), journeys.SaveOptions{AllowInvalid: true})
+	j, problems, err := s.journeys.SaveDraft(ctx, ws, c.Params("id"), req.Revision, req.Document, httpkit.ActorName(c), journeys.SaveOptions{AllowInvalid: true})
 	if errors.Is(err, store.ErrConflict) {
 		cur, gerr := s.store.GetJourney(ctx, ws, c.Params("id"))
 		if gerr != nil {
-			return journeyError(gerr)
+			return httpkit.JourneyError(gerr)
 		}
 		if cur.Status == store.JourneyArchived {
-			return newError(fiber.StatusConflict, "archived", "this journey was archived; it can no longer be changed")
+			return httpkit.NewError(fiber.StatusConflict, "archived", "this journey was archived; it can no longer be changed")
 		}
 		who := cur.UpdatedBy
 		if who == "" {
 			who = "someone else"
 		}
-		return newError(fiber.StatusConflict, "stale_revision",
+		return httpkit.NewError(fiber.StatusConflict, "stale_revision",
 			"%s saved this journey at %s, after you opened it. Your change was not saved; your version is still on your screen.",
 			who, cur.UpdatedAt.UTC().Format("15:04 UTC"))
 	}
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	if problems == nil {
 		problems = []flows.Problem{}
@@ -94,18 +95,18 @@ func (s *Server) journeySaveCopy(c *fiber.Ctx) error {
 	}
 	j, err := flows.Parse(req.Document)
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	j.Name = copyName(j.Name, "", " (my copy)")
 	doc, err := flows.Marshal(j)
 	if err != nil {
 		return err
 	}
-	created, _, err := s.journeys.Create(c.UserContext(), currentWorkspace(c), doc, actorName(c), journeys.SaveOptions{AllowInvalid: true})
+	created, _, err := s.journeys.Create(c.UserContext(), httpkit.Workspace(c), doc, httpkit.ActorName(c), journeys.SaveOptions{AllowInvalid: true})
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
-	if err := s.audit(c, "journey.create", "journey", created.ID, map[string]any{"name": created.Name, "via": "conflict_copy"}); err != nil {
+	if err := httpkit.Audit(c, s.store, "journey.create", "journey", created.ID, map[string]any{"name": created.Name, "via": "conflict_copy"}); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": created.ID, "url": "/journeys/" + created.ID + "/edit"})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // statsStore is what the journey report reads.
@@ -161,22 +162,22 @@ func buildStats(journeyID string, version int, doc *flows.Journey, older map[str
 func (s *Server) journeyStats(c *fiber.Ctx, ws string) error {
 	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	version := j.LiveVersion
 	if raw := c.Query("version"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 {
-			return errBadRequest("version: want a published version number, got %q", raw)
+			return httpkit.BadRequest("version: want a published version number, got %q", raw)
 		}
 		version = n
 	}
 	doc, err := s.journeys.Document(c.UserContext(), ws, j.ID, version)
 	if errors.Is(err, store.ErrNotFound) && version > 0 {
-		return newError(fiber.StatusNotFound, "not_found", "journey %s has no version %d", j.ID, version)
+		return httpkit.NewError(fiber.StatusNotFound, "not_found", "journey %s has no version %d", j.ID, version)
 	}
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	var raw store.JourneyStats
 	var older map[string]string
@@ -222,9 +223,9 @@ func nodesNotIn(doc *flows.Journey, raw store.JourneyStats) []string {
 }
 
 func (s *Server) apiJourneyStats(c *fiber.Ctx) error {
-	return s.journeyStats(c, currentAPIKey(c).WorkspaceID)
+	return s.journeyStats(c, httpkit.APIKey(c).WorkspaceID)
 }
 
 func (s *Server) journeyStatsUI(c *fiber.Ctx) error {
-	return s.journeyStats(c, currentWorkspace(c))
+	return s.journeyStats(c, httpkit.Workspace(c))
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // journeySetStatus pauses, resumes or archives a journey from the editor
@@ -11,24 +12,24 @@ import (
 func (s *Server) journeySetStatus(status string) fiber.Handler {
 	action := map[string]string{store.JourneyPaused: "journey.pause", store.JourneyLive: "journey.resume", store.JourneyArchived: "journey.archive"}[status]
 	return func(c *fiber.Ctx) error {
-		ctx, ws := c.UserContext(), currentWorkspace(c)
+		ctx, ws := c.UserContext(), httpkit.Workspace(c)
 		before, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 		if err != nil {
-			return journeyError(err)
+			return httpkit.JourneyError(err)
 		}
 		switch {
 		case status == store.JourneyLive && before.Status != store.JourneyPaused:
-			return newError(fiber.StatusConflict, "conflict", "only a paused journey can be resumed (this one is %s)", before.Status)
+			return httpkit.NewError(fiber.StatusConflict, "conflict", "only a paused journey can be resumed (this one is %s)", before.Status)
 		case status == store.JourneyPaused && before.Status != store.JourneyLive:
-			return newError(fiber.StatusConflict, "conflict", "only a live journey can be paused (this one is %s)", before.Status)
+			return httpkit.NewError(fiber.StatusConflict, "conflict", "only a live journey can be paused (this one is %s)", before.Status)
 		case status == store.JourneyArchived && before.Status == store.JourneyArchived:
-			return newError(fiber.StatusConflict, "conflict", "the journey is already archived")
+			return httpkit.NewError(fiber.StatusConflict, "conflict", "the journey is already archived")
 		}
-		j, err := s.store.SetJourneyStatus(ctx, ws, before.ID, status, actorName(c))
+		j, err := s.store.SetJourneyStatus(ctx, ws, before.ID, status, httpkit.ActorName(c))
 		if err != nil {
-			return journeyError(err)
+			return httpkit.JourneyError(err)
 		}
-		if err := s.audit(c, action, "journey", j.ID, map[string]any{"from": before.Status, "to": j.Status}); err != nil {
+		if err := httpkit.Audit(c, s.store, action, "journey", j.ID, map[string]any{"from": before.Status, "to": j.Status}); err != nil {
 			return err
 		}
 		next := c.FormValue("next")

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -20,22 +21,14 @@ func (s *Server) requestID(c *fiber.Ctx) error {
 	if !requestIDPattern.MatchString(id) {
 		id = auth.Token(12)
 	}
-	c.Locals(localRequestID, id)
+	httpkit.SetRequestID(c, id)
 	c.Set(fiber.HeaderXRequestID, id)
 	return c.Next()
-}
-
-func requestID(c *fiber.Ctx) string {
-	id, _ := c.Locals(localRequestID).(string)
-	return id
 }
 
 // DefaultRequestTimeout is how long a request's work may take before its
 // context is cancelled (WAYMARK_REQUEST_TIMEOUT).
 const DefaultRequestTimeout = 60 * time.Second
-
-// exportTimeout bounds a streamed CSV export, which outlives its handler.
-const exportTimeout = 30 * time.Minute
 
 // requestIDKey carries the request id in a request's context, so that
 // every log line written with that context names the request.
@@ -48,17 +41,10 @@ type requestIDKey struct{}
 // on after the response (a streamed export, a background import) takes
 // detachedContext.
 func (s *Server) requestContext(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(context.WithValue(c.Context(), requestIDKey{}, requestID(c)), s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(c.Context(), requestIDKey{}, httpkit.RequestID(c)), s.cfg.RequestTimeout)
 	defer cancel()
 	c.SetUserContext(ctx)
 	return c.Next()
-}
-
-// detachedContext is the request's context without its cancellation and
-// deadline (the request id stays), bounded by limit instead: for work a
-// handler starts that finishes after it returns.
-func detachedContext(c *fiber.Ctx, limit time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(c.UserContext()), limit)
 }
 
 // RequestIDFromContext returns the id of the request ctx belongs to, or "".
@@ -117,9 +103,9 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		level = slog.LevelError
 	}
 	s.logger.LogAttrs(c.UserContext(), level, "http",
-		slog.String("request_id", requestID(c)),
+		slog.String("request_id", httpkit.RequestID(c)),
 		slog.String("method", c.Method()),
-		slog.String("path", logPath(c.Path())),
+		slog.String("path", httpkit.LogPath(c.Path())),
 		slog.Int("status", status),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("ip", c.IP()),

@@ -13,6 +13,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/sim"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // apiOp describes one /api/v1 operation for the OpenAPI document. The
@@ -152,9 +153,9 @@ var apiOps = map[string]apiOp{
 			Description: "Replays the first response for 24 h; the same key with another body is 422, while the first is running 409."}},
 		Headers: map[string]apiHeader{"Idempotent-Replayed": {Description: "true: this is the first response to this Idempotency-Key, replayed."}}},
 	"POST /api/v1/profiles": {Summary: "Upsert a profile by external_id: 201 when created, 200 when updated", Tag: "ingestion",
-		Body:   withRequired(profileJSON{}, "external_id"),
-		Result: profileJSON{}, Status: 201, Also: map[int]string{200: "Updated"}, Errors: []int{422}},
-	"GET /api/v1/profiles/{external_id}": {Summary: "A profile", Tag: "ingestion", Result: profileJSON{}},
+		Body:   withRequired(httpkit.ProfileJSON{}, "external_id"),
+		Result: httpkit.ProfileJSON{}, Status: 201, Also: map[int]string{200: "Updated"}, Errors: []int{422}},
+	"GET /api/v1/profiles/{external_id}": {Summary: "A profile", Tag: "ingestion", Result: httpkit.ProfileJSON{}},
 	"GET /api/v1/profiles/{external_id}/export": {Summary: "Everything stored about a profile (privacy export)", Tag: "privacy", Result: profileExportJSON{},
 		Headers: map[string]apiHeader{"Content-Disposition": {Description: "attachment; filename=\"profile-export.json\"", Required: true}}},
 	"DELETE /api/v1/profiles/{external_id}": {Summary: "Erase a profile: cancel its runs, delete personal data, keep an anonymous tombstone (again: 200, already_erased)", Tag: "privacy", Result: erasureJSON{}},
@@ -277,7 +278,7 @@ func (s *Server) openapiDocument() []byte {
 		types = s.connectors.Registry().Types()
 	}
 	g.connectorSchemas(types)
-	g.of(reflect.TypeFor[errorBody](), readMode)
+	g.of(reflect.TypeFor[httpkit.ErrorBody](), readMode)
 
 	paths := map[string]map[string]any{}
 	seen := map[string]bool{}
@@ -335,7 +336,7 @@ func (s *Server) openapiDocument() []byte {
 		if status == 0 {
 			status = fiber.StatusOK
 		}
-		success := map[string]any{"description": fiberStatusText(status)}
+		success := map[string]any{"description": httpkit.StatusText(status)}
 		switch {
 		case op.Media != "":
 			success["content"] = map[string]any{op.Media: map[string]any{"schema": str()}}

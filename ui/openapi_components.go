@@ -12,6 +12,7 @@ import (
 	"github.com/waymarkhq/waymark/learn"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // The bodies of the OpenAPI document that handlers build as fiber.Map or
@@ -119,7 +120,7 @@ type exportDeliveryJSON struct {
 }
 
 type profileExportJSON struct {
-	Profile    profileJSON          `json:"profile"`
+	Profile    httpkit.ProfileJSON  `json:"profile"`
 	Consent    map[string]any       `json:"consent"`
 	Events     []exportEventJSON    `json:"events"`
 	Runs       []exportRunJSON      `json:"runs"`
@@ -190,8 +191,8 @@ type testSendListJSON struct {
 // badly or clash; other types keep their Go name (capitalised, without a
 // JSON suffix). The write form of a type not in sharedTypes gets "Input".
 var componentNames = map[reflect.Type]string{
-	reflect.TypeFor[errorBody]():                "Error",
-	reflect.TypeFor[errorPayload]():             "ErrorPayload",
+	reflect.TypeFor[httpkit.ErrorBody]():        "Error",
+	reflect.TypeFor[httpkit.ErrorPayload]():     "ErrorPayload",
 	reflect.TypeFor[apiKeyInfoJSON]():           "APIKeyInfo",
 	reflect.TypeFor[whoamiJSON]():               "Whoami",
 	reflect.TypeFor[nodeCatalogJSON]():          "NodeCatalog",
@@ -233,7 +234,7 @@ var componentNames = map[reflect.Type]string{
 	reflect.TypeFor[eventBatch]():               "EventBatch",
 	reflect.TypeFor[eventResult]():              "EventResult",
 	reflect.TypeFor[eventBatchResultJSON]():     "EventResults",
-	reflect.TypeFor[profileJSON]():              "Profile",
+	reflect.TypeFor[httpkit.ProfileJSON]():      "Profile",
 	reflect.TypeFor[profileExportJSON]():        "ProfileExport",
 	reflect.TypeFor[exportEventJSON]():          "ProfileExportEvent",
 	reflect.TypeFor[exportRunJSON]():            "ProfileExportRun",
@@ -360,7 +361,7 @@ var fieldSchemas = map[reflect.Type]map[string]map[string]any{
 	reflect.TypeFor[messageJSON](): {
 		"status": enum(deliveryStatuses, ""),
 	},
-	reflect.TypeFor[profileJSON](): {
+	reflect.TypeFor[httpkit.ProfileJSON](): {
 		"external_id": map[string]any{"minLength": 1, "maxLength": 256, "description": "Your id for the profile."},
 		"phone":       words("E.164, e.g. +33612345678."),
 		"timezone":    words("IANA time zone, e.g. Europe/Paris."),

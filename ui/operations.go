@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 	"github.com/waymarkhq/waymark/worker"
 )
@@ -52,16 +53,16 @@ func stuckThreshold(v string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < time.Second || d > 30*24*time.Hour {
-		return 0, &Error{Status: fiber.StatusBadRequest, Code: "invalid_threshold",
+		return 0, &httpkit.Error{Status: fiber.StatusBadRequest, Code: "invalid_threshold",
 			Message: "threshold: want a duration between 1s and 720h such as 5m or 2h, got " + strconv.Quote(v),
-			Details: []Detail{{Field: "threshold", Message: "want a duration between 1s and 720h"}}}
+			Details: []httpkit.Detail{{Field: "threshold", Message: "want a duration between 1s and 720h"}}}
 	}
 	return d, nil
 }
 
 // operationsPage: GET /admin/operations?threshold=5m (admins).
 func (s *Server) operationsPage(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	th, err := stuckThreshold(c.Query("threshold"))
 	if err != nil {
 		return err
@@ -143,7 +144,7 @@ func (s *Server) readQueues(st *views.OperationsPage, now time.Time) string {
 // runs overdue by more than the threshold get a fresh task through the
 // outbox. Others are reported as skipped. Audited as runs.bulk_retry.
 func (s *Server) operationsRetry(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	th, err := stuckThreshold(c.FormValue("threshold"))
 	if err != nil {
 		return err
@@ -157,10 +158,10 @@ func (s *Server) operationsRetry(c *fiber.Ctx) error {
 		}
 	}
 	if len(ids) == 0 {
-		return errBadRequest("run_id: select at least one run")
+		return httpkit.BadRequest("run_id: select at least one run")
 	}
 	if len(ids) > retryBatchLimit {
-		return errBadRequest("run_id: at most %d runs at a time, got %d", retryBatchLimit, len(ids))
+		return httpkit.BadRequest("run_id: at most %d runs at a time, got %d", retryBatchLimit, len(ids))
 	}
 	var live []string
 	var retried, requeued []string
@@ -191,7 +192,7 @@ func (s *Server) operationsRetry(c *fiber.Ctx) error {
 		}
 		skipped += len(live) - len(rs)
 	}
-	if err := s.audit(c, "runs.bulk_retry", "runs", "", map[string]any{"retried": retried, "requeued": requeued, "skipped": skipped,
+	if err := httpkit.Audit(c, s.store, "runs.bulk_retry", "runs", "", map[string]any{"retried": retried, "requeued": requeued, "skipped": skipped,
 		"threshold": th.String()}); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // AccessKind says who may call a route.
@@ -28,27 +28,19 @@ const (
 	AccessAPI AccessKind = "api"
 )
 
-// Permissions a role grants in the UI.
+// Permissions a role grants in the UI (the roles' table is
+// httpkit.RoleAllows).
 const (
-	PermSignedIn      = "signed_in"      // any signed-in user (sign out, own account)
-	PermJourneysRead  = "journeys:read"  // journeys, versions, runs, reports
-	PermJourneysWrite = "journeys:write" // create, edit, publish, pause, archive; templates
-	PermProfilesRead  = "profiles:read"  // profiles and their attributes, the test inbox
-	PermProfilesWrite = "profiles:write" // import, erase
-	PermAdmin         = "admin"          // users, roles, sessions, API keys, connectors, audit log
+	PermSignedIn      = httpkit.PermSignedIn      // any signed-in user (sign out, own account)
+	PermJourneysRead  = httpkit.PermJourneysRead  // journeys, versions, runs, reports
+	PermJourneysWrite = httpkit.PermJourneysWrite // create, edit, publish, pause, archive; templates
+	PermProfilesRead  = httpkit.PermProfilesRead  // profiles and their attributes, the test inbox
+	PermProfilesWrite = httpkit.PermProfilesWrite // import, erase
+	PermAdmin         = httpkit.PermAdmin         // users, roles, sessions, API keys, connectors, audit log
 )
 
-// rolePermissions is what each role may do. Admin has every permission.
-var rolePermissions = map[store.Role][]string{
-	store.RoleViewer: {PermSignedIn, PermJourneysRead},
-	store.RoleEditor: {PermSignedIn, PermJourneysRead, PermJourneysWrite, PermProfilesRead},
-	store.RoleAdmin:  {PermSignedIn, PermJourneysRead, PermJourneysWrite, PermProfilesRead, PermProfilesWrite, PermAdmin},
-}
-
 // RoleAllows reports whether role grants perm.
-func RoleAllows(role store.Role, perm string) bool {
-	return slices.Contains(rolePermissions[role], perm)
-}
+func RoleAllows(role store.Role, perm string) bool { return httpkit.RoleAllows(role, perm) }
 
 // Access is one route's entry in the permission table.
 type Access struct {
@@ -252,7 +244,7 @@ func (s *Server) guard(method, path string) fiber.Handler {
 		s.unmapped = append(s.unmapped, method+" "+path)
 		s.logger.Error("route has no permission entry; refusing it", slog.String("method", method), slog.String("path", path))
 		return func(c *fiber.Ctx) error {
-			return newError(fiber.StatusForbidden, "no_permission_entry", "%s %s has no entry in the permission table", method, path)
+			return httpkit.NewError(fiber.StatusForbidden, "no_permission_entry", "%s %s has no entry in the permission table", method, path)
 		}
 	}
 	switch a.Kind {
@@ -260,26 +252,26 @@ func (s *Server) guard(method, path string) fiber.Handler {
 		return func(c *fiber.Ctx) error { return c.Next() }
 	case AccessAPI:
 		return func(c *fiber.Ctx) error {
-			k, ok := c.Locals(localAPIKey).(store.APIKey)
+			k, ok := httpkit.APIKey(c), httpkit.HasAPIKey(c)
 			if !ok {
-				return newError(fiber.StatusUnauthorized, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'")
+				return httpkit.NewError(fiber.StatusUnauthorized, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'")
 			}
 			if a.Need != "" && !k.HasScope(a.Need) {
-				return newError(fiber.StatusForbidden, "insufficient_scope", "this API key lacks the %q scope", a.Need)
+				return httpkit.NewError(fiber.StatusForbidden, "insufficient_scope", "this API key lacks the %q scope", a.Need)
 			}
 			return c.Next()
 		}
 	case AccessUser:
 		return func(c *fiber.Ctx) error {
-			u, ok := currentUser(c)
+			u, ok := httpkit.User(c)
 			if !ok {
 				if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
 					return c.Redirect("/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 				}
-				return newError(fiber.StatusUnauthorized, "unauthenticated", "sign in first")
+				return httpkit.NewError(fiber.StatusUnauthorized, "unauthenticated", "sign in first")
 			}
-			if !RoleAllows(u.Role, a.Need) {
-				return newError(fiber.StatusForbidden, "forbidden", "your role (%s) does not have the %q permission; ask an admin", u.Role, a.Need)
+			if !httpkit.RoleAllows(u.Role, a.Need) {
+				return httpkit.NewError(fiber.StatusForbidden, "forbidden", "your role (%s) does not have the %q permission; ask an admin", u.Role, a.Need)
 			}
 			return c.Next()
 		}

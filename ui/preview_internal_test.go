@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // TestPreviewSlotsAreBounded: when every preview slot is taken, a
@@ -22,7 +24,7 @@ func TestPreviewSlotsAreBounded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // do not wait out previewWait
 	_, err := s.previewSlot(ctx)
-	var e *Error
+	var e *httpkit.Error
 	require.True(t, errors.As(err, &e))
 	require.Equal(t, 429, e.Status)
 	releases[0]()

@@ -4,6 +4,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -18,14 +19,14 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, comp templ.Component) er
 	return render(c, comp)
 }
 
-func errorPage(p views.Page, e *Error) templ.Component {
+func errorPage(p views.Page, e *httpkit.Error) templ.Component {
 	return views.ErrorPage(p, e.Status, e.Message)
 }
 
 // page fills the layout's props for this request.
 func (s *Server) page(c *fiber.Ctx, title string) views.Page {
 	p := views.Page{Title: title, CSSURL: s.assetURLs["app.css"], FaviconURL: s.assetURLs["favicon.svg"], Version: s.cfg.Version}
-	if u, ok := currentUser(c); ok {
+	if u, ok := httpkit.User(c); ok {
 		p.User = &views.User{Email: u.Email, Role: string(u.Role)}
 	}
 	p.CSRF = s.csrfToken(c)

@@ -8,6 +8,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // ConnectorAdmin is what connector administration needs beyond storage:
@@ -80,17 +81,17 @@ func (s *Server) connectorUIRoutes(r fiber.Router) {
 
 // requireAdmin refuses signed-in users who are not admins.
 func (s *Server) requireAdmin(c *fiber.Ctx) error {
-	if u, ok := currentUser(c); ok && u.Role == store.RoleAdmin {
+	if u, ok := httpkit.User(c); ok && u.Role == store.RoleAdmin {
 		return c.Next()
 	}
-	return newError(fiber.StatusForbidden, "forbidden", "only admins manage connectors")
+	return httpkit.NewError(fiber.StatusForbidden, "forbidden", "only admins manage connectors")
 }
 
 // needConnectors answers 503 when the server runs without connector
 // administration (some tests, tools).
 func (s *Server) needConnectors(c *fiber.Ctx) error {
 	if s.connectors == nil {
-		return newError(fiber.StatusServiceUnavailable, "connectors_unavailable", "connector administration is not configured on this server")
+		return httpkit.NewError(fiber.StatusServiceUnavailable, "connectors_unavailable", "connector administration is not configured on this server")
 	}
 	return c.Next()
 }

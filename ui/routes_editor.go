@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // editorStore is the storage the journey editor needs beyond Store's core.
@@ -51,7 +52,7 @@ func (s *Server) editorRoutes(r fiber.Router) {
 
 // canEdit reports whether the signed-in user may change journeys.
 func canEdit(c *fiber.Ctx) bool {
-	u, ok := currentUser(c)
+	u, ok := httpkit.User(c)
 	return ok && (u.Role == store.RoleAdmin || u.Role == store.RoleEditor)
 }
 
@@ -60,26 +61,15 @@ func (s *Server) requireEditor(c *fiber.Ctx) error {
 	if canEdit(c) {
 		return c.Next()
 	}
-	return newError(fiber.StatusForbidden, "forbidden", "your role can view journeys but not change them; ask an admin for the editor role")
-}
-
-func currentWorkspace(c *fiber.Ctx) string {
-	u, _ := currentUser(c)
-	return u.WorkspaceID
-}
-
-// actorName is how a signed-in user appears in created_by and updated_by.
-func actorName(c *fiber.Ctx) string {
-	u, _ := currentUser(c)
-	return u.Email
+	return httpkit.NewError(fiber.StatusForbidden, "forbidden", "your role can view journeys but not change them; ask an admin for the editor role")
 }
 
 // panelJourney loads the journey a panel request is about and says whether
 // the panel is read-only.
 func (s *Server) panelJourney(c *fiber.Ctx) (store.Journey, bool, error) {
-	j, err := s.store.GetJourney(c.UserContext(), currentWorkspace(c), c.Params("id"))
+	j, err := s.store.GetJourney(c.UserContext(), httpkit.Workspace(c), c.Params("id"))
 	if err != nil {
-		return store.Journey{}, false, journeyError(err)
+		return store.Journey{}, false, httpkit.JourneyError(err)
 	}
 	readonly := !canEdit(c) || j.Status == store.JourneyArchived || c.FormValue("readonly") == "true"
 	return j, readonly, nil

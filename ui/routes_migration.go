@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // migrationStore is what the migration planner's and test sends' pages read
@@ -37,17 +37,6 @@ func (s *Server) migrationUIRoutes(r fiber.Router) {
 	r.Post("/journeys/:id/test-send", s.requireUser, s.requireEditor, s.journeyTestSendUI)
 }
 
-// auditActor is the actor of an audit entry written inside a store
-// transaction (the API key or the signed-in user).
-func auditActor(c *fiber.Ctx) *store.AuditEntry {
-	k := currentAPIKey(c)
-	e := &store.AuditEntry{WorkspaceID: k.WorkspaceID, ActorType: "api_key", ActorID: k.ID, IP: c.IP()}
-	if u, ok := currentUser(c); ok {
-		e.WorkspaceID, e.ActorType, e.ActorID = u.WorkspaceID, "user", u.ID
-	}
-	return e
-}
-
 // publishBody is POST /api/v1/journeys/{id}/publish's optional body.
 type publishBody struct {
 	Plan   journeys.Plan `json:"plan"`
@@ -58,9 +47,9 @@ type publishBody struct {
 // plan, or reports what the plan would do (dry_run). An empty body is the
 // plain publish it always was.
 func (s *Server) apiJourneyPublishPlan(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentAPIKey(c).WorkspaceID
+	ctx, ws := c.UserContext(), httpkit.APIKey(c).WorkspaceID
 	if _, err := s.store.GetJourney(ctx, ws, c.Params("id")); err != nil {
-		return journeyError(err) // an unknown journey is a 404 whatever the body
+		return httpkit.JourneyError(err) // an unknown journey is a 404 whatever the body
 	}
 	var body publishBody
 	if raw := bytes.TrimSpace(c.Body()); len(raw) > 0 {
@@ -69,20 +58,20 @@ func (s *Server) apiJourneyPublishPlan(c *fiber.Ctx) error {
 		// strictly.
 		var keys map[string]json.RawMessage
 		if json.Unmarshal(raw, &keys) != nil {
-			return errBadRequest("the body must be a JSON object: {\"plan\": {…}, \"dry_run\": true}")
+			return httpkit.BadRequest("the body must be a JSON object: {\"plan\": {…}, \"dry_run\": true}")
 		}
 		_, hasPlan := keys["plan"]
 		_, hasDry := keys["dry_run"]
 		if hasPlan || hasDry {
-			if err := decodeJSON(c, &body); err != nil {
+			if err := httpkit.DecodeJSON(c, &body); err != nil {
 				return err
 			}
 		}
 	}
 	v, rep, err := s.journeys.PublishPlan(ctx, ws, c.Params("id"), journeys.PublishRequest{
-		Plan: body.Plan, DryRun: body.DryRun, By: actor(c), Audit: auditActor(c)})
+		Plan: body.Plan, DryRun: body.DryRun, By: httpkit.KeyActor(c), Audit: httpkit.AuditActor(c)})
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	if body.DryRun {
 		return c.JSON(fiber.Map{"dry_run": true, "migration": rep})
@@ -95,30 +84,14 @@ func (s *Server) apiJourneyPublishPlan(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiJourneyRollback(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentAPIKey(c).WorkspaceID
-	v, rep, err := s.journeys.Rollback(ctx, ws, c.Params("id"), actor(c), auditActor(c))
+	ctx, ws := c.UserContext(), httpkit.APIKey(c).WorkspaceID
+	v, rep, err := s.journeys.Rollback(ctx, ws, c.Params("id"), httpkit.KeyActor(c), httpkit.AuditActor(c))
 	if err != nil {
-		return rollbackError(err)
+		return httpkit.RollbackError(err)
 	}
 	j, err := s.store.GetJourney(ctx, ws, v.JourneyID)
 	if err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"journey": toJourneyJSON(j), "version": v.Version, "published_at": v.PublishedAt, "migration": rep})
-}
-
-func rollbackError(err error) error {
-	if errors.Is(err, journeys.ErrNothingToRollBack) {
-		return newError(fiber.StatusConflict, "nothing_to_roll_back", "%s", err.Error())
-	}
-	return journeyError(err)
-}
-
-// planError is the 422 of a migration plan that cannot apply.
-func planError(err error) error {
-	var pe *journeys.PlanError
-	if errors.As(err, &pe) {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_migration_plan", Message: err.Error(), Details: details(pe.Problems)}
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -55,9 +56,9 @@ func (s *Server) profileAPIRoutes(api fiber.Router) {
 // apiJourneyTriggers: GET /api/v1/journeys/{id}/triggers — the latest
 // segment sweeps and schedule ticks with their progress.
 func (s *Server) apiJourneyTriggers(c *fiber.Ctx) error {
-	j, err := s.store.GetJourney(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id"))
+	j, err := s.store.GetJourney(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("journey")
+		return httpkit.NotFound("journey")
 	}
 	if err != nil {
 		return err
@@ -85,14 +86,14 @@ type exportStep struct {
 
 // apiProfileExport: GET /api/v1/profiles/{external_id}/export
 func (s *Server) apiProfileExport(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
-	ext, err := externalIDParam(c)
+	ws := httpkit.APIKey(c).WorkspaceID
+	ext, err := httpkit.ExternalIDParam(c)
 	if err != nil {
 		return err
 	}
 	x, err := s.profiles.Export(c.UserContext(), ws, ext)
 	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("profile")
+		return httpkit.NotFound("profile")
 	}
 	if err != nil {
 		return err
@@ -116,21 +117,21 @@ func (s *Server) apiProfileExport(c *fiber.Ctx) error {
 			"recipient": d.Recipient, "subject": d.Subject, "body": d.Body, "status": d.Status, "error": d.Error, "created_at": d.CreatedAt})
 	}
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="profile-export.json"`)
-	return c.JSON(fiber.Map{"profile": toProfileJSON(x.Profile), "consent": x.Profile.Consent, "events": events, "runs": runs,
+	return c.JSON(fiber.Map{"profile": httpkit.ToProfileJSON(x.Profile), "consent": x.Profile.Consent, "events": events, "runs": runs,
 		"deliveries": dels, "truncated": x.Truncated, "exported_at": s.cfg.Now().UTC()})
 }
 
 // apiProfileErase: DELETE /api/v1/profiles/{external_id} — right to
 // erasure; idempotent (an erased profile answers 200 again).
 func (s *Server) apiProfileErase(c *fiber.Ctx) error {
-	k := currentAPIKey(c)
-	ext, err := externalIDParam(c)
+	k := httpkit.APIKey(c)
+	ext, err := httpkit.ExternalIDParam(c)
 	if err != nil {
 		return err
 	}
 	res, err := s.profiles.Erase(c.UserContext(), k.WorkspaceID, ext, profiles.Actor{Type: "api_key", ID: k.ID, IP: c.IP()})
 	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("profile")
+		return httpkit.NotFound("profile")
 	}
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func (s *Server) importForm(c *fiber.Ctx) error {
 }
 
 func (s *Server) importUpload(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	fh, err := c.FormFile("file")
 	if err != nil {
 		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.ProfileImportUpload(s.importPage(c, "Import profiles"), "file: choose a CSV file to upload"))
@@ -195,11 +196,11 @@ func mappingProps(imp store.ProfileImport, headers []string, rows [][]string, er
 }
 
 func (s *Server) importStart(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	ctx := c.UserContext()
 	imp, err := s.profiles.Get(ctx, u.WorkspaceID, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("import")
+		return httpkit.NotFound("import")
 	}
 	if err != nil {
 		return err
@@ -219,7 +220,7 @@ func (s *Server) importStart(c *fiber.Ctx) error {
 	var ie *profiles.InputError
 	switch {
 	case perr != nil:
-		return newError(fiber.StatusConflict, "import_not_staged", "this import has already run; upload the file again")
+		return httpkit.NewError(fiber.StatusConflict, "import_not_staged", "this import has already run; upload the file again")
 	case errors.As(err, &ie):
 		imp.Mapping = m
 		return s.renderStatus(c, fiber.StatusUnprocessableEntity, views.ProfileImportMapping(s.importPage(c, "Map columns"), mappingProps(imp, headers, rows, ie.Error())))
@@ -232,10 +233,10 @@ func (s *Server) importStart(c *fiber.Ctx) error {
 }
 
 func (s *Server) loadImport(c *fiber.Ctx) (views.ImportProgressProps, error) {
-	u, _ := currentUser(c)
+	u, _ := httpkit.User(c)
 	imp, err := s.profiles.Get(c.UserContext(), u.WorkspaceID, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return views.ImportProgressProps{}, errNotFound("import")
+		return views.ImportProgressProps{}, httpkit.NotFound("import")
 	}
 	if err != nil {
 		return views.ImportProgressProps{}, err

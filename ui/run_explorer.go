@@ -15,6 +15,7 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/jsonlimit"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 	"github.com/waymarkhq/waymark/worker"
 )
@@ -89,14 +90,14 @@ func (s *Server) rowsFor(ctx context.Context, ws string, runs []store.Run) ([]vi
 
 // runList: GET /runs?journey_id=&profile=&email=&status=&node=&cursor=
 func (s *Server) runList(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	st := views.RunsPage{
 		Journey: strings.TrimSpace(c.Query("journey_id")), Profile: strings.TrimSpace(c.Query("profile")),
 		Email: strings.TrimSpace(c.Query("email")), Status: c.Query("status"), Node: strings.TrimSpace(c.Query("node")),
 		Statuses: []string{store.RunActive, store.RunWaiting, store.RunWaitingEvent, store.RunPaused, store.RunCompleted, store.RunExited, store.RunFailed},
 	}
 	if !runStatuses[st.Status] {
-		return errBadRequest("status: want active, waiting, waiting_event, paused, completed, exited or failed")
+		return httpkit.BadRequest("status: want active, waiting, waiting_event, paused, completed, exited or failed")
 	}
 	f := store.RunFilter{JourneyID: st.Journey, Status: st.Status, NodeID: st.Node, After: c.Query("cursor"), Limit: runsPageSize}
 	if st.Profile != "" {
@@ -112,9 +113,9 @@ func (s *Server) runList(c *fiber.Ctx) error {
 		}
 	}
 	if st.Email != "" {
-		u, _ := currentUser(c)
-		if !RoleAllows(u.Role, PermProfilesRead) {
-			return newError(fiber.StatusForbidden, "forbidden", "your role (%s) may not search profiles by email; filter by profile id", u.Role)
+		u, _ := httpkit.User(c)
+		if !httpkit.RoleAllows(u.Role, httpkit.PermProfilesRead) {
+			return httpkit.NewError(fiber.StatusForbidden, "forbidden", "your role (%s) may not search profiles by email; filter by profile id", u.Role)
 		}
 		ps, err := s.store.FindProfilesByEmail(ctx, ws, st.Email, 50)
 		if err != nil {
@@ -251,10 +252,10 @@ func personalStep(kind string) bool { return kind == "update_profile" }
 
 // runShow: GET /runs/:id, the run's timeline.
 func (s *Server) runShow(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	r, err := s.store.GetWorkspaceRun(ctx, ws, c.Params("id"))
 	if err != nil {
-		return runError(err)
+		return httpkit.RunError(err)
 	}
 	rows, err := s.rowsFor(ctx, ws, []store.Run{r})
 	if err != nil {
@@ -268,8 +269,8 @@ func (s *Server) runShow(c *fiber.Ctx) error {
 		}
 	}
 	titles := map[string]string{}
-	u, _ := currentUser(c)
-	canMove := RoleAllows(u.Role, PermAdmin) && (!r.Final() || r.Status == store.RunFailed)
+	u, _ := httpkit.User(c)
+	canMove := httpkit.RoleAllows(u.Role, httpkit.PermAdmin) && (!r.Final() || r.Status == store.RunFailed)
 	if doc, err := s.journeys.Document(ctx, ws, r.JourneyID, r.Version); err == nil {
 		for _, n := range doc.Nodes {
 			titles[n.ID] = n.Title
@@ -288,7 +289,7 @@ func (s *Server) runShow(c *fiber.Ctx) error {
 	}
 	// Recipients, subjects, the entry event and the attribute values a step
 	// wrote are personal data: profile readers only (docs/security.md).
-	st.Personal = RoleAllows(u.Role, PermProfilesRead)
+	st.Personal = httpkit.RoleAllows(u.Role, httpkit.PermProfilesRead)
 	for _, step := range steps {
 		kvs, errText, did := detailKV(step.Detail)
 		row := views.StepRow{Seq: step.Sequence, Time: runTime(step.FinishedAt), NodeID: step.NodeID, NodeTitle: titles[step.NodeID],
@@ -322,11 +323,11 @@ func (s *Server) runShow(c *fiber.Ctx) error {
 
 // runCancel: POST /runs/:id/cancel (editors and admins; audited).
 func (s *Server) runCancel(c *fiber.Ctx) error {
-	r, err := s.engine.CancelRun(c.UserContext(), currentWorkspace(c), c.Params("id"), "cancelled by "+actorName(c))
+	r, err := s.engine.CancelRun(c.UserContext(), httpkit.Workspace(c), c.Params("id"), "cancelled by "+httpkit.ActorName(c))
 	if err != nil {
-		return runError(err)
+		return httpkit.RunError(err)
 	}
-	if err := s.audit(c, "run.cancel", "run", r.ID, map[string]any{"journey_id": r.JourneyID}); err != nil {
+	if err := httpkit.Audit(c, s.store, "run.cancel", "run", r.ID, map[string]any{"journey_id": r.JourneyID}); err != nil {
 		return err
 	}
 	return c.Redirect("/runs/"+url.PathEscape(r.ID)+"?done=cancelled", fiber.StatusSeeOther)
@@ -334,11 +335,11 @@ func (s *Server) runCancel(c *fiber.Ctx) error {
 
 // runRetry: POST /runs/:id/retry (failed runs; editors and admins; audited).
 func (s *Server) runRetry(c *fiber.Ctx) error {
-	r, err := s.engine.RetryRun(c.UserContext(), currentWorkspace(c), c.Params("id"))
+	r, err := s.engine.RetryRun(c.UserContext(), httpkit.Workspace(c), c.Params("id"))
 	if err != nil {
-		return runError(err)
+		return httpkit.RunError(err)
 	}
-	if err := s.audit(c, "run.retry", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "node_id": r.CurrentNode}); err != nil {
+	if err := httpkit.Audit(c, s.store, "run.retry", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "node_id": r.CurrentNode}); err != nil {
 		return err
 	}
 	return c.Redirect("/runs/"+url.PathEscape(r.ID)+"?done=retried", fiber.StatusSeeOther)
@@ -348,23 +349,23 @@ func (s *Server) runRetry(c *fiber.Ctx) error {
 // run at another node of its version, the UI twin of POST
 // /api/v1/runs/{id}/move.
 func (s *Server) runMove(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
 	node := c.FormValue("node_id")
 	if node == "" {
-		return newError(fiber.StatusUnprocessableEntity, "invalid", "node_id: choose the step to move the run to")
+		return httpkit.NewError(fiber.StatusUnprocessableEntity, "invalid", "node_id: choose the step to move the run to")
 	}
 	before, err := s.store.GetWorkspaceRun(ctx, ws, c.Params("id"))
 	if err != nil {
-		return runError(err)
+		return httpkit.RunError(err)
 	}
-	r, err := s.engine.MoveRun(ctx, ws, before.ID, node, actorName(c))
+	r, err := s.engine.MoveRun(ctx, ws, before.ID, node, httpkit.ActorName(c))
 	if errors.Is(err, worker.ErrNoSuchNode) {
-		return newError(fiber.StatusUnprocessableEntity, "invalid", "node_id: %q is not a step this run's version can move to", node)
+		return httpkit.NewError(fiber.StatusUnprocessableEntity, "invalid", "node_id: %q is not a step this run's version can move to", node)
 	}
 	if err != nil {
-		return runError(err)
+		return httpkit.RunError(err)
 	}
-	if err := s.audit(c, "run.move", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "from": before.CurrentNode, "to": r.CurrentNode}); err != nil {
+	if err := httpkit.Audit(c, s.store, "run.move", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "from": before.CurrentNode, "to": r.CurrentNode}); err != nil {
 		return err
 	}
 	return c.Redirect("/runs/"+url.PathEscape(r.ID)+"?done=moved", fiber.StatusSeeOther)
@@ -372,14 +373,14 @@ func (s *Server) runMove(c *fiber.Ctx) error {
 
 // profileShow: GET /profiles/:external_id (profile readers).
 func (s *Server) profileShow(c *fiber.Ctx) error {
-	ctx, ws := c.UserContext(), currentWorkspace(c)
-	ext, err := externalIDParam(c)
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
+	ext, err := httpkit.ExternalIDParam(c)
 	if err != nil {
 		return err
 	}
 	p, err := s.store.GetProfileByExternalID(ctx, ws, ext)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && p.ErasedAt != nil) {
-		return errNotFound("profile")
+		return httpkit.NotFound("profile")
 	}
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // Store is the storage the HTTP layer needs. Feature areas declare their own
@@ -122,10 +123,11 @@ type Server struct {
 	assets     assets
 	assetURLs  map[string]string
 	metrics    *prometheus.Registry
-	httpm      *httpMetrics
+	httpm      *httpkit.HTTPMetrics
 	unmapped   []string // routes registered without a permission entry
 	passwords  *auth.Hasher
 	previews   chan struct{} // template previews rendering at once (see editor_panel.go)
+	exports    httpkit.Exports
 }
 
 // New builds the server and its routes.
@@ -158,7 +160,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Metrics == nil {
 		deps.Metrics = prometheus.NewRegistry()
 	}
-	s := &Server{metrics: deps.Metrics, httpm: newHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, queues: deps.Queues, logger: deps.Logger, assets: as, assetURLs: urls}
+	s := &Server{metrics: deps.Metrics, httpm: httpkit.NewHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, queues: deps.Queues, logger: deps.Logger, assets: as, assetURLs: urls}
 	s.simulator = deps.Simulator
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -170,6 +172,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.passwords = auth.NewHasher(auth.DefaultHashConcurrency, auth.DefaultHashWait)
 	}
 	s.testSends = deps.TestSends
+	s.exports = httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -201,13 +204,13 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
 
 func (s *Server) routes() {
-	s.app.Use(s.httpm.middleware, s.requestID, s.requestContext, s.accessLog, recover.New(), s.securityHeaders)
+	s.app.Use(s.httpm.Middleware, s.requestID, s.requestContext, s.accessLog, recover.New(), s.securityHeaders)
 	// Every route goes through a guardedRouter: it puts the route's entry
 	// of the permission table (permissions.go) in front of its handlers.
 	app := s.guarded(s.app, "")
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", metricsHandler(s.metrics))
+	app.Get("/metrics", httpkit.MetricsHandler(s.metrics))
 	app.Get("/static/*", s.assets.handler)
 	s.hookRoutes(app)
 	app.Get("/api/v1/openapi.json", s.openapiJSON)
@@ -248,7 +251,7 @@ func (s *Server) routes() {
 	s.simulationAPIRoutes(api)
 	s.migrationAPIRoutes(api)
 	s.intelligenceAPIRoutes(api)
-	api.Use(func(c *fiber.Ctx) error { return errNotFound("endpoint " + c.Method() + " " + c.Path()) })
+	api.Use(func(c *fiber.Ctx) error { return httpkit.NotFound("endpoint " + c.Method() + " " + c.Path()) })
 
 	ui := app.Group("", s.loadSession, s.csrf)
 	ui.Get("/login", s.loginForm)

@@ -11,16 +11,7 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
-)
-
-type localKey int
-
-const (
-	localRequestID localKey = iota
-	localSession
-	localUser
-	localAnonCSRF
-	localAPIKey
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 func (s *Server) sessionCookieName() string {
@@ -78,39 +69,28 @@ func (s *Server) loadSession(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	c.Locals(localSession, sess)
-	c.Locals(localUser, user)
+	httpkit.SetSession(c, sess, user)
 	return c.Next()
-}
-
-func currentUser(c *fiber.Ctx) (store.User, bool) {
-	u, ok := c.Locals(localUser).(store.User)
-	return u, ok
-}
-
-func currentSession(c *fiber.Ctx) (store.Session, bool) {
-	sess, ok := c.Locals(localSession).(store.Session)
-	return sess, ok
 }
 
 // requireUser sends anonymous visitors to the login page (GET) or answers 401.
 func (s *Server) requireUser(c *fiber.Ctx) error {
-	if _, ok := currentUser(c); ok {
+	if _, ok := httpkit.User(c); ok {
 		return c.Next()
 	}
 	if c.Method() == fiber.MethodGet {
 		return c.Redirect("/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 	}
-	return newError(fiber.StatusUnauthorized, "unauthenticated", "sign in first")
+	return httpkit.NewError(fiber.StatusUnauthorized, "unauthenticated", "sign in first")
 }
 
 // csrfToken returns the token forms must carry: the session's, or for a
 // signed-out visitor a random one in its own cookie (double submit).
 func (s *Server) csrfToken(c *fiber.Ctx) string {
-	if sess, ok := currentSession(c); ok {
+	if sess, ok := httpkit.Session(c); ok {
 		return sess.CSRFToken
 	}
-	if tok, ok := c.Locals(localAnonCSRF).(string); ok {
+	if tok, ok := httpkit.AnonCSRF(c); ok {
 		return tok
 	}
 	tok := c.Cookies(s.csrfCookieName())
@@ -118,7 +98,7 @@ func (s *Server) csrfToken(c *fiber.Ctx) string {
 		tok = auth.Token(32)
 		s.setCookie(c, s.csrfCookieName(), tok, time.Time{})
 	}
-	c.Locals(localAnonCSRF, tok)
+	httpkit.SetAnonCSRF(c, tok)
 	return tok
 }
 
@@ -133,11 +113,11 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.sameOrigin(c, origin) && !(origin == "null" && isTokenPage(c.Path())) {
-		s.logger.WarnContext(c.UserContext(), "csrf: foreign origin", slog.String("origin", origin), slog.String("path", logPath(c.Path())))
-		return newError(fiber.StatusForbidden, "csrf", "request from another site refused")
+		s.logger.WarnContext(c.UserContext(), "csrf: foreign origin", slog.String("origin", origin), slog.String("path", httpkit.LogPath(c.Path())))
+		return httpkit.NewError(fiber.StatusForbidden, "csrf", "request from another site refused")
 	}
 	var want string
-	if sess, ok := currentSession(c); ok {
+	if sess, ok := httpkit.Session(c); ok {
 		want = sess.CSRFToken
 	} else {
 		want = c.Cookies(s.csrfCookieName())
@@ -147,7 +127,7 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		got = c.Get("X-CSRF-Token")
 	}
 	if want == "" || got == "" || !auth.Equal(want, got) {
-		return newError(fiber.StatusForbidden, "csrf", "the form has expired or did not come from Waymark; reload the page and try again")
+		return httpkit.NewError(fiber.StatusForbidden, "csrf", "the form has expired or did not come from Waymark; reload the page and try again")
 	}
 	return c.Next()
 }
@@ -159,24 +139,6 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 // browser's cookie, is the proof there (the token check still runs).
 func isTokenPage(p string) bool {
 	return strings.HasPrefix(p, "/invite/") || strings.HasPrefix(p, "/reset/")
-}
-
-// tokenPathPrefixes are the paths whose last segment is a secret: a
-// one-time link or an unsubscribe token. logPath hides it.
-var tokenPathPrefixes = []string{"/invite/", "/reset/", "/u/"}
-
-// logPath is p as logs may show it: one-time and unsubscribe tokens are
-// replaced by "…".
-func logPath(p string) string {
-	for _, pre := range tokenPathPrefixes {
-		if rest, ok := strings.CutPrefix(p, pre); ok && rest != "" {
-			if i := strings.IndexByte(rest, '/'); i >= 0 {
-				return pre + "…" + rest[i:]
-			}
-			return pre + "…"
-		}
-	}
-	return p
 }
 
 func (s *Server) sameOrigin(c *fiber.Ctx, origin string) bool {

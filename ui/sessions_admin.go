@@ -6,16 +6,17 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
 // sessionsPage: GET /sessions — every signed-in browser of the workspace.
 func (s *Server) sessionsPage(c *fiber.Ctx) error {
-	list, err := s.store.ListWorkspaceSessions(c.UserContext(), currentWorkspace(c))
+	list, err := s.store.ListWorkspaceSessions(c.UserContext(), httpkit.Workspace(c))
 	if err != nil {
 		return err
 	}
-	cur, _ := currentSession(c)
+	cur, _ := httpkit.Session(c)
 	rows := make([]views.SessionRow, len(list))
 	for i, v := range list {
 		rows[i] = views.SessionRow{ID: v.ID, UserEmail: v.UserEmail, IP: v.IP, UserAgent: v.UserAgent,
@@ -26,14 +27,14 @@ func (s *Server) sessionsPage(c *fiber.Ctx) error {
 
 // sessionRevoke: POST /sessions/{id}/revoke — signs a browser out at once.
 func (s *Server) sessionRevoke(c *fiber.Ctx) error {
-	sess, err := s.store.DeleteWorkspaceSession(c.UserContext(), currentWorkspace(c), c.Params("id"))
+	sess, err := s.store.DeleteWorkspaceSession(c.UserContext(), httpkit.Workspace(c), c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("session")
+		return httpkit.NotFound("session")
 	}
 	if err != nil {
 		return err
 	}
-	if err := s.audit(c, "session.revoke", "user", sess.UserID, map[string]any{"ip": sess.IP, "signed_in_at": sess.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}); err != nil {
+	if err := httpkit.Audit(c, s.store, "session.revoke", "user", sess.UserID, map[string]any{"ip": sess.IP, "signed_in_at": sess.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}); err != nil {
 		return err
 	}
 	return c.Redirect("/sessions", fiber.StatusSeeOther)

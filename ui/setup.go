@@ -9,6 +9,7 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -28,7 +29,7 @@ func (s *Server) setupForm(c *fiber.Ctx) error {
 		return err
 	}
 	if !ok {
-		return errNotFound("setup page (an account already exists, or the link is wrong)")
+		return httpkit.NotFound("setup page (an account already exists, or the link is wrong)")
 	}
 	return render(c, views.SetupPage(s.page(c, "Set up Waymark"), views.SetupForm{Token: c.Params("token")}))
 }
@@ -39,7 +40,7 @@ func (s *Server) setup(c *fiber.Ctx) error {
 		return err
 	}
 	if !ok {
-		return errNotFound("setup page (an account already exists, or the link is wrong)")
+		return httpkit.NotFound("setup page (an account already exists, or the link is wrong)")
 	}
 	f := views.SetupForm{
 		Token:  c.Params("token"),

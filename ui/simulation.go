@@ -5,17 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/sim"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // SimulationService runs journey simulations (internal/sim.Simulator).
@@ -35,14 +34,14 @@ type simulateBody struct {
 
 // apiJourneySimulate is POST /api/v1/journeys/{id}/simulate.
 func (s *Server) apiJourneySimulate(c *fiber.Ctx) error {
-	k := currentAPIKey(c)
+	k := httpkit.APIKey(c)
 	return s.simulate(c, k.WorkspaceID, k.HasScope(auth.ScopeProfilesRead), k.HasScope(auth.ScopeAdmin))
 }
 
 // journeySimulateUI is the editor's POST /journeys/{id}/simulate (JSON, X-CSRF-Token).
 func (s *Server) journeySimulateUI(c *fiber.Ctx) error {
-	u, _ := currentUser(c)
-	return s.simulate(c, currentWorkspace(c), RoleAllows(u.Role, PermProfilesRead), RoleAllows(u.Role, PermAdmin))
+	u, _ := httpkit.User(c)
+	return s.simulate(c, httpkit.Workspace(c), httpkit.RoleAllows(u.Role, httpkit.PermProfilesRead), httpkit.RoleAllows(u.Role, httpkit.PermAdmin))
 }
 
 // simulate runs a simulation. Nothing real changes, so reading the journey
@@ -52,9 +51,9 @@ func (s *Server) simulate(c *fiber.Ctx, workspaceID string, mayReadProfiles, may
 	id := strings.Clone(c.Params("id"))
 	// Another workspace's journey is not found, whatever the body says.
 	if _, err := s.store.GetJourney(c.UserContext(), workspaceID, id); err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
-	if err := refuseDeep(c.Body()); err != nil {
+	if err := httpkit.RefuseDeep(c.Body()); err != nil {
 		return err
 	}
 	var body simulateBody
@@ -62,69 +61,40 @@ func (s *Server) simulate(c *fiber.Ctx, workspaceID string, mayReadProfiles, may
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
 		if errors.Is(err, io.EOF) {
-			return errBadRequest("the body must be a JSON simulation request")
+			return httpkit.BadRequest("the body must be a JSON simulation request")
 		}
-		return errBadRequest("the body is not a valid simulation request: %s", strings.TrimPrefix(err.Error(), "json: "))
+		return httpkit.BadRequest("the body is not a valid simulation request: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if len(body.ProfileIDs) > 0 && !mayReadProfiles {
-		return newError(fiber.StatusForbidden, "insufficient_scope", "simulating existing profiles reads their data: it needs the %q permission", auth.ScopeProfilesRead)
+		return httpkit.NewError(fiber.StatusForbidden, "insufficient_scope", "simulating existing profiles reads their data: it needs the %q permission", auth.ScopeProfilesRead)
 	}
 	if body.Version < 0 {
-		return &Error{Status: fiber.StatusBadRequest, Code: "bad_request", Message: "version must be positive",
-			Details: []Detail{{Field: "version", Message: "must be positive"}}}
+		return &httpkit.Error{Status: fiber.StatusBadRequest, Code: "bad_request", Message: "version must be positive",
+			Details: []httpkit.Detail{{Field: "version", Message: "must be positive"}}}
 	}
 	ctx := c.UserContext()
 	doc, err := s.journeys.Export(ctx, workspaceID, id, body.Version)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) && body.Version > 0 {
 			if _, gerr := s.journeys.Export(ctx, workspaceID, id, 0); gerr == nil {
-				return errNotFound("version " + strconv.Itoa(body.Version) + " of the journey")
+				return httpkit.NotFound("version " + strconv.Itoa(body.Version) + " of the journey")
 			}
 		}
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	if len(bytes.TrimSpace(body.Document)) > 0 && string(bytes.TrimSpace(body.Document)) != "null" {
 		if body.Version > 0 {
-			return errBadRequest("give either version or document, not both")
+			return httpkit.BadRequest("give either version or document, not both")
 		}
 		doc = body.Document
 	}
 	if s.simulator == nil {
-		return newError(fiber.StatusServiceUnavailable, "unavailable", "the simulator is not configured")
+		return httpkit.NewError(fiber.StatusServiceUnavailable, "unavailable", "the simulator is not configured")
 	}
 	body.AllSuppressions = mayReadSuppressions // else only existing profiles' addresses are checked
 	res, err := s.simulator.Simulate(ctx, workspaceID, doc, body.Request)
 	if err != nil {
-		return simulationError(err)
+		return httpkit.SimulationError(err)
 	}
 	return c.JSON(res)
-}
-
-// simulationError maps the simulator's errors: bad requests and documents
-// that cannot run are the caller's (4xx, every problem in details).
-func simulationError(err error) error {
-	var ie *sim.InputError
-	if errors.As(err, &ie) {
-		ds := make([]Detail, len(ie.Problems))
-		for i, p := range ie.Problems {
-			ds[i] = Detail{Field: p.Field, Message: p.Message}
-		}
-		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_simulation", Message: err.Error(), Details: ds}
-	}
-	var inv *sim.InvalidError
-	if errors.As(err, &inv) {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_journey",
-			Message: "the journey cannot be simulated until these problems are fixed: " + inv.Error(), Details: details(inv.Problems)}
-	}
-	var pe *flows.ParseError
-	if errors.As(err, &pe) {
-		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_document", Message: err.Error(), Details: details(pe.Problems)}
-	}
-	if errors.Is(err, sim.ErrBusy) {
-		return newError(fiber.StatusTooManyRequests, "busy", "%s", err.Error())
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return newError(fiber.StatusUnprocessableEntity, "simulation_too_large", "%s", fmt.Sprintf("the simulation did not finish in time: %v; simulate fewer profiles or a shorter horizon", err))
-	}
-	return err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // e164 is a phone number in E.164 form, as profiles store them.
@@ -22,8 +23,8 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 func checkSuppressionAddress(channel, address string) error {
 	a := strings.TrimSpace(address)
 	bad := func(msg string) error {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_suppression", Message: "address: " + msg,
-			Details: []Detail{{Field: "address", Message: msg}}}
+		return &httpkit.Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_suppression", Message: "address: " + msg,
+			Details: []httpkit.Detail{{Field: "address", Message: msg}}}
 	}
 	if a == "" || len(a) > 320 {
 		return bad("required, at most 320 characters")

@@ -15,6 +15,7 @@ import (
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 	"github.com/waymarkhq/waymark/worker"
 )
@@ -78,11 +79,6 @@ func toTestSendJSON(t store.TestSend) testSendJSON {
 		Error: t.Error, SentBy: t.SentBy, CreatedAt: t.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
 }
 
-func nodeError(status int, code, nodeID, field, format string, args ...any) *Error {
-	msg := fmt.Sprintf(format, args...)
-	return &Error{Status: status, Code: code, Message: msg, Details: []Detail{{NodeID: nodeID, Field: field, Message: msg}}}
-}
-
 // testSend validates the request, reserves a place in the quota, sends and
 // records the test. A send the connector refused is recorded (status
 // failed). by is the name shown; actorID ("user:<id>", "api_key:<id>") is
@@ -91,26 +87,26 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by, acto
 	ctx := c.UserContext()
 	ts, ok := s.store.(testSendStore)
 	if s.testSends == nil || !ok {
-		return store.TestSend{}, newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
+		return store.TestSend{}, httpkit.NewError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
 	}
 	req.Node, req.To, req.ProfileExternalID = strings.TrimSpace(req.Node), strings.TrimSpace(req.To), strings.TrimSpace(req.ProfileExternalID)
 	if req.ProfileExternalID != "" && !mayReadProfiles {
 		// Rendering a real profile into a message shows its data.
-		return store.TestSend{}, newError(fiber.StatusForbidden, "insufficient_scope", "a test send rendered from an existing profile reads its data: it needs the %q permission", auth.ScopeProfilesRead)
+		return store.TestSend{}, httpkit.NewError(fiber.StatusForbidden, "insufficient_scope", "a test send rendered from an existing profile reads its data: it needs the %q permission", auth.ScopeProfilesRead)
 	}
 	if req.Node == "" {
-		return store.TestSend{}, nodeError(fiber.StatusBadRequest, "bad_request", "", "node", "node: required (the id of the action node to send)")
+		return store.TestSend{}, httpkit.NodeError(fiber.StatusBadRequest, "bad_request", "", "node", "node: required (the id of the action node to send)")
 	}
 	if req.Version < 0 {
-		return store.TestSend{}, errBadRequest("version: 0 (the draft) or a published version")
+		return store.TestSend{}, httpkit.BadRequest("version: 0 (the draft) or a published version")
 	}
 	j, err := s.store.GetJourney(ctx, ws, c.Params("id"))
 	if err != nil {
-		return store.TestSend{}, journeyError(err)
+		return store.TestSend{}, httpkit.JourneyError(err)
 	}
 	doc, err := s.journeys.Document(ctx, ws, j.ID, req.Version)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.TestSend{}, newError(fiber.StatusNotFound, "not_found", "version %d of journey %s not found", req.Version, j.ID)
+		return store.TestSend{}, httpkit.NewError(fiber.StatusNotFound, "not_found", "version %d of journey %s not found", req.Version, j.ID)
 	}
 	if err != nil {
 		return store.TestSend{}, err
@@ -122,14 +118,14 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by, acto
 		}
 	}
 	if node == nil {
-		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "unknown_node", req.Node, "node", "node %q is not in %s", req.Node, versionName(req.Version))
+		return store.TestSend{}, httpkit.NodeError(fiber.StatusUnprocessableEntity, "unknown_node", req.Node, "node", "node %q is not in %s", req.Node, versionName(req.Version))
 	}
-	to, err := worker.TestRecipient(s.journeys.Registry(), node.Kind, req.To)
+	to, err := worker.TestRecipient(node.Kind, req.To)
 	if errors.Is(err, worker.ErrTestNotAction) {
-		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "not_an_action", node.ID, "node", "%s", err.Error())
+		return store.TestSend{}, httpkit.NodeError(fiber.StatusUnprocessableEntity, "not_an_action", node.ID, "node", "%s", err.Error())
 	}
 	if err != nil {
-		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "bad_recipient", node.ID, "to", "to: %s", strings.TrimPrefix(err.Error(), worker.ErrTestBadRecipient.Error()+": "))
+		return store.TestSend{}, httpkit.NodeError(fiber.StatusUnprocessableEntity, "bad_recipient", node.ID, "to", "to: %s", strings.TrimPrefix(err.Error(), worker.ErrTestBadRecipient.Error()+": "))
 	}
 	compiled, err := s.compileForTest(doc, node)
 	if err != nil {
@@ -139,11 +135,11 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by, acto
 	if req.ProfileExternalID != "" {
 		ms, ok := s.store.(migrationStore)
 		if !ok {
-			return store.TestSend{}, newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
+			return store.TestSend{}, httpkit.NewError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
 		}
 		p, err = ms.GetProfileByExternalID(ctx, ws, req.ProfileExternalID)
 		if errors.Is(err, store.ErrNotFound) {
-			return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "unknown_profile", "", "profile_external_id", "profile_external_id: no profile %q", req.ProfileExternalID)
+			return store.TestSend{}, httpkit.NodeError(fiber.StatusUnprocessableEntity, "unknown_profile", "", "profile_external_id", "profile_external_id: no profile %q", req.ProfileExternalID)
 		}
 		if err != nil {
 			return store.TestSend{}, err
@@ -171,9 +167,9 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by, acto
 	}
 	switch {
 	case errors.Is(err, worker.ErrTestNoConnector):
-		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "connector_missing", node.ID, "config.connector", "%s", strings.TrimPrefix(err.Error(), worker.ErrTestNoConnector.Error()+": "))
+		return store.TestSend{}, httpkit.NodeError(fiber.StatusUnprocessableEntity, "connector_missing", node.ID, "config.connector", "%s", strings.TrimPrefix(err.Error(), worker.ErrTestNoConnector.Error()+": "))
 	case errors.Is(err, worker.ErrTestRenderingFailed):
-		return store.TestSend{}, nodeError(fiber.StatusUnprocessableEntity, "render_failed", node.ID, "config", "%s", err.Error())
+		return store.TestSend{}, httpkit.NodeError(fiber.StatusUnprocessableEntity, "render_failed", node.ID, "config", "%s", err.Error())
 	case err != nil:
 		return store.TestSend{}, err
 	}
@@ -190,7 +186,7 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by, acto
 	if err != nil {
 		return store.TestSend{}, err
 	}
-	if err := s.audit(c, "journey.test_send", "journey", j.ID, map[string]any{"test_send_id": rec.ID, "node_id": node.ID,
+	if err := httpkit.Audit(c, s.store, "journey.test_send", "journey", j.ID, map[string]any{"test_send_id": rec.ID, "node_id": node.ID,
 		"version": req.Version, "to": rec.Recipient, "status": rec.Status}); err != nil {
 		return rec, err
 	}
@@ -199,10 +195,10 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by, acto
 
 // testSendQuotaError is the 429 for a test send over the quota; it sets
 // Retry-After (whole seconds, rounded up).
-func (s *Server) testSendQuotaError(c *fiber.Ctx, qe *store.TestSendQuotaError) *Error {
+func (s *Server) testSendQuotaError(c *fiber.Ctx, qe *store.TestSendQuotaError) *httpkit.Error {
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(qe.RetryAfter.Seconds()))))
 	who := "you"
-	if currentAPIKey(c).ID != "" {
+	if httpkit.APIKey(c).ID != "" {
 		who = "this API key"
 	}
 	if qe.Scope == "workspace" {
@@ -210,7 +206,7 @@ func (s *Server) testSendQuotaError(c *fiber.Ctx, qe *store.TestSendQuotaError) 
 	}
 	msg := fmt.Sprintf("test-send limit reached: at most %d test sends in %s for %s; try again in %s",
 		qe.Limit, humanDuration(qe.Window), who, humanDuration(qe.RetryAfter))
-	return &Error{Status: fiber.StatusTooManyRequests, Code: "test_send_quota", Message: msg}
+	return &httpkit.Error{Status: fiber.StatusTooManyRequests, Code: "test_send_quota", Message: msg}
 }
 
 // humanDuration says d in the largest whole unit, rounding up: "10
@@ -281,41 +277,41 @@ func (s *Server) compileForTest(doc *flows.Journey, node *flows.Node) (*flows.Co
 	if len(mine) == 0 {
 		mine = problems
 	}
-	return nil, &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_node", Message: fmt.Sprintf("node %q cannot be sent: %s", node.ID, mine[0].Message), Details: details(mine)}
+	return nil, &httpkit.Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_node", Message: fmt.Sprintf("node %q cannot be sent: %s", node.ID, mine[0].Message), Details: httpkit.Details(mine)}
 }
 
 func (s *Server) apiJourneyTestSend(c *fiber.Ctx) error {
 	// Another workspace's journey is not found, whatever the body says.
-	if _, err := s.store.GetJourney(c.UserContext(), currentAPIKey(c).WorkspaceID, c.Params("id")); err != nil {
-		return journeyError(err)
+	if _, err := s.store.GetJourney(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id")); err != nil {
+		return httpkit.JourneyError(err)
 	}
 	var req testSendRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := httpkit.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	k := currentAPIKey(c)
-	rec, err := s.testSend(c, k.WorkspaceID, req, actor(c), "api_key:"+k.ID, k.HasScope(auth.ScopeProfilesRead))
+	k := httpkit.APIKey(c)
+	rec, err := s.testSend(c, k.WorkspaceID, req, httpkit.KeyActor(c), "api_key:"+k.ID, k.HasScope(auth.ScopeProfilesRead))
 	if err != nil {
 		return err
 	}
 	if rec.Status == store.DeliveryFailed {
-		return &Error{Status: fiber.StatusBadGateway, Code: "test_send_failed", Message: "the connector did not send the test: " + rec.Error,
-			Details: []Detail{{NodeID: rec.NodeID, Field: "config.connector", Message: rec.Error}}}
+		return &httpkit.Error{Status: fiber.StatusBadGateway, Code: "test_send_failed", Message: "the connector did not send the test: " + rec.Error,
+			Details: []httpkit.Detail{{NodeID: rec.NodeID, Field: "config.connector", Message: rec.Error}}}
 	}
 	return c.JSON(fiber.Map{"test_send": toTestSendJSON(rec)})
 }
 
 func (s *Server) apiJourneyTestSends(c *fiber.Ctx) error {
-	ws := currentAPIKey(c).WorkspaceID
+	ws := httpkit.APIKey(c).WorkspaceID
 	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
-		return journeyError(err)
+		return httpkit.JourneyError(err)
 	}
 	ms, ok := s.store.(migrationStore)
 	if !ok {
-		return newError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
+		return httpkit.NewError(fiber.StatusServiceUnavailable, "unavailable", "test sends are not available in this process")
 	}
-	limit, err := limitParam(c, 50)
+	limit, err := httpkit.LimitParam(c, 50)
 	if err != nil {
 		return err
 	}
@@ -323,7 +319,7 @@ func (s *Server) apiJourneyTestSends(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	mayReadProfiles := currentAPIKey(c).HasScope(auth.ScopeProfilesRead)
+	mayReadProfiles := httpkit.APIKey(c).HasScope(auth.ScopeProfilesRead)
 	out := make([]testSendJSON, len(list))
 	for i, t := range list {
 		out[i] = toTestSendJSON(t)
@@ -340,10 +336,10 @@ func (s *Server) journeyTestSendUI(c *fiber.Ctx) error {
 	version, _ := strconv.Atoi(c.FormValue("ts_version"))
 	req := testSendRequest{Node: strings.Clone(c.FormValue("ts_node")), Version: version, To: strings.Clone(c.FormValue("ts_to")),
 		ProfileExternalID: strings.Clone(c.FormValue("ts_profile"))}
-	u, _ := currentUser(c)
-	rec, err := s.testSend(c, currentWorkspace(c), req, actorName(c), "user:"+u.ID, RoleAllows(u.Role, PermProfilesRead))
+	u, _ := httpkit.User(c)
+	rec, err := s.testSend(c, httpkit.Workspace(c), req, httpkit.ActorName(c), "user:"+u.ID, httpkit.RoleAllows(u.Role, httpkit.PermProfilesRead))
 	if err != nil {
-		var e *Error
+		var e *httpkit.Error
 		if errors.As(err, &e) && e.Status < 500 {
 			return s.renderStatus(c, fiber.StatusOK, views.TestSendResult(views.TestSendOutcome{Error: e.Message}))
 		}

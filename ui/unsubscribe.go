@@ -8,6 +8,7 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/connectors/secrets"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -43,11 +44,11 @@ func channelWord(ch string) string {
 
 func (s *Server) unsubscribeTarget(c *fiber.Ctx) (connectors.UnsubscribeTarget, error) {
 	if s.connectors == nil {
-		return connectors.UnsubscribeTarget{}, errNotFound("unsubscribe link")
+		return connectors.UnsubscribeTarget{}, httpkit.NotFound("unsubscribe link")
 	}
 	t, err := s.connectors.ParseUnsubscribe(c.Params("token"))
 	if errors.Is(err, secrets.ErrBadToken) {
-		return t, newError(fiber.StatusNotFound, "not_found", "This unsubscribe link is not valid. If you copied it, check that it is complete.")
+		return t, httpkit.NewError(fiber.StatusNotFound, "not_found", "This unsubscribe link is not valid. If you copied it, check that it is complete.")
 	}
 	return t, err
 }
@@ -55,7 +56,7 @@ func (s *Server) unsubscribeTarget(c *fiber.Ctx) (connectors.UnsubscribeTarget, 
 func (s *Server) unsubscribeForm(c *fiber.Ctx) error {
 	t, err := s.unsubscribeTarget(c)
 	if err != nil {
-		return s.renderStatus(c, toError(err).Status, errorPage(s.plainPage("Unsubscribe"), toError(err)))
+		return s.renderStatus(c, httpkit.ToError(err).Status, errorPage(s.plainPage("Unsubscribe"), httpkit.ToError(err)))
 	}
 	c.Set("Cache-Control", "no-store")
 	c.Set("Referrer-Policy", "no-referrer")
@@ -65,7 +66,7 @@ func (s *Server) unsubscribeForm(c *fiber.Ctx) error {
 
 func (s *Server) unsubscribe(c *fiber.Ctx) error {
 	if _, err := s.unsubscribeTarget(c); err != nil {
-		return s.renderStatus(c, toError(err).Status, errorPage(s.plainPage("Unsubscribe"), toError(err)))
+		return s.renderStatus(c, httpkit.ToError(err).Status, errorPage(s.plainPage("Unsubscribe"), httpkit.ToError(err)))
 	}
 	t, err := s.connectors.Unsubscribe(c.UserContext(), c.Params("token"))
 	if err != nil {

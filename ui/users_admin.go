@@ -11,6 +11,7 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
@@ -88,7 +89,7 @@ func fmtTime(t *time.Time) string {
 }
 
 func (s *Server) renderUsers(c *fiber.Ctx, status int, st views.UsersPage) error {
-	me, _ := currentUser(c)
+	me, _ := httpkit.User(c)
 	users, err := s.store.ListUsers(c.UserContext(), me.WorkspaceID)
 	if err != nil {
 		return err
@@ -121,7 +122,7 @@ func (s *Server) linkURL(c *fiber.Ctx, path string) string {
 }
 
 func (s *Server) issueLink(c *fiber.Ctx, u store.User, purpose string, ttl time.Duration) (string, error) {
-	me, _ := currentUser(c)
+	me, _ := httpkit.User(c)
 	tok := auth.Token(32)
 	_, err := s.store.CreateUserToken(c.UserContext(), store.UserToken{
 		ID: auth.HashToken(tok), UserID: u.ID, Purpose: purpose, CreatedBy: me.ID, ExpiresAt: s.cfg.Now().Add(ttl),
@@ -135,7 +136,7 @@ func (s *Server) issueLink(c *fiber.Ctx, u store.User, purpose string, ttl time.
 // userInvite: POST /users/invite {email, role} — creates the user without a
 // password and shows a one-time link to choose one.
 func (s *Server) userInvite(c *fiber.Ctx) error {
-	me, _ := currentUser(c)
+	me, _ := httpkit.User(c)
 	st := views.UsersPage{InviteEmail: strings.TrimSpace(c.FormValue("email")), InviteRole: c.FormValue("role"), Errors: views.FieldErrors{}}
 	if a, err := mail.ParseAddress(st.InviteEmail); err != nil || a.Address != st.InviteEmail || len(st.InviteEmail) > 254 {
 		st.Errors["email"] = "Enter a valid email address."
@@ -159,7 +160,7 @@ func (s *Server) userInvite(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.audit(c, "user.invite", "user", u.ID, map[string]any{"after": userSummary(u), "link_expires_in": inviteTTL.String()}); err != nil {
+	if err := httpkit.Audit(c, s.store, "user.invite", "user", u.ID, map[string]any{"after": userSummary(u), "link_expires_in": inviteTTL.String()}); err != nil {
 		return err
 	}
 	return s.renderUsers(c, fiber.StatusOK, views.UsersPage{LinkFor: u.Email, LinkKind: "Invitation", Link: link})
@@ -168,16 +169,16 @@ func (s *Server) userInvite(c *fiber.Ctx) error {
 // adminTarget loads the user an admin action is about, refusing actions on
 // oneself (an admin cannot demote, disable or reset themselves here).
 func (s *Server) adminTarget(c *fiber.Ctx) (store.User, error) {
-	me, _ := currentUser(c)
+	me, _ := httpkit.User(c)
 	u, err := s.store.GetWorkspaceUser(c.UserContext(), me.WorkspaceID, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, errNotFound("user")
+		return store.User{}, httpkit.NotFound("user")
 	}
 	if err != nil {
 		return store.User{}, err
 	}
 	if u.ID == me.ID {
-		return store.User{}, newError(fiber.StatusForbidden, "self_change", "you cannot change your own role, status or password here; ask another admin")
+		return store.User{}, httpkit.NewError(fiber.StatusForbidden, "self_change", "you cannot change your own role, status or password here; ask another admin")
 	}
 	return u, nil
 }
@@ -193,7 +194,7 @@ func (s *Server) keepsAnAdmin(c *fiber.Ctx, u store.User) error {
 		return err
 	}
 	if n <= 1 {
-		return newError(fiber.StatusConflict, "last_admin", "%s is the last active admin; make someone else admin first", u.Email)
+		return httpkit.NewError(fiber.StatusConflict, "last_admin", "%s is the last active admin; make someone else admin first", u.Email)
 	}
 	return nil
 }
@@ -206,8 +207,8 @@ func (s *Server) userSetRole(c *fiber.Ctx) error {
 	}
 	role := store.Role(c.FormValue("role"))
 	if !role.Valid() {
-		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_field", Message: "role: choose viewer, editor or admin",
-			Details: []Detail{{Field: "role", Message: "choose viewer, editor or admin"}}}
+		return &httpkit.Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_field", Message: "role: choose viewer, editor or admin",
+			Details: []httpkit.Detail{{Field: "role", Message: "choose viewer, editor or admin"}}}
 	}
 	if role == u.Role {
 		return c.Redirect("/users", fiber.StatusSeeOther)
@@ -221,7 +222,7 @@ func (s *Server) userSetRole(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.audit(c, "user.role_change", "user", u.ID, map[string]any{"before": userSummary(before), "after": userSummary(after)}); err != nil {
+	if err := httpkit.Audit(c, s.store, "user.role_change", "user", u.ID, map[string]any{"before": userSummary(before), "after": userSummary(after)}); err != nil {
 		return err
 	}
 	return c.Redirect("/users", fiber.StatusSeeOther)
@@ -248,7 +249,7 @@ func (s *Server) userSetDisabled(disabled bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		if err := s.audit(c, action, "user", u.ID, map[string]any{"before": userSummary(before), "after": userSummary(after)}); err != nil {
+		if err := httpkit.Audit(c, s.store, action, "user", u.ID, map[string]any{"before": userSummary(before), "after": userSummary(after)}); err != nil {
 			return err
 		}
 		return c.Redirect("/users", fiber.StatusSeeOther)
@@ -263,13 +264,13 @@ func (s *Server) userReset(c *fiber.Ctx) error {
 		return err
 	}
 	if u.DisabledAt != nil {
-		return newError(fiber.StatusConflict, "user_disabled", "%s is disabled; enable the user first", u.Email)
+		return httpkit.NewError(fiber.StatusConflict, "user_disabled", "%s is disabled; enable the user first", u.Email)
 	}
 	link, err := s.issueLink(c, u, store.TokenReset, resetTTL)
 	if err != nil {
 		return err
 	}
-	if err := s.audit(c, "user.password_reset_link", "user", u.ID, map[string]any{"email": u.Email, "link_expires_in": resetTTL.String()}); err != nil {
+	if err := httpkit.Audit(c, s.store, "user.password_reset_link", "user", u.ID, map[string]any{"email": u.Email, "link_expires_in": resetTTL.String()}); err != nil {
 		return err
 	}
 	return s.renderUsers(c, fiber.StatusOK, views.UsersPage{LinkFor: u.Email, LinkKind: "Password reset", Link: link})
@@ -287,7 +288,7 @@ func (s *Server) tokenForm(purpose string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		_, u, err := s.store.PeekUserToken(c.UserContext(), auth.HashToken(c.Params("token")), purpose)
 		if errors.Is(err, store.ErrTokenInvalid) {
-			return errNotFound("link (it was already used, has expired, or is wrong)")
+			return httpkit.NotFound("link (it was already used, has expired, or is wrong)")
 		}
 		if err != nil {
 			return err
@@ -304,7 +305,7 @@ func (s *Server) tokenAccept(purpose string) fiber.Handler {
 		id := auth.HashToken(c.Params("token"))
 		_, u, err := s.store.PeekUserToken(c.UserContext(), id, purpose)
 		if errors.Is(err, store.ErrTokenInvalid) {
-			return errNotFound("link (it was already used, has expired, or is wrong)")
+			return httpkit.NotFound("link (it was already used, has expired, or is wrong)")
 		}
 		if err != nil {
 			return err
@@ -331,7 +332,7 @@ func (s *Server) tokenAccept(purpose string) fiber.Handler {
 		}
 		u, err = s.store.UseUserToken(c.UserContext(), id, purpose, hash)
 		if errors.Is(err, store.ErrTokenInvalid) {
-			return errNotFound("link (it was already used, has expired, or is wrong)")
+			return httpkit.NotFound("link (it was already used, has expired, or is wrong)")
 		}
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-package ui
+package httpkit
 
 import (
 	"testing"
@@ -42,7 +42,7 @@ func TestCSVSafe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tt.want, csvSafe(tt.in))
+			require.Equal(t, tt.want, CSVSafe(tt.in))
 		})
 	}
 }

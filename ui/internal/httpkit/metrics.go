@@ -1,4 +1,4 @@
-package ui
+package httpkit
 
 import (
 	"strconv"
@@ -10,13 +10,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// httpMetrics times every request by method, route pattern and status.
-type httpMetrics struct {
+// HTTPMetrics times every request by method, route pattern and status.
+type HTTPMetrics struct {
 	latency *prometheus.HistogramVec
 }
 
-func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
-	m := &httpMetrics{latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+// NewHTTPMetrics registers the latency histogram with reg.
+func NewHTTPMetrics(reg prometheus.Registerer) *HTTPMetrics {
+	m := &HTTPMetrics{latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "waymark_http_request_duration_seconds",
 		Help:    "HTTP request latency by method, route pattern and status.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
@@ -25,7 +26,8 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-func (m *httpMetrics) middleware(c *fiber.Ctx) error {
+// Middleware observes each request's latency.
+func (m *HTTPMetrics) Middleware(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
 	status := c.Response().StatusCode()
@@ -33,7 +35,7 @@ func (m *httpMetrics) middleware(c *fiber.Ctx) error {
 		if fe, ok := err.(*fiber.Error); ok {
 			status = fe.Code
 		} else {
-			status = toError(err).Status
+			status = ToError(err).Status
 		}
 	}
 	route := c.Route().Path
@@ -44,6 +46,7 @@ func (m *httpMetrics) middleware(c *fiber.Ctx) error {
 	return err
 }
 
-func metricsHandler(g prometheus.Gatherer) fiber.Handler {
+// MetricsHandler serves g in the Prometheus text format.
+func MetricsHandler(g prometheus.Gatherer) fiber.Handler {
 	return adaptor.HTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 }

@@ -1,0 +1,254 @@
+package httpkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/internal/sim"
+	"github.com/waymarkhq/waymark/store"
+)
+
+// Detail names one problem in the request, e.g. a journey node's field.
+type Detail struct {
+	NodeID  string `json:"node_id,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// Error is an error with the HTTP status and the code clients see. Handlers
+// return it; the composing server's error handler renders it as JSON for
+// the API and as a page for the UI, in one place.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Details []Detail
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// NewError is an Error with a formatted message.
+func NewError(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// BadRequest is a 400 bad_request.
+func BadRequest(format string, args ...any) *Error {
+	return NewError(fiber.StatusBadRequest, "bad_request", format, args...)
+}
+
+// NotFound is a 404 naming what was not found.
+func NotFound(what string) *Error {
+	return NewError(fiber.StatusNotFound, "not_found", "%s not found", what)
+}
+
+// Invalid is the 422 of a request whose fields are wrong, every problem in
+// details.
+func Invalid(ds []Detail) error {
+	return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid", Message: ds[0].Field + ": " + ds[0].Message, Details: ds}
+}
+
+// NodeError is an Error whose one detail names a journey node's field.
+func NodeError(status int, code, nodeID, field, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Status: status, Code: code, Message: msg, Details: []Detail{{NodeID: nodeID, Field: field, Message: msg}}}
+}
+
+// ErrorBody is the JSON shape of every error the API answers.
+type ErrorBody struct {
+	Error ErrorPayload `json:"error"`
+}
+
+// ErrorPayload is ErrorBody's content.
+type ErrorPayload struct {
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Details []Detail `json:"details,omitempty"`
+}
+
+// ToError maps any error to the Error clients see.
+func ToError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		switch fe.Code {
+		case fiber.StatusRequestEntityTooLarge:
+			return NewError(fe.Code, "body_too_large", "request body is larger than the limit")
+		case fiber.StatusNotFound:
+			return NewError(fe.Code, "not_found", "no such page or endpoint")
+		case fiber.StatusMethodNotAllowed:
+			return NewError(fe.Code, "method_not_allowed", "method not allowed here")
+		case fiber.StatusUnsupportedMediaType:
+			return NewError(fe.Code, "unsupported_media_type", "%s", fe.Message)
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			return NewError(fe.Code, "headers_too_large", "the request line and headers are larger than the server's limit")
+		}
+		if fe.Code >= 400 && fe.Code < 500 {
+			return NewError(fe.Code, strings.ReplaceAll(strings.ToLower(StatusText(fe.Code)), " ", "_"), "%s", fe.Message)
+		}
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// The request's context ran out (WAYMARK_REQUEST_TIMEOUT) and its
+		// work was cancelled: nothing half-done was committed by it.
+		return NewError(fiber.StatusServiceUnavailable, "request_timeout", "the request took longer than the server allows; try again or narrow it")
+	case errors.Is(err, store.ErrNotFound):
+		return NewError(fiber.StatusNotFound, "not_found", "not found")
+	case errors.Is(err, store.ErrConflict):
+		return NewError(fiber.StatusConflict, "conflict", "%s", err.Error())
+	}
+	return &Error{Status: fiber.StatusInternalServerError, Code: "internal", Message: "internal server error"}
+}
+
+// StatusText is the reason phrase of an HTTP status.
+func StatusText(code int) string {
+	if t := utils.StatusMessage(code); t != "" {
+		return t
+	}
+	return "error"
+}
+
+// Details turns a document's problems into error details.
+func Details(ps []flows.Problem) []Detail {
+	out := make([]Detail, len(ps))
+	for i, p := range ps {
+		out[i] = Detail{NodeID: p.NodeID, Field: p.Field, Message: p.Message}
+	}
+	return out
+}
+
+// JourneyError turns parse and validation failures into 400/422 with every
+// problem in details; other errors pass through.
+func JourneyError(err error) error {
+	var pe *flows.ParseError
+	if errors.As(err, &pe) {
+		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_document", Message: err.Error(), Details: Details(pe.Problems)}
+	}
+	var ie *journeys.InvalidError
+	if errors.As(err, &ie) {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_journey", Message: err.Error(), Details: Details(ie.Problems)}
+	}
+	if pe := PlanError(err); pe != nil {
+		return pe
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return NotFound("journey")
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return NewError(fiber.StatusConflict, "conflict", "%s", err.Error())
+	}
+	return err
+}
+
+// PlanError is the 422 of a migration plan that cannot apply (nil for
+// other errors).
+func PlanError(err error) error {
+	var pe *journeys.PlanError
+	if errors.As(err, &pe) {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_migration_plan", Message: err.Error(), Details: Details(pe.Problems)}
+	}
+	return nil
+}
+
+// RollbackError maps a rollback's errors: nothing to go back to is 409.
+func RollbackError(err error) error {
+	if errors.Is(err, journeys.ErrNothingToRollBack) {
+		return NewError(fiber.StatusConflict, "nothing_to_roll_back", "%s", err.Error())
+	}
+	return JourneyError(err)
+}
+
+// RunError maps a run's not found and conflict.
+func RunError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return NotFound("run")
+	case errors.Is(err, store.ErrConflict):
+		return NewError(fiber.StatusConflict, "conflict", "%s", err.Error())
+	}
+	return err
+}
+
+// ConnectorError maps the connector service's errors to HTTP: validation
+// 422 with one detail per field, in use 409 listing the journeys.
+func ConnectorError(err error) error {
+	var ve *connectors.ValidationError
+	if errors.As(err, &ve) {
+		e := &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_connector", Message: ve.Error()}
+		for _, p := range ve.Problems {
+			e.Details = append(e.Details, Detail{Field: apiField(p.Field), Message: p.Message})
+		}
+		return e
+	}
+	var iu *connectors.InUseError
+	if errors.As(err, &iu) {
+		e := &Error{Status: fiber.StatusConflict, Code: "connector_in_use", Message: iu.Error() + "; change or archive them first"}
+		for _, j := range iu.Journeys {
+			e.Details = append(e.Details, Detail{Field: "journeys", Message: journeyUse(j)})
+		}
+		return e
+	}
+	switch {
+	case errors.Is(err, connectors.ErrBuiltin):
+		return NewError(fiber.StatusConflict, "builtin_connector", "%s", connectors.ErrBuiltin.Error())
+	case errors.Is(err, store.ErrNotFound):
+		return NotFound("connector")
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: fiber.StatusConflict, Code: "conflict", Message: "a connector with this name already exists",
+			Details: []Detail{{Field: "name", Message: "already taken"}}}
+	}
+	return err
+}
+
+// apiField names a problem's field as the request body has it.
+func apiField(f string) string {
+	switch f {
+	case "name", "type", "config", "enabled":
+		return f
+	}
+	return "config." + f
+}
+
+func journeyUse(j store.ConnectorUse) string {
+	return fmt.Sprintf("journey %q (id %s, %s, version %d) uses it in node(s) %s", j.Name, j.JourneyID, j.Status, j.Version, strings.Join(j.NodeIDs, ", "))
+}
+
+// SimulationError maps the simulator's errors: bad requests and documents
+// that cannot run are the caller's (4xx, every problem in details).
+func SimulationError(err error) error {
+	var ie *sim.InputError
+	if errors.As(err, &ie) {
+		ds := make([]Detail, len(ie.Problems))
+		for i, p := range ie.Problems {
+			ds[i] = Detail{Field: p.Field, Message: p.Message}
+		}
+		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_simulation", Message: err.Error(), Details: ds}
+	}
+	var inv *sim.InvalidError
+	if errors.As(err, &inv) {
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid_journey",
+			Message: "the journey cannot be simulated until these problems are fixed: " + inv.Error(), Details: Details(inv.Problems)}
+	}
+	var pe *flows.ParseError
+	if errors.As(err, &pe) {
+		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_document", Message: err.Error(), Details: Details(pe.Problems)}
+	}
+	if errors.Is(err, sim.ErrBusy) {
+		return NewError(fiber.StatusTooManyRequests, "busy", "%s", err.Error())
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return NewError(fiber.StatusUnprocessableEntity, "simulation_too_large", "%s", fmt.Sprintf("the simulation did not finish in time: %v; simulate fewer profiles or a shorter horizon", err))
+	}
+	return err
+}
