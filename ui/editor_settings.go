@@ -35,12 +35,13 @@ func (s *Server) settingsPanel(c *fiber.Ctx) error {
 	var st flows.Settings
 	applied := false
 	formErrs := fieldProblems{}
+	capped := flows.FrequencyCapChannels(s.journeys.Registry())
 	if raw := c.FormValue("settings"); raw != "" {
 		if err := json.NewDecoder(bytes.NewReader([]byte(raw))).Decode(&st); err != nil {
 			return httpkit.BadRequest("settings: invalid JSON: %v", err)
 		}
 	} else {
-		st = parseSettings(postedForm(c), formErrs)
+		st = parseSettings(postedForm(c), formErrs, capped)
 		applied = !readonly
 	}
 	problems, general, err := s.settingsProblems(c, st)
@@ -52,7 +53,7 @@ func (s *Server) settingsPanel(c *fiber.Ctx) error {
 	}
 	f := views.SettingsForm{
 		Action: "/journeys/" + j.ID + "/panel/settings", ReadOnly: readonly,
-		Sections: settingsSections(st, problems), Errors: general,
+		Sections: settingsSections(st, problems, capped), Errors: general,
 	}
 	n := len(general)
 	for _, sec := range f.Sections {
@@ -126,7 +127,8 @@ func settingsFieldFor(path string) string {
 }
 
 // parseSettings reads the settings form. Empty groups are left out.
-func parseSettings(form formFields, errs fieldProblems) flows.Settings {
+// capped are the channels frequency caps may name.
+func parseSettings(form formFields, errs fieldProblems, capped []string) flows.Settings {
 	get := func(name string) string { return strings.TrimSpace(form.get("s." + name)) }
 	num := func(name string) int {
 		v := get(name)
@@ -161,7 +163,7 @@ func parseSettings(form formFields, errs fieldProblems) flows.Settings {
 	if q := (flows.QuietHours{Start: get("quiet_hours.start"), End: get("quiet_hours.end")}); q != (flows.QuietHours{}) {
 		st.QuietHours = &q
 	}
-	for _, ch := range flows.FrequencyCapChannels {
+	for _, ch := range capped {
 		if get("frequency_cap."+ch+".count") == "" {
 			continue
 		}
@@ -218,8 +220,9 @@ func itoa0(n int) string {
 	return strconv.Itoa(n)
 }
 
-// settingsSections builds the settings form from st.
-func settingsSections(st flows.Settings, problems fieldProblems) []views.FormSection {
+// settingsSections builds the settings form from st; capped are the
+// channels frequency caps may name.
+func settingsSections(st flows.Settings, problems fieldProblems, capped []string) []views.FormSection {
 	fld := func(name, label, input, value, help string) views.FormField {
 		return views.FormField{Name: "s." + name, ID: elementID("sf-", "f."+name), Label: label, Input: input, Value: value, Help: help, Error: problems["s."+name]}
 	}
@@ -260,7 +263,7 @@ func settingsSections(st flows.Settings, problems fieldProblems) []views.FormSec
 	exitConv.Checked = goal.ExitOnConversion
 
 	caps := views.FormSection{Title: "Frequency caps", Help: "At most this many messages per profile and channel, across all journeys. Leave the count empty for no cap."}
-	for _, ch := range flows.FrequencyCapChannels {
+	for _, ch := range capped {
 		c := st.FrequencyCap[ch]
 		period := c.Period
 		if period == "" {

@@ -120,7 +120,7 @@ func (s *Server) testSend(c *fiber.Ctx, ws string, req testSendRequest, by, acto
 	if node == nil {
 		return store.TestSend{}, httpkit.NodeError(fiber.StatusUnprocessableEntity, "unknown_node", req.Node, "node", "node %q is not in %s", req.Node, versionName(req.Version))
 	}
-	to, err := worker.TestRecipient(node.Kind, req.To)
+	to, err := worker.TestRecipient(s.journeys.Registry(), node.Kind, req.To)
 	if errors.Is(err, worker.ErrTestNotAction) {
 		return store.TestSend{}, httpkit.NodeError(fiber.StatusUnprocessableEntity, "not_an_action", node.ID, "node", "%s", err.Error())
 	}
