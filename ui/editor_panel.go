@@ -35,11 +35,14 @@ type panelNode struct {
 
 // nodeResult goes back to the canvas in the form's JSON block.
 type nodeResult struct {
-	NodeID  string         `json:"node_id"`
-	Title   string         `json:"title"`
-	Config  map[string]any `json:"config"`
-	Applied bool           `json:"applied"`
-	Errors  int            `json:"errors"`
+	NodeID string         `json:"node_id"`
+	Title  string         `json:"title"`
+	Config map[string]any `json:"config"`
+	// Ports are the node's output ports with this config: the canvas
+	// redraws them from here.
+	Ports   []canvasPort `json:"ports"`
+	Applied bool         `json:"applied"`
+	Errors  int          `json:"errors"`
 }
 
 func (s *Server) nodePanel(c *fiber.Ctx) error {
@@ -79,7 +82,7 @@ func (s *Server) nodePanel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f.Result = nodeResult{NodeID: n.ID, Title: n.Title, Config: n.Config, Applied: applied, Errors: countErrors(f)}
+	f.Result = nodeResult{NodeID: n.ID, Title: n.Title, Config: n.Config, Ports: canvasPorts(spec, n.Config), Applied: applied, Errors: countErrors(f)}
 	return render(c, views.NodeFormView(s.page(c, ""), f))
 }
 

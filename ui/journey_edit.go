@@ -22,6 +22,9 @@ type editorData struct {
 	Document *flows.Journey  `json:"document"`
 	Specs    []canvasSpec    `json:"specs"`
 	Problems []flows.Problem `json:"problems"`
+	// Ports are the output ports of the document's nodes, by node id
+	// (nodes.Spec.PortsFor): the canvas has no port logic of its own.
+	Ports map[string][]canvasPort `json:"ports"`
 }
 
 type editorJourney struct {
@@ -35,13 +38,14 @@ type editorJourney struct {
 }
 
 // canvasSpec is what the canvas needs to know about a node kind: how to
-// draw it and which ports it has. Forms come from the server.
+// draw it and which ports a new node of the kind has. Forms and the ports
+// of a configured node come from the server.
 type canvasSpec struct {
 	Kind         string              `json:"kind"`
 	Title        string              `json:"title"`
 	Category     string              `json:"category"`
 	Help         string              `json:"help"`
-	Ports        []nodes.Port        `json:"ports"`
+	NewPorts     []canvasPort        `json:"new_ports"`
 	DefaultPort  string              `json:"default_port,omitempty"`
 	DynamicPorts *nodes.DynamicPorts `json:"dynamic_ports,omitempty"`
 	Terminal     bool                `json:"terminal"`
@@ -53,6 +57,50 @@ type canvasSpec struct {
 	NeedsSetup bool `json:"needs_setup"`
 }
 
+// canvasPort is an output port as the canvas draws it.
+type canvasPort struct {
+	Name  string `json:"name"`
+	Title string `json:"title"`
+}
+
+// canvasPorts are the ports of a node of kind spec with config cfg (raw,
+// as the document or the form has it), as nodes.Spec.PortsFor says; the
+// canvas draws a name once.
+func canvasPorts(spec nodes.Spec, cfg map[string]any) []canvasPort {
+	ports := spec.PortsFor(cfg)
+	out := make([]canvasPort, 0, len(ports))
+	seen := make(map[string]bool, len(ports))
+	for _, p := range ports {
+		if seen[p.Name] {
+			continue
+		}
+		seen[p.Name] = true
+		title := p.Title
+		if title == "" {
+			title = p.Name
+		}
+		out = append(out, canvasPort{Name: p.Name, Title: title})
+	}
+	return out
+}
+
+// documentPorts are the ports of each node of doc, by id (the first node
+// with an id is the one the canvas draws).
+func documentPorts(reg *nodes.Registry, doc *flows.Journey) map[string][]canvasPort {
+	out := make(map[string][]canvasPort, len(doc.Nodes))
+	seen := make(map[string]bool, len(doc.Nodes))
+	for _, n := range doc.Nodes {
+		if seen[n.ID] {
+			continue
+		}
+		seen[n.ID] = true
+		if spec, ok := reg.Lookup(n.Kind); ok {
+			out[n.ID] = canvasPorts(spec, n.Config)
+		}
+	}
+	return out
+}
+
 var categoryTitles = map[nodes.Category]string{nodes.Trigger: "Triggers", nodes.Flow: "Flow", nodes.Action: "Actions"}
 
 func (s *Server) canvasSpecs() ([]canvasSpec, []views.PaletteGroup) {
@@ -62,7 +110,7 @@ func (s *Server) canvasSpecs() ([]canvasSpec, []views.PaletteGroup) {
 	for _, sp := range specs {
 		cs := canvasSpec{
 			Kind: sp.Kind, Title: sp.Title, Category: string(sp.Category), Help: sp.Help,
-			Ports: sp.Ports, DefaultPort: sp.DefaultPort, DynamicPorts: sp.DynamicPorts, Terminal: sp.Terminal,
+			NewPorts: canvasPorts(sp, nil), DefaultPort: sp.DefaultPort, DynamicPorts: sp.DynamicPorts, Terminal: sp.Terminal,
 		}
 		for _, f := range sp.Fields {
 			cs.NeedsSetup = cs.NeedsSetup || f.Required
@@ -177,7 +225,7 @@ func (s *Server) editorState(ctx context.Context, ws string, j store.Journey, ve
 			ID: j.ID, Name: doc.Name, Status: j.Status, Revision: j.DraftRevision, LiveVersion: j.LiveVersion,
 			Version: version, ReadOnly: e.ReadOnly,
 		},
-		Document: doc, Specs: specs, Problems: problems,
+		Document: doc, Specs: specs, Problems: problems, Ports: documentPorts(s.journeys.Registry(), doc),
 	}
 	return e, nil
 }

@@ -62,36 +62,13 @@
     return s;
   }
 
-  function truthy(v) {
-    return !(v === undefined || v === null || v === false || v === '' || v === 0 || v === '0');
-  }
-
-  // portsFor mirrors nodes.Spec.PortsFor: dynamic ports from a list field,
-  // then static ports that are enabled.
-  function portsFor(spec, config) {
-    if (!spec) {
-      return [];
-    }
-    const out = [];
-    const dyn = spec.dynamic_ports;
-    if (dyn) {
-      const items = Array.isArray(config[dyn.field]) ? config[dyn.field] : [];
-      const seen = new Set();
-      for (const it of items) {
-        const name = it && typeof it[dyn.name_key] === 'string' ? it[dyn.name_key] : '';
-        if (name && !seen.has(name)) {
-          seen.add(name);
-          out.push({ name: name, title: name });
-        }
-      }
-    }
-    for (const p of spec.ports || []) {
-      if (p.enabled_by && !truthy(config[p.enabled_by])) {
-        continue;
-      }
-      out.push({ name: p.name, title: p.title || p.name });
-    }
-    return out;
+  // A node's output ports are the server's (nodes.Spec.PortsFor); the
+  // canvas computes none. The page gives those of the document's nodes
+  // (D.ports) and of a new node of each kind (spec.new_ports), a panel
+  // answer those of the config it read. They travel in the node's data, so
+  // copy, paste and undo keep them.
+  function portsOf(data) {
+    return data && Array.isArray(data.ports) ? data.ports : [];
   }
 
   function nodeHeight(ports) {
@@ -157,7 +134,7 @@
     const cat = spec ? spec.category : 'unknown';
     const color = COLORS[cat] || COLORS.unknown;
     const config = data.config || {};
-    const ports = portsFor(spec, config);
+    const ports = portsOf(data);
     const h = nodeHeight(ports);
     const summary = summaryOf(spec, config);
     return {
@@ -369,9 +346,9 @@
   let hiddenNodes = [];
 
   function nodeMeta(n) {
-    const data = { kind: n.kind, title: n.title || '', config: n.config || {} };
+    const data = { kind: n.kind, title: n.title || '', config: n.config || {}, ports: portsOf(n) };
     const spec = specs.get(n.kind);
-    const ports = portsFor(spec, data.config);
+    const ports = portsOf(data);
     const attrs = nodeAttrs(data);
     const h = attrs._height;
     delete attrs._height;
@@ -394,7 +371,7 @@
       return port;
     }
     const spec = specs.get(node.kind);
-    const ports = portsFor(spec, node.config || {});
+    const ports = portsOf(node);
     if (spec && spec.default_port) {
       return spec.default_port;
     }
@@ -410,8 +387,9 @@
         hiddenNodes.push(n); // reported by validation; kept as written
         continue;
       }
-      byId.set(n.id, n);
-      nodes.push(nodeMeta(n));
+      const withPorts = Object.assign({}, n, { ports: (D.ports || {})[n.id] || [] });
+      byId.set(n.id, withPorts);
+      nodes.push(nodeMeta(withPorts));
     }
     const edges = [];
     hiddenEdges = [];
@@ -419,7 +397,7 @@
       const from = byId.get(e.from);
       const to = byId.get(e.to);
       const port = from ? resolvePort(from, e.port) : '';
-      const ports = from ? portsFor(specs.get(from.kind), from.config || {}) : [];
+      const ports = portsOf(from);
       const toSpec = to ? specs.get(to.kind) : null;
       if (!from || !to || !port || !ports.some((p) => p.name === port) || (toSpec && toSpec.category === 'trigger') || e.from === e.to) {
         hiddenEdges.push(e);
@@ -461,7 +439,7 @@
       const d = e.getData() || {};
       const src = graph.getCellById(from);
       const sd = src ? src.getData() : {};
-      const ports = portsFor(specs.get(sd.kind), sd.config || {});
+      const ports = portsOf(sd);
       const edge = { from: from, to: to };
       // Keep an edge as it was written ("port" left out for the only or
       // default port), so loading and saving changes nothing.
@@ -488,7 +466,7 @@
   // into the undo history; the rest is decoration.
   function restructure(node, data) {
     const spec = specs.get(data.kind);
-    const ports = portsFor(spec, data.config || {});
+    const ports = portsOf(data);
     const want = portItems(spec, ports);
     const wantIds = new Set(want.map((p) => p.id));
     // Connections from ports that disappear go first.
@@ -500,7 +478,9 @@
     const have = node.getPorts().map((p) => p.id);
     const same = have.length === want.length && have.every((id, i) => id === want[i].id);
     if (!same) {
-      node.prop('ports/items', want);
+      // rewrite: X6 would otherwise merge the lists, keeping a port
+      // that went away (a holdout set back to 0).
+      node.prop('ports/items', want, { rewrite: true });
     } else {
       want.forEach((p) => {
         if (p.group === 'out') {
@@ -904,7 +884,7 @@
       return;
     }
     const old = node.getData() || {};
-    const next = { kind: old.kind, title: r.title || '', config: r.config || {} };
+    const next = { kind: old.kind, title: r.title || '', config: r.config || {}, ports: r.ports || [] };
     if (JSON.stringify(old) === JSON.stringify(next)) {
       return;
     }
@@ -1121,7 +1101,7 @@
     if (readonly || !specs.has(kind)) {
       return null;
     }
-    const meta = nodeMeta({ id: newId(kind), kind: kind, title: '', config: {}, position: { x: Math.round(x / 10) * 10, y: Math.round(y / 10) * 10 } });
+    const meta = nodeMeta({ id: newId(kind), kind: kind, title: '', config: {}, ports: specs.get(kind).new_ports, position: { x: Math.round(x / 10) * 10, y: Math.round(y / 10) * 10 } });
     const node = graph.addNode(meta);
     paintState(node);
     selection.reset(node);
@@ -1171,7 +1151,7 @@
     for (const n of clipboard.nodes) {
       const id = newId(n.data.kind);
       map.set(n.id, id);
-      const meta = nodeMeta({ id: id, kind: n.data.kind, title: n.data.title, config: n.data.config, position: { x: n.pos.x + 40 * pastes, y: n.pos.y + 40 * pastes } });
+      const meta = nodeMeta({ id: id, kind: n.data.kind, title: n.data.title, config: n.data.config, ports: n.data.ports, position: { x: n.pos.x + 40 * pastes, y: n.pos.y + 40 * pastes } });
       added.push(graph.addNode(meta));
     }
     for (const e of clipboard.edges) {
