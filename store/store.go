@@ -159,6 +159,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 				return nil, fmt.Errorf("creating data directory %s: %w", dir, err)
 			}
 		}
+		if err := privateFiles(dsn); err != nil {
+			return nil, err
+		}
 		q := "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		db, err = gorm.Open(sqlite.Open(dsn+q), cfg)
 	}
@@ -317,3 +320,33 @@ func NewID() string {
 }
 
 func (s *Store) nowUTC() time.Time { return s.now().UTC() }
+
+// privateFiles makes the SQLite database readable by its owner only,
+// whatever the umask or the mode of a data directory the operator made:
+// it holds profiles (personal data), password hashes and sealed secrets.
+// The file is created 0600 before SQLite opens it (an empty file is an
+// empty database), and SQLite creates its -wal and -shm files with the
+// database's mode; files left more open by an earlier version are
+// narrowed.
+func privateFiles(path string) error {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating database file %s: %w", path, err)
+	}
+	_ = f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			continue // no -wal or -shm yet
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, 0o600); err != nil {
+				return fmt.Errorf("making %s private: %w", p, err)
+			}
+		}
+	}
+	return nil
+}
