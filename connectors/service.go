@@ -229,6 +229,9 @@ func (s *Service) view(c store.Connector) View {
 	if v.Config == nil {
 		v.Config = map[string]any{}
 	}
+	if v.SecretsSet == nil {
+		v.SecretsSet = []string{} // a type without secrets: [], as the API promises, never null
+	}
 	if t, ok := s.reg.Lookup(c.Type); ok {
 		v.Kinds = t.Kinds
 		v.RateLimit = t.RateLimit
