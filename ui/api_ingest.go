@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/entry"
+	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
@@ -34,36 +34,17 @@ const MaxEventBatch = 1000
 // idempotencyTTL is how long an Idempotency-Key is remembered.
 const idempotencyTTL = 24 * time.Hour
 
-var (
-	eventName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:\-/ ]{0,127}$`)
-)
-
-func (s *Server) saveProfile(ctx context.Context, ws string, p httpkit.ProfileJSON, source string) (store.Profile, bool, error) {
-	if s.profiles != nil { // a withdrawn ad consent reaches the platforms (docs/connectors.md)
-		if _, err := s.profiles.WithdrawAdConsent(ctx, ws, p.ExternalID, p.Consent); err != nil {
-			return store.Profile{}, false, err
-		}
-	}
-	up := p.Upsert(ws)
-	up.Source = source
-	prof, created, err := s.store.UpsertProfile(ctx, up)
-	if err != nil {
-		return store.Profile{}, false, err
-	}
-	s.profileChanged(ctx, prof) // segment and attribute triggers see the saved profile
-	return prof, created, nil
-}
-
 // apiProfileUpsert: POST /api/v1/profiles
 func (s *Server) apiProfileUpsert(c *fiber.Ctx) error {
 	var p httpkit.ProfileJSON
 	if err := httpkit.DecodeStrict(c.Body(), &p); err != nil {
 		return err
 	}
-	if ds := p.Validate(""); len(ds) > 0 {
+	in := p.Input()
+	if ds := problemDetails(in.Validate("")); len(ds) > 0 {
 		return httpkit.Invalid(ds)
 	}
-	prof, created, err := s.saveProfile(c.UserContext(), httpkit.APIKey(c).WorkspaceID, p, "api")
+	prof, created, err := s.entry.SaveProfile(c.UserContext(), httpkit.APIKey(c).WorkspaceID, in, "api")
 	if err != nil {
 		return err
 	}
@@ -111,25 +92,6 @@ type eventResult struct {
 	Resumed   []string `json:"resumed"`
 	Exited    []string `json:"exited"`
 	Converted []string `json:"converted"`
-}
-
-func (e *eventJSON) validate(prefix string, now time.Time) []httpkit.Detail {
-	var ds []httpkit.Detail
-	if !eventName.MatchString(e.Name) {
-		ds = append(ds, httpkit.Detail{Field: prefix + "name", Message: "required: 1 to 128 letters, digits, spaces or _ . : - /"})
-	}
-	e.ProfileID = strings.TrimSpace(e.ProfileID)
-	if e.ProfileID == "" || len(e.ProfileID) > 256 {
-		ds = append(ds, httpkit.Detail{Field: prefix + "profile_id", Message: "required: the profile's external id (at most 256 characters)"})
-	}
-	if e.OccurredAt != nil && e.OccurredAt.After(now.Add(24*time.Hour)) {
-		ds = append(ds, httpkit.Detail{Field: prefix + "occurred_at", Message: "more than a day in the future"})
-	}
-	if e.Profile != nil {
-		e.Profile.ExternalID = e.ProfileID
-		ds = append(ds, e.Profile.Validate(prefix+"profile.")...)
-	}
-	return ds
 }
 
 // apiEvents: POST /api/v1/events — one event or {"events": […]} (at most
@@ -181,9 +143,15 @@ func (s *Server) apiEvents(c *fiber.Ctx) error {
 		}
 	}
 	now := s.cfg.Now()
+	in := make([]entry.Event, len(events))
 	var ds []httpkit.Detail
-	for i := range events {
-		ds = append(ds, events[i].validate(prefix(i), now)...)
+	for i, e := range events {
+		in[i] = entry.Event{Name: e.Name, ProfileID: e.ProfileID, Properties: e.Properties, OccurredAt: e.OccurredAt}
+		if e.Profile != nil {
+			p := e.Profile.Input()
+			in[i].Profile = &p
+		}
+		ds = append(ds, problemDetails(in[i].Validate(prefix(i), now))...)
 	}
 	if len(ds) > 0 {
 		return httpkit.Invalid(ds)
@@ -191,55 +159,25 @@ func (s *Server) apiEvents(c *fiber.Ctx) error {
 
 	ws := httpkit.APIKey(c).WorkspaceID
 	return s.idempotent(c, ws, func() (int, any, error) {
-		results := make([]eventResult, 0, len(events))
-		for _, e := range events {
-			r, err := s.ingestEvent(c.UserContext(), ws, e)
-			if err != nil {
-				return 0, nil, err
-			}
-			results = append(results, r)
+		rs, err := s.entry.Events(c.UserContext(), ws, in)
+		if err != nil {
+			return 0, nil, err
+		}
+		results := make([]eventResult, len(rs))
+		for i, r := range rs {
+			results[i] = eventResult{ID: r.ID, ProfileID: r.ProfileID, Entered: r.Entered, Resumed: r.Resumed, Exited: r.Exited, Converted: r.Converted}
 		}
 		return fiber.StatusAccepted, fiber.Map{"events": results}, nil
 	})
 }
 
-func (s *Server) ingestEvent(ctx context.Context, ws string, e eventJSON) (eventResult, error) {
-	up := store.ProfileUpsert{WorkspaceID: ws, ExternalID: e.ProfileID, Source: "event"}
-	var prof store.Profile
-	var err error
-	if e.Profile != nil {
-		prof, _, err = s.saveProfile(ctx, ws, *e.Profile, "event")
-	} else {
-		prof, _, err = s.store.UpsertProfile(ctx, up)
+// problemDetails are a profile's or an event's problems as error details.
+func problemDetails(ps []profiles.Problem) []httpkit.Detail {
+	var ds []httpkit.Detail
+	for _, p := range ps {
+		ds = append(ds, httpkit.Detail{Field: p.Field, Message: p.Message})
 	}
-	if err != nil {
-		return eventResult{}, err
-	}
-	ev := store.Event{WorkspaceID: ws, ProfileID: prof.ID, Name: e.Name, Properties: e.Properties}
-	if e.OccurredAt != nil {
-		ev.OccurredAt = *e.OccurredAt
-	}
-	stored, err := s.store.InsertEvent(ctx, ev)
-	if err != nil {
-		return eventResult{}, err
-	}
-	res := eventResult{ID: stored.ID, ProfileID: e.ProfileID, Entered: []string{}, Resumed: []string{}, Exited: []string{}, Converted: []string{}}
-	if s.engine == nil {
-		return res, nil
-	}
-	r, err := s.engine.HandleEvent(ctx, stored)
-	if err != nil {
-		return res, fmt.Errorf("applying event %s: %w", stored.ID, err)
-	}
-	res.Entered, res.Resumed, res.Exited, res.Converted = nonNil(r.Entered), nonNil(r.Resumed), nonNil(r.Exited), nonNil(r.Converted)
-	return res, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	return ds
 }
 
 // idempotent runs fn once per Idempotency-Key: a replay with the same body

@@ -19,6 +19,8 @@ import (
 // RunEngine is the execution engine as the HTTP layer uses it.
 type RunEngine interface {
 	Enter(ctx context.Context, req worker.EnterRequest) (store.Run, error)
+	PrepareEntry(ctx context.Context, req worker.EnterRequest) (worker.Entry, error)
+	Dispatch(ctx context.Context, en worker.Entry)
 	HandleEvent(ctx context.Context, ev store.Event) (worker.EventResult, error)
 	ResumeRuns(ctx context.Context, journeyID string) (int64, error)
 	ExitRuns(ctx context.Context, journeyID, reason string) (int, error)

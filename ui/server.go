@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/entry"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
@@ -31,7 +32,7 @@ type Store interface {
 	ingestStore
 	profileStore
 	adminStore
-	hookStore
+	entry.Store
 	exportStore
 	reportStore
 	intelligenceStore
@@ -128,6 +129,7 @@ type Server struct {
 	passwords  *auth.Hasher
 	previews   chan struct{} // template previews rendering at once (see editor_panel.go)
 	exports    httpkit.Exports
+	entry      *entry.Service // webhooks and events become runs
 }
 
 // New builds the server and its routes.
@@ -173,6 +175,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.testSends = deps.TestSends
 	s.exports = httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
+	s.entry = entry.New(entry.Deps{Store: deps.Store, Hooks: deps.Hooks, Engine: deps.Engine, Profiles: deps.Profiles, Now: cfg.Now})
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,

@@ -10,6 +10,7 @@
 package jsonlimit
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -63,6 +64,38 @@ func CheckDepth(data []byte, limit int) error {
 		}
 	}
 	return nil
+}
+
+// NULError says where a JSON document holds a \u0000 escape.
+type NULError struct {
+	Offset int // byte offset of the backslash
+}
+
+func (e *NULError) Error() string {
+	return fmt.Sprintf("the body contains a NUL character (\\u0000 at byte %d): text cannot hold it", e.Offset)
+}
+
+// CheckNUL returns a *NULError if data holds a \u0000 escape: the NUL
+// character it stands for cannot be stored in a text or JSON column
+// (PostgreSQL refuses it), so inbound JSON with one is refused whole,
+// before anything is written. Like CheckDepth it scans without decoding.
+func CheckNUL(data []byte) error {
+	for i := 0; ; {
+		j := bytes.Index(data[i:], []byte(`u0000`))
+		if j < 0 {
+			return nil
+		}
+		j += i
+		// A real escape has an odd number of backslashes before the u.
+		k := j
+		for k > 0 && data[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 1 {
+			return &NULError{Offset: j - 1}
+		}
+		i = j + 1
+	}
 }
 
 // Exceeds reports whether a decoded value (maps, slices, scalars as

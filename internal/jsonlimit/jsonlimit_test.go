@@ -118,3 +118,31 @@ func FuzzPretty(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckNUL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		at   int // -1: none
+	}{
+		{"none", `{"a": "b"}`, -1},
+		{"escape", `{"a": "x\u0000"}`, 8},
+		{"escaped backslash is not an escape", `{"a": "x\\u0000"}`, -1},
+		{"three backslashes are", `{"a": "\\\u0000"}`, 9},
+		{"plain text u0000", `{"u0000": 1}`, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := jsonlimit.CheckNUL([]byte(tt.in))
+			if tt.at < 0 {
+				require.NoError(t, err)
+				return
+			}
+			var ne *jsonlimit.NULError
+			require.ErrorAs(t, err, &ne)
+			require.Equal(t, tt.at, ne.Offset)
+		})
+	}
+}

@@ -11,7 +11,10 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/internal/entry"
+	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/internal/jsonlimit"
 	"github.com/waymarkhq/waymark/internal/sim"
 	"github.com/waymarkhq/waymark/store"
 )
@@ -251,4 +254,54 @@ func SimulationError(err error) error {
 		return NewError(fiber.StatusUnprocessableEntity, "simulation_too_large", "%s", fmt.Sprintf("the simulation did not finish in time: %v; simulate fewer profiles or a shorter horizon", err))
 	}
 	return err
+}
+
+// EntryError maps how a webhook's entry ended (internal/entry): the
+// signature's verdict, the body's problems, a journey that takes no
+// entries, a profile the trigger cannot map, a replay.
+func EntryError(err error) error {
+	var ve *hooks.VerifyError
+	var nl *entry.NotLiveError
+	var be *entry.BodyError
+	var ue *entry.UnmappedError
+	var dup *entry.DuplicateError
+	switch {
+	case errors.As(err, &ve):
+		return NewError(ve.Status, ve.Code, "%s", ve.Message)
+	case errors.Is(err, entry.ErrUnavailable):
+		return NotFound("hook")
+	case errors.As(err, &nl):
+		return NewError(fiber.StatusConflict, "journey_not_live", "%s", nl.Error())
+	case bodyError(err) != nil:
+		return bodyError(err)
+	case errors.As(err, &be):
+		return BadRequest("%s", be.Error())
+	case errors.Is(err, entry.ErrNoWebhookTrigger):
+		return NewError(fiber.StatusConflict, "no_webhook_trigger", "%s", entry.ErrNoWebhookTrigger.Error())
+	case errors.As(err, &ue):
+		ds := make([]Detail, len(ue.Problems))
+		for i, p := range ue.Problems {
+			ds[i] = Detail{NodeID: p.NodeID, Field: p.Field, Message: p.Message}
+		}
+		return &Error{Status: fiber.StatusUnprocessableEntity, Code: "unmapped_profile", Message: ue.Error(), Details: ds}
+	case errors.As(err, &dup):
+		return NewError(fiber.StatusConflict, "duplicate_webhook", "%s", dup.Error())
+	}
+	return err
+}
+
+// bodyError maps the raw-body scans' errors (internal/jsonlimit): nesting
+// too deep is 400 json_too_deep, a NUL character 422 nul_character; nil
+// for other errors.
+func bodyError(err error) *Error {
+	var de *jsonlimit.DepthError
+	var ne *jsonlimit.NULError
+	switch {
+	case errors.As(err, &de):
+		return NewError(fiber.StatusBadRequest, "json_too_deep",
+			"the JSON nests objects and arrays more than %d levels deep (at byte %d); at most %d levels are accepted", de.Limit, de.Offset, de.Limit)
+	case errors.As(err, &ne):
+		return NewError(fiber.StatusUnprocessableEntity, "nul_character", "%s", ne.Error())
+	}
+	return nil
 }

@@ -76,10 +76,8 @@ func DecodeJSON(c *fiber.Ctx, v any) error {
 // it: a deep value costs quadratic time and space wherever it is later
 // indented for reading (security review F3).
 func RefuseDeep(body []byte) error {
-	var de *jsonlimit.DepthError
-	if err := jsonlimit.CheckDepth(body, jsonlimit.MaxDepth); errors.As(err, &de) {
-		return NewError(fiber.StatusBadRequest, "json_too_deep",
-			"the JSON nests objects and arrays more than %d levels deep (at byte %d); at most %d levels are accepted", de.Limit, de.Offset, de.Limit)
+	if e := bodyError(jsonlimit.CheckDepth(body, jsonlimit.MaxDepth)); e != nil {
+		return e
 	}
 	return nil
 }
@@ -89,22 +87,10 @@ func RefuseDeep(body []byte) error {
 // (PostgreSQL refuses it), so the request is refused whole, before
 // anything is written, rather than failing at the database as a 500.
 func RefuseNUL(body []byte) error {
-	for i := 0; ; {
-		j := bytes.Index(body[i:], []byte(`u0000`))
-		if j < 0 {
-			return nil
-		}
-		j += i
-		// A real escape has an odd number of backslashes before the u.
-		k := j
-		for k > 0 && body[k-1] == '\\' {
-			k--
-		}
-		if (j-k)%2 == 1 {
-			return NewError(fiber.StatusUnprocessableEntity, "nul_character", "the body contains a NUL character (\\u0000 at byte %d): text cannot hold it", j-1)
-		}
-		i = j + 1
+	if e := bodyError(jsonlimit.CheckNUL(body)); e != nil {
+		return e
 	}
+	return nil
 }
 
 // ProfileJSON is a profile as the API reads and writes it.
@@ -127,30 +113,9 @@ func ToProfileJSON(p store.Profile) ProfileJSON {
 		Attributes: p.Attributes, Consent: p.Consent, CreatedAt: &p.CreatedAt, UpdatedAt: &p.UpdatedAt}
 }
 
-// Validate checks a profile write with the rules every profile write
-// shares (internal/profiles) and returns every problem, each naming its
-// field (prefixed, e.g. "events[3].profile.email").
-func (p *ProfileJSON) Validate(prefix string) []Detail {
-	in := p.Input()
-	problems := in.Validate(prefix)
-	p.ExternalID, p.Email = in.ExternalID, in.Email
-	var ds []Detail
-	for _, pr := range problems {
-		ds = append(ds, Detail{Field: pr.Field, Message: pr.Message})
-	}
-	return ds
-}
-
-// Input is the profile write the domain takes.
+// Input is the profile write the domain takes (internal/profiles
+// validates it, internal/entry writes it).
 func (p ProfileJSON) Input() profiles.Input {
 	return profiles.Input{ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone, Locale: p.Locale,
 		Attributes: p.Attributes, Consent: p.Consent}
-}
-
-// Upsert is the store write of a validated profile: fields, attributes
-// and consent, in one transaction.
-func (p ProfileJSON) Upsert(ws string) store.ProfileUpsert {
-	in := profiles.Input{Consent: p.Consent}
-	return store.ProfileUpsert{WorkspaceID: ws, ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone,
-		Locale: p.Locale, Attributes: p.Attributes, Consent: in.ConsentUpdates()}
 }
