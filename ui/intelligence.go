@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +26,6 @@ type intelligenceStore interface {
 	SplitFreezes(ctx context.Context, journeyID string) ([]store.SplitFreeze, error)
 	FreezeSplit(ctx context.Context, f store.SplitFreeze) (store.SplitFreeze, error)
 	UnfreezeSplit(ctx context.Context, journeyID, nodeID string) (bool, error)
-	ProfileEngagement(ctx context.Context, profileID string, names []string, since time.Time, limit int) ([]time.Time, error)
 }
 
 // splitInfo is a split node of a journey document.
@@ -291,49 +289,20 @@ type variantLiftJSON struct {
 // liftMethod names how the intervals are computed (docs/intelligence.md).
 const liftMethod = "absolute: Newcombe hybrid score interval (method 10) from Wilson intervals, 95%; relative: log risk ratio (Katz), 95%"
 
-// journeyLift computes the lift report of a journey over every version.
+// journeyLift is the lift report of a journey over every version
+// (internal/journeys.Reports) as the API shows it.
 func (s *Server) journeyLift(ctx context.Context, ws, journeyID string) (liftJSON, error) {
-	vs, err := s.store.JourneyVariants(ctx, ws, journeyID, 0)
+	l, err := s.reports.Lift(ctx, ws, journeyID)
 	if err != nil {
 		return liftJSON{}, err
 	}
-	byNode := map[string][]store.VariantCount{}
-	var ids []string
-	for _, v := range vs {
-		if _, ok := byNode[v.NodeID]; !ok {
-			ids = append(ids, v.NodeID)
+	out := liftJSON{JourneyID: l.JourneyID, Method: liftMethod, Overall: l.Overall, Splits: []splitLiftJSON{}}
+	for _, sp := range l.Splits {
+		sl := splitLiftJSON{NodeID: sp.NodeID, Treatment: sp.Treatment, Variants: []variantLiftJSON{}}
+		for _, v := range sp.Variants {
+			sl.Variants = append(sl.Variants, variantLiftJSON{Variant: v.Variant, Lift: v.Lift})
 		}
-		byNode[v.NodeID] = append(byNode[v.NodeID], v)
-	}
-	sort.Strings(ids)
-	out := liftJSON{JourneyID: journeyID, Method: liftMethod, Splits: []splitLiftJSON{}}
-	var tx, tn, hx, hn int64
-	for _, id := range ids {
-		var hold *store.VariantCount
-		for i, v := range byNode[id] {
-			if v.Variant == "holdout" {
-				hold = &byNode[id][i]
-			}
-		}
-		if hold == nil {
-			continue
-		}
-		sl := splitLiftJSON{NodeID: id, Variants: []variantLiftJSON{}}
-		var x, n int64
-		for _, v := range byNode[id] {
-			if v.Variant == "holdout" {
-				continue
-			}
-			x, n = x+v.Converted, n+v.Runs
-			sl.Variants = append(sl.Variants, variantLiftJSON{Variant: v.Variant, Lift: learn.ComputeLift(v.Converted, v.Runs, hold.Converted, hold.Runs)})
-		}
-		sl.Treatment = learn.ComputeLift(x, n, hold.Converted, hold.Runs)
-		tx, tn, hx, hn = tx+x, tn+n, hx+hold.Converted, hn+hold.Runs
 		out.Splits = append(out.Splits, sl)
-	}
-	if len(out.Splits) > 0 {
-		l := learn.ComputeLift(tx, tn, hx, hn)
-		out.Overall = &l
 	}
 	return out, nil
 }
@@ -388,7 +357,8 @@ func (s *Server) liftView(ctx context.Context, ws, journeyID string) (views.Lift
 	return v, nil
 }
 
-// profileBestHour is the profile page's learned engagement hour.
+// profileBestHour is the profile page's learned engagement hour: the
+// profile's engagement histogram as the best-time delay reads it.
 func (s *Server) profileBestHour(ctx context.Context, p store.Profile) (views.BestHourView, error) {
 	loc := time.UTC
 	if p.Timezone != "" {
@@ -396,17 +366,11 @@ func (s *Server) profileBestHour(ctx context.Context, p store.Profile) (views.Be
 			loc = l
 		}
 	}
-	now := s.cfg.Now()
 	names := worker.DefaultEngagementEvents
-	ts, err := s.store.ProfileEngagement(ctx, p.ID, names, now.Add(-worker.EngagementLookback), 500)
+	hp, err := s.learning.ProfileHours(ctx, p.ID, names, loc) // the engine's own reading (worker/besttime.go)
 	if err != nil {
 		return views.BestHourView{}, err
 	}
-	evs := make([]learn.Engagement, len(ts))
-	for i, t := range ts {
-		evs[i] = learn.Engagement{At: t, Location: loc}
-	}
-	hp := learn.Hours(evs, now, learn.DefaultHalfLife)
 	v := views.BestHourView{Timezone: loc.String(), Events: strings.Join(names, ", "), Evidence: hp.Evidence,
 		Needed: worker.MinProfileEvidence, Lookback: int(worker.EngagementLookback / (24 * time.Hour))}
 	if h, share, ok := hp.Best(); ok {

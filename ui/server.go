@@ -19,6 +19,7 @@ import (
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
+	"github.com/waymarkhq/waymark/worker"
 )
 
 // Store is the storage the HTTP layer needs. Feature areas declare their own
@@ -34,8 +35,9 @@ type Store interface {
 	adminStore
 	entry.Store
 	exportStore
-	reportStore
+	journeys.ReportStore
 	intelligenceStore
+	worker.LearningStore
 	opsStore
 
 	CountUsers(ctx context.Context) (int64, error)
@@ -129,7 +131,9 @@ type Server struct {
 	passwords  *auth.Hasher
 	previews   chan struct{} // template previews rendering at once (see editor_panel.go)
 	exports    httpkit.Exports
-	entry      *entry.Service // webhooks and events become runs
+	entry      *entry.Service   // webhooks and events become runs
+	learning   *worker.Learning // engagement hours, as the engine learns them
+	reports    *journeys.Reports
 }
 
 // New builds the server and its routes.
@@ -175,6 +179,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.testSends = deps.TestSends
 	s.exports = httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
+	s.reports = journeys.NewReports(deps.Store, deps.Journeys)
+	s.learning = worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now})
 	s.entry = entry.New(entry.Deps{Store: deps.Store, Hooks: deps.Hooks, Engine: deps.Engine, Profiles: deps.Profiles, Now: cfg.Now})
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",

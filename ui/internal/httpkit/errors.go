@@ -305,3 +305,13 @@ func bodyError(err error) *Error {
 	}
 	return nil
 }
+
+// ReportError maps a report's errors: an unknown range is 400, the rest
+// as for a journey.
+func ReportError(err error) error {
+	var re *journeys.RangeError
+	if errors.As(err, &re) {
+		return BadRequest("%s", re.Error())
+	}
+	return JourneyError(err)
+}
