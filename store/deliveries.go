@@ -7,17 +7,20 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/waymarkhq/waymark/connectors/delivery"
 )
 
-// Delivery statuses.
+// Delivery statuses (declared in connectors/delivery, which connector
+// providers share without linking the store).
 const (
-	DeliveryPending    = "pending"    // written before the connector is called
-	DeliverySent       = "sent"       // the provider accepted it
-	DeliveryDelivered  = "delivered"  // final success (sandbox, delivery receipts)
-	DeliveryFailed     = "failed"     // permanent failure, reason in Error
-	DeliveryUnknown    = "unknown"    // may or may not have gone out; never re-sent blindly
-	DeliverySuppressed = "suppressed" // suppression list or consent stopped it
-	DeliverySkipped    = "skipped"    // frequency cap or other policy
+	DeliveryPending    = delivery.Pending    // written before the connector is called
+	DeliverySent       = delivery.Sent       // the provider accepted it
+	DeliveryDelivered  = delivery.Delivered  // final success (sandbox, delivery receipts)
+	DeliveryFailed     = delivery.Failed     // permanent failure, reason in Error
+	DeliveryUnknown    = delivery.Unknown    // may or may not have gone out; never re-sent blindly
+	DeliverySuppressed = delivery.Suppressed // suppression list or consent stopped it
+	DeliverySkipped    = delivery.Skipped    // frequency cap or other policy
 )
 
 // Delivery is one message (or audience change) for one step of a run, keyed

@@ -8,21 +8,24 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/waymarkhq/waymark/connectors/delivery"
 )
 
-// Suppression channels: the address kinds a suppression applies to.
+// Suppression channels: the address kinds a suppression applies to
+// (declared in connectors/delivery).
 const (
-	SuppressEmail = "email"
-	SuppressSMS   = "sms"
+	SuppressEmail = delivery.SuppressEmail
+	SuppressSMS   = delivery.SuppressSMS
 )
 
-// Suppression reasons.
+// Suppression reasons (declared in connectors/delivery).
 const (
-	ReasonUnsubscribed = "unsubscribed" // List-Unsubscribe, /u/{token}
-	ReasonHardBounce   = "hard_bounce"  // permanent SMTP rejection of the address
-	ReasonStop         = "stop"         // SMS STOP reply (Twilio 21610)
-	ReasonComplaint    = "complaint"    // spam complaint
-	ReasonManual       = "manual"       // added by an admin
+	ReasonUnsubscribed = delivery.ReasonUnsubscribed // List-Unsubscribe, /u/{token}
+	ReasonHardBounce   = delivery.ReasonHardBounce   // permanent SMTP rejection of the address
+	ReasonStop         = delivery.ReasonStop         // SMS STOP reply (Twilio 21610)
+	ReasonComplaint    = delivery.ReasonComplaint    // spam complaint
+	ReasonManual       = delivery.ReasonManual       // added by an admin
 )
 
 // Suppression stops a channel from messaging an address, whatever journey

@@ -31,9 +31,9 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/connectors/delivery"
 	"github.com/waymarkhq/waymark/connectors/netguard"
 	"github.com/waymarkhq/waymark/nodes"
-	"github.com/waymarkhq/waymark/store"
 )
 
 // TLS modes.
@@ -315,7 +315,7 @@ func (c *Connector) classify(ctx context.Context, err error, rcpt string) error 
 		case gomail.ErrSMTPRcptTo:
 			if code >= 500 {
 				if hardBounce[se.EnhancedStatusCode()] && c.env.Suppress != nil {
-					if serr := c.env.Suppress(ctx, store.SuppressEmail, rcpt, store.ReasonHardBounce); serr != nil {
+					if serr := c.env.Suppress(ctx, delivery.SuppressEmail, rcpt, delivery.ReasonHardBounce); serr != nil {
 						c.env.Log().Error("recording hard bounce", "error", serr.Error())
 					}
 					return connectors.SuppressedError(reason + " (hard bounce; added to the suppression list)")

@@ -21,10 +21,10 @@ import (
 	"time"
 
 	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/connectors/delivery"
 	"github.com/waymarkhq/waymark/connectors/internal/httpx"
 	"github.com/waymarkhq/waymark/connectors/netguard"
 	"github.com/waymarkhq/waymark/nodes"
-	"github.com/waymarkhq/waymark/store"
 )
 
 // DefaultBaseURL is Twilio's API.
@@ -188,7 +188,7 @@ func (c *Connector) classify(ctx context.Context, resp *httpx.Response, phone st
 		return connectors.TransientError(reason, wait, nil)
 	case e.Code == codeUnsubscribed:
 		if c.env.Suppress != nil {
-			if err := c.env.Suppress(ctx, store.SuppressSMS, phone, store.ReasonStop); err != nil {
+			if err := c.env.Suppress(ctx, delivery.SuppressSMS, phone, delivery.ReasonStop); err != nil {
 				c.env.Log().Error("recording SMS opt-out", "error", err.Error())
 			}
 		}
@@ -283,16 +283,16 @@ func (c *Connector) HandleCallback(_ context.Context, req connectors.CallbackReq
 	u := connectors.StatusUpdate{ProviderID: sid}
 	switch status {
 	case "delivered":
-		u.Status = store.DeliveryDelivered
+		u.Status = delivery.Delivered
 	case "failed", "undelivered":
-		u.Status = store.DeliveryFailed
+		u.Status = delivery.Failed
 		code := req.Form.Get("ErrorCode")
 		u.Error = "Twilio: " + status
 		if code != "" {
 			u.Error += " (error " + code + ")"
 		}
 		if n, _ := strconv.Atoi(code); n == codeUnsubscribed && req.Form.Get("To") != "" {
-			u.Suppress = &connectors.Suppression{Channel: store.SuppressSMS, Address: req.Form.Get("To"), Reason: store.ReasonStop}
+			u.Suppress = &connectors.Suppression{Channel: delivery.SuppressSMS, Address: req.Form.Get("To"), Reason: delivery.ReasonStop}
 		}
 	default:
 		return nil, nil
