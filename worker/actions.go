@@ -278,24 +278,41 @@ func (x *exec) settled(n *flows.CompiledNode, d store.Delivery) (string, bool) {
 // the first of the action's profile fields that is set.
 func (x *exec) recipient(a *nodes.ActionSpec) (string, string) {
 	for _, f := range a.To {
-		if v := profileField(x.profile, f); v != "" {
-			return v, ""
+		if v := profileField(&x.profile, f); v != nil && *v != "" {
+			return *v, ""
 		}
 	}
 	return "", a.NoAddress
 }
 
-// profileField reads a built-in profile field an action can go to.
-func profileField(p store.Profile, f nodes.ProfileField) string {
+// profileField is the built-in profile field an action can go to (nil for
+// an unknown one).
+func profileField(p *store.Profile, f nodes.ProfileField) *string {
 	switch f {
 	case nodes.ProfileEmail:
-		return p.Email
+		return &p.Email
 	case nodes.ProfilePhone:
-		return p.Phone
+		return &p.Phone
 	case nodes.ProfileExternalID:
-		return p.ExternalID
+		return &p.ExternalID
 	}
-	return ""
+	return nil
+}
+
+// messagePart is the text part of a message (nil for the payload, which
+// is JSON, and for an unknown part).
+func messagePart(m *connectors.Message, p nodes.Part) *string {
+	switch p {
+	case nodes.PartSubject:
+		return &m.Subject
+	case nodes.PartHTML:
+		return &m.HTML
+	case nodes.PartText:
+		return &m.Text
+	case nodes.PartFromName:
+		return &m.FromName
+	}
+	return nil
 }
 
 // suppressed says why a message must not go out (consent, suppression
@@ -349,16 +366,11 @@ func (x *exec) render(n *flows.CompiledNode) (connectors.Message, error) {
 				return m, fmt.Errorf("rendering %s: %v", mf.Field, err)
 			}
 		}
-		switch mf.Part {
-		case nodes.PartSubject:
-			m.Subject = s
-		case nodes.PartHTML:
-			m.HTML = s
-		case nodes.PartText:
-			m.Text = s
-		case nodes.PartFromName:
-			m.FromName = s
-		case nodes.PartPayload:
+		if part := messagePart(&m, mf.Part); part != nil {
+			*part = s
+			continue
+		}
+		if mf.Part == nodes.PartPayload {
 			if strings.TrimSpace(s) == "" {
 				s = "{}"
 			}

@@ -106,11 +106,8 @@ func (e *Engine) SendTest(ctx context.Context, c *flows.Compiled, nodeID string,
 		return TestSendResult{}, err
 	}
 	test := n.Spec.Action.Test
-	switch test.To {
-	case nodes.ProfileEmail:
-		p.Email = recipient
-	case nodes.ProfilePhone:
-		p.Phone = recipient
+	if f := profileField(&p, test.To); f != nil {
+		*f = recipient // the test address stands in for the profile's
 	}
 	now := e.now()
 	run := store.Run{ID: "test", WorkspaceID: j.WorkspaceID, JourneyID: j.ID, Version: version, ProfileID: p.ID, EnteredAt: now}
@@ -122,15 +119,8 @@ func (e *Engine) SendTest(ctx context.Context, c *flows.Compiled, nodeID string,
 	}
 	msg.Test = true
 	msg.IdempotencyKey, msg.DeliveryID = idempotencyKey, idempotencyKey
-	switch test.Mark {
-	case nodes.PartSubject:
-		msg.Subject = TestSendPrefix + msg.Subject
-	case nodes.PartText:
-		msg.Text = TestSendPrefix + msg.Text
-	case nodes.PartHTML:
-		msg.HTML = TestSendPrefix + msg.HTML
-	case nodes.PartFromName:
-		msg.FromName = TestSendPrefix + msg.FromName
+	if part := messagePart(&msg, test.Mark); part != nil {
+		*part = TestSendPrefix + *part
 	}
 	name := n.Config.String("connector")
 	conn, err := e.cfg.Connectors.Resolve(ctx, j.WorkspaceID, name)
