@@ -16,7 +16,6 @@ import (
 // migrationStore is what the migration planner's and test sends' pages read
 // beyond Store's core.
 type migrationStore interface {
-	CreateTestSend(ctx context.Context, t store.TestSend) (store.TestSend, error)
 	ListTestSends(ctx context.Context, workspaceID, journeyID string, limit int) ([]store.TestSend, error)
 	GetProfileByExternalID(ctx context.Context, workspaceID, externalID string) (store.Profile, error)
 }

@@ -37,6 +37,8 @@ type Store interface {
 	exportStore
 	journeys.ReportStore
 	intelligenceStore
+	migrationStore
+	journeys.TestSendStore
 	worker.LearningStore
 	opsStore
 
@@ -118,7 +120,7 @@ type Server struct {
 	engine     RunEngine
 	profiles   ProfileAdmin
 	hooks      HookService
-	testSends  TestSender
+	testSends  *journeys.TestSends
 	simulator  SimulationService
 	checks     []Check
 	queues     QueueInspector
@@ -177,7 +179,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.passwords == nil {
 		s.passwords = auth.NewHasher(auth.DefaultHashConcurrency, auth.DefaultHashWait)
 	}
-	s.testSends = deps.TestSends
+	s.testSends = journeys.NewTestSends(deps.Store, deps.Journeys, deps.TestSends, cfg.TestSendQuota)
 	s.exports = httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
 	s.reports = journeys.NewReports(deps.Store, deps.Journeys)
 	s.learning = worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now})

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -314,4 +317,72 @@ func ReportError(err error) error {
 		return BadRequest("%s", re.Error())
 	}
 	return JourneyError(err)
+}
+
+// TestSendError maps a test send's refusals (internal/journeys.TestSends):
+// 400 for a bad field, 403 for reading a profile without the right, 404
+// for an unknown version, 422 for the node, its address, its connector or
+// its message, 429 with Retry-After over the quota, 503 where this
+// process cannot send tests; an unknown journey as for every journey.
+func TestSendError(c *fiber.Ctx, err error) error {
+	var te *journeys.TestSendError
+	var qe *store.TestSendQuotaError
+	switch {
+	case errors.Is(err, journeys.ErrTestSendsUnavailable):
+		return NewError(fiber.StatusServiceUnavailable, "unavailable", "%s", journeys.ErrTestSendsUnavailable.Error())
+	case errors.As(err, &qe):
+		return testSendQuotaError(c, qe)
+	case errors.As(err, &te):
+		e := &Error{Status: fiber.StatusUnprocessableEntity, Code: te.Code, Message: te.Message}
+		switch te.Code {
+		case journeys.TestBadRequest:
+			e.Status = fiber.StatusBadRequest
+		case journeys.TestForbidden:
+			e.Status = fiber.StatusForbidden
+		case journeys.TestNoVersion:
+			e.Status = fiber.StatusNotFound
+		}
+		switch {
+		case len(te.Problems) > 0:
+			e.Details = Details(te.Problems)
+		case te.Field != "":
+			e.Details = []Detail{{NodeID: te.NodeID, Field: te.Field, Message: te.Message}}
+		}
+		return e
+	}
+	return JourneyError(err)
+}
+
+// testSendQuotaError is the 429 for a test send over the quota; it sets
+// Retry-After (whole seconds, rounded up).
+func testSendQuotaError(c *fiber.Ctx, qe *store.TestSendQuotaError) *Error {
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(qe.RetryAfter.Seconds()))))
+	who := "you"
+	if APIKey(c).ID != "" {
+		who = "this API key"
+	}
+	if qe.Scope == "workspace" {
+		who = "this workspace"
+	}
+	msg := fmt.Sprintf("test-send limit reached: at most %d test sends in %s for %s; try again in %s",
+		qe.Limit, humanDuration(qe.Window), who, humanDuration(qe.RetryAfter))
+	return &Error{Status: fiber.StatusTooManyRequests, Code: "test_send_quota", Message: msg}
+}
+
+// humanDuration says d in the largest whole unit, rounding up: "10
+// minutes", "1 hour", "45 seconds".
+func humanDuration(d time.Duration) string {
+	unit := func(n int64, name string) string {
+		if n == 1 {
+			return "1 " + name
+		}
+		return strconv.FormatInt(n, 10) + " " + name + "s"
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute:
+		return unit(int64((d+time.Minute-1)/time.Minute), "minute")
+	}
+	return unit(int64((d+time.Second-1)/time.Second), "second")
 }
