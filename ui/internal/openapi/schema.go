@@ -1,4 +1,4 @@
-package ui
+package openapi
 
 import (
 	"encoding"
@@ -48,16 +48,18 @@ type schemaGen struct {
 	defs  map[string]any     // components.schemas
 	names map[typeKey]string // types already made
 	owner map[string]typeKey // to refuse two types under one name
+	t     tables             // the parts' names, required fields and refinements
 }
 
-func newSchemaGen() *schemaGen {
-	return &schemaGen{defs: map[string]any{}, names: map[typeKey]string{}, owner: map[string]typeKey{}}
+func newSchemaGen(t tables) *schemaGen {
+	return &schemaGen{defs: map[string]any{}, names: map[typeKey]string{}, owner: map[string]typeKey{}, t: t}
 }
 
-// ref returns a reference to a component schema.
-func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+// Ref is a reference to a component schema.
+func Ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
 
-func str() map[string]any { return map[string]any{"type": "string"} }
+// Str is the schema of a string.
+func Str() map[string]any { return map[string]any{"type": "string"} }
 
 // describe returns s with a description.
 func describe(s map[string]any, d string) map[string]any {
@@ -94,7 +96,7 @@ var (
 // of returns the schema of Go type t, as encoding/json writes (readMode)
 // or reads (writeMode) it. Named struct types become components.
 func (g *schemaGen) of(t reflect.Type, mode schemaMode) map[string]any {
-	if s, ok := typeSchemas[t]; ok {
+	if s, ok := g.t.typeSchemas[t]; ok {
 		return s
 	}
 	switch {
@@ -105,7 +107,7 @@ func (g *schemaGen) of(t reflect.Type, mode schemaMode) map[string]any {
 	case t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler):
 		return map[string]any{}
 	case t.Kind() != reflect.String && (t.Implements(textMarshaler) || reflect.PointerTo(t).Implements(textMarshaler)):
-		return str()
+		return Str()
 	}
 	switch t.Kind() {
 	case reflect.Bool:
@@ -117,7 +119,7 @@ func (g *schemaGen) of(t reflect.Type, mode schemaMode) map[string]any {
 	case reflect.Float32, reflect.Float64:
 		return map[string]any{"type": "number"}
 	case reflect.String:
-		return str()
+		return Str()
 	case reflect.Interface:
 		return map[string]any{} // any JSON value
 	case reflect.Pointer:
@@ -137,14 +139,14 @@ func (g *schemaGen) of(t reflect.Type, mode schemaMode) map[string]any {
 
 // component makes (once) and references the component of struct type t.
 func (g *schemaGen) component(t reflect.Type, mode schemaMode) map[string]any {
-	if sharedTypes[t] {
+	if g.t.sharedTypes[t] {
 		mode = writeMode
 	}
 	key := typeKey{t, mode}
 	if name, ok := g.names[key]; ok {
-		return ref(name)
+		return Ref(name)
 	}
-	name := componentNames[t]
+	name := g.t.names[t]
 	if name == "" {
 		name = strings.TrimSuffix(t.Name(), "JSON")
 		if name == "" {
@@ -154,15 +156,15 @@ func (g *schemaGen) component(t reflect.Type, mode schemaMode) map[string]any {
 		r[0] = unicode.ToUpper(r[0])
 		name = string(r)
 	}
-	if mode == writeMode && !sharedTypes[t] {
+	if mode == writeMode && !g.t.sharedTypes[t] {
 		name += "Input"
 	}
 	if prev, ok := g.owner[name]; ok && prev != key {
-		panic(fmt.Sprintf("openapi: types %s and %s both make component %q: name one in componentNames", prev.t, t, name))
+		panic(fmt.Sprintf("openapi: types %s and %s both make component %q: name one in a Part's Names", prev.t, t, name))
 	}
 	g.owner[name], g.names[key] = key, name // first: a type that contains itself gets a reference
 	g.defs[name] = g.object(t, mode)
-	return ref(name)
+	return Ref(name)
 }
 
 // jsonField is a struct field as encoding/json sees it.
@@ -233,7 +235,7 @@ func (g *schemaGen) object(t reflect.Type, mode schemaMode) map[string]any {
 		var s map[string]any
 		switch {
 		case f.asString:
-			s = str()
+			s = Str()
 		default:
 			s = g.of(f.typ, mode)
 		}
@@ -245,13 +247,13 @@ func (g *schemaGen) object(t reflect.Type, mode schemaMode) map[string]any {
 				}
 			}
 		}
-		if o, ok := fieldSchemas[t][f.name]; ok {
+		if o, ok := g.t.fields[t][f.name]; ok {
 			s = refine(s, o)
 		}
 		props[f.name] = s
 	}
 	if mode == writeMode {
-		required = writeRequired[t]
+		required = g.t.writeRequired[t]
 	}
 	o := map[string]any{"type": "object", "properties": props}
 	if mode == writeMode {

@@ -1,4 +1,4 @@
-package ui
+package openapi
 
 import (
 	"reflect"
@@ -54,7 +54,7 @@ func (g *schemaGen) journeySchemas(specs []nodes.Spec) {
 			},
 			"required": required, "additionalProperties": false,
 		}
-		kinds = append(kinds, ref(name))
+		kinds = append(kinds, Ref(name))
 		mapping[sp.Kind] = "#/components/schemas/" + name
 	}
 	g.defs["Node"] = map[string]any{
@@ -65,12 +65,12 @@ func (g *schemaGen) journeySchemas(specs []nodes.Spec) {
 	g.defs["DraftNode"] = map[string]any{
 		"type": "object", "description": "A node of a draft: its config is checked when the journey is validated or published.",
 		"properties": map[string]any{
-			"id": str(), "kind": str(), "title": str(), "position": position, "config": map[string]any{"type": "object"},
+			"id": Str(), "kind": Str(), "title": Str(), "position": position, "config": map[string]any{"type": "object"},
 		},
 		"additionalProperties": false,
 	}
 	doc := func(node map[string]any, strict bool) map[string]any {
-		name := str()
+		name := Str()
 		required := []string{"format"}
 		nodeList := map[string]any{"type": "array", "items": node}
 		if strict {
@@ -87,9 +87,9 @@ func (g *schemaGen) journeySchemas(specs []nodes.Spec) {
 			"required": required, "additionalProperties": false,
 		}
 	}
-	g.defs["JourneyDocument"] = describe(doc(ref("Node"), true),
+	g.defs["JourneyDocument"] = describe(doc(Ref("Node"), true),
 		"A journey, format v1 (docs/journey-format.md), as publishing needs it. Cross-node rules (edges, ports, reachability, expressions) are checked by the server.")
-	g.defs["JourneyDraft"] = describe(doc(ref("DraftNode"), false),
+	g.defs["JourneyDraft"] = describe(doc(Ref("DraftNode"), false),
 		"A journey document as stored: a draft may not be valid yet (its problems say why).")
 }
 
@@ -124,7 +124,7 @@ func (g *schemaGen) connectorSchemas(types []connectors.Type) {
 			},
 			"required": required, "additionalProperties": false,
 		}
-		kinds = append(kinds, ref(name))
+		kinds = append(kinds, Ref(name))
 		mapping[t.Name] = "#/components/schemas/" + name
 	}
 	if len(kinds) == 0 {
