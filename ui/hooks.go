@@ -3,12 +3,9 @@ package ui
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/waymarkhq/waymark/internal/entry"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
@@ -20,44 +17,6 @@ type HookService interface {
 	Rotate(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
 	SetScheme(ctx context.Context, workspaceID, journeyID, scheme string) (hooks.Hook, error)
 	Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, hooks.Receipt, error)
-}
-
-// hookRoutes registers the public webhook trigger endpoint, POST /hooks/{key}.
-func (s *Server) hookRoutes(app fiber.Router) {
-	app.Post("/hooks/:key", s.hook)
-}
-
-// hook takes a signed POST for a journey with a webhook trigger
-// (internal/entry: verify, map, claim, enter): 202 {"run_id"}, or 200 with
-// the reason a refused entry gives.
-func (s *Server) hook(c *fiber.Ctx) error {
-	key := c.Params("key")
-	headers := map[string][]string{}
-	c.Request().Header.VisitAll(func(k, v []byte) {
-		name := strings.ToLower(string(k))
-		headers[name] = append(headers[name], string(v))
-	})
-	rc, err := s.entry.Webhook(c.UserContext(), entry.WebhookRequest{Key: key, Header: func(name string) string { return c.Get(name) },
-		Headers: headers, Body: c.Body()})
-	var ve *hooks.VerifyError
-	if errors.As(err, &ve) {
-		s.logger.InfoContext(c.UserContext(), "webhook refused", slog.String("hook_key_prefix", prefix(key)), slog.String("reason", ve.Code),
-			slog.String("ip", c.IP()), slog.String("request_id", httpkit.RequestID(c)))
-	}
-	if err != nil {
-		return httpkit.EntryError(err)
-	}
-	if !rc.Entered {
-		return c.Status(fiber.StatusOK).JSON(fiber.Map{"run_id": nil, "entered": false, "reason": rc.Reason})
-	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": rc.RunID, "entered": true})
-}
-
-func prefix(key string) string {
-	if len(key) > 8 {
-		return key[:8]
-	}
-	return key
 }
 
 // apiHookGet: GET /api/v1/journeys/{id}/hook (admin) — the hook URL and its

@@ -6,6 +6,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/sim"
+	"github.com/waymarkhq/waymark/ui/ingest"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/internal/openapi"
 )
@@ -62,15 +63,6 @@ var apiOps = map[string]openapi.Op{
 		Params: openapi.Period, Media: "text/csv", Errors: []int{400},
 		Headers: map[string]openapi.Header{"Content-Disposition": {Description: "attachment; filename=\"waymark-deliveries-….csv\"", Required: true}}},
 
-	"POST /api/v1/events": {Summary: "One event, or {\"events\": […]} (at most 1,000); every event is validated before any is stored", Tag: "ingestion",
-		Body:   openapi.OneOf(eventJSON{}, eventBatch{}),
-		Status: 202, Result: eventBatchResultJSON{}, Errors: []int{409, 422},
-		Params: []openapi.Param{{Name: "Idempotency-Key", In: "header", Schema: map[string]any{"type": "string", "maxLength": 255},
-			Description: "Replays the first response for 24 h; the same key with another body is 422, while the first is running 409."}},
-		Headers: map[string]openapi.Header{"Idempotent-Replayed": {Description: "true: this is the first response to this Idempotency-Key, replayed."}}},
-	"POST /api/v1/profiles": {Summary: "Upsert a profile by external_id: 201 when created, 200 when updated", Tag: "ingestion",
-		Body:   openapi.WithRequired(httpkit.ProfileJSON{}, "external_id"),
-		Result: httpkit.ProfileJSON{}, Status: 201, Also: map[int]string{200: "Updated"}, Errors: []int{422}},
 	"GET /api/v1/profiles/{external_id}": {Summary: "A profile", Tag: "ingestion", Result: httpkit.ProfileJSON{}},
 	"GET /api/v1/profiles/{external_id}/export": {Summary: "Everything stored about a profile (privacy export)", Tag: "privacy", Result: profileExportJSON{},
 		Headers: map[string]openapi.Header{"Content-Disposition": {Description: "attachment; filename=\"profile-export.json\"", Required: true}}},
@@ -133,7 +125,7 @@ func (s *Server) openapiJSON(c *fiber.Ctx) error {
 		types = s.connectors.Registry().Types()
 	}
 	doc := openapi.Document(openapi.Input{
-		Parts:  []openapi.Part{{Ops: apiOps, Names: componentNames, WriteRequired: writeRequired, Fields: fieldSchemas}},
+		Parts:  []openapi.Part{{Ops: apiOps, Names: componentNames, WriteRequired: writeRequired, Fields: fieldSchemas}, ingest.OpenAPI()},
 		Routes: routes,
 		Access: func(method, path string) (bool, string) {
 			a, _ := RoutePermission(method, path)

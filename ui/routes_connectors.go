@@ -56,8 +56,8 @@ func (s *Server) connectorAPIRoutes(api fiber.Router) {
 }
 
 // connectorUIRoutes registers the connector admin pages (signed-in
-// admins), the Test inbox (admins and editors), and the public endpoints
-// that live outside sessions and CSRF: /u/{token} and provider callbacks.
+// admins), the Test inbox (admins and editors), and the public unsubscribe
+// page /u/{token}, which lives outside sessions and CSRF.
 func (s *Server) connectorUIRoutes(r fiber.Router) {
 	user, admin := s.requireUser, s.requireAdmin
 	r.Get("/connectors", user, admin, s.needConnectors, s.connectorList)
@@ -76,7 +76,6 @@ func (s *Server) connectorUIRoutes(r fiber.Router) {
 
 	r.Get("/u/:token", s.unsubscribeForm)
 	r.Post("/u/:token", s.unsubscribe)
-	r.Post("/callbacks/:type/:id", s.needConnectors, s.providerCallback)
 }
 
 // requireAdmin refuses signed-in users who are not admins.

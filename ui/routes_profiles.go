@@ -267,3 +267,19 @@ func (s *Server) importProgress(c *fiber.Ctx) error {
 	}
 	return render(c, views.ProfileImportProgress(pr))
 }
+
+// apiProfileGet: GET /api/v1/profiles/{external_id}
+func (s *Server) apiProfileGet(c *fiber.Ctx) error {
+	ext, err := httpkit.ExternalIDParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.store.GetProfileByExternalID(c.UserContext(), httpkit.APIKey(c).WorkspaceID, ext)
+	if errors.Is(err, store.ErrNotFound) {
+		return httpkit.NotFound("profile")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(httpkit.ToProfileJSON(p))
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/waymarkhq/waymark/internal/entry"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/ingest"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/worker"
 )
@@ -30,7 +31,7 @@ type Store interface {
 	runStore
 	statsStore
 	explorerStore
-	ingestStore
+	ingest.Store
 	profileStore
 	adminStore
 	entry.Store
@@ -136,6 +137,7 @@ type Server struct {
 	entry      *entry.Service   // webhooks and events become runs
 	learning   *worker.Learning // engagement hours, as the engine learns them
 	reports    *journeys.Reports
+	ingest     *ingest.Handler // POST /hooks, /callbacks, /api/v1/events and /profiles
 }
 
 // New builds the server and its routes.
@@ -184,6 +186,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.reports = journeys.NewReports(deps.Store, deps.Journeys)
 	s.learning = worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now})
 	s.entry = entry.New(entry.Deps{Store: deps.Store, Hooks: deps.Hooks, Engine: deps.Engine, Profiles: deps.Profiles, Now: cfg.Now})
+	s.ingest = ingest.New(ingest.Deps{Entry: s.entry, Store: deps.Store, Callbacks: deps.Connectors, Logger: s.logger, Now: cfg.Now})
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -223,7 +226,7 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", httpkit.MetricsHandler(s.metrics))
 	app.Get("/static/*", s.assets.handler)
-	s.hookRoutes(app)
+	s.ingest.Routes(app) // POST /hooks/:key, /callbacks/:type/:id
 	app.Get("/api/v1/openapi.json", s.openapiJSON)
 
 	api := app.Group("/api/v1", s.apiAuth)
@@ -249,8 +252,7 @@ func (s *Server) routes() {
 	api.Get("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookGet)
 	api.Put("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookScheme)
 	api.Post("/journeys/:id/hook/rotate", requireScope(auth.ScopeAdmin), s.apiHookRotate)
-	api.Post("/events", requireScope(auth.ScopeEventsWrite), s.apiEvents)
-	api.Post("/profiles", requireScope(auth.ScopeProfilesWrite), s.apiProfileUpsert)
+	s.ingest.APIRoutes(api) // POST /events, /profiles
 	api.Get("/profiles/:external_id", requireScope(auth.ScopeProfilesRead), s.apiProfileGet)
 	api.Get("/runs", read, s.apiRunList)
 	api.Get("/runs/:id", read, s.apiRunGet)

@@ -1,4 +1,4 @@
-package ui
+package ingest
 
 import (
 	"errors"
@@ -15,12 +15,15 @@ import (
 // providerCallback takes a provider's delivery status report, e.g. Twilio's
 // StatusCallback at /callbacks/twilio/{connector id}. The connector
 // verifies the provider's signature; no session or CSRF applies.
-func (s *Server) providerCallback(c *fiber.Ctx) error {
+func (h *Handler) providerCallback(c *fiber.Ctx) error {
+	if h.callbacks == nil {
+		return httpkit.NewError(fiber.StatusServiceUnavailable, "connectors_unavailable", "connector administration is not configured on this server")
+	}
 	form := url.Values{}
 	c.Request().PostArgs().VisitAll(func(k, v []byte) { form.Add(string(k), string(v)) })
 	header := map[string]string{}
 	c.Request().Header.VisitAll(func(k, v []byte) { header[strings.ToLower(string(k))] = string(v) })
-	err := s.connectors.Callback(c.UserContext(), c.Params("type"), c.Params("id"), c.OriginalURL(), connectors.CallbackRequest{
+	err := h.callbacks.Callback(c.UserContext(), c.Params("type"), c.Params("id"), c.OriginalURL(), connectors.CallbackRequest{
 		Header: header, Form: form, Body: append([]byte(nil), c.Body()...),
 	})
 	switch {

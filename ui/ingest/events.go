@@ -1,4 +1,4 @@
-package ui
+package ingest
 
 import (
 	"bytes"
@@ -19,10 +19,9 @@ import (
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
-// ingestStore is what the event and profile APIs need.
-type ingestStore interface {
-	UpsertProfile(ctx context.Context, u store.ProfileUpsert) (store.Profile, bool, error)
-	InsertEvent(ctx context.Context, e store.Event) (store.Event, error)
+// Store is what ingestion needs from storage beyond internal/entry: the
+// Idempotency-Key records.
+type Store interface {
 	BeginIdempotent(ctx context.Context, workspaceID, key, requestHash string, ttl time.Duration) (*store.IdempotencyRecord, error)
 	CompleteIdempotent(ctx context.Context, workspaceID, key string, status int, response []byte) error
 	AbortIdempotent(ctx context.Context, workspaceID, key string) error
@@ -34,8 +33,8 @@ const MaxEventBatch = 1000
 // idempotencyTTL is how long an Idempotency-Key is remembered.
 const idempotencyTTL = 24 * time.Hour
 
-// apiProfileUpsert: POST /api/v1/profiles
-func (s *Server) apiProfileUpsert(c *fiber.Ctx) error {
+// profileUpsert: POST /api/v1/profiles
+func (h *Handler) profileUpsert(c *fiber.Ctx) error {
 	var p httpkit.ProfileJSON
 	if err := httpkit.DecodeStrict(c.Body(), &p); err != nil {
 		return err
@@ -44,7 +43,7 @@ func (s *Server) apiProfileUpsert(c *fiber.Ctx) error {
 	if ds := problemDetails(in.Validate("")); len(ds) > 0 {
 		return httpkit.Invalid(ds)
 	}
-	prof, created, err := s.entry.SaveProfile(c.UserContext(), httpkit.APIKey(c).WorkspaceID, in, "api")
+	prof, created, err := h.entry.SaveProfile(c.UserContext(), httpkit.APIKey(c).WorkspaceID, in, "api")
 	if err != nil {
 		return err
 	}
@@ -53,22 +52,6 @@ func (s *Server) apiProfileUpsert(c *fiber.Ctx) error {
 		status = fiber.StatusCreated
 	}
 	return c.Status(status).JSON(httpkit.ToProfileJSON(prof))
-}
-
-// apiProfileGet: GET /api/v1/profiles/{external_id}
-func (s *Server) apiProfileGet(c *fiber.Ctx) error {
-	ext, err := httpkit.ExternalIDParam(c)
-	if err != nil {
-		return err
-	}
-	p, err := s.store.GetProfileByExternalID(c.UserContext(), httpkit.APIKey(c).WorkspaceID, ext)
-	if errors.Is(err, store.ErrNotFound) {
-		return httpkit.NotFound("profile")
-	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(httpkit.ToProfileJSON(p))
 }
 
 // eventJSON is an event as the API takes it.
@@ -94,11 +77,11 @@ type eventResult struct {
 	Converted []string `json:"converted"`
 }
 
-// apiEvents: POST /api/v1/events — one event or {"events": […]} (at most
+// events: POST /api/v1/events — one event or {"events": […]} (at most
 // 1,000). Every event is validated before any is stored: a bad batch
 // changes nothing. Each stored event wakes waiting runs, applies exit
 // criteria and goals, and enters event-triggered journeys.
-func (s *Server) apiEvents(c *fiber.Ctx) error {
+func (h *Handler) events(c *fiber.Ctx) error {
 	body := c.Body()
 	var events []eventJSON
 	if bytes.Contains(body, []byte(`"events"`)) {
@@ -142,7 +125,7 @@ func (s *Server) apiEvents(c *fiber.Ctx) error {
 			}
 		}
 	}
-	now := s.cfg.Now()
+	now := h.now()
 	in := make([]entry.Event, len(events))
 	var ds []httpkit.Detail
 	for i, e := range events {
@@ -158,8 +141,8 @@ func (s *Server) apiEvents(c *fiber.Ctx) error {
 	}
 
 	ws := httpkit.APIKey(c).WorkspaceID
-	return s.idempotent(c, ws, func() (int, any, error) {
-		rs, err := s.entry.Events(c.UserContext(), ws, in)
+	return h.idempotent(c, ws, func() (int, any, error) {
+		rs, err := h.entry.Events(c.UserContext(), ws, in)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -183,7 +166,7 @@ func problemDetails(ps []profiles.Problem) []httpkit.Detail {
 // idempotent runs fn once per Idempotency-Key: a replay with the same body
 // gets the first response; the same key with another body is 422; a replay
 // while the first is still running is 409. Without the header fn just runs.
-func (s *Server) idempotent(c *fiber.Ctx, ws string, fn func() (int, any, error)) error {
+func (h *Handler) idempotent(c *fiber.Ctx, ws string, fn func() (int, any, error)) error {
 	key := c.Get("Idempotency-Key")
 	if key == "" {
 		status, body, err := fn()
@@ -198,7 +181,7 @@ func (s *Server) idempotent(c *fiber.Ctx, ws string, fn func() (int, any, error)
 	sum := sha256.Sum256(c.Body())
 	hash := hex.EncodeToString(sum[:])
 	ctx := c.UserContext()
-	rec, err := s.store.BeginIdempotent(ctx, ws, key, hash, idempotencyTTL)
+	rec, err := h.store.BeginIdempotent(ctx, ws, key, hash, idempotencyTTL)
 	if err != nil {
 		return err
 	}
@@ -215,7 +198,7 @@ func (s *Server) idempotent(c *fiber.Ctx, ws string, fn func() (int, any, error)
 	}
 	status, body, err := fn()
 	if err != nil {
-		if aerr := s.store.AbortIdempotent(context.WithoutCancel(ctx), ws, key); aerr != nil {
+		if aerr := h.store.AbortIdempotent(context.WithoutCancel(ctx), ws, key); aerr != nil {
 			return errors.Join(err, aerr)
 		}
 		return err
@@ -224,7 +207,7 @@ func (s *Server) idempotent(c *fiber.Ctx, ws string, fn func() (int, any, error)
 	if err != nil {
 		return err
 	}
-	if err := s.store.CompleteIdempotent(context.WithoutCancel(ctx), ws, key, status, out); err != nil {
+	if err := h.store.CompleteIdempotent(context.WithoutCancel(ctx), ws, key, status, out); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
