@@ -29,7 +29,6 @@ type Store interface {
 	editorStore
 	connectorStore
 	runStore
-	statsStore
 	explorerStore
 	ingest.Store
 	profileStore

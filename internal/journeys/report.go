@@ -18,12 +18,14 @@ type ReportStore interface {
 	JourneyMessageVolume(ctx context.Context, workspaceID, journeyID string, p store.Period) ([]store.ChannelCount, error)
 	JourneyVariants(ctx context.Context, workspaceID, journeyID string, version int) ([]store.VariantCount, error)
 	JourneyPaths(ctx context.Context, workspaceID, journeyID string, version int, p store.Period) ([]store.PathCount, bool, error)
+	JourneyStats(ctx context.Context, workspaceID, journeyID string, version int) (store.JourneyStats, error)
 }
 
-// Reports computes journeys' reports: entries and conversions over time,
-// messages per channel, the funnel along the most common path, split
-// variants' conversion rates with intervals, and lift against holdouts.
-// The page draws them; the API serves the lift.
+// Reports computes journeys' numbers: a version's per-node counters
+// (Stats), the report's entries and conversions over time, messages per
+// channel, the funnel along the most common path, split variants'
+// conversion rates with intervals (Report), and lift against holdouts
+// (Lift). The pages draw them; the API serves them as JSON.
 type Reports struct {
 	store ReportStore
 	docs  *Service

@@ -386,3 +386,13 @@ func humanDuration(d time.Duration) string {
 	}
 	return unit(int64((d+time.Second-1)/time.Second), "second")
 }
+
+// StatsError maps a version's numbers' errors: an unknown version is 404,
+// the rest as for a journey.
+func StatsError(err error) error {
+	var nv *journeys.NoVersionError
+	if errors.As(err, &nv) {
+		return NewError(fiber.StatusNotFound, "not_found", "%s", nv.Error())
+	}
+	return JourneyError(err)
+}
