@@ -69,7 +69,7 @@ func (s *Server) apiJourneyValidate(c *fiber.Ctx) error {
 
 func (s *Server) apiJourneyList(c *fiber.Ctx) error {
 	status := c.Query("status")
-	if !journeyStatuses[status] {
+	if !httpkit.JourneyStatusFilter(status) {
 		return httpkit.BadRequest("status: want draft, live, paused, archived or all")
 	}
 	limit := 50

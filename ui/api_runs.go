@@ -112,14 +112,11 @@ func (s *Server) toRunJSON(ctx context.Context, r store.Run, externalIDs map[str
 		FinishedAt: r.FinishedAt, ConvertedAt: r.ConvertedAt, ConversionValue: r.ConversionValue}, nil
 }
 
-var runStatuses = map[string]bool{"": true, store.RunActive: true, store.RunWaiting: true, store.RunWaitingEvent: true,
-	store.RunPaused: true, store.RunCompleted: true, store.RunExited: true, store.RunFailed: true}
-
 // apiRunList: GET /api/v1/runs?journey_id=&profile_id=&status=&cursor=&limit=
 func (s *Server) apiRunList(c *fiber.Ctx) error {
 	ws := httpkit.APIKey(c).WorkspaceID
 	f := store.RunFilter{JourneyID: c.Query("journey_id"), Status: c.Query("status"), After: c.Query("cursor"), Limit: 50}
-	if !runStatuses[f.Status] {
+	if !httpkit.RunStatusFilter(f.Status) {
 		return httpkit.BadRequest("status: want active, waiting, waiting_event, paused, completed, exited or failed")
 	}
 	if v := c.Query("limit"); v != "" {
@@ -179,7 +176,7 @@ func (s *Server) apiRunGet(c *fiber.Ctx) error {
 	for i, st := range steps {
 		out.Steps[i] = stepJSON{Sequence: st.Sequence, NodeID: st.NodeID, Kind: st.Kind, Port: st.Port, Outcome: st.Outcome,
 			Detail: st.Detail, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt}
-		if !personal && personalStep(st.Kind) && len(st.Detail) > 0 {
+		if !personal && httpkit.PersonalStep(st.Kind) && len(st.Detail) > 0 {
 			out.Steps[i].Detail, out.Steps[i].DetailHidden = nil, true
 		}
 	}

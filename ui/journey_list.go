@@ -11,12 +11,10 @@ import (
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
-var journeyStatuses = map[string]bool{"": true, "all": true, store.JourneyDraft: true, store.JourneyLive: true, store.JourneyPaused: true, store.JourneyArchived: true}
-
 func (s *Server) journeyList(c *fiber.Ctx) error {
 	u, _ := httpkit.User(c)
 	l := views.JourneysList{Search: c.Query("q"), Status: c.Query("status"), CanEdit: canEdit(c), Back: c.OriginalURL()}
-	if !journeyStatuses[l.Status] {
+	if !httpkit.JourneyStatusFilter(l.Status) {
 		return httpkit.BadRequest("unknown status %q", l.Status)
 	}
 	ctx := c.UserContext()

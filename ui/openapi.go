@@ -103,7 +103,7 @@ var apiOps = map[string]openapi.Op{
 		}},
 
 	"POST /api/v1/journeys/{id}/simulate": {Summary: "Simulate the draft, a version or a document for existing, typed or generated profiles on a virtual clock; nothing is sent (docs/simulator.md)",
-		Tag: "journeys", Body: simulateBody{}, Result: sim.Result{}, Errors: []int{422, 429, 503}},
+		Tag: "journeys", Body: httpkit.SimulateBody{}, Result: sim.Result{}, Errors: []int{422, 429, 503}},
 	"POST /api/v1/journeys/{id}/rollback": {Summary: "Make the previous version live again as a new version; waiting runs of the current version move back by node id (docs/live-edits.md)",
 		Tag: "journeys", Result: publishResultJSON{}, Errors: []int{409, 422}},
 	"POST /api/v1/journeys/{id}/test-send": {Summary: "Send one action node's message to a chosen address through its connector, marked [Test]; recorded in test sends, not deliveries (docs/live-edits.md)",

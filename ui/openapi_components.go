@@ -225,7 +225,6 @@ var componentNames = map[reflect.Type]string{
 	reflect.TypeFor[suppressionJSON]():        "Suppression",
 	reflect.TypeFor[suppressionListJSON]():    "SuppressionList",
 	reflect.TypeFor[suppressionAddJSON]():     "Suppression",
-	reflect.TypeFor[simulateBody]():           "Simulation",
 	reflect.TypeFor[testSendRequest]():        "TestSend",
 	reflect.TypeFor[testSendJSON]():           "TestSend",
 	reflect.TypeFor[testSendResultJSON]():     "TestSendResult",
@@ -280,11 +279,6 @@ var fieldSchemas = map[reflect.Type]map[string]map[string]any{
 		"version":             map[string]any{"minimum": 0, "description": "0: the draft."},
 		"to":                  openapi.Words("Email address (send_email) or E.164 phone (send_sms); unused for send_webhook."),
 		"profile_external_id": openapi.Words("Render with this profile's data (needs profiles:read); default: a sample profile."),
-	},
-	reflect.TypeFor[simulateBody](): {
-		"version":  map[string]any{"minimum": 0, "description": "A published version; default: the draft."},
-		"document": map[string]any{"$ref": "#/components/schemas/JourneyDraft"},
-		"horizon":  openapi.Words("How long the virtual clock may run, e.g. 30d (default and most: 400d)."),
 	},
 	reflect.TypeFor[connectorPatchJSON](): {
 		"config": openapi.Words("Keys given replace the stored ones (null removes one); secret fields left out keep their value."),

@@ -96,7 +96,7 @@ func (s *Server) runList(c *fiber.Ctx) error {
 		Email: strings.TrimSpace(c.Query("email")), Status: c.Query("status"), Node: strings.TrimSpace(c.Query("node")),
 		Statuses: []string{store.RunActive, store.RunWaiting, store.RunWaitingEvent, store.RunPaused, store.RunCompleted, store.RunExited, store.RunFailed},
 	}
-	if !runStatuses[st.Status] {
+	if !httpkit.RunStatusFilter(st.Status) {
 		return httpkit.BadRequest("status: want active, waiting, waiting_event, paused, completed, exited or failed")
 	}
 	f := store.RunFilter{JourneyID: st.Journey, Status: st.Status, NodeID: st.Node, After: c.Query("cursor"), Limit: runsPageSize}
@@ -246,10 +246,6 @@ func deliveryRows(ds []store.Delivery, personal bool) []views.DeliveryRow {
 	return out
 }
 
-// personalStep reports whether a step's detail values are profile data:
-// an update_profile step records the attribute values it wrote.
-func personalStep(kind string) bool { return kind == "update_profile" }
-
 // runShow: GET /runs/:id, the run's timeline.
 func (s *Server) runShow(c *fiber.Ctx) error {
 	ctx, ws := c.UserContext(), httpkit.Workspace(c)
@@ -294,7 +290,7 @@ func (s *Server) runShow(c *fiber.Ctx) error {
 		kvs, errText, did := detailKV(step.Detail)
 		row := views.StepRow{Seq: step.Sequence, Time: runTime(step.FinishedAt), NodeID: step.NodeID, NodeTitle: titles[step.NodeID],
 			Kind: step.Kind, Port: step.Port, Outcome: step.Outcome, Details: kvs, Error: errText, DeliveryID: did}
-		if !st.Personal && personalStep(step.Kind) && len(kvs) > 0 {
+		if !st.Personal && httpkit.PersonalStep(step.Kind) && len(kvs) > 0 {
 			row.Details, row.DetailsHidden = nil, true
 		}
 		st.Steps = append(st.Steps, row)

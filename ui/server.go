@@ -112,31 +112,32 @@ type Deps struct {
 
 // Server is Waymark's HTTP front end.
 type Server struct {
-	app        *fiber.App
-	cfg        Config
-	store      Store
-	journeys   *journeys.Service
-	connectors ConnectorAdmin
-	engine     RunEngine
-	profiles   ProfileAdmin
-	hooks      HookService
-	testSends  *journeys.TestSends
-	simulator  SimulationService
-	checks     []Check
-	queues     QueueInspector
-	logger     *slog.Logger
-	assets     assets
-	assetURLs  map[string]string
-	metrics    *prometheus.Registry
-	httpm      *httpkit.HTTPMetrics
-	unmapped   []string // routes registered without a permission entry
-	passwords  *auth.Hasher
-	previews   chan struct{} // template previews rendering at once (see editor_panel.go)
-	exports    httpkit.Exports
-	entry      *entry.Service   // webhooks and events become runs
-	learning   *worker.Learning // engagement hours, as the engine learns them
-	reports    *journeys.Reports
-	ingest     *ingest.Handler // POST /hooks, /callbacks, /api/v1/events and /profiles
+	app         *fiber.App
+	cfg         Config
+	store       Store
+	journeys    *journeys.Service
+	connectors  ConnectorAdmin
+	engine      RunEngine
+	profiles    ProfileAdmin
+	hooks       HookService
+	testSends   *journeys.TestSends
+	simulator   SimulationService
+	checks      []Check
+	queues      QueueInspector
+	logger      *slog.Logger
+	assets      assets
+	assetURLs   map[string]string
+	metrics     *prometheus.Registry
+	httpm       *httpkit.HTTPMetrics
+	unmapped    []string // routes registered without a permission entry
+	passwords   *auth.Hasher
+	previews    chan struct{} // template previews rendering at once (see editor_panel.go)
+	exports     httpkit.Exports
+	simulations httpkit.Simulations
+	entry       *entry.Service   // webhooks and events become runs
+	learning    *worker.Learning // engagement hours, as the engine learns them
+	reports     *journeys.Reports
+	ingest      *ingest.Handler // POST /hooks, /callbacks, /api/v1/events and /profiles
 }
 
 // New builds the server and its routes.
@@ -182,6 +183,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.testSends = journeys.NewTestSends(deps.Store, deps.Journeys, deps.TestSends, cfg.TestSendQuota)
 	s.exports = httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
+	s.simulations = httpkit.Simulations{Store: deps.Store, Journeys: deps.Journeys, Simulator: deps.Simulator}
 	s.reports = journeys.NewReports(deps.Store, deps.Journeys)
 	s.learning = worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now})
 	s.entry = entry.New(entry.Deps{Store: deps.Store, Hooks: deps.Hooks, Engine: deps.Engine, Profiles: deps.Profiles, Now: cfg.Now})

@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/store"
 )
 
 // ExternalIDParam is the route's :external_id, percent-decoded. Fiber
@@ -31,3 +33,19 @@ func LimitParam(c *fiber.Ctx, def int) (int, error) {
 	}
 	return n, nil
 }
+
+var journeyStatuses = map[string]bool{"": true, "all": true, store.JourneyDraft: true, store.JourneyLive: true, store.JourneyPaused: true, store.JourneyArchived: true}
+
+// JourneyStatusFilter reports whether s filters journey lists: a status,
+// "all", or "" (all but archived).
+func JourneyStatusFilter(s string) bool { return journeyStatuses[s] }
+
+var runStatuses = map[string]bool{"": true, store.RunActive: true, store.RunWaiting: true, store.RunWaitingEvent: true,
+	store.RunPaused: true, store.RunCompleted: true, store.RunExited: true, store.RunFailed: true}
+
+// RunStatusFilter reports whether s filters run lists: a run status or "".
+func RunStatusFilter(s string) bool { return runStatuses[s] }
+
+// PersonalStep reports whether a step's detail values are profile data:
+// an update_profile step records the attribute values it wrote.
+func PersonalStep(kind string) bool { return kind == "update_profile" }

@@ -108,6 +108,7 @@ var Base = Part{
 		reflect.TypeFor[store.TriggerRun]():         "TriggerRun",
 		reflect.TypeFor[learn.Lift]():               "LiftEstimate",
 		reflect.TypeFor[httpkit.ProfileJSON]():      "Profile",
+		reflect.TypeFor[httpkit.SimulateBody]():     "Simulation",
 		reflect.TypeFor[connectors.Type]():          "ConnectorType",
 		reflect.TypeFor[connectors.Destination]():   "ConnectorDestination",
 		reflect.TypeFor[connectors.Rate]():          "ConnectorRate",
@@ -151,6 +152,11 @@ var Base = Part{
 		reflect.TypeFor[journeys.NodePlan](): {
 			"action": Enum([]string{journeys.PlanStay, journeys.PlanMove, journeys.PlanExit}, ""),
 			"to":     Words("With move: the node of the new version the runs move to."),
+		},
+		reflect.TypeFor[httpkit.SimulateBody](): {
+			"version":  map[string]any{"minimum": 0, "description": "A published version; default: the draft."},
+			"document": map[string]any{"$ref": "#/components/schemas/JourneyDraft"},
+			"horizon":  Words("How long the virtual clock may run, e.g. 30d (default and most: 400d)."),
 		},
 		reflect.TypeFor[flows.Settings](): {
 			"reentry": Words("never (default), after_exit or always."),
