@@ -6,7 +6,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/connectors"
-	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
@@ -37,22 +36,6 @@ type connectorStore interface {
 	ListSuppressions(ctx context.Context, workspaceID string, f store.SuppressionFilter) ([]store.Suppression, string, error)
 	AddSuppression(ctx context.Context, s store.Suppression) (store.Suppression, error)
 	DeleteSuppression(ctx context.Context, workspaceID, channel, address string) error
-}
-
-// connectorAPIRoutes registers /api/v1/connectors… (API-key auth, admin scope).
-func (s *Server) connectorAPIRoutes(api fiber.Router) {
-	admin := requireScope(auth.ScopeAdmin)
-	api.Get("/connector-types", admin, s.needConnectors, s.apiConnectorTypes)
-	api.Get("/connectors", admin, s.needConnectors, s.apiConnectorList)
-	api.Post("/connectors", admin, s.needConnectors, s.apiConnectorCreate)
-	api.Get("/connectors/:id", admin, s.needConnectors, s.apiConnectorGet)
-	api.Patch("/connectors/:id", admin, s.needConnectors, s.apiConnectorUpdate)
-	api.Delete("/connectors/:id", admin, s.needConnectors, s.apiConnectorDelete)
-	api.Post("/connectors/:id/test", admin, s.needConnectors, s.apiConnectorTest)
-	api.Get("/sandbox/messages", admin, s.apiSandboxMessages)
-	api.Get("/suppressions", admin, s.apiSuppressionList)
-	api.Post("/suppressions", admin, s.apiSuppressionAdd)
-	api.Delete("/suppressions", admin, s.apiSuppressionDelete)
 }
 
 // connectorUIRoutes registers the connector admin pages (signed-in

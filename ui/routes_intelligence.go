@@ -2,14 +2,7 @@ package ui
 
 import (
 	"github.com/gofiber/fiber/v2"
-
-	"github.com/waymarkhq/waymark/internal/auth"
 )
-
-// intelligenceAPIRoutes registers the API routes of the self-optimising split, best-time delivery and lift (issue 12).
-func (s *Server) intelligenceAPIRoutes(r fiber.Router) {
-	r.Get("/journeys/:id/lift", requireScope(auth.ScopeJourneysRead), s.apiJourneyLift)
-}
 
 // intelligenceUIRoutes registers the UI routes of the self-optimising split, best-time delivery and lift (issue 12).
 func (s *Server) intelligenceUIRoutes(r fiber.Router) {

@@ -5,21 +5,14 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
-
-// profileStore is what profile import, export and erasure need.
-type profileStore interface {
-	ListTriggerRuns(ctx context.Context, journeyID string, limit int) ([]store.TriggerRun, error)
-}
 
 // ProfileAdmin is profile import, export and erasure as the HTTP layer uses them.
 type ProfileAdmin interface {
@@ -33,110 +26,6 @@ type ProfileAdmin interface {
 	// WithdrawAdConsent queues the removal from ad audiences that a consent
 	// write calls for; it runs before the write.
 	WithdrawAdConsent(ctx context.Context, workspaceID, externalID string, consent map[string]any) (bool, error)
-}
-
-// profileChanged tells segment triggers about a profile write (a no-op
-// without a profile service).
-func (s *Server) profileChanged(ctx context.Context, p store.Profile) {
-	if s.profiles != nil {
-		s.profiles.Changed(ctx, p)
-	}
-}
-
-// profileAPIRoutes registers profile export/erasure and import endpoints under /api/v1.
-func (s *Server) profileAPIRoutes(api fiber.Router) {
-	api.Get("/journeys/:id/triggers", requireScope(auth.ScopeJourneysRead), s.apiJourneyTriggers)
-	if s.profiles == nil {
-		return
-	}
-	api.Get("/profiles/:external_id/export", requireScope(auth.ScopeProfilesRead), s.apiProfileExport)
-	api.Delete("/profiles/:external_id", requireScope(auth.ScopeProfilesWrite), s.apiProfileErase)
-}
-
-// apiJourneyTriggers: GET /api/v1/journeys/{id}/triggers — the latest
-// segment sweeps and schedule ticks with their progress.
-func (s *Server) apiJourneyTriggers(c *fiber.Ctx) error {
-	j, err := s.store.GetJourney(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return httpkit.NotFound("journey")
-	}
-	if err != nil {
-		return err
-	}
-	runs, err := s.store.ListTriggerRuns(c.UserContext(), j.ID, 20)
-	if err != nil {
-		return err
-	}
-	if runs == nil {
-		runs = []store.TriggerRun{}
-	}
-	return c.JSON(fiber.Map{"trigger_runs": runs})
-}
-
-type exportStep struct {
-	Sequence   int            `json:"sequence"`
-	NodeID     string         `json:"node_id"`
-	Kind       string         `json:"kind"`
-	Port       string         `json:"port,omitempty"`
-	Outcome    string         `json:"outcome"`
-	Detail     map[string]any `json:"detail,omitempty"`
-	StartedAt  time.Time      `json:"started_at"`
-	FinishedAt time.Time      `json:"finished_at"`
-}
-
-// apiProfileExport: GET /api/v1/profiles/{external_id}/export
-func (s *Server) apiProfileExport(c *fiber.Ctx) error {
-	ws := httpkit.APIKey(c).WorkspaceID
-	ext, err := httpkit.ExternalIDParam(c)
-	if err != nil {
-		return err
-	}
-	x, err := s.profiles.Export(c.UserContext(), ws, ext)
-	if errors.Is(err, store.ErrNotFound) {
-		return httpkit.NotFound("profile")
-	}
-	if err != nil {
-		return err
-	}
-	events := make([]fiber.Map, 0, len(x.Events))
-	for _, e := range x.Events {
-		events = append(events, fiber.Map{"id": e.ID, "name": e.Name, "properties": e.Properties, "occurred_at": e.OccurredAt, "received_at": e.ReceivedAt})
-	}
-	runs := make([]fiber.Map, 0, len(x.Runs))
-	for _, r := range x.Runs {
-		steps := make([]exportStep, 0, len(x.Steps[r.ID]))
-		for _, st := range x.Steps[r.ID] {
-			steps = append(steps, exportStep{st.Sequence, st.NodeID, st.Kind, st.Port, st.Outcome, st.Detail, st.StartedAt, st.FinishedAt})
-		}
-		runs = append(runs, fiber.Map{"id": r.ID, "journey_id": r.JourneyID, "version": r.Version, "status": r.Status, "current_node": r.CurrentNode,
-			"entered_at": r.EnteredAt, "finished_at": r.FinishedAt, "error": r.Error, "steps": steps})
-	}
-	dels := make([]fiber.Map, 0, len(x.Deliveries))
-	for _, d := range x.Deliveries {
-		dels = append(dels, fiber.Map{"id": d.ID, "run_id": d.RunID, "node_id": d.NodeID, "channel": d.Channel, "connector": d.Connector,
-			"recipient": d.Recipient, "subject": d.Subject, "body": d.Body, "status": d.Status, "error": d.Error, "created_at": d.CreatedAt})
-	}
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="profile-export.json"`)
-	return c.JSON(fiber.Map{"profile": httpkit.ToProfileJSON(x.Profile), "consent": x.Profile.Consent, "events": events, "runs": runs,
-		"deliveries": dels, "truncated": x.Truncated, "exported_at": s.cfg.Now().UTC()})
-}
-
-// apiProfileErase: DELETE /api/v1/profiles/{external_id} — right to
-// erasure; idempotent (an erased profile answers 200 again).
-func (s *Server) apiProfileErase(c *fiber.Ctx) error {
-	k := httpkit.APIKey(c)
-	ext, err := httpkit.ExternalIDParam(c)
-	if err != nil {
-		return err
-	}
-	res, err := s.profiles.Erase(c.UserContext(), k.WorkspaceID, ext, profiles.Actor{Type: "api_key", ID: k.ID, IP: c.IP()})
-	if errors.Is(err, store.ErrNotFound) {
-		return httpkit.NotFound("profile")
-	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"erased": true, "already_erased": res.AlreadyErased, "runs_cancelled": res.RunsCancelled})
 }
 
 // profileUIRoutes registers the profile import pages (signed-in users, CSRF).
@@ -266,20 +155,4 @@ func (s *Server) importProgress(c *fiber.Ctx) error {
 		return err
 	}
 	return render(c, views.ProfileImportProgress(pr))
-}
-
-// apiProfileGet: GET /api/v1/profiles/{external_id}
-func (s *Server) apiProfileGet(c *fiber.Ctx) error {
-	ext, err := httpkit.ExternalIDParam(c)
-	if err != nil {
-		return err
-	}
-	p, err := s.store.GetProfileByExternalID(c.UserContext(), httpkit.APIKey(c).WorkspaceID, ext)
-	if errors.Is(err, store.ErrNotFound) {
-		return httpkit.NotFound("profile")
-	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(httpkit.ToProfileJSON(p))
 }

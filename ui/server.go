@@ -14,10 +14,13 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/entry"
+	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/api"
 	"github.com/waymarkhq/waymark/ui/ingest"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/worker"
@@ -28,16 +31,14 @@ import (
 type Store interface {
 	editorStore
 	connectorStore
-	runStore
 	explorerStore
+	api.Store
 	ingest.Store
-	profileStore
 	adminStore
 	entry.Store
-	exportStore
+	httpkit.ExportStore
 	journeys.ReportStore
 	intelligenceStore
-	migrationStore
 	journeys.TestSendStore
 	worker.LearningStore
 	opsStore
@@ -138,6 +139,7 @@ type Server struct {
 	learning    *worker.Learning // engagement hours, as the engine learns them
 	reports     *journeys.Reports
 	ingest      *ingest.Handler // POST /hooks, /callbacks, /api/v1/events and /profiles
+	api         *api.Handler    // /api/v1
 }
 
 // New builds the server and its routes.
@@ -188,6 +190,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.learning = worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now})
 	s.entry = entry.New(entry.Deps{Store: deps.Store, Hooks: deps.Hooks, Engine: deps.Engine, Profiles: deps.Profiles, Now: cfg.Now})
 	s.ingest = ingest.New(ingest.Deps{Entry: s.entry, Store: deps.Store, Callbacks: deps.Connectors, Logger: s.logger, Now: cfg.Now})
+	s.api = api.New(api.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: s.reports, TestSends: s.testSends, Engine: deps.Engine,
+		Connectors: deps.Connectors, Profiles: deps.Profiles, Hooks: deps.Hooks, Simulations: s.simulations, Exports: s.exports, Now: cfg.Now})
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -230,41 +234,9 @@ func (s *Server) routes() {
 	s.ingest.Routes(app) // POST /hooks/:key, /callbacks/:type/:id
 	app.Get("/api/v1/openapi.json", s.openapiJSON)
 
-	api := app.Group("/api/v1", s.apiAuth)
-	api.Get("/whoami", s.apiWhoami)
-	api.Get("/nodes", s.apiNodes)
-	read, write := requireScope(auth.ScopeJourneysRead), requireScope(auth.ScopeJourneysWrite)
-	api.Post("/journeys/validate", read, s.apiJourneyValidate)
-	api.Get("/journeys", read, s.apiJourneyList)
-	api.Post("/journeys", write, s.apiJourneyCreate)
-	api.Get("/journeys/:id", read, s.apiJourneyGet)
-	api.Get("/journeys/:id/export", read, s.apiJourneyExport)
-	api.Put("/journeys/:id/draft", write, s.apiJourneyDraft)
-	api.Post("/journeys/:id/publish", write, s.apiJourneyPublish)
-	api.Post("/journeys/:id/pause", write, s.apiJourneyStatus(store.JourneyPaused))
-	api.Post("/journeys/:id/resume", write, s.apiJourneyStatus(store.JourneyLive))
-	api.Post("/journeys/:id/archive", write, s.apiJourneyStatus(store.JourneyArchived))
-	api.Get("/journeys/:id/versions", read, s.apiJourneyVersions)
-	api.Get("/journeys/:id/versions/:version", read, s.apiJourneyVersion)
-	api.Get("/journeys/:id/diff", read, s.apiJourneyDiff)
-	api.Get("/journeys/:id/stats", read, s.apiJourneyStats)
-	api.Get("/journeys/:id/runs.csv", read, s.apiRunsCSV)
-	api.Get("/journeys/:id/deliveries.csv", read, s.apiDeliveriesCSV)
-	api.Get("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookGet)
-	api.Put("/journeys/:id/hook", requireScope(auth.ScopeAdmin), s.apiHookScheme)
-	api.Post("/journeys/:id/hook/rotate", requireScope(auth.ScopeAdmin), s.apiHookRotate)
+	api := app.Group("/api/v1", s.api.Auth)
+	s.api.Routes(api)
 	s.ingest.APIRoutes(api) // POST /events, /profiles
-	api.Get("/profiles/:external_id", requireScope(auth.ScopeProfilesRead), s.apiProfileGet)
-	api.Get("/runs", read, s.apiRunList)
-	api.Get("/runs/:id", read, s.apiRunGet)
-	api.Post("/runs/:id/cancel", write, s.apiRunCancel)
-	api.Post("/runs/:id/retry", write, s.apiRunRetry)
-	api.Post("/runs/:id/move", requireScope(auth.ScopeAdmin), s.apiRunMove)
-	s.connectorAPIRoutes(api)
-	s.profileAPIRoutes(api)
-	s.simulationAPIRoutes(api)
-	s.migrationAPIRoutes(api)
-	s.intelligenceAPIRoutes(api)
 	api.Use(func(c *fiber.Ctx) error { return httpkit.NotFound("endpoint " + c.Method() + " " + c.Path()) })
 
 	ui := app.Group("", s.loadSession, s.csrf)
@@ -303,3 +275,25 @@ func isUIPath(p string) bool {
 
 // IsUIPath reports whether sessions and CSRF apply to p (for tests).
 func IsUIPath(p string) bool { return isUIPath(p) }
+
+// RunEngine is the execution engine as the HTTP layer uses it.
+type RunEngine interface {
+	Enter(ctx context.Context, req worker.EnterRequest) (store.Run, error)
+	PrepareEntry(ctx context.Context, req worker.EnterRequest) (worker.Entry, error)
+	Dispatch(ctx context.Context, en worker.Entry)
+	HandleEvent(ctx context.Context, ev store.Event) (worker.EventResult, error)
+	ResumeRuns(ctx context.Context, journeyID string) (int64, error)
+	ExitRuns(ctx context.Context, journeyID, reason string) (int, error)
+	CancelRun(ctx context.Context, workspaceID, runID, reason string) (store.Run, error)
+	RetryRun(ctx context.Context, workspaceID, runID string) (store.Run, error)
+	MoveRun(ctx context.Context, workspaceID, runID, nodeID, by string) (store.Run, error)
+	TriggerNode(ctx context.Context, j store.Journey, kind string) (*flows.CompiledNode, error)
+}
+
+// HookService manages and verifies journeys' webhook triggers.
+type HookService interface {
+	Get(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
+	Rotate(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
+	SetScheme(ctx context.Context, workspaceID, journeyID, scheme string) (hooks.Hook, error)
+	Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, hooks.Receipt, error)
+}

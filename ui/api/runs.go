@@ -1,4 +1,4 @@
-package ui
+package api
 
 import (
 	"context"
@@ -9,26 +9,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/worker"
 )
-
-// RunEngine is the execution engine as the HTTP layer uses it.
-type RunEngine interface {
-	Enter(ctx context.Context, req worker.EnterRequest) (store.Run, error)
-	PrepareEntry(ctx context.Context, req worker.EnterRequest) (worker.Entry, error)
-	Dispatch(ctx context.Context, en worker.Entry)
-	HandleEvent(ctx context.Context, ev store.Event) (worker.EventResult, error)
-	ResumeRuns(ctx context.Context, journeyID string) (int64, error)
-	ExitRuns(ctx context.Context, journeyID, reason string) (int, error)
-	CancelRun(ctx context.Context, workspaceID, runID, reason string) (store.Run, error)
-	RetryRun(ctx context.Context, workspaceID, runID string) (store.Run, error)
-	MoveRun(ctx context.Context, workspaceID, runID, nodeID, by string) (store.Run, error)
-	TriggerNode(ctx context.Context, j store.Journey, kind string) (*flows.CompiledNode, error)
-}
 
 // runStore is what the run explorer reads.
 type runStore interface {
@@ -97,10 +82,10 @@ func toDeliveryJSON(d store.Delivery) deliveryJSON {
 		Subject: d.Subject, Status: d.Status, Error: d.Error, Attempts: d.Attempts, ProviderID: d.ProviderID, CreatedAt: d.CreatedAt}
 }
 
-func (s *Server) toRunJSON(ctx context.Context, r store.Run, externalIDs map[string]string) (runJSON, error) {
+func (h *Handler) toRunJSON(ctx context.Context, r store.Run, externalIDs map[string]string) (runJSON, error) {
 	ext, ok := externalIDs[r.ProfileID]
 	if !ok {
-		p, err := s.store.GetProfile(ctx, r.ProfileID)
+		p, err := h.store.GetProfile(ctx, r.ProfileID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return runJSON{}, err
 		}
@@ -113,7 +98,7 @@ func (s *Server) toRunJSON(ctx context.Context, r store.Run, externalIDs map[str
 }
 
 // apiRunList: GET /api/v1/runs?journey_id=&profile_id=&status=&cursor=&limit=
-func (s *Server) apiRunList(c *fiber.Ctx) error {
+func (h *Handler) apiRunList(c *fiber.Ctx) error {
 	ws := httpkit.APIKey(c).WorkspaceID
 	f := store.RunFilter{JourneyID: c.Query("journey_id"), Status: c.Query("status"), After: c.Query("cursor"), Limit: 50}
 	if !httpkit.RunStatusFilter(f.Status) {
@@ -127,7 +112,7 @@ func (s *Server) apiRunList(c *fiber.Ctx) error {
 		f.Limit = n
 	}
 	if ext := c.Query("profile_id"); ext != "" {
-		p, err := s.store.GetProfileByExternalID(c.UserContext(), ws, ext)
+		p, err := h.store.GetProfileByExternalID(c.UserContext(), ws, ext)
 		if errors.Is(err, store.ErrNotFound) {
 			return c.JSON(fiber.Map{"runs": []runJSON{}, "next": ""})
 		}
@@ -136,14 +121,14 @@ func (s *Server) apiRunList(c *fiber.Ctx) error {
 		}
 		f.ProfileID = p.ID
 	}
-	runs, next, err := s.store.ListRuns(c.UserContext(), ws, f)
+	runs, next, err := h.store.ListRuns(c.UserContext(), ws, f)
 	if err != nil {
 		return err
 	}
 	ids := map[string]string{}
 	out := make([]runJSON, len(runs))
 	for i, r := range runs {
-		if out[i], err = s.toRunJSON(c.UserContext(), r, ids); err != nil {
+		if out[i], err = h.toRunJSON(c.UserContext(), r, ids); err != nil {
 			return err
 		}
 	}
@@ -154,21 +139,21 @@ func (s *Server) apiRunList(c *fiber.Ctx) error {
 // Recipients, subjects, the entry event (body and headers) and the values
 // update_profile steps wrote are personal data: they need profiles:read,
 // as the CSV exports' personal columns do.
-func (s *Server) apiRunGet(c *fiber.Ctx) error {
+func (h *Handler) apiRunGet(c *fiber.Ctx) error {
 	key := httpkit.APIKey(c)
 	ws, personal := key.WorkspaceID, key.HasScope(auth.ScopeProfilesRead)
-	r, err := s.store.GetWorkspaceRun(c.UserContext(), ws, c.Params("id"))
+	r, err := h.store.GetWorkspaceRun(c.UserContext(), ws, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		return httpkit.NotFound("run")
 	}
 	if err != nil {
 		return err
 	}
-	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
+	out, err := h.toRunJSON(c.UserContext(), r, map[string]string{})
 	if err != nil {
 		return err
 	}
-	steps, err := s.store.ListRunSteps(c.UserContext(), r.ID)
+	steps, err := h.store.ListRunSteps(c.UserContext(), r.ID)
 	if err != nil {
 		return err
 	}
@@ -180,7 +165,7 @@ func (s *Server) apiRunGet(c *fiber.Ctx) error {
 			out.Steps[i].Detail, out.Steps[i].DetailHidden = nil, true
 		}
 	}
-	ds, _, err := s.store.ListDeliveries(c.UserContext(), ws, store.DeliveryFilter{RunID: r.ID, Limit: 500})
+	ds, _, err := h.store.ListDeliveries(c.UserContext(), ws, store.DeliveryFilter{RunID: r.ID, Limit: 500})
 	if err != nil {
 		return err
 	}
@@ -202,16 +187,16 @@ func (s *Server) apiRunGet(c *fiber.Ctx) error {
 }
 
 // apiRunCancel: POST /api/v1/runs/{id}/cancel
-func (s *Server) apiRunCancel(c *fiber.Ctx) error {
+func (h *Handler) apiRunCancel(c *fiber.Ctx) error {
 	ws := httpkit.APIKey(c).WorkspaceID
-	r, err := s.engine.CancelRun(c.UserContext(), ws, c.Params("id"), "cancelled by "+httpkit.KeyActor(c))
+	r, err := h.engine.CancelRun(c.UserContext(), ws, c.Params("id"), "cancelled by "+httpkit.KeyActor(c))
 	if err != nil {
 		return httpkit.RunError(err)
 	}
-	if err := httpkit.Audit(c, s.store, "run.cancel", "run", r.ID, map[string]any{"journey_id": r.JourneyID}); err != nil {
+	if err := httpkit.Audit(c, h.store, "run.cancel", "run", r.ID, map[string]any{"journey_id": r.JourneyID}); err != nil {
 		return err
 	}
-	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
+	out, err := h.toRunJSON(c.UserContext(), r, map[string]string{})
 	if err != nil {
 		return err
 	}
@@ -219,16 +204,16 @@ func (s *Server) apiRunCancel(c *fiber.Ctx) error {
 }
 
 // apiRunRetry: POST /api/v1/runs/{id}/retry (failed runs, from the failed node)
-func (s *Server) apiRunRetry(c *fiber.Ctx) error {
+func (h *Handler) apiRunRetry(c *fiber.Ctx) error {
 	ws := httpkit.APIKey(c).WorkspaceID
-	r, err := s.engine.RetryRun(c.UserContext(), ws, c.Params("id"))
+	r, err := h.engine.RetryRun(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
 		return httpkit.RunError(err)
 	}
-	if err := httpkit.Audit(c, s.store, "run.retry", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "node_id": r.CurrentNode}); err != nil {
+	if err := httpkit.Audit(c, h.store, "run.retry", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "node_id": r.CurrentNode}); err != nil {
 		return err
 	}
-	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
+	out, err := h.toRunJSON(c.UserContext(), r, map[string]string{})
 	if err != nil {
 		return err
 	}
@@ -237,7 +222,7 @@ func (s *Server) apiRunRetry(c *fiber.Ctx) error {
 
 // apiRunMove: POST /api/v1/runs/{id}/move {"node_id": "…"} (admin) — put a
 // live or failed run at another node of its version; audited.
-func (s *Server) apiRunMove(c *fiber.Ctx) error {
+func (h *Handler) apiRunMove(c *fiber.Ctx) error {
 	var body struct {
 		NodeID string `json:"node_id"`
 	}
@@ -249,11 +234,11 @@ func (s *Server) apiRunMove(c *fiber.Ctx) error {
 			Details: []httpkit.Detail{{Field: "node_id", Message: "required"}}}
 	}
 	ws := httpkit.APIKey(c).WorkspaceID
-	before, err := s.store.GetWorkspaceRun(c.UserContext(), ws, c.Params("id"))
+	before, err := h.store.GetWorkspaceRun(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
 		return httpkit.RunError(err)
 	}
-	r, err := s.engine.MoveRun(c.UserContext(), ws, before.ID, body.NodeID, httpkit.KeyActor(c))
+	r, err := h.engine.MoveRun(c.UserContext(), ws, before.ID, body.NodeID, httpkit.KeyActor(c))
 	if errors.Is(err, worker.ErrNoSuchNode) {
 		return &httpkit.Error{Status: fiber.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(),
 			Details: []httpkit.Detail{{NodeID: body.NodeID, Field: "node_id", Message: "not a step this run's version can move to"}}}
@@ -261,10 +246,10 @@ func (s *Server) apiRunMove(c *fiber.Ctx) error {
 	if err != nil {
 		return httpkit.RunError(err)
 	}
-	if err := httpkit.Audit(c, s.store, "run.move", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "from": before.CurrentNode, "to": r.CurrentNode}); err != nil {
+	if err := httpkit.Audit(c, h.store, "run.move", "run", r.ID, map[string]any{"journey_id": r.JourneyID, "from": before.CurrentNode, "to": r.CurrentNode}); err != nil {
 		return err
 	}
-	out, err := s.toRunJSON(c.UserContext(), r, map[string]string{})
+	out, err := h.toRunJSON(c.UserContext(), r, map[string]string{})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package ui
+package api
 
 import (
 	"errors"
@@ -51,13 +51,13 @@ func saveOptions(c *fiber.Ctx) (journeys.SaveOptions, error) {
 }
 
 // apiNodes lists the node catalogue: every kind's spec.
-func (s *Server) apiNodes(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"nodes": s.journeys.Registry().Specs()})
+func (h *Handler) apiNodes(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"nodes": h.journeys.Registry().Specs()})
 }
 
 // apiJourneyValidate checks a document without saving it, connectors included.
-func (s *Server) apiJourneyValidate(c *fiber.Ctx) error {
-	_, problems, err := s.journeys.Check(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Body())
+func (h *Handler) apiJourneyValidate(c *fiber.Ctx) error {
+	_, problems, err := h.journeys.Check(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Body())
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
@@ -67,7 +67,7 @@ func (s *Server) apiJourneyValidate(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"valid": len(problems) == 0, "problems": problems})
 }
 
-func (s *Server) apiJourneyList(c *fiber.Ctx) error {
+func (h *Handler) apiJourneyList(c *fiber.Ctx) error {
 	status := c.Query("status")
 	if !httpkit.JourneyStatusFilter(status) {
 		return httpkit.BadRequest("status: want draft, live, paused, archived or all")
@@ -80,7 +80,7 @@ func (s *Server) apiJourneyList(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	rows, next, err := s.store.ListJourneys(c.UserContext(), httpkit.APIKey(c).WorkspaceID, store.JourneyFilter{
+	rows, next, err := h.store.ListJourneys(c.UserContext(), httpkit.APIKey(c).WorkspaceID, store.JourneyFilter{
 		Status: status, Search: c.Query("q"), After: c.Query("cursor"), Limit: limit,
 	})
 	if err != nil {
@@ -93,16 +93,16 @@ func (s *Server) apiJourneyList(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"journeys": out, "next": next})
 }
 
-func (s *Server) apiJourneyCreate(c *fiber.Ctx) error {
+func (h *Handler) apiJourneyCreate(c *fiber.Ctx) error {
 	opts, err := saveOptions(c)
 	if err != nil {
 		return err
 	}
-	j, problems, err := s.journeys.Create(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Body(), httpkit.KeyActor(c), opts)
+	j, problems, err := h.journeys.Create(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Body(), httpkit.KeyActor(c), opts)
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
-	if err := httpkit.Audit(c, s.store, "journey.create", "journey", j.ID, map[string]any{"name": j.Name}); err != nil {
+	if err := httpkit.Audit(c, h.store, "journey.create", "journey", j.ID, map[string]any{"name": j.Name}); err != nil {
 		return err
 	}
 	out := toJourneyJSON(j)
@@ -111,13 +111,13 @@ func (s *Server) apiJourneyCreate(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(out)
 }
 
-func (s *Server) apiJourneyGet(c *fiber.Ctx) error {
+func (h *Handler) apiJourneyGet(c *fiber.Ctx) error {
 	ws := httpkit.APIKey(c).WorkspaceID
-	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	j, err := h.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
-	doc, err := s.journeys.Document(c.UserContext(), ws, j.ID, 0)
+	doc, err := h.journeys.Document(c.UserContext(), ws, j.ID, 0)
 	if err != nil {
 		return err
 	}
@@ -139,12 +139,12 @@ func versionParam(raw string) (int, error) {
 }
 
 // apiJourneyExport returns the canonical v1 document of the draft or a version.
-func (s *Server) apiJourneyExport(c *fiber.Ctx) error {
+func (h *Handler) apiJourneyExport(c *fiber.Ctx) error {
 	v, err := versionParam(c.Query("version"))
 	if err != nil {
 		return err
 	}
-	b, err := s.journeys.Export(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), v)
+	b, err := h.journeys.Export(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), v)
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
@@ -155,7 +155,7 @@ func (s *Server) apiJourneyExport(c *fiber.Ctx) error {
 // apiJourneyDraft replaces the draft. The revision to replace comes from
 // If-Match (as the ETag of GET) or ?revision=; without one the save is
 // unconditional.
-func (s *Server) apiJourneyDraft(c *fiber.Ctx) error {
+func (h *Handler) apiJourneyDraft(c *fiber.Ctx) error {
 	opts, err := saveOptions(c)
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ func (s *Server) apiJourneyDraft(c *fiber.Ctx) error {
 			return httpkit.BadRequest("revision (If-Match): want the draft_revision number")
 		}
 	}
-	j, problems, err := s.journeys.SaveDraft(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), rev, c.Body(), httpkit.KeyActor(c), opts)
+	j, problems, err := h.journeys.SaveDraft(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), rev, c.Body(), httpkit.KeyActor(c), opts)
 	if errors.Is(err, store.ErrConflict) && rev != 0 {
 		return httpkit.NewError(fiber.StatusConflict, "stale_revision", "the draft was changed by someone else since revision %d; reload it and apply your change again", rev)
 	}
@@ -188,13 +188,13 @@ func (s *Server) apiJourneyDraft(c *fiber.Ctx) error {
 
 // apiJourneyPublish takes an optional migration plan (routes_migration.go);
 // the audit entry is written in the publish's transaction.
-func (s *Server) apiJourneyPublish(c *fiber.Ctx) error { return s.apiJourneyPublishPlan(c) }
+func (h *Handler) apiJourneyPublish(c *fiber.Ctx) error { return h.apiJourneyPublishPlan(c) }
 
-func (s *Server) apiJourneyStatus(status string) fiber.Handler {
+func (h *Handler) apiJourneyStatus(status string) fiber.Handler {
 	action := map[string]string{store.JourneyPaused: "journey.pause", store.JourneyLive: "journey.resume", store.JourneyArchived: "journey.archive"}[status]
 	return func(c *fiber.Ctx) error {
 		ws := httpkit.APIKey(c).WorkspaceID
-		before, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+		before, err := h.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 		if err != nil {
 			return httpkit.JourneyError(err)
 		}
@@ -208,28 +208,28 @@ func (s *Server) apiJourneyStatus(status string) fiber.Handler {
 				return httpkit.BadRequest("exit_runs: want true or false")
 			}
 		}
-		j, err := s.store.SetJourneyStatus(c.UserContext(), ws, before.ID, status, httpkit.KeyActor(c))
+		j, err := h.store.SetJourneyStatus(c.UserContext(), ws, before.ID, status, httpkit.KeyActor(c))
 		if err != nil {
 			return httpkit.JourneyError(err)
 		}
 		summary := map[string]any{"from": before.Status, "to": j.Status}
 		// Pausing is lazy: each run parks itself at its next task. Resuming
 		// gives parked runs their tasks back now (the reconciler would too).
-		if status == store.JourneyLive && s.engine != nil {
-			n, err := s.engine.ResumeRuns(c.UserContext(), j.ID)
+		if status == store.JourneyLive && h.engine != nil {
+			n, err := h.engine.ResumeRuns(c.UserContext(), j.ID)
 			if err != nil {
 				return err
 			}
 			summary["runs_resumed"] = n
 		}
-		if exitRuns && s.engine != nil {
-			n, err := s.engine.ExitRuns(c.UserContext(), j.ID, "journey archived by "+httpkit.KeyActor(c))
+		if exitRuns && h.engine != nil {
+			n, err := h.engine.ExitRuns(c.UserContext(), j.ID, "journey archived by "+httpkit.KeyActor(c))
 			if err != nil {
 				return err
 			}
 			summary["runs_exited"] = n
 		}
-		if err := httpkit.Audit(c, s.store, action, "journey", j.ID, summary); err != nil {
+		if err := httpkit.Audit(c, h.store, action, "journey", j.ID, summary); err != nil {
 			return err
 		}
 		return c.JSON(toJourneyJSON(j))
@@ -244,13 +244,13 @@ type versionJSON struct {
 	Document    *flows.Journey `json:"document,omitempty"`
 }
 
-func (s *Server) apiJourneyVersions(c *fiber.Ctx) error {
+func (h *Handler) apiJourneyVersions(c *fiber.Ctx) error {
 	ws := httpkit.APIKey(c).WorkspaceID
-	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	j, err := h.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
-	vs, err := s.store.ListJourneyVersions(c.UserContext(), ws, j.ID)
+	vs, err := h.store.ListJourneyVersions(c.UserContext(), ws, j.ID)
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
@@ -261,17 +261,17 @@ func (s *Server) apiJourneyVersions(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"versions": out, "next": ""})
 }
 
-func (s *Server) apiJourneyVersion(c *fiber.Ctx) error {
+func (h *Handler) apiJourneyVersion(c *fiber.Ctx) error {
 	n, err := versionParam(c.Params("version"))
 	if err != nil || n == 0 {
 		return httpkit.BadRequest("version: want a version number")
 	}
 	ws := httpkit.APIKey(c).WorkspaceID
-	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	j, err := h.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
-	doc, err := s.journeys.Document(c.UserContext(), ws, j.ID, n)
+	doc, err := h.journeys.Document(c.UserContext(), ws, j.ID, n)
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
@@ -280,9 +280,9 @@ func (s *Server) apiJourneyVersion(c *fiber.Ctx) error {
 
 // apiJourneyDiff compares two versions (or a version and the draft):
 // ?from=1&to=draft. Defaults: from the live version to the draft.
-func (s *Server) apiJourneyDiff(c *fiber.Ctx) error {
+func (h *Handler) apiJourneyDiff(c *fiber.Ctx) error {
 	ws := httpkit.APIKey(c).WorkspaceID
-	j, err := s.store.GetJourney(c.UserContext(), ws, c.Params("id"))
+	j, err := h.store.GetJourney(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
@@ -301,11 +301,11 @@ func (s *Server) apiJourneyDiff(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.journeys.Document(c.UserContext(), ws, j.ID, from)
+	a, err := h.journeys.Document(c.UserContext(), ws, j.ID, from)
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}
-	b, err := s.journeys.Document(c.UserContext(), ws, j.ID, to)
+	b, err := h.journeys.Document(c.UserContext(), ws, j.ID, to)
 	if err != nil {
 		return httpkit.JourneyError(err)
 	}

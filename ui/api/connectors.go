@@ -1,7 +1,8 @@
-package ui
+package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"time"
@@ -12,6 +13,15 @@ import (
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
+
+// connectorStore is what the sandbox's messages and the suppression list
+// read and write.
+type connectorStore interface {
+	ListDeliveries(ctx context.Context, workspaceID string, f store.DeliveryFilter) ([]store.Delivery, string, error)
+	ListSuppressions(ctx context.Context, workspaceID string, f store.SuppressionFilter) ([]store.Suppression, string, error)
+	AddSuppression(ctx context.Context, s store.Suppression) (store.Suppression, error)
+	DeleteSuppression(ctx context.Context, workspaceID, channel, address string) error
+}
 
 // connectorJSON is a connector as the API shows it: never a secret's value.
 type connectorJSON struct {
@@ -34,12 +44,12 @@ func toBacklogJSON(b connectors.Backlog) *backlogJSON {
 	return out
 }
 
-func (s *Server) apiConnectorTypes(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"connector_types": s.connectors.Registry().Types()})
+func (h *Handler) apiConnectorTypes(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"connector_types": h.connectors.Registry().Types()})
 }
 
-func (s *Server) apiConnectorList(c *fiber.Ctx) error {
-	vs, err := s.connectors.List(c.UserContext(), httpkit.APIKey(c).WorkspaceID)
+func (h *Handler) apiConnectorList(c *fiber.Ctx) error {
+	vs, err := h.connectors.List(c.UserContext(), httpkit.APIKey(c).WorkspaceID)
 	if err != nil {
 		return err
 	}
@@ -50,20 +60,20 @@ func (s *Server) apiConnectorList(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"connectors": out, "next": ""})
 }
 
-func (s *Server) apiConnectorGet(c *fiber.Ctx) error {
+func (h *Handler) apiConnectorGet(c *fiber.Ctx) error {
 	ws := httpkit.APIKey(c).WorkspaceID
-	v, err := s.connectors.Get(c.UserContext(), ws, c.Params("id"))
+	v, err := h.connectors.Get(c.UserContext(), ws, c.Params("id"))
 	if err != nil {
 		return httpkit.ConnectorError(err)
 	}
-	b, err := s.connectors.Backlog(c.UserContext(), ws, v.ID)
+	b, err := h.connectors.Backlog(c.UserContext(), ws, v.ID)
 	if err != nil {
 		return err
 	}
 	return c.JSON(connectorJSON{View: v, Backlog: toBacklogJSON(b)})
 }
 
-func (s *Server) apiConnectorCreate(c *fiber.Ctx) error {
+func (h *Handler) apiConnectorCreate(c *fiber.Ctx) error {
 	var in struct {
 		Type    string         `json:"type"`
 		Name    string         `json:"name"`
@@ -73,11 +83,11 @@ func (s *Server) apiConnectorCreate(c *fiber.Ctx) error {
 	if err := httpkit.DecodeJSON(c, &in); err != nil {
 		return err
 	}
-	v, err := s.connectors.Create(c.UserContext(), httpkit.APIKey(c).WorkspaceID, connectors.Input{Type: in.Type, Name: in.Name, Config: in.Config, Enabled: in.Enabled})
+	v, err := h.connectors.Create(c.UserContext(), httpkit.APIKey(c).WorkspaceID, connectors.Input{Type: in.Type, Name: in.Name, Config: in.Config, Enabled: in.Enabled})
 	if err != nil {
 		return httpkit.ConnectorError(err)
 	}
-	if err := httpkit.Audit(c, s.store, "connector.create", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type, "secrets_set": v.SecretsSet}); err != nil {
+	if err := httpkit.Audit(c, h.store, "connector.create", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type, "secrets_set": v.SecretsSet}); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderLocation, "/api/v1/connectors/"+v.ID)
@@ -86,7 +96,7 @@ func (s *Server) apiConnectorCreate(c *fiber.Ctx) error {
 
 // apiConnectorUpdate changes a connector: config keys given replace the
 // stored ones (null removes one); secret fields not given keep their value.
-func (s *Server) apiConnectorUpdate(c *fiber.Ctx) error {
+func (h *Handler) apiConnectorUpdate(c *fiber.Ctx) error {
 	var in struct {
 		Name    *string        `json:"name"`
 		Config  map[string]any `json:"config"`
@@ -95,24 +105,24 @@ func (s *Server) apiConnectorUpdate(c *fiber.Ctx) error {
 	if err := httpkit.DecodeJSON(c, &in); err != nil {
 		return err
 	}
-	v, changed, err := s.connectors.Update(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), connectors.Patch{Name: in.Name, Config: in.Config, Enabled: in.Enabled})
+	v, changed, err := h.connectors.Update(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"), connectors.Patch{Name: in.Name, Config: in.Config, Enabled: in.Enabled})
 	if err != nil {
 		return httpkit.ConnectorError(err)
 	}
 	if len(changed) > 0 {
-		if err := httpkit.Audit(c, s.store, "connector.update", "connector", v.ID, map[string]any{"name": v.Name, "changed": changed}); err != nil {
+		if err := httpkit.Audit(c, h.store, "connector.update", "connector", v.ID, map[string]any{"name": v.Name, "changed": changed}); err != nil {
 			return err
 		}
 	}
 	return c.JSON(connectorJSON{View: v})
 }
 
-func (s *Server) apiConnectorDelete(c *fiber.Ctx) error {
-	v, err := s.connectors.Delete(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"))
+func (h *Handler) apiConnectorDelete(c *fiber.Ctx) error {
+	v, err := h.connectors.Delete(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id"))
 	if err != nil {
 		return httpkit.ConnectorError(err)
 	}
-	if err := httpkit.Audit(c, s.store, "connector.delete", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type}); err != nil {
+	if err := httpkit.Audit(c, h.store, "connector.delete", "connector", v.ID, map[string]any{"name": v.Name, "type": v.Type}); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -121,7 +131,7 @@ func (s *Server) apiConnectorDelete(c *fiber.Ctx) error {
 // apiConnectorTest checks the connection, or sends a test message to
 // {"to": "…"}. The provider's answer is the result, even when it is a
 // refusal: a failed test is 200 with "ok": false.
-func (s *Server) apiConnectorTest(c *fiber.Ctx) error {
+func (h *Handler) apiConnectorTest(c *fiber.Ctx) error {
 	var in struct {
 		To string `json:"to"`
 	}
@@ -131,11 +141,11 @@ func (s *Server) apiConnectorTest(c *fiber.Ctx) error {
 		}
 	}
 	ws := httpkit.APIKey(c).WorkspaceID
-	res, err := s.connectors.Test(c.UserContext(), ws, c.Params("id"), in.To)
+	res, err := h.connectors.Test(c.UserContext(), ws, c.Params("id"), in.To)
 	if err != nil {
 		return httpkit.ConnectorError(err)
 	}
-	if err := httpkit.Audit(c, s.store, "connector.test", "connector", c.Params("id"), map[string]any{"ok": res.OK, "send": in.To != ""}); err != nil {
+	if err := httpkit.Audit(c, h.store, "connector.test", "connector", c.Params("id"), map[string]any{"ok": res.OK, "send": in.To != ""}); err != nil {
 		return err
 	}
 	return c.JSON(res)
@@ -168,12 +178,12 @@ func toMessageJSON(d store.Delivery) messageJSON {
 }
 
 // apiSandboxMessages lists what the test inbox recorded, newest first.
-func (s *Server) apiSandboxMessages(c *fiber.Ctx) error {
+func (h *Handler) apiSandboxMessages(c *fiber.Ctx) error {
 	limit, err := httpkit.LimitParam(c, 50)
 	if err != nil {
 		return err
 	}
-	rows, next, err := s.store.ListDeliveries(c.UserContext(), httpkit.APIKey(c).WorkspaceID, store.DeliveryFilter{
+	rows, next, err := h.store.ListDeliveries(c.UserContext(), httpkit.APIKey(c).WorkspaceID, store.DeliveryFilter{
 		Connector: connectors.SandboxName, RunID: c.Query("run_id"), After: c.Query("cursor"), Limit: limit,
 	})
 	if err != nil {
@@ -205,7 +215,7 @@ func checkChannel(ch string, allowEmpty bool) error {
 	return httpkit.BadRequest("channel: want email or sms")
 }
 
-func (s *Server) apiSuppressionList(c *fiber.Ctx) error {
+func (h *Handler) apiSuppressionList(c *fiber.Ctx) error {
 	ch := c.Query("channel")
 	if err := checkChannel(ch, true); err != nil {
 		return err
@@ -214,7 +224,7 @@ func (s *Server) apiSuppressionList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rows, next, err := s.store.ListSuppressions(c.UserContext(), httpkit.APIKey(c).WorkspaceID, store.SuppressionFilter{
+	rows, next, err := h.store.ListSuppressions(c.UserContext(), httpkit.APIKey(c).WorkspaceID, store.SuppressionFilter{
 		Channel: ch, Search: c.Query("q"), After: c.Query("cursor"), Limit: limit})
 	if err != nil {
 		if c.Query("cursor") != "" {
@@ -229,7 +239,7 @@ func (s *Server) apiSuppressionList(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"suppressions": out, "next": next})
 }
 
-func (s *Server) apiSuppressionAdd(c *fiber.Ctx) error {
+func (h *Handler) apiSuppressionAdd(c *fiber.Ctx) error {
 	var in struct {
 		Channel string `json:"channel"`
 		Address string `json:"address"`
@@ -252,12 +262,12 @@ func (s *Server) apiSuppressionAdd(c *fiber.Ctx) error {
 		return httpkit.BadRequest("reason: want manual, unsubscribed, hard_bounce, stop or complaint")
 	}
 	k := httpkit.APIKey(c)
-	sup, err := s.store.AddSuppression(c.UserContext(), store.Suppression{WorkspaceID: k.WorkspaceID, Channel: in.Channel, Address: in.Address,
+	sup, err := h.store.AddSuppression(c.UserContext(), store.Suppression{WorkspaceID: k.WorkspaceID, Channel: in.Channel, Address: in.Address,
 		Reason: in.Reason, Source: "api_key:" + k.Name})
 	if err != nil {
 		return err
 	}
-	if err := httpkit.Audit(c, s.store, "suppression.add", "suppression", in.Channel, map[string]any{"channel": in.Channel, "reason": in.Reason}); err != nil {
+	if err := httpkit.Audit(c, h.store, "suppression.add", "suppression", in.Channel, map[string]any{"channel": in.Channel, "reason": in.Reason}); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(toSuppressionJSON(sup))
@@ -265,7 +275,7 @@ func (s *Server) apiSuppressionAdd(c *fiber.Ctx) error {
 
 // apiSuppressionDelete lets a channel message an address again:
 // DELETE /api/v1/suppressions?channel=email&address=….
-func (s *Server) apiSuppressionDelete(c *fiber.Ctx) error {
+func (h *Handler) apiSuppressionDelete(c *fiber.Ctx) error {
 	ch, addr := c.Query("channel"), c.Query("address")
 	if err := checkChannel(ch, false); err != nil {
 		return err
@@ -273,14 +283,14 @@ func (s *Server) apiSuppressionDelete(c *fiber.Ctx) error {
 	if addr == "" {
 		return httpkit.BadRequest("address: required")
 	}
-	err := s.store.DeleteSuppression(c.UserContext(), httpkit.APIKey(c).WorkspaceID, ch, addr)
+	err := h.store.DeleteSuppression(c.UserContext(), httpkit.APIKey(c).WorkspaceID, ch, addr)
 	if errors.Is(err, store.ErrNotFound) {
 		return httpkit.NotFound("suppression")
 	}
 	if err != nil {
 		return err
 	}
-	if err := httpkit.Audit(c, s.store, "suppression.delete", "suppression", ch, map[string]any{"channel": ch}); err != nil {
+	if err := httpkit.Audit(c, h.store, "suppression.delete", "suppression", ch, map[string]any{"channel": ch}); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
