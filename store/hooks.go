@@ -177,7 +177,11 @@ func (s *Store) CanEnterWebhook(w WebhookEntry) bool {
 
 // enterWebhookSQL records the receipt, upserts the profile (recording a
 // change of its email or phone for attribute triggers, as every profile
-// write does: old is the row before the statement) and enters it, in one
+// write does: old is the row before the statement, which every part of
+// the statement sees, read by the id the upsert returns: by (workspace_id,
+// external_id) a planner without statistics took the email index and
+// read every profile of the workspace, see docs/performance.md) and
+// enters it, in one
 // statement: one commit for the whole request. The receipt comes
 // first, ON CONFLICT DO NOTHING, and everything else is written only if it
 // was new: a webhook-id seen before writes nothing and does not fail the
@@ -190,13 +194,13 @@ const enterWebhookSQL = `WITH rc AS (
 	VALUES ($7, $19, $8, $6)
 	ON CONFLICT DO NOTHING
 	RETURNING 1
-), old AS (
-	SELECT id, email, phone FROM profiles WHERE workspace_id = $2 AND external_id = $3
 ), p AS (
 	INSERT INTO profiles AS pr (id, workspace_id, external_id, email, phone, attributes, consent, created_at, updated_at)
 	SELECT $1, $2, $3, COALESCE($4, ''), COALESCE($5, ''), '{}', '{}', $6, $6 WHERE EXISTS (SELECT 1 FROM rc)
 	ON CONFLICT (workspace_id, external_id) DO UPDATE SET email = COALESCE($4, pr.email), phone = COALESCE($5, pr.phone), updated_at = $6
 	RETURNING pr.id, pr.email, pr.phone
+), old AS (
+	SELECT o.id, o.email, o.phone FROM profiles o WHERE o.id = (SELECT id FROM p)
 ), ch AS (
 	INSERT INTO profile_changes (workspace_id, profile_id, source, changes, created_at)
 	SELECT $2, p.id, 'webhook', jsonb_strip_nulls(jsonb_build_object(
