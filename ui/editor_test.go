@@ -123,16 +123,16 @@ func TestTemplatesGalleryMatchesTestdata(t *testing.T) {
 	t.Parallel()
 	want, err := filepath.Glob("../flows/testdata/*.json")
 	require.NoError(t, err)
-	got, err := filepath.Glob("templates_gallery/*.json")
+	got, err := filepath.Glob("web/templates_gallery/*.json")
 	require.NoError(t, err)
 	require.Len(t, want, 6)
 	require.Len(t, got, len(want), "one template per flows/testdata journey")
 	for _, w := range want {
 		a, err := os.ReadFile(w)
 		require.NoError(t, err)
-		b, err := os.ReadFile(filepath.Join("templates_gallery", filepath.Base(w)))
-		require.NoError(t, err, "copy %s into ui/templates_gallery", w)
-		require.Equal(t, string(a), string(b), "ui/templates_gallery/%s differs from flows/testdata: copy it again", filepath.Base(w))
+		b, err := os.ReadFile(filepath.Join("web", "templates_gallery", filepath.Base(w)))
+		require.NoError(t, err, "copy %s into ui/web/templates_gallery", w)
+		require.Equal(t, string(a), string(b), "ui/web/templates_gallery/%s differs from flows/testdata: copy it again", filepath.Base(w))
 	}
 }
 

@@ -31,8 +31,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if wantsJSON(c) {
 		return c.JSON(httpkit.ErrorBody{Error: httpkit.ErrorPayload{Code: e.Code, Message: e.Message, Details: e.Details}})
 	}
-	p := s.page(c, httpkit.StatusText(e.Status))
-	return s.renderStatus(c, e.Status, errorPage(p, e))
+	return s.web.ErrorPage(c, e)
 }
 
 // DefaultHeaderLimit is how many bytes the request line and headers may

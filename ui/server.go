@@ -14,55 +14,97 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/entry"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/api"
 	"github.com/waymarkhq/waymark/ui/ingest"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
+	"github.com/waymarkhq/waymark/ui/web"
 	"github.com/waymarkhq/waymark/worker"
 )
 
-// Store is the storage the HTTP layer needs. Feature areas declare their own
-// parts (editorStore, connectorStore) beside their handlers.
+// Store is the storage the HTTP layer needs: what its audiences and the
+// services it builds for them declare.
 type Store interface {
-	editorStore
-	connectorStore
-	explorerStore
+	web.Store
 	api.Store
 	ingest.Store
-	adminStore
 	entry.Store
 	httpkit.ExportStore
 	journeys.ReportStore
-	intelligenceStore
 	journeys.TestSendStore
 	worker.LearningStore
-	opsStore
-
-	CountUsers(ctx context.Context) (int64, error)
-	CreateUser(ctx context.Context, u store.User) (store.User, error)
-	GetUserByEmail(ctx context.Context, email string) (store.User, error)
-	RecordLogin(ctx context.Context, id string) error
-
-	CreateSession(ctx context.Context, s store.Session) (store.Session, error)
-	GetSession(ctx context.Context, id string) (store.Session, store.User, error)
-	TouchSession(ctx context.Context, id string) error
-	DeleteSession(ctx context.Context, id string) error
-
-	GetAPIKeyByHash(ctx context.Context, hash string) (store.APIKey, error)
-	TouchAPIKey(ctx context.Context, id string) error
-
-	GetJourney(ctx context.Context, workspaceID, id string) (store.Journey, error)
-	ListJourneys(ctx context.Context, workspaceID string, f store.JourneyFilter) ([]store.Journey, string, error)
-	ListJourneyVersions(ctx context.Context, workspaceID, id string) ([]store.JourneyVersion, error)
-	SetJourneyStatus(ctx context.Context, workspaceID, id, status, by string) (store.Journey, error)
-
-	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
 }
+
+// RunEngine is the execution engine as the HTTP layer uses it.
+type RunEngine interface {
+	Enter(ctx context.Context, req worker.EnterRequest) (store.Run, error)
+	PrepareEntry(ctx context.Context, req worker.EnterRequest) (worker.Entry, error)
+	Dispatch(ctx context.Context, en worker.Entry)
+	HandleEvent(ctx context.Context, ev store.Event) (worker.EventResult, error)
+	ResumeRuns(ctx context.Context, journeyID string) (int64, error)
+	ExitRuns(ctx context.Context, journeyID, reason string) (int, error)
+	CancelRun(ctx context.Context, workspaceID, runID, reason string) (store.Run, error)
+	RetryRun(ctx context.Context, workspaceID, runID string) (store.Run, error)
+	MoveRun(ctx context.Context, workspaceID, runID, nodeID, by string) (store.Run, error)
+	TriggerNode(ctx context.Context, j store.Journey, kind string) (*flows.CompiledNode, error)
+}
+
+// HookService manages and verifies journeys' webhook triggers.
+type HookService interface {
+	Get(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
+	Rotate(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
+	SetScheme(ctx context.Context, workspaceID, journeyID, scheme string) (hooks.Hook, error)
+	Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, hooks.Receipt, error)
+}
+
+// ConnectorAdmin is what connector administration needs beyond storage:
+// the connector registry, secret sealing, test calls, provider callbacks
+// and unsubscribe tokens. *connectors.Service implements it.
+type ConnectorAdmin interface {
+	Registry() *connectors.Registry
+	List(ctx context.Context, workspaceID string) ([]connectors.View, error)
+	Get(ctx context.Context, workspaceID, id string) (connectors.View, error)
+	Create(ctx context.Context, workspaceID string, in connectors.Input) (connectors.View, error)
+	Update(ctx context.Context, workspaceID, id string, p connectors.Patch) (connectors.View, []string, error)
+	SetEnabled(ctx context.Context, workspaceID, id string, enabled bool) (connectors.View, error)
+	Delete(ctx context.Context, workspaceID, id string) (connectors.View, error)
+	Test(ctx context.Context, workspaceID, id, to string) (connectors.TestResult, error)
+	Backlog(ctx context.Context, workspaceID, id string) (connectors.Backlog, error)
+	Callback(ctx context.Context, typeName, id, path string, req connectors.CallbackRequest) error
+	ParseUnsubscribe(token string) (connectors.UnsubscribeTarget, error)
+	Unsubscribe(ctx context.Context, token string) (connectors.UnsubscribeTarget, error)
+}
+
+// ProfileAdmin is profile import, export and erasure as the HTTP layer uses them.
+type ProfileAdmin interface {
+	Export(ctx context.Context, workspaceID, externalID string) (store.ProfileExport, error)
+	Erase(ctx context.Context, workspaceID, externalID string, actor profiles.Actor) (profiles.ErasureResult, error)
+	Stage(ctx context.Context, workspaceID, filename, actor string, data []byte) (store.ProfileImport, []string, [][]string, error)
+	Start(ctx context.Context, workspaceID, id string, m profiles.Mapping) (store.ProfileImport, error)
+	Get(ctx context.Context, workspaceID, id string) (store.ProfileImport, error)
+	// Changed evaluates segment triggers for a profile just written.
+	Changed(ctx context.Context, p store.Profile)
+	// WithdrawAdConsent queues the removal from ad audiences that a consent
+	// write calls for; it runs before the write.
+	WithdrawAdConsent(ctx context.Context, workspaceID, externalID string, consent map[string]any) (bool, error)
+}
+
+// SimulationService runs journey simulations (internal/sim.Simulator).
+type SimulationService = httpkit.Simulator
+
+// TestSender sends a node's message as a test (a *worker.Engine).
+type TestSender = journeys.TestSender
+
+// QueueInspector is the Redis side of the operations page (an
+// *asynq.Inspector).
+type QueueInspector = web.QueueInspector
 
 // Check is a named readiness probe (database, Redis…).
 type Check struct {
@@ -111,38 +153,27 @@ type Deps struct {
 	Passwords *auth.Hasher
 }
 
-// Server is Waymark's HTTP front end.
+// Server is Waymark's HTTP front end: one fiber app, its middleware, and
+// the three audiences mounted on it (pages, the API, ingestion), each
+// behind the permission table's guard.
 type Server struct {
-	app         *fiber.App
-	cfg         Config
-	store       Store
-	journeys    *journeys.Service
-	connectors  ConnectorAdmin
-	engine      RunEngine
-	profiles    ProfileAdmin
-	hooks       HookService
-	testSends   *journeys.TestSends
-	simulator   SimulationService
-	checks      []Check
-	queues      QueueInspector
-	logger      *slog.Logger
-	assets      assets
-	assetURLs   map[string]string
-	metrics     *prometheus.Registry
-	httpm       *httpkit.HTTPMetrics
-	unmapped    []string // routes registered without a permission entry
-	passwords   *auth.Hasher
-	previews    chan struct{} // template previews rendering at once (see editor_panel.go)
-	exports     httpkit.Exports
-	simulations httpkit.Simulations
-	entry       *entry.Service   // webhooks and events become runs
-	learning    *worker.Learning // engagement hours, as the engine learns them
-	reports     *journeys.Reports
-	ingest      *ingest.Handler // POST /hooks, /callbacks, /api/v1/events and /profiles
-	api         *api.Handler    // /api/v1
+	app      *fiber.App
+	cfg      Config
+	checks   []Check
+	logger   *slog.Logger
+	metrics  *prometheus.Registry
+	httpm    *httpkit.HTTPMetrics
+	unmapped []string // routes registered without a permission entry
+
+	journeys   *journeys.Service // the node kinds, for the OpenAPI document
+	connectors ConnectorAdmin    // the connector types, for the OpenAPI document
+	web        *web.Handler      // pages for people
+	api        *api.Handler      // /api/v1 for programs
+	ingest     *ingest.Handler   // POST /hooks, /callbacks, /api/v1/events and /profiles
 }
 
-// New builds the server and its routes.
+// New builds the server: the services the audiences share, the
+// audiences' handlers, and the routes.
 func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
@@ -153,45 +184,39 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
-	if cfg.SessionIdleTimeout <= 0 {
-		cfg.SessionIdleTimeout = 12 * time.Hour
-	}
-	if cfg.SessionMaxAge <= 0 {
-		cfg.SessionMaxAge = 7 * 24 * time.Hour
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.TestSendQuota == (store.TestSendQuota{}) {
-		cfg.TestSendQuota = store.DefaultTestSendQuota
-	}
-	as, urls, err := loadAssets()
-	if err != nil {
-		return nil, err
 	}
 	if deps.Metrics == nil {
 		deps.Metrics = prometheus.NewRegistry()
 	}
-	s := &Server{metrics: deps.Metrics, httpm: httpkit.NewHTTPMetrics(deps.Metrics), cfg: cfg, store: deps.Store, journeys: deps.Journeys, connectors: deps.Connectors, engine: deps.Engine, profiles: deps.Profiles, hooks: deps.Hooks, checks: deps.Checks, queues: deps.Queues, logger: deps.Logger, assets: as, assetURLs: urls}
-	s.simulator = deps.Simulator
+	s := &Server{cfg: cfg, checks: deps.Checks, logger: deps.Logger, metrics: deps.Metrics, httpm: httpkit.NewHTTPMetrics(deps.Metrics),
+		journeys: deps.Journeys, connectors: deps.Connectors}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.logger = slog.New(LogHandler(s.logger.Handler()))
-	s.previews = make(chan struct{}, maxConcurrentPreviews)
-	s.passwords = deps.Passwords
-	if s.passwords == nil {
-		s.passwords = auth.NewHasher(auth.DefaultHashConcurrency, auth.DefaultHashWait)
+
+	// Services below the edge, built from the deps.
+	testSends := journeys.NewTestSends(deps.Store, deps.Journeys, deps.TestSends, cfg.TestSendQuota)
+	reports := journeys.NewReports(deps.Store, deps.Journeys)
+	entries := entry.New(entry.Deps{Store: deps.Store, Hooks: deps.Hooks, Engine: deps.Engine, Profiles: deps.Profiles, Now: cfg.Now})
+	exports := httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
+	simulations := httpkit.Simulations{Store: deps.Store, Journeys: deps.Journeys, Simulator: deps.Simulator}
+
+	var err error
+	s.web, err = web.New(web.Config{Version: cfg.Version, CookieSecure: cfg.CookieSecure, TrustedOrigin: cfg.TrustedOrigin,
+		SessionIdleTimeout: cfg.SessionIdleTimeout, SessionMaxAge: cfg.SessionMaxAge, SetupToken: cfg.SetupToken, Now: cfg.Now},
+		web.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: reports, TestSends: testSends, Engine: deps.Engine,
+			Connectors: deps.Connectors, Profiles: deps.Profiles, Learning: worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now}),
+			Queues: deps.Queues, Simulations: simulations, Exports: exports, Passwords: deps.Passwords, Logger: s.logger, Static: staticFS})
+	if err != nil {
+		return nil, err
 	}
-	s.testSends = journeys.NewTestSends(deps.Store, deps.Journeys, deps.TestSends, cfg.TestSendQuota)
-	s.exports = httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
-	s.simulations = httpkit.Simulations{Store: deps.Store, Journeys: deps.Journeys, Simulator: deps.Simulator}
-	s.reports = journeys.NewReports(deps.Store, deps.Journeys)
-	s.learning = worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now})
-	s.entry = entry.New(entry.Deps{Store: deps.Store, Hooks: deps.Hooks, Engine: deps.Engine, Profiles: deps.Profiles, Now: cfg.Now})
-	s.ingest = ingest.New(ingest.Deps{Entry: s.entry, Store: deps.Store, Callbacks: deps.Connectors, Logger: s.logger, Now: cfg.Now})
-	s.api = api.New(api.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: s.reports, TestSends: s.testSends, Engine: deps.Engine,
-		Connectors: deps.Connectors, Profiles: deps.Profiles, Hooks: deps.Hooks, Simulations: s.simulations, Exports: s.exports, Now: cfg.Now})
+	s.api = api.New(api.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: reports, TestSends: testSends, Engine: deps.Engine,
+		Connectors: deps.Connectors, Profiles: deps.Profiles, Hooks: deps.Hooks, Simulations: simulations, Exports: exports, Now: cfg.Now})
+	s.ingest = ingest.New(ingest.Deps{Entry: entries, Store: deps.Store, Callbacks: deps.Connectors, Logger: s.logger, Now: cfg.Now})
+
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
 		BodyLimit:             cfg.BodyLimit,
@@ -230,7 +255,7 @@ func (s *Server) routes() {
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", httpkit.MetricsHandler(s.metrics))
-	app.Get("/static/*", s.assets.handler)
+	app.Get("/static/*", s.web.Static)
 	s.ingest.Routes(app) // POST /hooks/:key, /callbacks/:type/:id
 	app.Get("/api/v1/openapi.json", s.openapiJSON)
 
@@ -239,61 +264,9 @@ func (s *Server) routes() {
 	s.ingest.APIRoutes(api) // POST /events, /profiles
 	api.Use(func(c *fiber.Ctx) error { return httpkit.NotFound("endpoint " + c.Method() + " " + c.Path()) })
 
-	ui := app.Group("", s.loadSession, s.csrf)
-	ui.Get("/login", s.loginForm)
-	ui.Post("/login", s.login)
-	ui.Post("/logout", s.logout)
-	ui.Get("/setup/:token", s.setupForm)
-	ui.Post("/setup/:token", s.setup)
-	ui.Get("/invite/:token", s.tokenForm(store.TokenInvite))
-	ui.Post("/invite/:token", s.tokenAccept(store.TokenInvite))
-	ui.Get("/reset/:token", s.tokenForm(store.TokenReset))
-	ui.Post("/reset/:token", s.tokenAccept(store.TokenReset))
-	ui.Get("/", s.requireUser, func(c *fiber.Ctx) error { return c.Redirect("/journeys", fiber.StatusSeeOther) })
-	ui.Get("/journeys", s.requireUser, s.journeyList)
-	s.editorRoutes(ui)
-	s.connectorUIRoutes(ui)
-	s.profileUIRoutes(ui)
-	s.runExplorerRoutes(ui)
-	s.exportRoutes(ui)
-	s.operationsRoutes(ui)
-	s.adminRoutes(ui)
-	s.simulationUIRoutes(ui)
-	s.migrationUIRoutes(ui)
-	s.intelligenceUIRoutes(ui)
-}
-
-// isUIPath reports whether CSRF and sessions apply (not API, hooks or probes).
-func isUIPath(p string) bool {
-	for _, pre := range []string{"/api/", "/hooks/", "/static/", "/u/", "/callbacks/"} {
-		if strings.HasPrefix(p, pre) {
-			return false
-		}
-	}
-	return p != "/healthz" && p != "/readyz" && p != "/metrics"
+	pages := app.Group("", s.web.LoadSession, s.web.CSRF)
+	s.web.Routes(pages)
 }
 
 // IsUIPath reports whether sessions and CSRF apply to p (for tests).
-func IsUIPath(p string) bool { return isUIPath(p) }
-
-// RunEngine is the execution engine as the HTTP layer uses it.
-type RunEngine interface {
-	Enter(ctx context.Context, req worker.EnterRequest) (store.Run, error)
-	PrepareEntry(ctx context.Context, req worker.EnterRequest) (worker.Entry, error)
-	Dispatch(ctx context.Context, en worker.Entry)
-	HandleEvent(ctx context.Context, ev store.Event) (worker.EventResult, error)
-	ResumeRuns(ctx context.Context, journeyID string) (int64, error)
-	ExitRuns(ctx context.Context, journeyID, reason string) (int, error)
-	CancelRun(ctx context.Context, workspaceID, runID, reason string) (store.Run, error)
-	RetryRun(ctx context.Context, workspaceID, runID string) (store.Run, error)
-	MoveRun(ctx context.Context, workspaceID, runID, nodeID, by string) (store.Run, error)
-	TriggerNode(ctx context.Context, j store.Journey, kind string) (*flows.CompiledNode, error)
-}
-
-// HookService manages and verifies journeys' webhook triggers.
-type HookService interface {
-	Get(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
-	Rotate(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
-	SetScheme(ctx context.Context, workspaceID, journeyID, scheme string) (hooks.Hook, error)
-	Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, hooks.Receipt, error)
-}
+func IsUIPath(p string) bool { return web.IsUIPath(p) }

@@ -186,7 +186,7 @@ func (h *Handler) apiJourneyDraft(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// apiJourneyPublish takes an optional migration plan (routes_migration.go);
+// apiJourneyPublish takes an optional migration plan (publish.go);
 // the audit entry is written in the publish's transaction.
 func (h *Handler) apiJourneyPublish(c *fiber.Ctx) error { return h.apiJourneyPublishPlan(c) }
 
