@@ -57,17 +57,34 @@ func (s *Store) fastAdvance(u RunUpdate) bool {
 	return s.group != nil && len(u.ProfileAttributes) == 0 && len(u.ProfileFields) == 0 && u.Conversion == nil
 }
 
-func (s *Store) advanceRunPG(ctx context.Context, u RunUpdate, now time.Time) error {
-	n := len(u.Ledger)
-	seqs, nodes, kinds, ports, outcomes, details := make([]int32, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	starts, ends := make([]time.Time, n), make([]time.Time, n)
-	for i, st := range u.Ledger {
+// ledgerArrays are ledger steps as the parallel arrays the one-statement
+// writes unnest into run_steps (their SQL text stays fixed, so it stays
+// prepared, however many steps there are).
+type ledgerArrays struct {
+	seqs                                   []int32
+	nodes, kinds, ports, outcomes, details []string
+	starts, ends                           []time.Time
+}
+
+func newLedgerArrays(steps []RunStep) (ledgerArrays, error) {
+	n := len(steps)
+	a := ledgerArrays{seqs: make([]int32, n), nodes: make([]string, n), kinds: make([]string, n), ports: make([]string, n),
+		outcomes: make([]string, n), details: make([]string, n), starts: make([]time.Time, n), ends: make([]time.Time, n)}
+	for i, st := range steps {
 		d, err := encodeObject(st.Detail)
 		if err != nil {
-			return err
+			return ledgerArrays{}, err
 		}
-		seqs[i], nodes[i], kinds[i], ports[i], outcomes[i], details[i] = int32(st.Sequence), st.NodeID, st.Kind, st.Port, st.Outcome, d
-		starts[i], ends[i] = st.StartedAt.UTC(), st.FinishedAt.UTC()
+		a.seqs[i], a.nodes[i], a.kinds[i], a.ports[i], a.outcomes[i], a.details[i] = int32(st.Sequence), st.NodeID, st.Kind, st.Port, st.Outcome, d
+		a.starts[i], a.ends[i] = st.StartedAt.UTC(), st.FinishedAt.UTC()
+	}
+	return a, nil
+}
+
+func (s *Store) advanceRunPG(ctx context.Context, u RunUpdate, now time.Time) error {
+	l, err := newLedgerArrays(u.Ledger)
+	if err != nil {
+		return err
 	}
 	var (
 		hasOutbox                bool
@@ -96,7 +113,7 @@ func (s *Store) advanceRunPG(ctx context.Context, u RunUpdate, now time.Time) er
 	applied, err := s.group.exec(ctx, advanceRunSQL,
 		u.RunID, u.Status, u.CurrentNode, u.Sequence, u.Steps, u.Port, utcPtr(u.WaitUntil),
 		u.WaitEvent, utcPtr(u.NextDueAt), u.Error, now, u.Finished, u.ExpectSequence,
-		seqs, nodes, kinds, ports, outcomes, details, starts, ends,
+		l.seqs, l.nodes, l.kinds, l.ports, l.outcomes, l.details, l.starts, l.ends,
 		oSeq, oType, oQueue, oAt, hasOutbox,
 		dStatus, dProvider, dErr, dAttempts, hasDelivery, dID,
 		u.JourneyID, u.ProfileID,
@@ -120,24 +137,32 @@ func (s *Store) advanceRunPG(ctx context.Context, u RunUpdate, now time.Time) er
 
 // enterRunSQL is EnterRun without a total entry limit: the journey_profiles
 // upsert applies the entry rules to the existing row under its lock (a new
-// row always passes), and the run and its outbox item are written only if
-// it did.
+// row always passes), and the run, the ledger of the instant steps walked
+// before the commit and the run's outbox item (none when those steps
+// finished it) are written only if it did.
 const enterRunSQL = `WITH jp AS (
 	INSERT INTO journey_profiles AS j (journey_id, profile_id, entries, active_run_id, last_entered_at)
-	VALUES ($1, $2, 1, $3, $4)
-	ON CONFLICT (journey_id, profile_id) DO UPDATE SET entries = j.entries + 1, active_run_id = $3, last_entered_at = $4
+	VALUES ($1, $2, 1, $17, $4)
+	ON CONFLICT (journey_id, profile_id) DO UPDATE SET entries = j.entries + 1, active_run_id = $17, last_entered_at = $4
 	WHERE ($5 <> 'never' OR j.entries = 0)
 		AND ($5 <> 'after_exit' OR j.active_run_id = '')
 		AND ($6::timestamptz IS NULL OR j.last_entered_at IS NULL OR j.last_entered_at <= $6)
 		AND ($7::int = 0 OR j.entries < $7::int)
 	RETURNING 1
 ), r AS (
-	INSERT INTO runs (id, workspace_id, journey_id, version, profile_id, status, current_node, sequence, steps, entry_event, state, entered_at, updated_at, next_due_at)
-	SELECT $3, $8, $1, $9, $2, 'active', $10, 1, 0, $11::jsonb, $12::jsonb, $13, $4, $14
+	INSERT INTO runs (id, workspace_id, journey_id, version, profile_id, status, current_node, sequence, steps, wait_until, wait_event,
+		entry_event, state, error, entered_at, updated_at, finished_at, next_due_at)
+	SELECT $3, $8, $1, $9, $2, $18, $10, $19, $20, $21, $22, $11::jsonb, $12::jsonb, $23, $13, $4, $24, $14
+	WHERE EXISTS (SELECT 1 FROM jp)
+), st AS (
+	INSERT INTO run_steps (run_id, sequence, node_id, kind, port, outcome, detail, started_at, finished_at)
+	SELECT $3, s.seq, s.node, s.kind, s.port, s.outcome, s.detail::jsonb, s.st, s.fin
+	FROM unnest($25::int[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::timestamptz[], $32::timestamptz[])
+		AS s(seq, node, kind, port, outcome, detail, st, fin)
 	WHERE EXISTS (SELECT 1 FROM jp)
 ), ob AS (
 	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at)
-	SELECT $3, 1, $15, $16, $14, $4 WHERE EXISTS (SELECT 1 FROM jp)
+	SELECT $3, $19, $15, $16, $14, $4 WHERE $14::timestamptz IS NOT NULL AND EXISTS (SELECT 1 FROM jp)
 	ON CONFLICT DO NOTHING
 )
 SELECT count(*) FROM jp`
@@ -167,20 +192,26 @@ func entryArgs(p EntryPolicy, first OutboxItem, now time.Time) (reentry string, 
 
 // enterRunPG runs enterRunSQL in the next group commit and reports
 // whether the entry rules let the run in.
-func (s *Store) enterRunPG(ctx context.Context, row runRow, p EntryPolicy, first OutboxItem) (bool, error) {
+func (s *Store) enterRunPG(ctx context.Context, row runRow, p EntryPolicy, first OutboxItem, steps []RunStep) (bool, error) {
+	l, err := newLedgerArrays(steps)
+	if err != nil {
+		return false, err
+	}
 	reentry, since, queue := entryArgs(p, first, row.UpdatedAt)
 	n, err := s.group.exec(ctx, enterRunSQL,
 		row.JourneyID, row.ProfileID, row.ID, row.UpdatedAt, reentry, since, p.PerProfileLimit,
-		row.WorkspaceID, row.Version, row.CurrentNode, row.EntryEvent, row.State, row.EnteredAt, first.ProcessAt.UTC(),
-		first.TaskType, queue,
+		row.WorkspaceID, row.Version, row.CurrentNode, row.EntryEvent, row.State, row.EnteredAt, row.NextDueAt,
+		first.TaskType, queue, activeRunID(row),
+		row.Status, row.Sequence, row.Steps, row.WaitUntil, row.WaitEvent, row.Error, row.FinishedAt,
+		l.seqs, l.nodes, l.kinds, l.ports, l.outcomes, l.details, l.starts, l.ends,
 	)
 	return n > 0, err
 }
 
 // enterRunFast is EnterRun's one-statement path; a refusal costs one more
 // read to say why.
-func (s *Store) enterRunFast(ctx context.Context, row runRow, p EntryPolicy, first OutboxItem) (Run, error) {
-	ok, err := s.enterRunPG(ctx, row, p, first)
+func (s *Store) enterRunFast(ctx context.Context, row runRow, p EntryPolicy, first OutboxItem, steps []RunStep) (Run, error) {
+	ok, err := s.enterRunPG(ctx, row, p, first, steps)
 	if err != nil {
 		return Run{}, dbErr(err, "entering run")
 	}

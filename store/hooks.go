@@ -150,13 +150,16 @@ func (s *Store) DeleteWebhookReceiptsBefore(ctx context.Context, t time.Time) (i
 }
 
 // WebhookEntry is one webhook request entering a journey: its receipt, the
-// profile it maps to and the run (built by the engine, without ProfileID).
+// profile it maps to and the run (built by the engine, without ProfileID),
+// with the ledger of the instant steps walked before the commit and the
+// task that takes it on from there, as EnterRun takes them.
 type WebhookEntry struct {
 	WebhookID string
 	Profile   ProfileUpsert // external id, email, phone only (see EnterWebhook)
 	Run       Run
 	Policy    EntryPolicy
 	First     OutboxItem
+	Steps     []RunStep
 }
 
 // DuplicateWebhookError is a webhook-id received before; RunID is the run
@@ -181,8 +184,9 @@ func (s *Store) CanEnterWebhook(w WebhookEntry) bool {
 // the statement sees, read by the id the upsert returns: by (workspace_id,
 // external_id) a planner without statistics took the email index and
 // read every profile of the workspace, see docs/performance.md) and
-// enters it, in one
-// statement: one commit for the whole request. The receipt comes
+// enters it (the run
+// with the ledger of its instant steps and its outbox item, as
+// enterRunSQL), in one statement: one commit for the whole request. The receipt comes
 // first, ON CONFLICT DO NOTHING, and everything else is written only if it
 // was new: a webhook-id seen before writes nothing and does not fail the
 // statement (which would abort a whole group commit; see batch.go). Two
@@ -210,19 +214,26 @@ const enterWebhookSQL = `WITH rc AS (
 	WHERE COALESCE(old.email, '') <> p.email OR COALESCE(old.phone, '') <> p.phone
 ), jp AS (
 	INSERT INTO journey_profiles AS j (journey_id, profile_id, entries, active_run_id, last_entered_at)
-	SELECT $7, p.id, 1, $8, $6 FROM p
-	ON CONFLICT (journey_id, profile_id) DO UPDATE SET entries = j.entries + 1, active_run_id = $8, last_entered_at = $6
+	SELECT $7, p.id, 1, $20, $6 FROM p
+	ON CONFLICT (journey_id, profile_id) DO UPDATE SET entries = j.entries + 1, active_run_id = $20, last_entered_at = $6
 	WHERE ($9 <> 'never' OR j.entries = 0)
 		AND ($9 <> 'after_exit' OR j.active_run_id = '')
 		AND ($10::timestamptz IS NULL OR j.last_entered_at IS NULL OR j.last_entered_at <= $10)
 		AND ($11::int = 0 OR j.entries < $11::int)
 	RETURNING j.profile_id
 ), r AS (
-	INSERT INTO runs (id, workspace_id, journey_id, version, profile_id, status, current_node, sequence, steps, entry_event, state, entered_at, updated_at, next_due_at)
-	SELECT $8, $2, $7, $12, jp.profile_id, 'active', $13, 1, 0, $14::jsonb, '{}'::jsonb, $15, $6, $16 FROM jp
+	INSERT INTO runs (id, workspace_id, journey_id, version, profile_id, status, current_node, sequence, steps, wait_until, wait_event,
+		entry_event, state, error, entered_at, updated_at, finished_at, next_due_at)
+	SELECT $8, $2, $7, $12, jp.profile_id, $21, $13, $22, $23, $24, $25, $14::jsonb, '{}'::jsonb, $26, $15, $6, $27, $16 FROM jp
+), st AS (
+	INSERT INTO run_steps (run_id, sequence, node_id, kind, port, outcome, detail, started_at, finished_at)
+	SELECT $8, s.seq, s.node, s.kind, s.port, s.outcome, s.detail::jsonb, s.st, s.fin
+	FROM unnest($28::int[], $29::text[], $30::text[], $31::text[], $32::text[], $33::text[], $34::timestamptz[], $35::timestamptz[])
+		AS s(seq, node, kind, port, outcome, detail, st, fin)
+	WHERE EXISTS (SELECT 1 FROM jp)
 ), ob AS (
 	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at)
-	SELECT $8, 1, $17, $18, $16, $6 FROM jp
+	SELECT $8, $22, $17, $18, $16, $6 FROM jp WHERE $16::timestamptz IS NOT NULL
 	ON CONFLICT DO NOTHING
 )
 SELECT (SELECT count(*) FROM jp), COALESCE((SELECT id FROM p), ''), (SELECT count(*) FROM rc)`
@@ -233,22 +244,24 @@ SELECT (SELECT count(*) FROM jp), COALESCE((SELECT id FROM p), ''), (SELECT coun
 // duplicate). Callers check CanEnterWebhook first.
 func (s *Store) EnterWebhook(ctx context.Context, w WebhookEntry) (Run, error) {
 	now := s.nowUTC()
+	row, err := entryRow(w.Run, w.First, now)
+	if err != nil {
+		return Run{}, err
+	}
+	l, err := newLedgerArrays(w.Steps)
+	if err != nil {
+		return Run{}, err
+	}
 	r := w.Run
-	entry := string(r.EntryEvent)
-	if entry == "" {
-		entry = "{}"
-	}
-	enteredAt := r.EnteredAt.UTC()
-	if r.EnteredAt.IsZero() {
-		enteredAt = now
-	}
 	reentry, since, queue := entryArgs(w.Policy, w.First, now)
 	var n, received int64
 	var profileID string
-	err := s.group.queryRow(ctx, []any{&n, &profileID, &received}, enterWebhookSQL,
+	err = s.group.queryRow(ctx, []any{&n, &profileID, &received}, enterWebhookSQL,
 		NewID(), r.WorkspaceID, w.Profile.ExternalID, w.Profile.Email, w.Profile.Phone, now,
 		r.JourneyID, r.ID, reentry, since, w.Policy.PerProfileLimit,
-		r.Version, r.CurrentNode, entry, enteredAt, w.First.ProcessAt.UTC(), w.First.TaskType, queue, w.WebhookID)
+		r.Version, row.CurrentNode, row.EntryEvent, row.EnteredAt, row.NextDueAt, w.First.TaskType, queue, w.WebhookID,
+		activeRunID(row), row.Status, row.Sequence, row.Steps, row.WaitUntil, row.WaitEvent, row.Error, row.FinishedAt,
+		l.seqs, l.nodes, l.kinds, l.ports, l.outcomes, l.details, l.starts, l.ends)
 	if err != nil {
 		return Run{}, dbErr(err, "entering from webhook")
 	}
@@ -278,7 +291,6 @@ func (s *Store) EnterWebhook(ctx context.Context, w WebhookEntry) (Run, error) {
 		}
 		return Run{}, dbErr(err, "entering from webhook")
 	}
-	due := w.First.ProcessAt.UTC()
-	return Run{ID: r.ID, WorkspaceID: r.WorkspaceID, JourneyID: r.JourneyID, Version: r.Version, ProfileID: profileID, Status: RunActive,
-		CurrentNode: r.CurrentNode, Sequence: 1, EntryEvent: []byte(entry), State: map[string]any{}, EnteredAt: enteredAt, UpdatedAt: now, NextDueAt: &due}, nil
+	row.ProfileID = profileID
+	return row.domain(), nil
 }

@@ -183,29 +183,27 @@ func (journeyCounterRow) TableName() string { return "journey_counters" }
 // EnterRun creates a run and its first outbox item in one transaction,
 // after checking the entry policy under row locks, so two concurrent
 // entries of one profile cannot both pass a "never" rule.
-func (s *Store) EnterRun(ctx context.Context, r Run, p EntryPolicy, first OutboxItem) (Run, error) {
+//
+// The run enters at its trigger (sequence 1, active, first due now) unless
+// the caller walked its instant steps before the commit (worker: the
+// condition, switch or exit nodes that follow the trigger, see
+// docs/performance.md): then r carries where the walk stopped (Status,
+// CurrentNode, Sequence, Steps, WaitUntil, WaitEvent, NextDueAt, Error)
+// and steps its ledger, which commits with the entry. first is the task
+// that takes the run on from there, at r.Sequence; a run the walk
+// finished has none, and its profile's active-run slot is released in the
+// same commit.
+func (s *Store) EnterRun(ctx context.Context, r Run, p EntryPolicy, first OutboxItem, steps ...RunStep) (Run, error) {
 	now := s.nowUTC()
 	if r.ID == "" {
 		r.ID = NewID()
 	}
-	entry := string(r.EntryEvent)
-	if entry == "" {
-		entry = "{}"
-	}
-	state, err := encodeObject(r.State)
+	row, err := entryRow(r, first, now)
 	if err != nil {
 		return Run{}, err
 	}
-	row := runRow{
-		ID: r.ID, WorkspaceID: r.WorkspaceID, JourneyID: r.JourneyID, Version: r.Version, ProfileID: r.ProfileID,
-		Status: RunActive, CurrentNode: r.CurrentNode, Sequence: 1, EntryEvent: entry, State: state,
-		EnteredAt: now, UpdatedAt: now, NextDueAt: &first.ProcessAt,
-	}
-	if !r.EnteredAt.IsZero() {
-		row.EnteredAt = r.EnteredAt.UTC()
-	}
 	if s.fastEnter(p) {
-		return s.enterRunFast(ctx, row, p, first)
+		return s.enterRunFast(ctx, row, p, first, steps)
 	}
 	err = s.withTx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&journeyProfileRow{JourneyID: r.JourneyID, ProfileID: r.ProfileID}).Error; err != nil {
@@ -224,7 +222,7 @@ func (s *Store) EnterRun(ctx context.Context, r Run, p EntryPolicy, first Outbox
 		if p.PerProfileLimit > 0 {
 			q = q.Where("entries < ?", p.PerProfileLimit)
 		}
-		res := q.Updates(map[string]any{"entries": gorm.Expr("entries + 1"), "active_run_id": r.ID, "last_entered_at": now})
+		res := q.Updates(map[string]any{"entries": gorm.Expr("entries + 1"), "active_run_id": activeRunID(row), "last_entered_at": now})
 		if res.Error != nil {
 			return res.Error
 		}
@@ -247,7 +245,13 @@ func (s *Store) EnterRun(ctx context.Context, r Run, p EntryPolicy, first Outbox
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		first.RunID, first.Sequence = r.ID, 1
+		if err := insertSteps(tx, r.ID, steps); err != nil {
+			return err
+		}
+		if row.NextDueAt == nil {
+			return nil // finished by its instant steps: no task
+		}
+		first.RunID, first.Sequence = r.ID, row.Sequence
 		return createOutbox(tx, first, now)
 	})
 	if err != nil {
@@ -258,6 +262,52 @@ func (s *Store) EnterRun(ctx context.Context, r Run, p EntryPolicy, first Outbox
 		return Run{}, dbErr(err, "entering run")
 	}
 	return row.domain(), nil
+}
+
+// entryRow is the row of a run entering: at its trigger, or where the
+// instant steps walked before the commit left it (see EnterRun). A run
+// that is not final is due at first.ProcessAt.
+func entryRow(r Run, first OutboxItem, now time.Time) (runRow, error) {
+	entry := string(r.EntryEvent)
+	if entry == "" {
+		entry = "{}"
+	}
+	state, err := encodeObject(r.State)
+	if err != nil {
+		return runRow{}, err
+	}
+	row := runRow{
+		ID: r.ID, WorkspaceID: r.WorkspaceID, JourneyID: r.JourneyID, Version: r.Version, ProfileID: r.ProfileID,
+		Status: r.Status, CurrentNode: r.CurrentNode, Sequence: max(r.Sequence, 1), Steps: r.Steps, WaitEvent: r.WaitEvent,
+		EntryEvent: entry, State: state, Error: r.Error, EnteredAt: now, UpdatedAt: now,
+	}
+	if row.Status == "" {
+		row.Status = RunActive
+	}
+	if r.WaitUntil != nil {
+		t := r.WaitUntil.UTC()
+		row.WaitUntil = &t
+	}
+	if !r.EnteredAt.IsZero() {
+		row.EnteredAt = r.EnteredAt.UTC()
+	}
+	if (Run{Status: row.Status}).Final() {
+		row.FinishedAt = &now
+	} else {
+		due := first.ProcessAt.UTC()
+		row.NextDueAt = &due
+	}
+	return row, nil
+}
+
+// activeRunID is what an entry writes to journey_profiles.active_run_id:
+// the run, or nothing when its instant steps finished it (the slot is
+// taken and released in one commit).
+func activeRunID(row runRow) string {
+	if row.FinishedAt != nil {
+		return ""
+	}
+	return row.ID
 }
 
 func (s *Store) refusal(tx *gorm.DB, r Run, p EntryPolicy, now time.Time) error {

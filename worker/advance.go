@@ -109,6 +109,11 @@ type exec struct {
 	// prev is the walk before this one in the same task, not committed yet
 	// (runInline): it commits with this action's delivery record.
 	prev *exec
+	// atEntry: the walk of a new run's instant steps before its entry
+	// commits (walkEntry); it stops before the first node that is not
+	// instant (instantAtEntry), given what entry knows of the profile.
+	atEntry bool
+	entry   *EntryProfile
 }
 
 // Advance runs a run from ledger sequence seq until it waits, reaches an
@@ -341,6 +346,11 @@ func (x *exec) walk(ctx context.Context) error {
 	for n != nil {
 		if x.steps >= budget {
 			x.finishAt(n, store.RunFailed, fmt.Sprintf("step budget of %d steps exhausted at node %q (a loop that never ends?)", budget, n.ID))
+			return nil
+		}
+		if x.atEntry && !x.instantAtEntry(n) {
+			// The run's first task takes it on from this node.
+			x.schedule(n, store.RunActive, x.now, nil, "")
 			return nil
 		}
 		port, stop, err := x.step(ctx, n)

@@ -233,15 +233,14 @@ func (t *Triggers) applyChange(ctx context.Context, p store.Profile, c store.Pro
 // change was handled before (a retry, another process).
 func (t *Triggers) enterChange(ctx context.Context, tr trigger, p store.Profile, c store.ProfileChange, ev EntryEvent) (string, error) {
 	en, err := t.e.PrepareEntry(ctx, EnterRequest{WorkspaceID: tr.journey.WorkspaceID, JourneyID: tr.journey.ID, ProfileID: p.ID,
-		TriggerNode: tr.node.ID, Event: ev})
+		TriggerNode: tr.node.ID, Event: ev, RunID: changeRunID(c, tr.journey.ID), Profile: WholeProfile(p)})
 	if errors.Is(err, ErrOutsideWindow) || errors.Is(err, ErrJourneyNotLive) {
 		return "", errRefused
 	}
 	if err != nil {
 		return "", fmt.Errorf("entering journey %s: %w", tr.journey.ID, err)
 	}
-	en.Run.ID = changeRunID(c, tr.journey.ID)
-	run, err := t.e.cfg.Store.EnterRun(ctx, en.Run, en.Policy, en.First)
+	run, err := t.e.cfg.Store.EnterRun(ctx, en.Run, en.Policy, en.First, en.Steps...)
 	var refused *store.EntryRefusedError
 	switch {
 	case errors.As(err, &refused):

@@ -40,7 +40,7 @@ type EngineStore interface {
 	ListJourneys(ctx context.Context, workspaceID string, f store.JourneyFilter) ([]store.Journey, string, error)
 	GetProfile(ctx context.Context, id string) (store.Profile, error)
 
-	EnterRun(ctx context.Context, r store.Run, p store.EntryPolicy, first store.OutboxItem) (store.Run, error)
+	EnterRun(ctx context.Context, r store.Run, p store.EntryPolicy, first store.OutboxItem, steps ...store.RunStep) (store.Run, error)
 	EnterRuns(ctx context.Context, b store.EntryBatch) ([]store.Run, error)
 	BatchesEntries(p store.EntryPolicy) bool
 	GetRun(ctx context.Context, id string) (store.Run, error)
@@ -212,6 +212,11 @@ type EnterRequest struct {
 	ProfileID   string // profiles.id
 	TriggerNode string // the trigger node the profile enters through; "" = the first trigger
 	Event       EntryEvent
+	// RunID is the new run's id ("": a new one).
+	RunID string
+	// Profile is what the entry knows of the profile when it commits (nil:
+	// nothing): its instant steps may read that much (see walkEntry).
+	Profile *EntryProfile
 }
 
 // Enter creates a run for the profile in the journey's live version,
@@ -223,7 +228,7 @@ func (e *Engine) Enter(ctx context.Context, req EnterRequest) (store.Run, error)
 	if err != nil {
 		return store.Run{}, err
 	}
-	run, err := e.cfg.Store.EnterRun(ctx, en.Run, en.Policy, en.First)
+	run, err := e.cfg.Store.EnterRun(ctx, en.Run, en.Policy, en.First, en.Steps...)
 	if err != nil {
 		return store.Run{}, err
 	}
@@ -233,11 +238,14 @@ func (e *Engine) Enter(ctx context.Context, req EnterRequest) (store.Run, error)
 
 // Entry is an entry checked against the journey's live version, ready for
 // the store to commit with the entry rules (store.EnterRun, or a caller
-// that commits more in the same statement, like webhook ingest).
+// that commits more in the same statement, like webhook ingest): the run
+// where its instant steps left it (walkEntry), their ledger, and the task
+// that takes the run on from there (none when the run is final).
 type Entry struct {
 	Run    store.Run
 	Policy store.EntryPolicy
 	First  store.OutboxItem
+	Steps  []store.RunStep
 }
 
 // PrepareEntry checks that the journey is live, inside its entry window and
@@ -273,21 +281,32 @@ func (e *Engine) PrepareEntry(ctx context.Context, req EnterRequest) (Entry, err
 	if err != nil {
 		return Entry{}, fmt.Errorf("encoding entry event: %w", err)
 	}
-	return Entry{
+	id := req.RunID
+	if id == "" {
+		id = store.NewID()
+	}
+	en := Entry{
 		Run: store.Run{
-			ID: store.NewID(), WorkspaceID: req.WorkspaceID, JourneyID: j.ID, Version: j.LiveVersion, ProfileID: req.ProfileID,
-			CurrentNode: trigger, EntryEvent: entry, EnteredAt: now,
+			ID: id, WorkspaceID: req.WorkspaceID, JourneyID: j.ID, Version: j.LiveVersion, ProfileID: req.ProfileID,
+			Status: store.RunActive, CurrentNode: trigger, Sequence: 1, EntryEvent: entry, EnteredAt: now,
 		},
 		Policy: store.EntryPolicy{
 			Reentry: st.Reentry, MinInterval: st.ReentryMinInterval, PerProfileLimit: st.EntryLimitPerProfile, TotalLimit: st.EntryLimitTotal,
 		},
-		First: store.OutboxItem{TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: now},
-	}, nil
+		First: store.OutboxItem{Sequence: 1, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: now},
+	}
+	e.walkEntry(ctx, &en, c, j, req.Event, req.Profile)
+	return en, nil
 }
 
-// Dispatch enqueues the first task of an entry the caller committed.
+// Dispatch enqueues the first task of an entry the caller committed (none
+// when its instant steps finished the run).
 func (e *Engine) Dispatch(ctx context.Context, en Entry) {
-	e.dispatch(ctx, store.OutboxItem{RunID: en.Run.ID, Sequence: 1, TaskType: en.First.TaskType, Queue: en.First.Queue, ProcessAt: en.First.ProcessAt})
+	if en.Run.Final() {
+		return
+	}
+	e.dispatch(ctx, store.OutboxItem{RunID: en.Run.ID, Sequence: en.First.Sequence, TaskType: en.First.TaskType, Queue: en.First.Queue,
+		ProcessAt: en.First.ProcessAt})
 }
 
 // dispatch enqueues an outbox item right after its commit and removes it

@@ -11,8 +11,10 @@ import (
 )
 
 // TestCorruptEntryEventFailsTheRun: a run whose stored entry event does not
-// decode fails at its first step, saying why, instead of walking with an
-// empty event in its place (before, it sent "Hi " and completed).
+// decode fails at the first step a task takes, saying why, instead of
+// walking with an empty event in its place (before, it sent "Hi " and
+// completed). The entry walked the trigger step with the event it had;
+// the stored one is spoilt afterwards.
 func TestCorruptEntryEventFailsTheRun(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -30,14 +32,14 @@ func TestCorruptEntryEventFailsTheRun(t *testing.T) {
 	// Valid JSON (PostgreSQL's jsonb would refuse anything else) that is
 	// not an event: occurred_at is not a time.
 	en.Run.EntryEvent = json.RawMessage(`{"name": "signup", "occurred_at": "yesterday"}`)
-	_, err = h.st.EnterRun(h.ctx, en.Run, en.Policy, en.First)
+	_, err = h.st.EnterRun(h.ctx, en.Run, en.Policy, en.First, en.Steps...)
 	require.NoError(t, err)
 	h.eng.Dispatch(h.ctx, en)
 	h.drain()
 
 	run := h.run(en.Run.ID)
 	require.Equal(t, store.RunFailed, run.Status)
-	require.Equal(t, "start", run.CurrentNode)
+	require.Equal(t, "hello", run.CurrentNode)
 	require.Contains(t, run.Error, "entry event does not decode")
 	require.Contains(t, run.Error, "yesterday", "the reason names what is wrong")
 	require.Empty(t, h.inbox.sent(), "nothing was sent")

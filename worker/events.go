@@ -277,7 +277,7 @@ func (e *Engine) enterOnEvent(ctx context.Context, p store.Profile, ev store.Eve
 				}
 			}
 			run, err := e.Enter(ctx, EnterRequest{WorkspaceID: j.WorkspaceID, JourneyID: j.ID, ProfileID: p.ID, TriggerNode: t.ID,
-				Event: EntryEvent{Name: ev.Name, Properties: ev.Properties, OccurredAt: ev.OccurredAt}})
+				Event: EntryEvent{Name: ev.Name, Properties: ev.Properties, OccurredAt: ev.OccurredAt}, Profile: WholeProfile(p)})
 			var refused *store.EntryRefusedError
 			switch {
 			case errors.As(err, &refused), errors.Is(err, ErrOutsideWindow), errors.Is(err, ErrJourneyNotLive):

@@ -18,6 +18,25 @@ import (
 // Tests of EngineConfig.InlineActions: the task that walks a run up to an
 // action runs the action's step itself once the walk is committed.
 
+// An entry walks a run's instant steps before it commits (walkEntry), so
+// a run whose trigger leads straight to an action enters at the action,
+// and its first task runs it as that task's first node. The journeys
+// below put a condition on a profile attribute first: h.enter gives the
+// entry no profile, so the entry stops before it, and the first task
+// evaluates it and reaches the action, which it then runs inline.
+const lookNode = `{"id": "look", "kind": "condition", "config": {"expr": "profile.email != nil"}}`
+
+// lookThenMail is trigger → look → mail (+ more nodes and edges).
+func lookThenMail(name, nodes, edges string) []byte {
+	if nodes != "" {
+		nodes = ", " + nodes
+	}
+	if edges != "" {
+		edges = ", " + edges
+	}
+	return journey(name, "", lookNode+", "+mailNode+nodes, `{"from": "start", "to": "look"}, {"from": "look", "port": "yes", "to": "mail"}`+edges)
+}
+
 func inlineHarness(t *testing.T) *harness {
 	h := newHarness(t)
 	h.cfg.InlineActions = true
@@ -66,17 +85,17 @@ func runTaskID(runID string, seq int) string { return fmt.Sprintf("run:%s:%d", r
 func TestInlineActionRetryAfter(t *testing.T) {
 	t.Parallel()
 	h := inlineHarness(t)
-	jid := h.publish(journey("Bare", "", mailNode, `{"from": "start", "to": "mail"}`))
+	jid := h.publish(lookThenMail("Bare", "", ""))
 	p := h.profile("ra", nil, "email", "ra@example.com")
 	h.inbox.fail(connectors.TransientError("429 Too Many Requests", 120*time.Second, nil))
 	start := h.clock.Now()
 	r := h.enter(jid, p, worker.EntryEvent{})
-	require.Equal(t, 1, h.drain(), "the entry task ends after the failed send")
+	require.Equal(t, 1, h.drain(), "the entry's task ends after the failed send")
 	require.Equal(t, 1, h.inbox.calls)
 
 	got := h.run(r.ID)
-	require.Equal(t, 2, got.Sequence)
-	require.Equal(t, map[string]time.Time{runTaskID(r.ID, 2): start.Add(120 * time.Second)}, h.queued(),
+	require.Equal(t, 3, got.Sequence)
+	require.Equal(t, map[string]time.Time{runTaskID(r.ID, 3): start.Add(120 * time.Second)}, h.queued(),
 		"only the step's own task, at the provider's Retry-After")
 	require.NotNil(t, got.NextDueAt)
 	require.True(t, got.NextDueAt.Equal(start.Add(120*time.Second)), "next_due_at %s", got.NextDueAt)
@@ -97,7 +116,7 @@ func TestInlineActionRetryAfter(t *testing.T) {
 	h.advance(30 * time.Second)
 	require.Equal(t, 2, h.inbox.calls, "one send per attempt")
 	require.Equal(t, store.RunCompleted, h.run(r.ID).Status)
-	require.Equal(t, []string{"start:out:entered", "mail:out:sent"}, h.path(r.ID))
+	require.Equal(t, []string{"start:out:entered", "look:yes", "mail:out:sent"}, h.path(r.ID))
 	d = h.deliveries(r.ID)
 	require.Equal(t, store.DeliveryDelivered, d[0].Status)
 	require.Equal(t, 2, d[0].Attempts)
@@ -110,20 +129,20 @@ func TestInlineActionRetryAfter(t *testing.T) {
 func TestInlineActionRetryAfterSurvivesALostEnqueue(t *testing.T) {
 	t.Parallel()
 	h := inlineHarness(t)
-	jid := h.publish(journey("Bare", "", mailNode, `{"from": "start", "to": "mail"}`))
+	jid := h.publish(lookThenMail("Bare", "", ""))
 	p := h.profile("lost", nil, "email", "lost@example.com")
 	h.inbox.fail(connectors.TransientError("429 Too Many Requests", time.Hour, nil))
 	start := h.clock.Now()
 	r := h.enter(jid, p, worker.EntryEvent{})
 	h.queue.mu.Lock()
-	h.queue.refuse = func(id string) bool { return id == runTaskID(r.ID, 2) }
+	h.queue.refuse = func(id string) bool { return id == runTaskID(r.ID, 3) }
 	h.queue.mu.Unlock()
 	h.drain()
 	require.Equal(t, 1, h.inbox.calls)
 	items, err := h.st.ListOutbox(h.ctx, start.Add(2*time.Hour), 100)
 	require.NoError(t, err)
 	require.Len(t, items, 1)
-	require.Equal(t, 2, items[0].Sequence)
+	require.Equal(t, 3, items[0].Sequence)
 	require.True(t, items[0].ProcessAt.Equal(start.Add(time.Hour)), "process_at %s", items[0].ProcessAt)
 	require.True(t, items[0].VisibleAt.Equal(start.Add(time.Hour)), "visible_at %s: not the lease", items[0].VisibleAt)
 	visible, err := h.st.ListOutbox(h.ctx, start.Add(10*time.Minute), 100)
@@ -134,9 +153,9 @@ func TestInlineActionRetryAfterSurvivesALostEnqueue(t *testing.T) {
 func TestInlineActionRetries(t *testing.T) {
 	t.Parallel()
 	h := inlineHarness(t)
-	withFailedPath := h.publish(journey("With failed path", "", mailNode+`, {"id": "oops", "kind": "exit", "config": {}}`,
-		`{"from": "start", "to": "mail"}, {"from": "mail", "port": "failed", "to": "oops"}`))
-	bare := h.publish(journey("Bare", "", mailNode, `{"from": "start", "to": "mail"}`))
+	withFailedPath := h.publish(lookThenMail("With failed path", `{"id": "oops", "kind": "exit", "config": {}}`,
+		`{"from": "mail", "port": "failed", "to": "oops"}`))
+	bare := h.publish(lookThenMail("Bare", "", ""))
 	p := h.profile("f", nil, "email", "f@example.com")
 
 	t.Run("429 then 500 then success: the step's own task retries, sent once", func(t *testing.T) {
@@ -147,7 +166,7 @@ func TestInlineActionRetries(t *testing.T) {
 		require.Len(t, d, 1)
 		require.Equal(t, store.DeliveryPending, d[0].Status)
 		require.Contains(t, d[0].Error, "429")
-		require.Equal(t, []string{"start:out:entered"}, h.path(r.ID), "the steps before the action are committed once")
+		require.Equal(t, []string{"start:out:entered", "look:yes"}, h.path(r.ID), "the steps before the action are committed once")
 		require.Empty(t, h.outbox())
 		h.advance(30 * time.Second) // 500
 		h.drain()                   // the retry (at once in the harness): success
@@ -155,13 +174,13 @@ func TestInlineActionRetries(t *testing.T) {
 		require.Equal(t, store.DeliveryDelivered, d[0].Status)
 		require.Equal(t, 3, d[0].Attempts)
 		require.Equal(t, store.RunCompleted, h.run(r.ID).Status)
-		require.Equal(t, []string{"start:out:entered", "mail:out:sent"}, h.path(r.ID))
+		require.Equal(t, []string{"start:out:entered", "look:yes", "mail:out:sent"}, h.path(r.ID))
 	})
 	t.Run("permanent failure takes the failed port", func(t *testing.T) {
 		h.inbox.fail(connectors.PermanentError("550 mailbox does not exist", nil))
 		r := h.enter(withFailedPath, p, worker.EntryEvent{})
 		h.drain()
-		require.Equal(t, []string{"start:out:entered", "mail:failed:failed", "oops::completed"}, h.path(r.ID))
+		require.Equal(t, []string{"start:out:entered", "look:yes", "mail:failed:failed", "oops::completed"}, h.path(r.ID))
 	})
 	t.Run("a step that keeps failing fails its run on its own task's last attempt", func(t *testing.T) {
 		// The inline attempt, then maxRetry+1 attempts of the step's task.
@@ -217,7 +236,7 @@ func TestInlineActionSlowSend(t *testing.T) {
 	slow := &slowSend{h: h, took: 10 * time.Second}
 	h.cfg.Connectors = slow
 	h.eng = worker.NewEngine(h.cfg)
-	jid := h.publish(journey("Slow", "", mailNode, `{"from": "start", "to": "mail"}`))
+	jid := h.publish(lookThenMail("Slow", "", ""))
 	p := h.profile("s", nil, "email", "s@example.com")
 	r := h.enter(jid, p, worker.EntryEvent{})
 	require.Equal(t, 1, h.drain())
@@ -247,7 +266,7 @@ func (crashing) Send(context.Context, connectors.Message) (connectors.Result, er
 func TestInlineActionCrashDuringSend(t *testing.T) {
 	t.Parallel()
 	h := inlineHarness(t)
-	jid := h.publish(journey("Crash", "", mailNode, `{"from": "start", "to": "mail"}`))
+	jid := h.publish(lookThenMail("Crash", "", ""))
 	p := h.profile("c", nil, "email", "c@example.com")
 	r := h.enter(jid, p, worker.EntryEvent{})
 
@@ -267,7 +286,7 @@ func TestInlineActionCrashDuringSend(t *testing.T) {
 	h.queue.done(due[0].id) // Asynq would retry it; the relay's task suffices here
 	got := h.run(r.ID)
 	require.Equal(t, "mail", got.CurrentNode)
-	require.Equal(t, []string{"start:out:entered"}, h.path(r.ID))
+	require.Equal(t, []string{"start:out:entered", "look:yes"}, h.path(r.ID))
 	// The committed step's outbox item survived the crash: the relay
 	// gives the step its own task.
 	items := h.outbox()
@@ -290,7 +309,7 @@ func TestInlineActionCrashDuringSend(t *testing.T) {
 
 	// Past the lease the outcome is unknown, surfaced and never re-sent.
 	h.drain()
-	require.Equal(t, []string{"start:out:entered", "mail:out:unknown"}, h.path(r.ID))
+	require.Equal(t, []string{"start:out:entered", "look:yes", "mail:out:unknown"}, h.path(r.ID))
 	require.Empty(t, h.inbox.sent(), "never re-sent blindly")
 	require.Equal(t, store.DeliveryUnknown, h.deliveries(r.ID)[0].Status)
 }

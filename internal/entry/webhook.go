@@ -213,11 +213,11 @@ func (s *Service) mapProfile(trigger *flows.CompiledNode, ev expression.Event) (
 // step-by-step path.
 func (s *Service) enterAtOnce(ctx context.Context, j store.Journey, webhookID, triggerID string, p profiles.Input, ev expression.Event) (Receipt, bool, error) {
 	en, err := s.engine.PrepareEntry(ctx, worker.EnterRequest{WorkspaceID: j.WorkspaceID, JourneyID: j.ID, TriggerNode: triggerID,
-		Event: worker.EntryEvent{Body: ev.Body, Headers: ev.Headers}})
+		Event: worker.EntryEvent{Body: ev.Body, Headers: ev.Headers}, Profile: written(p)})
 	if err != nil {
 		return Receipt{}, false, nil // the step-by-step path reports it as it always has
 	}
-	w := store.WebhookEntry{WebhookID: webhookID, Profile: upsert(j.WorkspaceID, p), Run: en.Run, Policy: en.Policy, First: en.First}
+	w := store.WebhookEntry{WebhookID: webhookID, Profile: upsert(j.WorkspaceID, p), Run: en.Run, Policy: en.Policy, First: en.First, Steps: en.Steps}
 	if !s.store.CanEnterWebhook(w) {
 		return Receipt{}, false, nil
 	}
@@ -247,7 +247,7 @@ func (s *Service) enter(ctx context.Context, j store.Journey, triggerID string, 
 		return Receipt{}, err
 	}
 	run, err := s.engine.Enter(ctx, worker.EnterRequest{WorkspaceID: j.WorkspaceID, JourneyID: j.ID, ProfileID: prof.ID, TriggerNode: triggerID,
-		Event: worker.EntryEvent{Body: ev.Body, Headers: ev.Headers}})
+		Event: worker.EntryEvent{Body: ev.Body, Headers: ev.Headers}, Profile: worker.WholeProfile(prof)})
 	var refused *store.EntryRefusedError
 	switch {
 	case errors.As(err, &refused):
@@ -258,6 +258,21 @@ func (s *Service) enter(ctx context.Context, j store.Journey, triggerID string, 
 		return Receipt{}, err
 	}
 	return Receipt{RunID: run.ID, Entered: true}, nil
+}
+
+// written is what the one-statement entry knows of the profile it
+// upserts: the external id, and the email and phone the mapping gives
+// (they replace the stored ones); the rest is the stored profile's, which
+// the entry's instant steps do not read (worker.EntryProfile).
+func written(p profiles.Input) *worker.EntryProfile {
+	k := &worker.EntryProfile{Profile: store.Profile{ExternalID: p.ExternalID}, Known: []string{"external_id"}}
+	if p.Email != nil {
+		k.Profile.Email, k.Known = *p.Email, append(k.Known, "email")
+	}
+	if p.Phone != nil {
+		k.Profile.Phone, k.Known = *p.Phone, append(k.Known, "phone")
+	}
+	return k
 }
 
 // upsert is the store write of a validated profile: fields, attributes
