@@ -62,8 +62,8 @@ var routeTable = map[string]Access{
 	"GET /readyz":              public(),
 	"GET /metrics":             public(), // counts only; block it at the proxy (docs/analytics.md)
 	"GET /static/*":            public(),
-	"POST /hooks/:key":         public(), // HMAC-signed (ui/hooks.go)
-	"GET /api/v1/openapi.json": public(), // the API's description (ui/openapi.go)
+	"POST /hooks/:key":         public(), // HMAC-signed (ui/ingest)
+	"GET /api/v1/openapi.json": public(), // the API's description (ui/openapi.go, ui/internal/openapi)
 
 	// Public pages of the UI (CSRF still applies to their POSTs).
 	"GET /login":                public(),
@@ -82,17 +82,17 @@ var routeTable = map[string]Access{
 	"POST /logout": user(PermSignedIn),
 	"GET /":        user(PermSignedIn),
 
-	// Journeys (ui/routes_editor.go).
+	// Journeys (ui/web/routes.go).
 	"GET /journeys":                       user(PermJourneysRead),
 	"GET /journeys/new":                   user(PermJourneysWrite),
 	"POST /journeys":                      user(PermJourneysWrite),
 	"POST /journeys/copy":                 user(PermJourneysWrite),
 	"GET /journeys/:id/edit":              user(PermJourneysRead),
 	"GET /journeys/:id/history":           user(PermJourneysRead),
-	"GET /journeys/:id/stats.json":        user(PermJourneysRead), // the canvas counters (ui/journey_stats.go)
+	"GET /journeys/:id/stats.json":        user(PermJourneysRead), // the canvas counters (ui/web/journey_stats.go)
 	"GET /journeys/:id/versions/:version": user(PermJourneysRead),
-	"GET /journeys/:id/report":            user(PermJourneysRead), // SVG charts (ui/journey_report.go)
-	"GET /journeys/:id/runs.csv":          user(PermJourneysRead), // email/phone columns for profiles:read only (ui/exports.go)
+	"GET /journeys/:id/report":            user(PermJourneysRead), // SVG charts (ui/web/journey_report.go)
+	"GET /journeys/:id/runs.csv":          user(PermJourneysRead), // email/phone columns for profiles:read only (ui/internal/httpkit/csv.go)
 	"GET /journeys/:id/deliveries.csv":    user(PermJourneysRead), // recipient/subject columns for profiles:read only
 	"POST /journeys/:id/draft":            user(PermJourneysWrite),
 	"GET /journeys/:id/publish":           user(PermJourneysWrite),
@@ -105,7 +105,7 @@ var routeTable = map[string]Access{
 	"POST /journeys/:id/panel/settings":   user(PermJourneysRead),
 	"POST /journeys/:id/panel/preview":    user(PermJourneysRead),
 
-	// Connectors and the test inbox (ui/routes_connectors.go).
+	// Connectors and the test inbox (ui/web/connector_*.go).
 	"GET /connectors":              user(PermAdmin),
 	"GET /connectors/new":          user(PermAdmin),
 	"POST /connectors":             user(PermAdmin),
@@ -119,7 +119,7 @@ var routeTable = map[string]Access{
 	"GET /test-inbox/:id":          user(PermProfilesRead),
 	"GET /test-inbox/:id/body":     user(PermProfilesRead),
 
-	// Run explorer and profile page (ui/run_explorer.go). Cancel and
+	// Run explorer and profile page (ui/web/run_explorer.go). Cancel and
 	// retry are editors' and admins' (audited); profiles need profiles:read.
 	"GET /runs":                  user(PermJourneysRead),
 	"GET /runs/:id":              user(PermJourneysRead), // recipients, subjects, entry for profiles:read only
@@ -128,14 +128,14 @@ var routeTable = map[string]Access{
 	"POST /runs/:id/move":        user(PermAdmin),
 	"GET /profiles/:external_id": user(PermProfilesRead),
 
-	// Profile import (ui/routes_profiles.go): writes profiles, so admins.
+	// Profile import (ui/web/profile_import.go): writes profiles, so admins.
 	"GET /profiles/import":              user(PermProfilesWrite),
 	"POST /profiles/import":             user(PermProfilesWrite),
 	"POST /profiles/import/:id/start":   user(PermProfilesWrite),
 	"GET /profiles/import/:id":          user(PermProfilesWrite),
 	"GET /profiles/import/:id/progress": user(PermProfilesWrite),
 
-	// Administration (ui/users_*.go, ui/sessions_*.go, ui/audit_*.go, ui/apikeys_*.go).
+	// Administration (ui/web: users_admin.go, sessions_admin.go, audit_log.go, apikeys_admin.go).
 	"GET /users":                   user(PermAdmin),
 	"POST /users/invite":           user(PermAdmin),
 	"POST /users/:id/role":         user(PermAdmin),
@@ -145,7 +145,7 @@ var routeTable = map[string]Access{
 	"GET /sessions":                user(PermAdmin),
 	"POST /sessions/:id/revoke":    user(PermAdmin),
 	"GET /audit":                   user(PermAdmin),
-	"GET /admin/operations":        user(PermAdmin), // queues, workers, stuck runs (ui/operations.go)
+	"GET /admin/operations":        user(PermAdmin), // queues, workers, stuck runs (ui/web/operations.go)
 	"POST /admin/operations/retry": user(PermAdmin), // bulk retry, audited
 	"GET /audit.csv":               user(PermAdmin),
 	"GET /api-keys":                user(PermAdmin),
@@ -174,14 +174,14 @@ var routeTable = map[string]Access{
 	"GET /api/v1/journeys/:id/hook":              apiScope(auth.ScopeAdmin), // the signing secrets
 	"PUT /api/v1/journeys/:id/hook":              apiScope(auth.ScopeAdmin),
 	"POST /api/v1/journeys/:id/hook/rotate":      apiScope(auth.ScopeAdmin),
-	"POST /api/v1/events":                        apiScope(auth.ScopeEventsWrite), // an event's "profile" also needs profiles:write (ui/api_ingest.go)
+	"POST /api/v1/events":                        apiScope(auth.ScopeEventsWrite), // an event's "profile" also needs profiles:write (ui/ingest/events.go)
 	"POST /api/v1/profiles":                      apiScope(auth.ScopeProfilesWrite),
 	"GET /api/v1/profiles/:external_id":          apiScope(auth.ScopeProfilesRead),
 	"GET /api/v1/profiles/:external_id/export":   apiScope(auth.ScopeProfilesRead),
 	"DELETE /api/v1/profiles/:external_id":       apiScope(auth.ScopeProfilesWrite), // erasure
 	"GET /api/v1/journeys/:id/triggers":          apiScope(auth.ScopeJourneysRead),
 	"GET /api/v1/runs":                           apiScope(auth.ScopeJourneysRead),
-	"GET /api/v1/runs/:id":                       apiScope(auth.ScopeJourneysRead), // recipients, subjects, entry need profiles:read (ui/api_runs.go)
+	"GET /api/v1/runs/:id":                       apiScope(auth.ScopeJourneysRead), // recipients, subjects, entry need profiles:read (ui/api/runs.go)
 	"POST /api/v1/runs/:id/cancel":               apiScope(auth.ScopeJourneysWrite),
 	"POST /api/v1/runs/:id/retry":                apiScope(auth.ScopeJourneysWrite),
 	"POST /api/v1/runs/:id/move":                 apiScope(auth.ScopeAdmin),
@@ -197,18 +197,18 @@ var routeTable = map[string]Access{
 	"POST /api/v1/suppressions":                  apiScope(auth.ScopeAdmin),
 	"DELETE /api/v1/suppressions":                apiScope(auth.ScopeAdmin),
 
-	// Simulator, test sends and replay (issue 10; ui/routes_simulation.go).
-	"POST /api/v1/journeys/:id/simulate": apiScope(auth.ScopeJourneysRead), // existing profiles also need profiles:read (ui/simulation.go)
+	// Simulator, test sends and replay (ui/api, ui/web).
+	"POST /api/v1/journeys/:id/simulate": apiScope(auth.ScopeJourneysRead), // existing profiles also need profiles:read (ui/internal/httpkit/simulate.go)
 	"POST /journeys/:id/simulate":        user(PermJourneysRead),           // the editor's Simulate panel (JSON)
 
-	// Migration planner and rollback (issue 10; ui/routes_migration.go).
+	// Migration planner and rollback (ui/api/publish.go, ui/web/journey_publish.go).
 	"POST /api/v1/journeys/:id/rollback":  apiScope(auth.ScopeJourneysWrite),
 	"POST /api/v1/journeys/:id/test-send": apiScope(auth.ScopeJourneysWrite), // sends a real message
 	"GET /api/v1/journeys/:id/test-sends": apiScope(auth.ScopeJourneysRead),
 	"POST /journeys/:id/rollback":         user(PermJourneysWrite),
 	"POST /journeys/:id/test-send":        user(PermJourneysWrite), // the property panel's "Send test"
 
-	// Self-optimising split, best-time delivery, lift (issue 12; ui/routes_intelligence.go).
+	// Self-optimising split, best-time delivery, lift (ui/api/intelligence.go, ui/web/intelligence.go).
 	"GET /api/v1/journeys/:id/lift":            apiScope(auth.ScopeJourneysRead),
 	"GET /journeys/:id/splits.json":            user(PermJourneysRead),  // the canvas's bandit numbers
 	"POST /journeys/:id/splits/:node/freeze":   user(PermJourneysWrite), // freeze the winner (audited)

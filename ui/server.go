@@ -125,7 +125,7 @@ type Config struct {
 	SetupToken         string        // one-time token for the first admin; "" disables /setup
 	Now                func() time.Time
 	// TestSendQuota bounds test sends per actor and per workspace
-	// (test_send.go); zero: store.DefaultTestSendQuota.
+	// (journeys.TestSends); zero: store.DefaultTestSendQuota.
 	TestSendQuota store.TestSendQuota
 }
 
@@ -133,12 +133,12 @@ type Config struct {
 type Deps struct {
 	Store      Store
 	Journeys   *journeys.Service // journey documents: validate, save, publish
-	Connectors ConnectorAdmin    // connector administration (routes_connectors.go)
-	Engine     RunEngine         // entries, events, run control (api_runs.go)
-	Profiles   ProfileAdmin      // profile import, export, erasure (routes_profiles.go)
-	Hooks      HookService       // webhook triggers (hooks.go)
-	TestSends  TestSender        // test sends of action nodes (test_send.go); nil: none
-	Simulator  SimulationService // journey simulations (ui/simulation.go); nil: none
+	Connectors ConnectorAdmin    // connector administration (web, api, ingest callbacks)
+	Engine     RunEngine         // entries, events, run control (internal/entry, web, api)
+	Profiles   ProfileAdmin      // profile import (web), export and erasure (api)
+	Hooks      HookService       // webhook triggers (internal/entry, api)
+	TestSends  TestSender        // test sends of action nodes (journeys.TestSends); nil: none
+	Simulator  SimulationService // journey simulations (httpkit.Simulations); nil: none
 	Checks     []Check           // readiness probes
 	// Queues is the Asynq inspector the operations page reads (an
 	// *asynq.Inspector); nil: the page shows no queues or workers.
@@ -148,7 +148,7 @@ type Deps struct {
 	Metrics *prometheus.Registry
 	Logger  *slog.Logger
 	// Passwords hashes and checks passwords with a process-wide cap on
-	// how many run at once (auth_throttle.go). nil: auth.NewHasher with
+	// how many run at once (web/auth_throttle.go). nil: auth.NewHasher with
 	// the defaults.
 	Passwords *auth.Hasher
 }

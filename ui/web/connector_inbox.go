@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -17,6 +18,12 @@ import (
 
 // The Test inbox shows what the sandbox connector recorded: deliveries with
 // connector "sandbox", written (rendered) by the engine.
+
+// inboxStore is what the Test inbox reads: the sandbox's deliveries.
+type inboxStore interface {
+	ListDeliveries(ctx context.Context, workspaceID string, f store.DeliveryFilter) ([]store.Delivery, string, error)
+	GetDelivery(ctx context.Context, workspaceID, id string) (store.Delivery, error)
+}
 
 func inboxSummary(d store.Delivery) string {
 	s := d.Subject

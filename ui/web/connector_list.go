@@ -56,3 +56,12 @@ func (h *Handler) connectorList(c *fiber.Ctx) error {
 	}
 	return render(c, views.ConnectorsPage(h.page(c, "Connectors"), l))
 }
+
+// needConnectors answers 503 when the server runs without connector
+// administration (some tests, tools).
+func (h *Handler) needConnectors(c *fiber.Ctx) error {
+	if h.connectors == nil {
+		return httpkit.NewError(fiber.StatusServiceUnavailable, "connectors_unavailable", "connector administration is not configured on this server")
+	}
+	return c.Next()
+}
