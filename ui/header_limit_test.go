@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/uitest"
 )
 
 // rawRequest sends one request by hand over a real TCP connection (the
@@ -62,9 +63,9 @@ func padding(n int) []string {
 // JSON headers_too_large; the UI keeps its page.
 func TestHeaderLimit(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	key := b.apiKey(store.DefaultWorkspaceID, "journeys:read")
-	addr := strings.TrimPrefix(b.listen(), "http://")
+	b := uitest.Setup(t)
+	key := b.APIKey(store.DefaultWorkspaceID, "journeys:read")
+	addr := strings.TrimPrefix(b.Listen(), "http://")
 	auth := "Authorization: Bearer " + key
 
 	for _, size := range []int{6 << 10, 14 << 10} {

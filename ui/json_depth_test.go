@@ -11,6 +11,7 @@ import (
 
 	"github.com/waymarkhq/waymark/internal/jsonlimit"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/uitest"
 	"github.com/waymarkhq/waymark/worker"
 )
 
@@ -21,33 +22,33 @@ func deepArray(n int) string { return strings.Repeat("[", n) + strings.Repeat("]
 // 400 naming the limit, before anything is written (security review F3).
 func TestDeepJSONIsRefused(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
-	res := b.call("POST", "/api/v1/journeys", admin, []byte(hookJourney))
-	require.Equal(t, 201, res.status, string(res.body))
-	jid := res.json(t)["id"].(string)
-	require.Equal(t, 200, b.call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil).status)
-	res = b.call("GET", "/api/v1/journeys/"+jid+"/hook", admin, nil)
-	require.Equal(t, 200, res.status, string(res.body))
-	hook := res.json(t)
+	b := uitest.Setup(t)
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
+	res := b.Call("POST", "/api/v1/journeys", admin, []byte(uitest.HookJourney))
+	require.Equal(t, 201, res.Status, string(res.Body))
+	jid := res.JSON(t)["id"].(string)
+	require.Equal(t, 200, b.Call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil).Status)
+	res = b.Call("GET", "/api/v1/journeys/"+jid+"/hook", admin, nil)
+	require.Equal(t, 200, res.Status, string(res.Body))
+	hook := res.JSON(t)
 	path := strings.TrimPrefix(hook["url"].(string), "http://waymark.test")
 	secret := hook["secrets"].([]any)[0].(string)
 
 	// The review's body: 9,990 levels in 20 KB.
 	deepBody := []byte(`{"user": {"id": "deep", "email": "deep@example.com"}, "x": [` + deepArray(9990) + `]}`)
-	res = b.postHook(path, secret, "msg_deep", time.Time{}, deepBody)
-	require.Equal(t, 400, res.status, string(res.body))
-	e := res.json(t)["error"].(map[string]any)
+	res = b.PostHook(path, secret, "msg_deep", time.Time{}, deepBody)
+	require.Equal(t, 400, res.Status, string(res.Body))
+	e := res.JSON(t)["error"].(map[string]any)
 	require.Equal(t, "json_too_deep", e["code"])
 	require.Contains(t, e["message"], "at most 64 levels")
-	_, err := b.store.GetProfileByExternalID(b.ctx, store.DefaultWorkspaceID, "deep")
+	_, err := b.Store.GetProfileByExternalID(b.Ctx, store.DefaultWorkspaceID, "deep")
 	require.ErrorIs(t, err, store.ErrNotFound, "nothing written")
-	res = b.postHook(path, secret, "msg_deep", time.Time{}, []byte(`{"user": {"id": "deep"}}`))
-	require.Equal(t, 202, res.status, "a refused request does not spend its webhook-id: %s", res.body)
+	res = b.PostHook(path, secret, "msg_deep", time.Time{}, []byte(`{"user": {"id": "deep"}}`))
+	require.Equal(t, 202, res.Status, "a refused request does not spend its webhook-id: %s", res.Body)
 
 	// Exactly 64 levels is accepted: the object, "properties" and 62 arrays.
-	res = b.call("POST", "/api/v1/events", admin, []byte(`{"name": "e", "profile_id": "p64", "properties": {"a": `+deepArray(62)+`}}`))
-	require.Equal(t, 202, res.status, string(res.body))
+	res = b.Call("POST", "/api/v1/events", admin, []byte(`{"name": "e", "profile_id": "p64", "properties": {"a": `+deepArray(62)+`}}`))
+	require.Equal(t, 202, res.Status, string(res.Body))
 
 	for _, tc := range []struct {
 		name, method, path, body string
@@ -67,18 +68,18 @@ func TestDeepJSONIsRefused(t *testing.T) {
 		{"run move", "POST", "/api/v1/runs/nope/move", `{"node_id": ` + deepArray(100) + `}`, "json_too_deep"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := b.call(tc.method, tc.path, admin, []byte(tc.body))
-			require.Equal(t, 400, res.status, string(res.body))
-			e := res.json(t)["error"].(map[string]any)
+			res := b.Call(tc.method, tc.path, admin, []byte(tc.body))
+			require.Equal(t, 400, res.Status, string(res.Body))
+			e := res.JSON(t)["error"].(map[string]any)
 			require.Equal(t, tc.code, e["code"])
 			require.Contains(t, e["message"], "64 levels")
 		})
 	}
 	for _, ext := range []string{"p65", "p1", "p2", "p3", "p4"} {
-		_, err := b.store.GetProfileByExternalID(b.ctx, store.DefaultWorkspaceID, ext)
+		_, err := b.Store.GetProfileByExternalID(b.Ctx, store.DefaultWorkspaceID, ext)
 		require.ErrorIs(t, err, store.ErrNotFound, "%s: nothing written", ext)
 	}
-	j, err := b.store.GetJourney(b.ctx, store.DefaultWorkspaceID, jid)
+	j, err := b.Store.GetJourney(b.Ctx, store.DefaultWorkspaceID, jid)
 	require.NoError(t, err)
 	require.Equal(t, 1, j.DraftRevision, "the deep draft was not saved")
 }
@@ -87,15 +88,15 @@ func TestDeepJSONIsRefused(t *testing.T) {
 // them) renders within a bound, with a visible marker where it is cut.
 func TestStoredDeepJSONRendersBounded(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
-	_, err := b.store.CreateConnector(b.ctx, store.Connector{WorkspaceID: store.DefaultWorkspaceID, Name: "flaky", Type: store.SandboxConnector, Enabled: true})
+	b := uitest.Setup(t)
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
+	_, err := b.Store.CreateConnector(b.Ctx, store.Connector{WorkspaceID: store.DefaultWorkspaceID, Name: "flaky", Type: store.SandboxConnector, Enabled: true})
 	require.NoError(t, err)
-	res := b.call("POST", "/api/v1/journeys", admin, []byte(explorerJourney))
-	require.Equal(t, 201, res.status, string(res.body))
-	jid := res.json(t)["id"].(string)
-	require.Equal(t, 200, b.call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil).status)
-	prof, _, err := b.store.UpsertProfile(b.ctx, store.ProfileUpsert{WorkspaceID: store.DefaultWorkspaceID, ExternalID: "old",
+	res := b.Call("POST", "/api/v1/journeys", admin, []byte(uitest.ExplorerJourney))
+	require.Equal(t, 201, res.Status, string(res.Body))
+	jid := res.JSON(t)["id"].(string)
+	require.Equal(t, 200, b.Call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil).Status)
+	prof, _, err := b.Store.UpsertProfile(b.Ctx, store.ProfileUpsert{WorkspaceID: store.DefaultWorkspaceID, ExternalID: "old",
 		Attributes: map[string]any{"huge": strings.Repeat("x", 100<<10)}})
 	require.NoError(t, err)
 
@@ -103,7 +104,7 @@ func TestStoredDeepJSONRendersBounded(t *testing.T) {
 	// were limited. Indented the old way this page was ~18 MB.
 	var deep any
 	require.NoError(t, json.Unmarshal([]byte(deepArray(3000)), &deep))
-	deepRun, err := b.engine.Enter(b.ctx, worker.EnterRequest{WorkspaceID: store.DefaultWorkspaceID, JourneyID: jid, ProfileID: prof.ID,
+	deepRun, err := b.Engine.Enter(b.Ctx, worker.EnterRequest{WorkspaceID: store.DefaultWorkspaceID, JourneyID: jid, ProfileID: prof.ID,
 		TriggerNode: "start", Event: worker.EntryEvent{Body: map[string]any{"user_id": "old", "x": deep}}})
 	require.NoError(t, err)
 	// A wide one: 200 KB of JSON, cut at 64 KB.
@@ -111,29 +112,29 @@ func TestStoredDeepJSONRendersBounded(t *testing.T) {
 	for i := range wide {
 		wide[i] = fmt.Sprintf("item-%06d", i)
 	}
-	wideRun, err := b.engine.Enter(b.ctx, worker.EnterRequest{WorkspaceID: store.DefaultWorkspaceID, JourneyID: jid, ProfileID: prof.ID,
+	wideRun, err := b.Engine.Enter(b.Ctx, worker.EnterRequest{WorkspaceID: store.DefaultWorkspaceID, JourneyID: jid, ProfileID: prof.ID,
 		TriggerNode: "start", Event: worker.EntryEvent{Body: map[string]any{"items": wide}}})
 	require.NoError(t, err)
 
-	b.createUser("ad@example.com", "correct horse battery", store.RoleAdmin)
-	c := b.client()
-	c.login("ad@example.com", "correct horse battery")
+	b.CreateUser("ad@example.com", "correct horse battery", store.RoleAdmin)
+	c := b.Client()
+	c.Login("ad@example.com", "correct horse battery")
 
-	resp, page := c.get("/runs/" + deepRun.ID)
+	resp, page := c.Get("/runs/" + deepRun.ID)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Less(t, len(page), 256<<10, "a 6 KB entry gives a small page")
 	require.Contains(t, page, `data-testid="run-entry"`)
 	require.Contains(t, page, "&#34;user_id&#34;: &#34;old&#34;", "the shallow part is indented as before")
 	require.Contains(t, page, strings.Repeat("[", 2900), "the deep part is compact")
 
-	resp, page = c.get("/runs/" + wideRun.ID)
+	resp, page = c.Get("/runs/" + wideRun.ID)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Less(t, len(page), 128<<10)
 	require.Contains(t, page, "item-000000")
 	require.NotContains(t, page, "item-009999", "cut")
 	require.Contains(t, page, jsonlimit.TruncatedMarker+" the first 64 KB are shown", "the cut is visible")
 
-	resp, page = c.get("/profiles/old")
+	resp, page = c.Get("/profiles/old")
 	require.Equal(t, 200, resp.StatusCode)
 	require.Less(t, len(page), 64<<10, "a 100 KB attribute is cut at 8 KB")
 	require.Contains(t, page, jsonlimit.TruncatedMarker+" the first 8 KB are shown; the value is 100 KB)")

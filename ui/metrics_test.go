@@ -19,6 +19,7 @@ import (
 	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui"
+	"github.com/waymarkhq/waymark/ui/internal/uitest"
 	"github.com/waymarkhq/waymark/worker"
 )
 
@@ -31,22 +32,22 @@ func (fakeQueues) GetQueueInfo(q string) (*asynq.QueueInfo, error) {
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := uitest.Setup(t)
 	reg := prometheus.NewRegistry()
-	m := worker.NewMetrics(b.store, fakeQueues{}, 0, nil)
+	m := worker.NewMetrics(b.Store, fakeQueues{}, 0, nil)
 	reg.MustRegister(m)
 	m.ObserveRepairs(4, false)
 	nreg := nodes.NewRegistry()
 	require.NoError(t, builtin.Register(nreg))
-	srv, err := ui.New(ui.Config{Version: "test"}, ui.Deps{Store: b.store, Journeys: journeys.New(b.store, nreg), Engine: b.engine,
-		Hooks: b.newHooks(), Metrics: reg, Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, nil))})
+	srv, err := ui.New(ui.Config{Version: "test"}, ui.Deps{Store: b.Store, Journeys: journeys.New(b.Store, nreg), Engine: b.Engine,
+		Hooks: b.NewHooks(), Metrics: reg, Logger: slog.New(slog.NewTextHandler(uitest.LogWriter{T: t}, nil))})
 	require.NoError(t, err)
-	b.server = srv
+	b.Server = srv
 
-	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
-	res := b.call("POST", "/api/v1/journeys", admin, []byte(explorerJourney))
-	require.Equal(t, 201, res.status, string(res.body))
-	_, _ = b.server.App().Test(httptest.NewRequest("GET", "/no/such/page", nil))
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
+	res := b.Call("POST", "/api/v1/journeys", admin, []byte(uitest.ExplorerJourney))
+	require.Equal(t, 201, res.Status, string(res.Body))
+	_, _ = b.Server.App().Test(httptest.NewRequest("GET", "/no/such/page", nil))
 
 	resp, err := srv.App().Test(httptest.NewRequest("GET", "/metrics", nil))
 	require.NoError(t, err)

@@ -25,6 +25,7 @@ import (
 	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui"
+	"github.com/waymarkhq/waymark/ui/internal/uitest"
 	"github.com/waymarkhq/waymark/worker"
 )
 
@@ -117,24 +118,24 @@ func TestNewKindInOnePlace(t *testing.T) {
 	require.NoError(t, err)
 	conns, err := connectors.NewService(st, keys, creg, connectors.Options{})
 	require.NoError(t, err)
-	b := &testBundle{t: t, ctx: ctx, store: st, tasks: &taskRecorder{}, logs: &lockedBuffer{}}
-	b.engine = worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Connectors: conns, Enqueuer: b.tasks})
+	b := &uitest.Bundle{T: t, Ctx: ctx, Store: st, Tasks: &uitest.TaskRecorder{}, Logs: &uitest.LockedBuffer{}}
+	b.Engine = worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Connectors: conns, Enqueuer: b.Tasks})
 	srv, err := ui.New(ui.Config{Version: "test", BodyLimit: 256 << 10}, ui.Deps{
 		Store: st, Journeys: journeys.New(st, reg).WithConnectorTypes(creg.Serves), Connectors: conns,
-		Engine: b.engine, TestSends: b.engine, Simulator: sim.New(sim.Config{Registry: reg, Profiles: st}),
-		Hooks: b.newHooks(), Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
+		Engine: b.Engine, TestSends: b.Engine, Simulator: sim.New(sim.Config{Registry: reg, Profiles: st}),
+		Hooks: b.NewHooks(), Logger: slog.New(slog.NewTextHandler(uitest.LogWriter{T: t}, nil)),
 	})
 	require.NoError(t, err)
-	b.server = srv
-	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
+	b.Server = srv
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
 
 	// The node catalogue lists it, with its fields and ports.
-	r := b.call("GET", "/api/v1/nodes", admin, nil)
-	require.Equal(t, 200, r.status)
+	r := b.Call("GET", "/api/v1/nodes", admin, nil)
+	require.Equal(t, 200, r.Status)
 	var catalogue struct {
 		Nodes []nodes.Spec `json:"nodes"`
 	}
-	require.NoError(t, json.Unmarshal(r.body, &catalogue))
+	require.NoError(t, json.Unmarshal(r.Body, &catalogue))
 	var listed *nodes.Spec
 	for i := range catalogue.Nodes {
 		if catalogue.Nodes[i].Kind == "send_push" {
@@ -147,32 +148,32 @@ func TestNewKindInOnePlace(t *testing.T) {
 
 	// A connector of the new type serves it; validation and publishing
 	// accept the kind, its connector and a frequency cap on its channel.
-	r = b.call("POST", "/api/v1/connectors", admin, []byte(`{"type": "push_test", "name": "pusher"}`))
-	require.Equal(t, 201, r.status, string(r.body))
-	require.Equal(t, []any{"send_push"}, r.json(t)["kinds"])
-	require.Equal(t, []any{}, r.json(t)["secrets_set"], "a type without secrets has none set: [], not null")
-	r = b.call("POST", "/api/v1/journeys/validate", admin, []byte(pushJourney))
-	require.Equal(t, 200, r.status, string(r.body))
-	require.Equal(t, true, r.json(t)["valid"], string(r.body))
-	r = b.call("POST", "/api/v1/journeys/validate", admin, []byte(strings.Replace(pushJourney, `"heading": "Hi {{ profile.first_name }}",`, "", 1)))
-	require.Contains(t, string(r.body), `{"node_id":"nudge","field":"heading","message":"required"}`)
-	r = b.call("POST", "/api/v1/journeys", admin, []byte(pushJourney))
-	require.Equal(t, 201, r.status, string(r.body))
-	jid := r.json(t)["id"].(string)
-	r = b.call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil)
-	require.Equal(t, 200, r.status, string(r.body))
+	r = b.Call("POST", "/api/v1/connectors", admin, []byte(`{"type": "push_test", "name": "pusher"}`))
+	require.Equal(t, 201, r.Status, string(r.Body))
+	require.Equal(t, []any{"send_push"}, r.JSON(t)["kinds"])
+	require.Equal(t, []any{}, r.JSON(t)["secrets_set"], "a type without secrets has none set: [], not null")
+	r = b.Call("POST", "/api/v1/journeys/validate", admin, []byte(pushJourney))
+	require.Equal(t, 200, r.Status, string(r.Body))
+	require.Equal(t, true, r.JSON(t)["valid"], string(r.Body))
+	r = b.Call("POST", "/api/v1/journeys/validate", admin, []byte(strings.Replace(pushJourney, `"heading": "Hi {{ profile.first_name }}",`, "", 1)))
+	require.Contains(t, string(r.Body), `{"node_id":"nudge","field":"heading","message":"required"}`)
+	r = b.Call("POST", "/api/v1/journeys", admin, []byte(pushJourney))
+	require.Equal(t, 201, r.Status, string(r.Body))
+	jid := r.JSON(t)["id"].(string)
+	r = b.Call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil)
+	require.Equal(t, 200, r.Status, string(r.Body))
 
 	// The engine runs it through the connector registry to the test
 	// connector: the recipient, the message and the delivery come from the
 	// spec, and so does the consent rule.
-	r = b.call("POST", "/api/v1/events", admin, []byte(`{"events": [
+	r = b.Call("POST", "/api/v1/events", admin, []byte(`{"events": [
 		{"name": "signed_up", "profile_id": "ada", "properties": {"plan": "pro"},
 		 "profile": {"external_id": "ada", "phone": "+14155550123", "attributes": {"first_name": "Ada"}}},
 		{"name": "signed_up", "profile_id": "bob", "properties": {"plan": "pro"},
 		 "profile": {"external_id": "bob", "phone": "+14155550199", "consent": {"push": "revoked"}}},
 		{"name": "signed_up", "profile_id": "cy", "properties": {"plan": "pro"}, "profile": {"external_id": "cy"}}]}`))
-	require.Equal(t, 202, r.status, string(r.body))
-	b.drain(b.engine)
+	require.Equal(t, 202, r.Status, string(r.Body))
+	b.Drain(b.Engine)
 	sent := device.messages()
 	require.Len(t, sent, 1, "bob revoked push consent; cy has no device")
 	require.Equal(t, "send_push", sent[0].Kind)
@@ -198,23 +199,23 @@ func TestNewKindInOnePlace(t *testing.T) {
 	}, steps)
 
 	// A test send goes to the address given, marked as the spec says.
-	r = b.call("POST", "/api/v1/journeys/"+jid+"/test-send", admin, []byte(`{"node": "nudge", "to": "+14155550100", "version": 1}`))
-	require.Equal(t, 200, r.status, string(r.body))
+	r = b.Call("POST", "/api/v1/journeys/"+jid+"/test-send", admin, []byte(`{"node": "nudge", "to": "+14155550100", "version": 1}`))
+	require.Equal(t, 200, r.Status, string(r.Body))
 	sent = device.messages()
 	require.Len(t, sent, 2)
 	require.Equal(t, "+14155550100", sent[1].Phone)
 	require.Equal(t, "[Test] Hi Sample", sent[1].Subject)
-	r = b.call("POST", "/api/v1/journeys/"+jid+"/test-send", admin, []byte(`{"node": "nudge", "to": "me@example.com", "version": 1}`))
-	require.Equal(t, 422, r.status)
-	require.Contains(t, string(r.body), "E.164")
+	r = b.Call("POST", "/api/v1/journeys/"+jid+"/test-send", admin, []byte(`{"node": "nudge", "to": "me@example.com", "version": 1}`))
+	require.Equal(t, 422, r.Status)
+	require.Contains(t, string(r.Body), "E.164")
 
 	// The simulator runs it, and says who each message went to.
-	r = b.call("POST", "/api/v1/journeys/"+jid+"/simulate", admin, []byte(`{"start": "2026-06-01T10:00:00Z",
+	r = b.Call("POST", "/api/v1/journeys/"+jid+"/simulate", admin, []byte(`{"start": "2026-06-01T10:00:00Z",
 		"profiles": [{"external_id": "dee", "phone": "+14155550142", "attributes": {"first_name": "Dee"}}],
 		"entry": {"properties": {"plan": "team"}}}`))
-	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, 200, r.Status, string(r.Body))
 	var res sim.Result
-	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.NoError(t, json.Unmarshal(r.Body, &res))
 	require.Equal(t, 1, res.Messages)
 	msg := res.Timelines[0].Runs[0].Messages[0]
 	require.Equal(t, "send_push", msg.Kind)
@@ -224,10 +225,10 @@ func TestNewKindInOnePlace(t *testing.T) {
 
 	// The editor's palette and spec data have it; its panel is generated
 	// from the spec, with a Send test control asking for a phone number.
-	ec := b.editorClient(store.RoleEditor)
-	_, page := ec.get("/journeys/" + jid + "/edit")
+	ec := b.EditorClient(store.RoleEditor)
+	_, page := ec.Get("/journeys/" + jid + "/edit")
 	require.Contains(t, page, `data-testid="palette-send_push"`)
-	m := editorDataRE.FindStringSubmatch(page)
+	m := uitest.EditorDataRE.FindStringSubmatch(page)
 	require.NotNil(t, m)
 	var data struct {
 		Specs []struct {
@@ -252,7 +253,7 @@ func TestNewKindInOnePlace(t *testing.T) {
 	}
 	require.True(t, found, "the canvas knows send_push")
 	require.Len(t, data.Ports["nudge"], 2)
-	resp, page := ec.post("/journeys/"+jid+"/panel/node", url.Values{"node": {`{"id": "nudge", "kind": "send_push", "config": {"connector": "pusher", "heading": "Hi"}}`}})
+	resp, page := ec.Post("/journeys/"+jid+"/panel/node", url.Values{"node": {`{"id": "nudge", "kind": "send_push", "config": {"connector": "pusher", "heading": "Hi"}}`}})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, page, `name="f.heading"`)
 	require.Contains(t, page, `<option value="pusher" selected>`)

@@ -21,14 +21,15 @@ import (
 	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui"
+	"github.com/waymarkhq/waymark/ui/internal/uitest"
 	"github.com/waymarkhq/waymark/worker"
 )
 
 // setupEverything is setup with every optional service wired, as cmd
 // wires them: connectors, profiles, the simulator, test sends, hooks.
-func setupEverything(t *testing.T) *testBundle {
+func setupEverything(t *testing.T) *uitest.Bundle {
 	t.Helper()
-	b := setup(t)
+	b := uitest.Setup(t)
 	key := make([]byte, 32)
 	_, err := rand.Read(key)
 	require.NoError(t, err)
@@ -36,22 +37,22 @@ func setupEverything(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	creg, err := connbuiltin.NewRegistry()
 	require.NoError(t, err)
-	conns, err := connectors.NewService(b.store, keys, creg, connectors.Options{
+	conns, err := connectors.NewService(b.Store, keys, creg, connectors.Options{
 		Net: netguard.MustNew(netguard.AllowLoopbackForTests()), PublicURL: "https://waymark.example.com"})
 	require.NoError(t, err)
 	reg := nodes.NewRegistry()
 	require.NoError(t, builtin.Register(reg))
-	trig := worker.NewTriggers(b.engine, b.store, nil, worker.TriggersConfig{})
-	prof := profiles.NewService(b.store, b.engine, func(context.Context, string, connectors.Member) error { return nil },
+	trig := worker.NewTriggers(b.Engine, b.Store, nil, worker.TriggersConfig{})
+	prof := profiles.NewService(b.Store, b.Engine, func(context.Context, string, connectors.Member) error { return nil },
 		func(ctx context.Context, p store.Profile) { _, _ = trig.ProfileChanged(ctx, p) }, nil)
 	srv, err := ui.New(ui.Config{Version: "test", BodyLimit: 256 << 10}, ui.Deps{
-		Store: b.store, Journeys: journeys.New(b.store, reg).WithConnectorTypes(creg.Serves), Engine: b.engine, Hooks: b.newHooks(),
-		Connectors: conns, Profiles: prof, TestSends: b.engine,
-		Simulator: sim.New(sim.Config{Registry: reg, Profiles: b.store, Suppressions: b.store, Limits: sim.DefaultLimits}),
-		Logger:    slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
+		Store: b.Store, Journeys: journeys.New(b.Store, reg).WithConnectorTypes(creg.Serves), Engine: b.Engine, Hooks: b.NewHooks(),
+		Connectors: conns, Profiles: prof, TestSends: b.Engine,
+		Simulator: sim.New(sim.Config{Registry: reg, Profiles: b.Store, Suppressions: b.Store, Limits: sim.DefaultLimits}),
+		Logger:    slog.New(slog.NewTextHandler(uitest.LogWriter{T: t}, nil)),
 	})
 	require.NoError(t, err)
-	b.server = srv
+	b.Server = srv
 	return b
 }
 
@@ -75,25 +76,25 @@ const replayJourney = `{"format": 1, "name": "Replay", "settings": {"reentry": "
 func TestOpenAPIReplayCoversEveryOperation(t *testing.T) {
 	t.Parallel()
 	b := setupEverything(t)
-	admin := b.apiKey(store.DefaultWorkspaceID, "admin")
-	ok := func(want int, method, path string, body string, header ...string) apiResp {
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
+	ok := func(want int, method, path string, body string, header ...string) uitest.APIResp {
 		t.Helper()
 		var raw []byte
 		if body != "" {
 			raw = []byte(body)
 		}
-		r := b.call(method, path, admin, raw, header...)
-		require.Equal(t, want, r.status, "%s %s: %s", method, path, r.body)
+		r := b.Call(method, path, admin, raw, header...)
+		require.Equal(t, want, r.Status, "%s %s: %s", method, path, r.Body)
 		return r
 	}
-	receiver, _ := webhookReceiver(t)
+	receiver, _ := uitest.WebhookReceiver(t)
 
 	ok(200, "GET", "/api/v1/openapi.json", "")
 	ok(200, "GET", "/api/v1/whoami", "")
 	ok(200, "GET", "/api/v1/nodes", "")
 	ok(200, "GET", "/api/v1/connector-types", "")
-	r := ok(201, "POST", "/api/v1/connectors", `{"type": "webhook", "name": "flaky", "config": {"url": "`+receiver.URL+`", "secret": "`+testWhsec+`"}}`)
-	conn := r.json(t)["id"].(string)
+	r := ok(201, "POST", "/api/v1/connectors", `{"type": "webhook", "name": "flaky", "config": {"url": "`+receiver.URL+`", "secret": "`+uitest.WebhookSecret+`"}}`)
+	conn := r.JSON(t)["id"].(string)
 	ok(200, "GET", "/api/v1/connectors", "")
 	ok(200, "GET", "/api/v1/connectors/"+conn, "")
 	ok(200, "PATCH", "/api/v1/connectors/"+conn, `{"config": {"timeout_seconds": 5}}`)
@@ -101,11 +102,11 @@ func TestOpenAPIReplayCoversEveryOperation(t *testing.T) {
 
 	ok(200, "POST", "/api/v1/journeys/validate", replayJourney)
 	r = ok(201, "POST", "/api/v1/journeys?allow_invalid=false", replayJourney)
-	jid := r.json(t)["id"].(string)
+	jid := r.JSON(t)["id"].(string)
 	ok(200, "GET", "/api/v1/journeys?status=all&q=Replay&limit=10", "")
 	r = ok(200, "GET", "/api/v1/journeys/"+jid, "")
 	ok(200, "GET", "/api/v1/journeys/"+jid+"/export?version=draft", "")
-	ok(200, "PUT", "/api/v1/journeys/"+jid+"/draft", replayJourney, "If-Match", r.header.Get("ETag"))
+	ok(200, "PUT", "/api/v1/journeys/"+jid+"/draft", replayJourney, "If-Match", r.Header.Get("ETag"))
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/publish", "")
 
 	r = ok(202, "POST", "/api/v1/events", `{"events": [
@@ -114,17 +115,17 @@ func TestOpenAPIReplayCoversEveryOperation(t *testing.T) {
 		{"name": "signed_up", "profile_id": "cy", "properties": {"group": "x"}, "occurred_at": "2026-01-02T03:04:05Z",
 		 "profile": {"email": "cy@example.com", "phone": "+33612345678", "timezone": "Europe/Paris", "locale": "fr-FR", "attributes": {"plan": "free"}}}]}`, "Idempotency-Key", "replay-1")
 	var runs []string
-	for _, e := range r.json(t)["events"].([]any) {
+	for _, e := range r.JSON(t)["events"].([]any) {
 		runs = append(runs, e.(map[string]any)["entered"].([]any)[0].(string))
 	}
-	b.drain(b.engine)
+	b.Drain(b.Engine)
 	ada, bob, cy := runs[0], runs[1], runs[2]
 	ok(200, "GET", "/api/v1/runs?journey_id="+jid+"&status=failed&limit=5", "")
 	ok(200, "GET", "/api/v1/runs/"+ada, "")
 	ok(200, "POST", "/api/v1/runs/"+bob+"/retry", "")
 	ok(200, "POST", "/api/v1/runs/"+ada+"/move", `{"node_id": "hello"}`)
 	ok(200, "POST", "/api/v1/runs/"+cy+"/cancel", "")
-	b.drain(b.engine)
+	b.Drain(b.Engine)
 	ok(200, "GET", "/api/v1/sandbox/messages?limit=5", "")
 
 	draft := strings.Replace(replayJourney, `"name": "Replay"`, `"name": "Replay v2"`, 1)
@@ -161,11 +162,11 @@ func TestOpenAPIReplayCoversEveryOperation(t *testing.T) {
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/pause", "")
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/resume", "")
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/archive?exit_runs=true", "")
-	r = ok(201, "POST", "/api/v1/connectors", `{"type": "webhook", "name": "spare", "config": {"url": "`+receiver.URL+`", "secret": "`+testWhsec+`"}}`)
-	ok(204, "DELETE", "/api/v1/connectors/"+r.json(t)["id"].(string), "")
+	r = ok(201, "POST", "/api/v1/connectors", `{"type": "webhook", "name": "spare", "config": {"url": "`+receiver.URL+`", "secret": "`+uitest.WebhookSecret+`"}}`)
+	ok(204, "DELETE", "/api/v1/connectors/"+r.JSON(t)["id"].(string), "")
 
-	covered := openapiCovered(b.server)
-	_, doc := openapiDoc(t, b.server)
+	covered := uitest.OpenAPICovered(b.Server)
+	_, doc := openapiDoc(t, b.Server)
 	var missing []string
 	for path, item := range doc["paths"].(map[string]any) {
 		for method := range item.(map[string]any) {

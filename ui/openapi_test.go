@@ -18,6 +18,7 @@ import (
 	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui"
+	"github.com/waymarkhq/waymark/ui/internal/uitest"
 )
 
 // openapiDoc fetches the document a server serves (no key needed).
@@ -61,14 +62,14 @@ func keysOf(m map[string]any) []string {
 // specification's schema).
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	t.Parallel()
-	b, _ := setupConnectors(t)
-	raw, doc := openapiDoc(t, b.server)
+	b, _ := uitest.SetupConnectors(t)
+	raw, doc := openapiDoc(t, b.Server)
 	require.Equal(t, "3.1.0", doc["openapi"])
-	require.NoError(t, buildOpenAPICheck(raw).err)
+	require.NoError(t, uitest.BuildOpenAPICheck(raw).Err)
 	paths := dig(t, doc, "paths").(map[string]any)
 	param := regexp.MustCompile(`:([A-Za-z_]+)`)
 	n := 0
-	for _, rt := range b.server.App().GetRoutes(true) {
+	for _, rt := range b.Server.App().GetRoutes(true) {
 		if !strings.HasPrefix(rt.Path, "/api/v1/") || rt.Method == "HEAD" {
 			continue
 		}
@@ -147,7 +148,7 @@ func mustMarshal(t *testing.T, v any) string {
 // document's code.
 func TestOpenAPINodeAndConnectorSchemasFollowTheSpecs(t *testing.T) {
 	t.Parallel()
-	b, _ := setupConnectors(t)
+	b, _ := uitest.SetupConnectors(t)
 	reg := nodes.NewRegistry()
 	require.NoError(t, builtin.Register(reg))
 	require.NoError(t, reg.Register(nodes.Spec{Kind: "stamp", Title: "Stamp", Category: nodes.Flow, Instant: true,
@@ -159,11 +160,11 @@ func TestOpenAPINodeAndConnectorSchemasFollowTheSpecs(t *testing.T) {
 				When: &nodes.When{Field: "colour", Values: []string{"green"}}},
 		},
 		Ports: []nodes.Port{{Name: "out", IfUnconnected: nodes.Complete}}}))
-	srv, err := ui.New(ui.Config{Version: "test", BodyLimit: 64 << 10}, ui.Deps{Store: b.store, Journeys: journeys.New(b.store, reg),
-		Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, nil))})
+	srv, err := ui.New(ui.Config{Version: "test", BodyLimit: 64 << 10}, ui.Deps{Store: b.Store, Journeys: journeys.New(b.Store, reg),
+		Logger: slog.New(slog.NewTextHandler(uitest.LogWriter{T: t}, nil))})
 	require.NoError(t, err)
 	raw, doc := openapiDoc(t, srv)
-	require.NoError(t, buildOpenAPICheck(raw).err)
+	require.NoError(t, uitest.BuildOpenAPICheck(raw).Err)
 	schemas := dig(t, doc, "components", "schemas").(map[string]any)
 
 	node := schemas["Node"].(map[string]any)
@@ -200,7 +201,7 @@ func TestOpenAPINodeAndConnectorSchemasFollowTheSpecs(t *testing.T) {
 	// This server has no connector administration: the body is free-form
 	// (and the API answers 503). The connectors bundle's server has one.
 	require.Equal(t, map[string]any{"type": "object"}, schemas["ConnectorInput"])
-	_, doc = openapiDoc(t, b.server)
+	_, doc = openapiDoc(t, b.Server)
 	schemas = dig(t, doc, "components", "schemas").(map[string]any)
 	conn := schemas["ConnectorInput"].(map[string]any)
 	require.Equal(t, "type", dig(t, conn, "discriminator", "propertyName"))
@@ -218,19 +219,19 @@ func TestOpenAPINodeAndConnectorSchemasFollowTheSpecs(t *testing.T) {
 // field, a request field, a query parameter) is refused, naming what.
 func TestOpenAPIReplayCatchesDrift(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	key := b.apiKey(store.DefaultWorkspaceID, "admin")
-	raw, _ := openapiDoc(t, b.server)
+	b := uitest.Setup(t)
+	key := b.APIKey(store.DefaultWorkspaceID, "admin")
+	raw, _ := openapiDoc(t, b.Server)
 
 	type exchange struct {
 		method, target string
 		header         http.Header
 		body           []byte
-		resp           apiResp
+		resp           uitest.APIResp
 	}
 	do := func(method, target string, body []byte) exchange {
-		r := b.call(method, target, key, body)
-		require.Less(t, r.status, 300, string(r.body))
+		r := b.Call(method, target, key, body)
+		require.Less(t, r.Status, 300, string(r.Body))
 		h := http.Header{}
 		h.Set("Authorization", "Bearer "+key)
 		h.Set("Content-Type", "application/json")
@@ -243,9 +244,9 @@ func TestOpenAPIReplayCatchesDrift(t *testing.T) {
 		"edges": [{"from": "start", "to": "hi"}]}`))
 	list := do("GET", "/api/v1/suppressions?channel=email", nil)
 	check := func(doc []byte, x exchange) []string {
-		c := buildOpenAPICheck(doc)
-		require.NoError(t, c.err)
-		op, found := c.validate(x.method, x.target, x.header, x.body, x.resp.status, x.resp.header, x.resp.body)
+		c := uitest.BuildOpenAPICheck(doc)
+		require.NoError(t, c.Err)
+		op, found := c.Validate(x.method, x.target, x.header, x.body, x.resp.Status, x.resp.Header, x.resp.Body)
 		require.NotEmpty(t, op)
 		var out []string
 		for _, e := range found {

@@ -15,6 +15,7 @@ import (
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui"
+	"github.com/waymarkhq/waymark/ui/internal/uitest"
 )
 
 var routeParam = regexp.MustCompile(`:[a-z_]+|\*`)
@@ -42,7 +43,7 @@ type probe struct {
 
 // send makes one request as c (cookies and, for UI writes, its CSRF
 // token), or with an API key, asking for JSON errors.
-func send(t *testing.T, c *client, method, path, csrf, key string) probe {
+func send(t *testing.T, c *uitest.Client, method, path, csrf, key string) probe {
 	t.Helper()
 	form := url.Values{}
 	if csrf != "" {
@@ -57,7 +58,7 @@ func send(t *testing.T, c *client, method, path, csrf, key string) probe {
 		req.Header.Set("Authorization", "Bearer "+key)
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp := c.do(req)
+	resp := c.Do(req)
 	body, _ := io.ReadAll(resp.Body)
 	var e struct {
 		Error struct {
@@ -69,9 +70,9 @@ func send(t *testing.T, c *client, method, path, csrf, key string) probe {
 }
 
 // anonCSRF gives a signed-out client its double-submit CSRF token.
-func anonCSRF(t *testing.T, c *client) string {
-	_, page := c.get("/login")
-	return csrfFrom(t, page)
+func anonCSRF(t *testing.T, c *uitest.Client) string {
+	_, page := c.Get("/login")
+	return uitest.CSRFFrom(t, page)
 }
 
 // TestEveryRouteHasPermission walks every registered route with each role,
@@ -82,24 +83,24 @@ func anonCSRF(t *testing.T, c *client) string {
 // request without its CSRF token.
 func TestEveryRouteHasPermission(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := uitest.Setup(t)
 	const pw = "correct horse battery"
 	roles := []store.Role{store.RoleViewer, store.RoleEditor, store.RoleAdmin}
-	clients := map[store.Role]*client{}
+	clients := map[store.Role]*uitest.Client{}
 	tokens := map[store.Role]string{}
 	for _, r := range roles {
-		b.createUser(string(r)+"@example.com", pw, r)
-		clients[r] = b.client()
-		tokens[r] = clients[r].login(string(r)+"@example.com", pw)
+		b.CreateUser(string(r)+"@example.com", pw, r)
+		clients[r] = b.Client()
+		tokens[r] = clients[r].Login(string(r)+"@example.com", pw)
 	}
-	anon := b.client()
+	anon := b.Client()
 	anonTok := anonCSRF(t, anon)
 	keys := map[string]string{}
 	for _, sc := range auth.Scopes {
-		keys[sc] = b.apiKey(store.DefaultWorkspaceID, sc)
+		keys[sc] = b.APIKey(store.DefaultWorkspaceID, sc)
 	}
 
-	routes := b.server.App().GetRoutes(true)
+	routes := b.Server.App().GetRoutes(true)
 	require.Greater(t, len(routes), 60)
 	seen := 0
 	registered := map[string]bool{}
@@ -155,7 +156,7 @@ func TestEveryRouteHasPermission(t *testing.T) {
 					require.Equal(t, "forbidden", p.code, "%s as %s", name, r)
 				}
 				if rt.Path == "/logout" {
-					tokens[r] = clients[r].login(string(r)+"@example.com", pw)
+					tokens[r] = clients[r].Login(string(r)+"@example.com", pw)
 				}
 			}
 

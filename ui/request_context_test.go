@@ -20,6 +20,7 @@ import (
 	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui"
+	"github.com/waymarkhq/waymark/ui/internal/uitest"
 )
 
 // TestRequestDeadlineCancelsItsQuery: each request's context has a
@@ -40,14 +41,14 @@ func TestRequestDeadlineCancelsItsQuery(t *testing.T) {
 	require.NoError(t, err)
 	reg := nodes.NewRegistry()
 	require.NoError(t, builtin.Register(reg))
-	logs := &lockedBuffer{}
+	logs := &uitest.LockedBuffer{}
 	srv, err := ui.New(ui.Config{Version: "test", BodyLimit: 1 << 20, RequestTimeout: 500 * time.Millisecond}, ui.Deps{
-		Store: st, Journeys: journeys.New(st, reg), Logger: slog.New(slog.NewTextHandler(io.MultiWriter(testLogWriter{t}, logs), nil)),
+		Store: st, Journeys: journeys.New(st, reg), Logger: slog.New(slog.NewTextHandler(io.MultiWriter(uitest.LogWriter{T: t}, logs), nil)),
 	})
 	require.NoError(t, err)
-	b := &testBundle{t: t, ctx: ctx, store: st, server: srv, logs: logs}
-	key := b.apiKey(store.DefaultWorkspaceID, "journeys:read")
-	base := b.listen()
+	b := &uitest.Bundle{T: t, Ctx: ctx, Store: st, Server: srv, Logs: logs}
+	key := b.APIKey(store.DefaultWorkspaceID, "journeys:read")
+	base := b.Listen()
 
 	// Another session holds the journeys table.
 	db, err := sql.Open("pgx", dbURL)

@@ -1,0 +1,52 @@
+package web_test
+
+import (
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waymarkhq/waymark/internal/browsertest"
+	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui/internal/uitest"
+)
+
+// TestRunExplorerInBrowser: an editor finds a run by profile, opens its
+// timeline and cancels it from the page; a hostile attribute stays text.
+func TestRunExplorerInBrowser(t *testing.T) {
+	t.Parallel()
+	bb := setupBrowser(t, store.RoleEditor)
+	b := bb.Bundle
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
+	res := b.Call("POST", "/api/v1/journeys", admin, []byte(uitest.EventJourney))
+	require.Equal(t, 201, res.Status, string(res.Body))
+	jid := res.JSON(t)["id"].(string)
+	require.Equal(t, 200, b.Call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil).Status)
+	res = b.Call("POST", "/api/v1/events", admin, []byte(`{"name": "signed_up", "profile_id": "explorer",
+		"properties": {"plan": "<img src=x onerror=alert(1)>"},
+		"profile": {"external_id": "explorer", "email": "ex@example.com"}}`))
+	require.Equal(t, 202, res.Status, string(res.Body))
+	runID := res.JSON(t)["events"].([]any)[0].(map[string]any)["entered"].([]any)[0].(string)
+	b.Drain(b.Engine)
+
+	bb.br.Navigate(bb.base + "/runs?profile=explorer")
+	bb.br.WaitJS(`document.querySelectorAll('[data-testid=run-row]').length === 1`)
+	require.Equal(t, runID, browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-row]').dataset.runId`))
+
+	bb.br.Navigate(bb.base + "/runs/" + runID)
+	bb.br.WaitJS(`document.querySelectorAll('[data-testid=step-row]').length >= 1`)
+	require.Equal(t, "waiting_event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-status]').textContent.trim()`))
+	require.Zero(t, browsertest.Eval[int](bb.br, `document.querySelectorAll('img[src=x]').length`), "user data is text, never markup")
+
+	// Accept the page's confirmation as a user would, and keep its text.
+	require.True(t, browsertest.Eval[bool](bb.br, `(window.__asked = [], window.confirm = (m) => { window.__asked.push(m); return true; }, true)`))
+	bb.br.Do(
+		chromedp.Click(chromedp.CSS(`[data-testid=run-cancel]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=notice]`)),
+	)
+	bb.br.WaitJS(`document.querySelector('[data-testid=run-status]').textContent.trim() === 'exited'`)
+	run, err := b.Store.GetRun(b.Ctx, runID)
+	require.NoError(t, err)
+	require.Equal(t, store.RunExited, run.Status)
+	require.Empty(t, bb.br.ConsoleErrors())
+}
