@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -109,3 +110,5 @@ func MustJSON(t *testing.T, v any) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+var EditorDataRE = regexp.MustCompile(`(?s)<script id="editor-data" type="application/json">(.*?)</script>`)

@@ -3,29 +3,13 @@ package uitest
 import (
 	"context"
 	"fmt"
+	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/worker"
 )
-
-const PlanV1 = `{"format": 1, "name": "Plan", "settings": {"reentry": "always", "timezone": "UTC"},
-  "nodes": [
-    {"id": "start", "kind": "trigger_event", "config": {"event": "signup"}},
-    {"id": "wait", "kind": "delay", "title": "Wait a day", "config": {"duration": "1d"}},
-    {"id": "hello", "kind": "send_email", "config": {"connector": "sandbox", "subject": "Hi", "body": "x"}}
-  ],
-  "edges": [{"from": "start", "to": "wait"}, {"from": "wait", "to": "hello"}]}`
-
-// v2 replaces "wait" by "wait2d".
-const PlanV2 = `{"format": 1, "name": "Plan", "settings": {"reentry": "always", "timezone": "UTC"},
-  "nodes": [
-    {"id": "start", "kind": "trigger_event", "config": {"event": "signup"}},
-    {"id": "wait2d", "kind": "delay", "title": "Wait two days", "config": {"duration": "2d"}},
-    {"id": "hello", "kind": "send_email", "config": {"connector": "sandbox", "subject": "Hi", "body": "x"}}
-  ],
-  "edges": [{"from": "start", "to": "wait2d"}, {"from": "wait2d", "to": "hello"}]}`
 
 // parkRuns enters n profiles and runs their first task: they wait at "wait".
 func (b *Bundle) ParkRuns(journeyID string, n int) []store.Run {
@@ -58,4 +42,23 @@ func (b *Bundle) ParkRuns(journeyID string, n int) []store.Run {
 		runs[i] = got
 	}
 	return runs
+}
+
+// exportScenario: two runs of the explorer journey, one (profile "=1+1",
+// a formula) sent a message, one ("bob") failed at "late" without one.
+func ExportScenario(t *testing.T, b *Bundle) (jid string) {
+	t.Helper()
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
+	_, err := b.Store.CreateConnector(b.Ctx, store.Connector{WorkspaceID: store.DefaultWorkspaceID, Name: "flaky", Type: store.SandboxConnector, Enabled: true})
+	require.NoError(t, err)
+	res := b.Call("POST", "/api/v1/journeys", admin, []byte(ExplorerJourney))
+	require.Equal(t, 201, res.Status, string(res.Body))
+	jid = res.JSON(t)["id"].(string)
+	require.Equal(t, 200, b.Call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil).Status)
+	res = b.Call("POST", "/api/v1/events", admin, []byte(`{"events": [
+		{"name": "signed_up", "profile_id": "=1+1", "properties": {"group": "x"}, "profile": {"email": "ada@example.com", "phone": "+15550001"}},
+		{"name": "signed_up", "profile_id": "bob", "properties": {"group": "y"}, "profile": {"email": "bob@example.com"}}]}`))
+	require.Equal(t, 202, res.Status, string(res.Body))
+	b.Drain(b.Engine)
+	return jid
 }

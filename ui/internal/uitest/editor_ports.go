@@ -1,5 +1,0 @@
-package uitest
-
-import "regexp"
-
-var EditorDataRE = regexp.MustCompile(`(?s)<script id="editor-data" type="application/json">(.*?)</script>`)
