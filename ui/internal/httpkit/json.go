@@ -21,14 +21,10 @@ func DecodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return BadRequest("empty body: send a JSON object")
 	}
-	if err := RefuseDeep(body); err != nil {
+	dec, err := strictDecoder(body)
+	if err != nil {
 		return err
 	}
-	if err := RefuseNUL(body); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
@@ -53,14 +49,10 @@ func DecodeJSON(c *fiber.Ctx, v any) error {
 	if len(body) == 0 {
 		return BadRequest("the body must be a JSON object")
 	}
-	if err := RefuseDeep(body); err != nil {
+	dec, err := strictDecoder(body)
+	if err != nil {
 		return err
 	}
-	if err := RefuseNUL(body); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return NewError(fiber.StatusBadRequest, "invalid_json", "the body is not the JSON expected: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
@@ -68,6 +60,20 @@ func DecodeJSON(c *fiber.Ctx, v any) error {
 		return NewError(fiber.StatusBadRequest, "invalid_json", "the body has data after the JSON object")
 	}
 	return nil
+}
+
+// strictDecoder checks body's nesting and NUL characters before anything
+// is decoded, and returns a decoder that refuses unknown fields.
+func strictDecoder(body []byte) (*json.Decoder, error) {
+	if err := RefuseDeep(body); err != nil {
+		return nil, err
+	}
+	if err := RefuseNUL(body); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	return dec, nil
 }
 
 // RefuseDeep answers 400 json_too_deep for a body whose objects and arrays
