@@ -52,9 +52,10 @@ const advanceRunSQL = `WITH u AS (
 )
 SELECT count(*) FROM u`
 
-// fastAdvance reports whether u can take the one-statement path.
+// fastAdvance reports whether u can take the one-statement path (on
+// SQLite: plain statements in a group commit, batch_sqlite.go).
 func (s *Store) fastAdvance(u RunUpdate) bool {
-	return s.group != nil && len(u.ProfileAttributes) == 0 && len(u.ProfileFields) == 0 && u.Conversion == nil
+	return (s.group != nil || s.lite != nil) && len(u.ProfileAttributes) == 0 && len(u.ProfileFields) == 0 && u.Conversion == nil
 }
 
 // ledgerArrays are ledger steps as the parallel arrays the one-statement
@@ -243,11 +244,14 @@ const loadStepSQL = `SELECT r.id, r.workspace_id, r.journey_id, r.version, r.pro
 FROM runs r JOIN profiles p ON p.id = r.profile_id WHERE r.id = $1`
 
 // LoadStep returns a run with its profile and the delivery recorded under
-// deliveryKey (nil when there is none), in one query on PostgreSQL. A
-// missing run or profile is ErrNotFound.
+// deliveryKey (nil when there is none), in one query. A missing run or
+// profile is ErrNotFound.
 func (s *Store) LoadStep(ctx context.Context, runID, deliveryKey string) (StepContext, error) {
-	if s.group == nil {
-		return s.loadStepGorm(ctx, runID, deliveryKey)
+	if s.dialect == DialectSQLite {
+		// One connection, no network: the statement finishes in
+		// microseconds, and the driver would start a goroutine per
+		// statement to watch a cancellable context.
+		ctx = context.WithoutCancel(ctx)
 	}
 	var r runRow
 	var p profileRow
@@ -269,26 +273,6 @@ func (s *Store) LoadStep(ctx context.Context, runID, deliveryKey string) (StepCo
 			return StepContext{}, err
 		}
 		out.Delivery = &d
-	}
-	return out, nil
-}
-
-func (s *Store) loadStepGorm(ctx context.Context, runID, deliveryKey string) (StepContext, error) {
-	r, err := s.GetRun(ctx, runID)
-	if err != nil {
-		return StepContext{}, err
-	}
-	p, err := s.GetProfile(ctx, r.ProfileID)
-	if err != nil {
-		return StepContext{}, err
-	}
-	out := StepContext{Run: r, Profile: p}
-	d, err := s.GetDeliveryByKey(ctx, deliveryKey)
-	switch {
-	case err == nil:
-		out.Delivery = &d
-	case !errors.Is(err, ErrNotFound):
-		return StepContext{}, err
 	}
 	return out, nil
 }

@@ -233,10 +233,6 @@ func TestEnterRunsAppliesEntryRulesPerProfile(t *testing.T) {
 
 func TestEnterWebhook(t *testing.T) {
 	conformance(t, func(t *testing.T, b testBundle) {
-		if b.store.Dialect() != store.DialectPostgres {
-			require.False(t, b.store.CanEnterWebhook(store.WebhookEntry{}), "SQLite takes the step-by-step path")
-			return
-		}
 		f := newRunFixture(t, b, "wh")
 		email := "wh@example.com"
 		entry := func(webhookID, ext string, email *string, p store.EntryPolicy) store.WebhookEntry {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -134,6 +135,15 @@ func (s *Store) CreateStepDelivery(ctx context.Context, d Delivery, leaseUntil t
 		}
 		if n == 0 {
 			return Delivery{}, fmt.Errorf("creating delivery %s: the run moved on or the key is taken: %w", row.IdempotencyKey, ErrConflict)
+		}
+		return row.domain(), nil
+	}
+	if s.lite != nil {
+		if err := s.createStepDeliveryLite(ctx, row, lease); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return Delivery{}, err
+			}
+			return Delivery{}, dbErr(err, "creating delivery")
 		}
 		return row.domain(), nil
 	}

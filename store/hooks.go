@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -172,10 +174,12 @@ func (e *DuplicateWebhookError) Error() string {
 
 func (e *DuplicateWebhookError) Unwrap() error { return ErrConflict }
 
-// CanEnterWebhook reports whether EnterWebhook can take this request: on
-// PostgreSQL, without a total entry limit or profile attributes.
+// CanEnterWebhook reports whether EnterWebhook can take this request:
+// without a total entry limit, and a profile of external id, email and
+// phone only.
 func (s *Store) CanEnterWebhook(w WebhookEntry) bool {
-	return s.fastEnter(w.Policy) && len(w.Profile.Attributes) == 0 && w.Profile.Timezone == nil && w.Profile.Locale == nil
+	return (s.group != nil || s.lite != nil) && w.Policy.TotalLimit <= 0 && len(w.Profile.Attributes) == 0 &&
+		w.Profile.Timezone == nil && w.Profile.Locale == nil
 }
 
 // enterWebhookSQL records the receipt, upserts the profile (recording a
@@ -239,7 +243,8 @@ const enterWebhookSQL = `WITH rc AS (
 SELECT (SELECT count(*) FROM jp), COALESCE((SELECT id FROM p), ''), (SELECT count(*) FROM rc)`
 
 // EnterWebhook commits a webhook request in one statement (see
-// enterWebhookSQL) and returns the run, or a *DuplicateWebhookError, or a
+// enterWebhookSQL; on SQLite the same writes in one transaction, see
+// enterWebhookLite) and returns the run, or a *DuplicateWebhookError, or a
 // *EntryRefusedError (the receipt is kept: the sender's retry is a
 // duplicate). Callers check CanEnterWebhook first.
 func (s *Store) EnterWebhook(ctx context.Context, w WebhookEntry) (Run, error) {
@@ -256,12 +261,20 @@ func (s *Store) EnterWebhook(ctx context.Context, w WebhookEntry) (Run, error) {
 	reentry, since, queue := entryArgs(w.Policy, w.First, now)
 	var n, received int64
 	var profileID string
-	err = s.group.queryRow(ctx, []any{&n, &profileID, &received}, enterWebhookSQL,
-		NewID(), r.WorkspaceID, w.Profile.ExternalID, w.Profile.Email, w.Profile.Phone, now,
-		r.JourneyID, r.ID, reentry, since, w.Policy.PerProfileLimit,
-		r.Version, row.CurrentNode, row.EntryEvent, row.EnteredAt, row.NextDueAt, w.First.TaskType, queue, w.WebhookID,
-		activeRunID(row), row.Status, row.Sequence, row.Steps, row.WaitUntil, row.WaitEvent, row.Error, row.FinishedAt,
-		l.seqs, l.nodes, l.kinds, l.ports, l.outcomes, l.details, l.starts, l.ends)
+	if s.lite != nil {
+		err = s.lite.do(ctx, func(tx *sql.Tx) error {
+			var err error
+			n, profileID, received, err = enterWebhookLite(tx, w, row, reentry, since, queue, now)
+			return err
+		})
+	} else {
+		err = s.group.queryRow(ctx, []any{&n, &profileID, &received}, enterWebhookSQL,
+			NewID(), r.WorkspaceID, w.Profile.ExternalID, w.Profile.Email, w.Profile.Phone, now,
+			r.JourneyID, r.ID, reentry, since, w.Policy.PerProfileLimit,
+			r.Version, row.CurrentNode, row.EntryEvent, row.EnteredAt, row.NextDueAt, w.First.TaskType, queue, w.WebhookID,
+			activeRunID(row), row.Status, row.Sequence, row.Steps, row.WaitUntil, row.WaitEvent, row.Error, row.FinishedAt,
+			l.seqs, l.nodes, l.kinds, l.ports, l.outcomes, l.details, l.starts, l.ends)
+	}
 	if err != nil {
 		return Run{}, dbErr(err, "entering from webhook")
 	}
@@ -293,4 +306,85 @@ func (s *Store) EnterWebhook(ctx context.Context, w WebhookEntry) (Run, error) {
 	}
 	row.ProfileID = profileID
 	return row.domain(), nil
+}
+
+// enterWebhookLite is enterWebhookSQL on SQLite, as statements in the
+// caller's savepoint: the receipt first (a webhook-id seen before writes
+// nothing), the profile and its change, the entry rules under SQLite's one
+// writer, then the run, its ledger and its outbox item. It reports as the
+// statement does: whether the run entered, the profile and whether the
+// receipt was new.
+func enterWebhookLite(tx *sql.Tx, w WebhookEntry, row runRow, reentry string, since *time.Time, queue string, now time.Time) (entered int64, profileID string, received int64, err error) {
+	r := w.Run
+	res, err := tx.Exec(`INSERT INTO webhook_receipts (journey_id, webhook_id, run_id, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.JourneyID, w.WebhookID, r.ID, now)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	if received, err = res.RowsAffected(); err != nil || received == 0 {
+		return 0, "", 0, err
+	}
+	var before profileRow
+	err = tx.QueryRow(`SELECT id, workspace_id, email, phone, erased_at FROM profiles WHERE workspace_id = ? AND external_id = ?`,
+		r.WorkspaceID, w.Profile.ExternalID).Scan(&before.ID, &before.WorkspaceID, &before.Email, &before.Phone, &before.ErasedAt)
+	created := errors.Is(err, sql.ErrNoRows)
+	if err != nil && !created {
+		return 0, "", 0, err
+	}
+	after := before
+	if w.Profile.Email != nil {
+		after.Email = *w.Profile.Email
+	}
+	if w.Profile.Phone != nil {
+		after.Phone = *w.Profile.Phone
+	}
+	if created {
+		after.ID, after.WorkspaceID = NewID(), r.WorkspaceID
+		_, err = tx.Exec(`INSERT INTO profiles (id, workspace_id, external_id, email, phone, attributes, consent, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, '{}', '{}', ?, ?)`, after.ID, r.WorkspaceID, w.Profile.ExternalID, after.Email, after.Phone, now, now)
+	} else {
+		_, err = tx.Exec(`UPDATE profiles SET email = ?, phone = ?, updated_at = ? WHERE id = ?`, after.Email, after.Phone, now, after.ID)
+	}
+	if err != nil {
+		return 0, "", 0, err
+	}
+	if changes := diffProfile(before, after, nil); len(changes) > 0 && after.ErasedAt == nil {
+		enc, err := json.Marshal(changes)
+		if err != nil {
+			return 0, "", 0, fmt.Errorf("encoding profile change: %w", err)
+		}
+		if _, err := tx.Exec(`INSERT INTO profile_changes (workspace_id, profile_id, source, changes, created_at) VALUES (?, ?, 'webhook', ?, ?)`,
+			r.WorkspaceID, after.ID, string(enc), now); err != nil {
+			return 0, "", 0, err
+		}
+	}
+	res, err = tx.Exec(`INSERT INTO journey_profiles (journey_id, profile_id, entries, active_run_id, last_entered_at) VALUES (?, ?, 1, ?, ?)
+		ON CONFLICT (journey_id, profile_id) DO UPDATE SET entries = entries + 1, active_run_id = excluded.active_run_id,
+			last_entered_at = excluded.last_entered_at
+		WHERE (?5 <> 'never' OR entries = 0) AND (?5 <> 'after_exit' OR active_run_id = '')
+			AND (?6 IS NULL OR last_entered_at IS NULL OR last_entered_at <= ?6) AND (?7 = 0 OR entries < ?7)`,
+		r.JourneyID, after.ID, activeRunID(row), now, reentry, since, w.Policy.PerProfileLimit)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	if entered, err = res.RowsAffected(); err != nil || entered == 0 {
+		return 0, after.ID, received, err
+	}
+	if _, err := tx.Exec(`INSERT INTO runs (id, workspace_id, journey_id, version, profile_id, status, current_node, sequence, steps, wait_until,
+		wait_event, entry_event, state, error, entered_at, updated_at, finished_at, next_due_at) VALUES `+liteValues(1, 18),
+		r.ID, r.WorkspaceID, r.JourneyID, r.Version, after.ID, row.Status, row.CurrentNode, row.Sequence, row.Steps, row.WaitUntil,
+		row.WaitEvent, row.EntryEvent, "{}", row.Error, row.EnteredAt, now, row.FinishedAt, row.NextDueAt); err != nil {
+		return 0, "", 0, err
+	}
+	if err := insertStepsLite(tx, r.ID, w.Steps); err != nil {
+		return 0, "", 0, err
+	}
+	if row.NextDueAt != nil {
+		first := w.First
+		first.Queue, first.ProcessAt = queue, *row.NextDueAt
+		if err := insertOutboxLite(tx, first, r.ID, row.Sequence, now); err != nil {
+			return 0, "", 0, err
+		}
+	}
+	return entered, after.ID, received, nil
 }

@@ -421,6 +421,9 @@ type Conversion struct {
 func (s *Store) AdvanceRun(ctx context.Context, u RunUpdate) error {
 	now := s.nowUTC()
 	if s.fastAdvance(u) {
+		if s.lite != nil {
+			return s.advanceRunLite(ctx, u, now)
+		}
 		return s.advanceRunPG(ctx, u, now)
 	}
 	return dbErr(s.withTx(ctx, func(tx *gorm.DB) error {

@@ -46,8 +46,9 @@ var (
 // Store is the handle on the database.
 type Store struct {
 	db      *gorm.DB
-	sqlDB   *sql.DB    // the pool under db, for the hot paths written in plain SQL (see batch_pg.go)
-	group   *committer // group commit of those hot paths (PostgreSQL; see batch.go)
+	sqlDB   *sql.DB        // the pool under db, for the hot paths written in plain SQL (see batch_pg.go)
+	group   *committer     // group commit of those hot paths (PostgreSQL; see batch.go)
+	lite    *liteCommitter // group commit of the hot paths on SQLite (batch_sqlite.go)
 	dialect string
 	now     func() time.Time
 }
@@ -208,6 +209,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	st := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: now}
 	if dialect == DialectPostgres {
 		st.group = newCommitter(sqlDB)
+	} else {
+		st.lite = newLiteCommitter(sqlDB)
 	}
 	return st, nil
 }
@@ -228,6 +231,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	if s.group != nil {
 		s.group.close()
+	}
+	if s.lite != nil {
+		s.lite.close()
 	}
 	sqlDB, err := s.db.DB()
 	if err != nil {

@@ -27,7 +27,7 @@ import (
 // What the walk may read of the profile is what the entry knows of it
 // when it commits (EntryProfile): the whole profile when the caller wrote
 // or read it before entering, only the fields its own statement writes
-// otherwise (a webhook's one-statement entry: external id, email, phone).
+// otherwise (a webhook's one-commit entry: external id, email, phone).
 // The walk stops before the first node that reads anything else, and that
 // node is the first step of the run's first task, which reads the stored
 // profile as always.

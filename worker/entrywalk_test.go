@@ -120,7 +120,7 @@ func TestEntryWalkSeesTheProfile(t *testing.T) {
 	require.Equal(t, []string{"start:out:entered", "check:yes"}, h.path(r.ID), "decided at entry, with the attribute")
 	require.Equal(t, "mail", h.run(r.ID).CurrentNode)
 
-	// Known fields only (a webhook's one-statement entry knows what its
+	// Known fields only (a webhook's one-commit entry knows what its
 	// mapping writes): a condition on them is decided at entry, one on
 	// anything else is not.
 	known := &worker.EntryProfile{Profile: store.Profile{ExternalID: "pro", Email: "pro@example.com"}, Known: []string{"external_id", "email"}}

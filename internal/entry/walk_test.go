@@ -18,8 +18,9 @@ import (
 )
 
 // A webhook entry walks the run's instant steps in its own commit with
-// what it knows of the profile: on PostgreSQL (one statement) the fields
-// the trigger maps, on SQLite (the profile is upserted first) the whole
+// what it knows of the profile: in the one-commit entry (one statement on
+// PostgreSQL, one transaction on SQLite) the fields the trigger maps, in
+// the step-by-step path (the profile is upserted first) the whole
 // profile. A condition on anything else is decided by the run's first
 // task, with the stored profile: either way it sees the profile's
 // attributes.
@@ -59,8 +60,8 @@ func TestWebhookEntryWalksWithWhatItKnows(t *testing.T) {
 			run, err = b.store.GetRun(b.ctx, rc.RunID)
 			require.NoError(t, err)
 			if !run.Final() {
-				require.True(t, b.store.CanEnterWebhook(store.WebhookEntry{}), "only the one-statement entry leaves it to a task")
-				require.Equal(t, "check", run.CurrentNode, "the one-statement entry does not know the stored attributes")
+				require.True(t, b.store.CanEnterWebhook(store.WebhookEntry{}), "only the one-commit entry leaves it to a task")
+				require.Equal(t, "check", run.CurrentNode, "the one-commit entry does not know the stored attributes")
 				require.NoError(t, eng.Advance(b.ctx, run.ID, run.Sequence))
 			}
 			require.Equal(t, []string{"start:out", "check:yes", "yes:"}, ledger(t, b, run.ID), "the condition saw the profile's attributes")

@@ -207,8 +207,9 @@ func (s *Service) mapProfile(trigger *flows.CompiledNode, ev expression.Event) (
 }
 
 // enterAtOnce takes a webhook request in one commit where the store can
-// (PostgreSQL, see store.EnterWebhook): the webhook-id receipt, the
-// profile upsert, the run and its first task together. done is false (and
+// (one statement on PostgreSQL, one transaction on SQLite, see
+// store.EnterWebhook): the webhook-id receipt, the profile upsert, the run
+// with its instant steps and its first task together. done is false (and
 // nothing is written) when the store cannot, and the caller takes the
 // step-by-step path.
 func (s *Service) enterAtOnce(ctx context.Context, j store.Journey, webhookID, triggerID string, p profiles.Input, ev expression.Event) (Receipt, bool, error) {
@@ -241,7 +242,7 @@ func (s *Service) enterAtOnce(ctx context.Context, j store.Journey, webhookID, t
 // and the reason.
 func (s *Service) enter(ctx context.Context, j store.Journey, triggerID string, p profiles.Input, ev expression.Event) (Receipt, error) {
 	up := upsert(j.WorkspaceID, p)
-	up.Source = "webhook" // the profile change's source, as the one-statement path records it
+	up.Source = "webhook" // the profile change's source, as the one-commit path records it
 	prof, _, err := s.store.UpsertProfile(ctx, up)
 	if err != nil {
 		return Receipt{}, err
@@ -260,7 +261,7 @@ func (s *Service) enter(ctx context.Context, j store.Journey, triggerID string, 
 	return Receipt{RunID: run.ID, Entered: true}, nil
 }
 
-// written is what the one-statement entry knows of the profile it
+// written is what the one-commit entry knows of the profile it
 // upserts: the external id, and the email and phone the mapping gives
 // (they replace the stored ones); the rest is the stored profile's, which
 // the entry's instant steps do not read (worker.EntryProfile).
