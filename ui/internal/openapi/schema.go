@@ -348,58 +348,47 @@ func contains(list []string, s string) bool {
 
 // specField is the schema of one spec field's value.
 func specField(f nodes.Field, byName map[string]nodes.Field) map[string]any {
-	s := map[string]any{}
-	text := func(max int) {
-		s["type"] = "string"
-		s["maxLength"] = max // bytes on the server; a character is at least one
+	info, ok := f.Type.Info()
+	if !ok {
+		panic(fmt.Sprintf("openapi: spec field %q has type %q, which has no schema here", f.Name, f.Type))
 	}
-	switch f.Type {
-	case nodes.String, nodes.Connector:
-		text(maxLen(f, nodes.MaxStringLength))
+	// What the field-type table declares: the JSON type, the length
+	// limit of text (bytes on the server; a character is at least one)
+	// and whether a value is one line or must not be blank.
+	s := map[string]any{"type": info.SchemaType}
+	if info.MaxLength > 0 && f.Type != nodes.Enum { // an enum's values bound it
+		s["maxLength"] = maxLen(f, info.MaxLength)
+	}
+	switch {
+	case info.SingleLine && f.Required:
+		s["pattern"] = singleLineFilled
+	case info.SingleLine:
 		s["pattern"] = singleLine
-		if f.Required {
-			s["pattern"] = singleLineFilled
-		}
-	case nodes.Text, nodes.Timezone, nodes.Cron:
-		text(maxLen(f, map[nodes.FieldType]int{nodes.Text: nodes.MaxTextLength}[f.Type]))
-		if f.Type == nodes.Timezone {
-			s["description"] = "IANA time zone, e.g. Europe/Paris"
-		}
-	case nodes.Expression, nodes.Condition, nodes.Template, nodes.HTML, nodes.JSON:
-		text(maxLen(f, map[nodes.FieldType]int{nodes.Expression: nodes.MaxExpressionLength, nodes.Condition: nodes.MaxExpressionLength,
-			nodes.Template: nodes.MaxTemplateLength, nodes.HTML: nodes.MaxHTMLLength, nodes.JSON: nodes.MaxJSONLength}[f.Type]))
-		if f.Required {
-			s["pattern"] = filled
-		}
+	case info.NotBlank && f.Required:
+		s["pattern"] = filled
+	}
+	// What depends on the field itself.
+	switch f.Type {
+	case nodes.Timezone:
+		s["description"] = "IANA time zone, e.g. Europe/Paris"
 	case nodes.Enum:
-		s["type"] = "string"
 		s["enum"] = f.Enum
 	case nodes.Duration:
-		s["type"] = "string"
 		s["pattern"] = durationPattern
 	case nodes.TimeOfDay:
-		s["type"] = "string"
 		s["pattern"] = timeOfDayPattern
 	case nodes.Weekdays:
-		s["type"] = "array"
 		s["items"] = map[string]any{"enum": nodes.WeekdayNames}
 		s["maxItems"] = 7
 		s["uniqueItems"] = true
 	case nodes.Integer, nodes.Number:
-		s["type"] = "number"
-		if f.Type == nodes.Integer {
-			s["type"] = "integer"
-		}
 		if f.Min != nil {
 			s["minimum"] = *f.Min
 		}
 		if f.Max != nil {
 			s["maximum"] = *f.Max
 		}
-	case nodes.Boolean:
-		s["type"] = "boolean"
 	case nodes.List:
-		s["type"] = "array"
 		s["items"] = specFields(f.Items)
 		s["maxItems"] = nodes.MaxListItems
 		if f.Max != nil {
@@ -408,8 +397,6 @@ func specField(f nodes.Field, byName map[string]nodes.Field) map[string]any {
 		if f.Min != nil {
 			s["minItems"] = int(*f.Min)
 		}
-	default:
-		panic(fmt.Sprintf("openapi: spec field %q has type %q, which has no schema here", f.Name, f.Type))
 	}
 	if f.Title != "" {
 		s["title"] = f.Title
