@@ -104,3 +104,54 @@ func TestSharedAcrossClients(t *testing.T) {
 		}
 	})
 }
+
+// A limiter takes tokens ahead (a lease) in one round trip and spends them
+// in-process: all limiters together never spend more than the bucket
+// gives, and tokens of a lease not spent in time are dropped, never spent
+// later.
+func TestLeasesSpendOnlyTheBucketsTokens(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		clock := time.Now()
+		now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+		// 0.01 tokens a second: nothing refills during the test. A window
+		// of an hour makes a lease of min(36, 100/4) = 25 tokens.
+		const rate, burst = 0.01, 100
+		key := "lease:" + auth.Token(8)
+		a := ratelimit.New(rdb).WithLease(time.Hour, now)
+		b := ratelimit.New(rdb).WithLease(time.Hour, now)
+		wait, err := a.Take(ctx, key, rate, burst)
+		require.NoError(t, err)
+		require.Zero(t, wait)
+		st, err := a.Peek(ctx, key, rate, burst)
+		require.NoError(t, err)
+		require.InDelta(t, 75, st.Tokens, 0.5, "one round trip took a lease of 25 tokens")
+		granted := 1
+		for i := 0; i < 200; i++ {
+			l := a
+			if i%2 == 1 {
+				l = b
+			}
+			wait, err := l.Take(ctx, key, rate, burst)
+			require.NoError(t, err)
+			if wait == 0 {
+				granted++
+			}
+		}
+		require.Equal(t, burst, granted, "two limiters together spent exactly the bucket's tokens")
+
+		key = "lease-expiry:" + auth.Token(8)
+		_, err = a.Take(ctx, key, rate, burst) // a lease of 25, one spent
+		require.NoError(t, err)
+		mu.Lock()
+		clock = clock.Add(2 * time.Hour)
+		mu.Unlock()
+		_, err = a.Take(ctx, key, rate, burst) // the 24 left are dropped: a new lease
+		require.NoError(t, err)
+		st, err = a.Peek(ctx, key, rate, burst)
+		require.NoError(t, err)
+		require.InDelta(t, 50, st.Tokens, 0.5, "an expired lease is not spent: the next send takes from the bucket")
+	})
+}
