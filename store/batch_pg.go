@@ -162,8 +162,8 @@ const enterRunSQL = `WITH jp AS (
 		AS s(seq, node, kind, port, outcome, detail, st, fin)
 	WHERE EXISTS (SELECT 1 FROM jp)
 ), ob AS (
-	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at)
-	SELECT $3, $19, $15, $16, $14, $4 WHERE $14::timestamptz IS NOT NULL AND EXISTS (SELECT 1 FROM jp)
+	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at, visible_at)
+	SELECT $3, $19, $15, $16, $33, $4, $34::timestamptz WHERE $14::timestamptz IS NOT NULL AND EXISTS (SELECT 1 FROM jp)
 	ON CONFLICT DO NOTHING
 )
 SELECT count(*) FROM jp`
@@ -205,6 +205,7 @@ func (s *Store) enterRunPG(ctx context.Context, row runRow, p EntryPolicy, first
 		first.TaskType, queue, activeRunID(row),
 		row.Status, row.Sequence, row.Steps, row.WaitUntil, row.WaitEvent, row.Error, row.FinishedAt,
 		l.seqs, l.nodes, l.kinds, l.ports, l.outcomes, l.details, l.starts, l.ends,
+		first.ProcessAt.UTC(), visibleAt(first),
 	)
 	return n > 0, err
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -107,10 +108,47 @@ func TestEnterRunWithInstantSteps(t *testing.T) {
 		require.Equal(t, 2, items[0].Sequence)
 		require.True(t, items[0].ProcessAt.Equal(wake))
 
-		// The same through the webhook's one-statement entry.
-		if !b.store.CanEnterWebhook(store.WebhookEntry{}) {
-			return
+		// A first task that runs in the entry's own process: the run is due
+		// (for the reconciler) and its outbox item visible (to the relay)
+		// only once the lease is over.
+		lease := now.Add(75 * time.Second)
+		for i, enter := range []func(store.Run, store.OutboxItem) (store.Run, error){
+			func(r store.Run, o store.OutboxItem) (store.Run, error) {
+				return b.store.EnterRun(b.ctx, r, store.EntryPolicy{}, o, steps("start", "check")...)
+			},
+			func(r store.Run, o store.OutboxItem) (store.Run, error) {
+				return b.store.EnterWebhook(b.ctx, store.WebhookEntry{WebhookID: "msg_lease", Profile: store.ProfileUpsert{WorkspaceID: b.ws, ExternalID: "leased"},
+					Run: r, Policy: store.EntryPolicy{}, First: o, Steps: steps("start", "check")})
+			},
+		} {
+			f = newRunFixture(t, b, fmt.Sprintf("lease-%d", i))
+			leased := store.Run{ID: store.NewID(), WorkspaceID: b.ws, JourneyID: f.journey.ID, Version: 1, ProfileID: f.profile.ID, Status: store.RunActive,
+				CurrentNode: "mail", Sequence: 3, Steps: 2, NextDueAt: &lease, EnteredAt: now}
+			r, err = enter(leased, store.OutboxItem{TaskType: "run:advance", ProcessAt: now, VisibleAt: lease})
+			require.NoError(t, err)
+			got, err = b.store.GetRun(b.ctx, r.ID)
+			require.NoError(t, err)
+			require.True(t, got.NextDueAt.Equal(lease), "next_due_at %s", got.NextDueAt)
+			visible, err := b.store.ListOutbox(b.ctx, now.Add(time.Minute), 10)
+			require.NoError(t, err)
+			for _, it := range visible {
+				require.NotEqual(t, r.ID, it.RunID, "hidden from the relay during the lease")
+			}
+			items, err = b.store.ListOutbox(b.ctx, lease, 10)
+			require.NoError(t, err)
+			var mine []store.OutboxItem
+			for _, it := range items {
+				if it.RunID == r.ID {
+					mine = append(mine, it)
+				}
+			}
+			require.Len(t, mine, 1)
+			require.Equal(t, 3, mine[0].Sequence)
+			require.True(t, mine[0].ProcessAt.Equal(now))
+			require.NoError(t, b.store.DeleteOutboxFor(b.ctx, r.ID, 3, "run:advance"))
 		}
+
+		// Finished by its instant steps, through the webhook's one-commit entry.
 		f = newRunFixture(t, b, "hook")
 		w := store.WebhookEntry{WebhookID: "msg_walk", Profile: store.ProfileUpsert{WorkspaceID: b.ws, ExternalID: "hooked"},
 			Run: store.Run{ID: store.NewID(), WorkspaceID: b.ws, JourneyID: f.journey.ID, Version: 1, Status: store.RunCompleted,

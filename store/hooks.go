@@ -236,8 +236,8 @@ const enterWebhookSQL = `WITH rc AS (
 		AS s(seq, node, kind, port, outcome, detail, st, fin)
 	WHERE EXISTS (SELECT 1 FROM jp)
 ), ob AS (
-	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at)
-	SELECT $8, $22, $17, $18, $16, $6 FROM jp WHERE $16::timestamptz IS NOT NULL
+	INSERT INTO outbox (run_id, sequence, task_type, queue, process_at, created_at, visible_at)
+	SELECT $8, $22, $17, $18, $36, $6, $37::timestamptz FROM jp WHERE $16::timestamptz IS NOT NULL
 	ON CONFLICT DO NOTHING
 )
 SELECT (SELECT count(*) FROM jp), COALESCE((SELECT id FROM p), ''), (SELECT count(*) FROM rc)`
@@ -273,7 +273,8 @@ func (s *Store) EnterWebhook(ctx context.Context, w WebhookEntry) (Run, error) {
 			r.JourneyID, r.ID, reentry, since, w.Policy.PerProfileLimit,
 			r.Version, row.CurrentNode, row.EntryEvent, row.EnteredAt, row.NextDueAt, w.First.TaskType, queue, w.WebhookID,
 			activeRunID(row), row.Status, row.Sequence, row.Steps, row.WaitUntil, row.WaitEvent, row.Error, row.FinishedAt,
-			l.seqs, l.nodes, l.kinds, l.ports, l.outcomes, l.details, l.starts, l.ends)
+			l.seqs, l.nodes, l.kinds, l.ports, l.outcomes, l.details, l.starts, l.ends,
+			w.First.ProcessAt.UTC(), visibleAt(w.First))
 	}
 	if err != nil {
 		return Run{}, dbErr(err, "entering from webhook")
@@ -381,7 +382,7 @@ func enterWebhookLite(tx *sql.Tx, w WebhookEntry, row runRow, reentry string, si
 	}
 	if row.NextDueAt != nil {
 		first := w.First
-		first.Queue, first.ProcessAt = queue, *row.NextDueAt
+		first.Queue = queue
 		if err := insertOutboxLite(tx, first, r.ID, row.Sequence, now); err != nil {
 			return 0, "", 0, err
 		}

@@ -266,7 +266,8 @@ func (s *Store) EnterRun(ctx context.Context, r Run, p EntryPolicy, first Outbox
 
 // entryRow is the row of a run entering: at its trigger, or where the
 // instant steps walked before the commit left it (see EnterRun). A run
-// that is not final is due at first.ProcessAt.
+// that is not final is due at r.NextDueAt when set, else at
+// first.ProcessAt.
 func entryRow(r Run, first OutboxItem, now time.Time) (runRow, error) {
 	entry := string(r.EntryEvent)
 	if entry == "" {
@@ -291,9 +292,13 @@ func entryRow(r Run, first OutboxItem, now time.Time) (runRow, error) {
 	if !r.EnteredAt.IsZero() {
 		row.EnteredAt = r.EnteredAt.UTC()
 	}
-	if (Run{Status: row.Status}).Final() {
+	switch {
+	case (Run{Status: row.Status}).Final():
 		row.FinishedAt = &now
-	} else {
+	case r.NextDueAt != nil: // later than its task (a lease: the worker's localtasks.go)
+		due := r.NextDueAt.UTC()
+		row.NextDueAt = &due
+	default:
 		due := first.ProcessAt.UTC()
 		row.NextDueAt = &due
 	}

@@ -115,6 +115,11 @@ type EngineConfig struct {
 	// a task of its own (same guarantees, one queue round trip less per
 	// action; see docs/performance.md). The worker turns it on.
 	InlineActions bool
+	// LocalTasks is how many goroutines run entries' first tasks in
+	// process while RunLocalTasks runs (see localtasks.go; `waymark serve`
+	// sets it to the worker's concurrency). 0: every task goes through
+	// the queue.
+	LocalTasks int
 }
 
 // Engine runs journeys: entries, steps, waits, actions and events.
@@ -126,7 +131,8 @@ type Engine struct {
 	logger   *slog.Logger
 	mu       sync.Mutex
 	compiled map[versionKey]*flows.Compiled
-	triggers atomic.Pointer[Triggers] // told about profiles the engine changes (update_profile); see NewTriggers
+	triggers atomic.Pointer[Triggers]  // told about profiles the engine changes (update_profile); see NewTriggers
+	local    atomic.Pointer[localPool] // first tasks run in process; nil: through the queue (RunLocalTasks)
 }
 
 type versionKey struct {
@@ -246,6 +252,7 @@ type Entry struct {
 	Policy store.EntryPolicy
 	First  store.OutboxItem
 	Steps  []store.RunStep
+	local  bool // its first task runs in process (localtasks.go)
 }
 
 // PrepareEntry checks that the journey is live, inside its entry window and
@@ -296,6 +303,13 @@ func (e *Engine) PrepareEntry(ctx context.Context, req EnterRequest) (Entry, err
 		First: store.OutboxItem{Sequence: 1, TaskType: TaskAdvance, Queue: QueueDefault, ProcessAt: now},
 	}
 	e.walkEntry(ctx, &en, c, j, req.Event, req.Profile)
+	if e.localEntry(en) {
+		// The first task runs in process; its outbox item is the safety
+		// net, hidden from the relay, and the run from the reconciler,
+		// while that attempt may still be running (localtasks.go).
+		lease := now.Add(sendLease)
+		en.local, en.First.VisibleAt, en.Run.NextDueAt = true, lease, &lease
+	}
 	return en, nil
 }
 
@@ -303,6 +317,9 @@ func (e *Engine) PrepareEntry(ctx context.Context, req EnterRequest) (Entry, err
 // when its instant steps finished the run).
 func (e *Engine) Dispatch(ctx context.Context, en Entry) {
 	if en.Run.Final() {
+		return
+	}
+	if en.local && e.submitLocal(localTask{runID: en.Run.ID, seq: en.First.Sequence}) {
 		return
 	}
 	e.dispatch(ctx, store.OutboxItem{RunID: en.Run.ID, Sequence: en.First.Sequence, TaskType: en.First.TaskType, Queue: en.First.Queue,

@@ -209,6 +209,9 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 		background(worker.NewRelay(svc.engine, time.Second).Run)
 		background(worker.NewReconciler(svc.engine, rdb, 30*time.Second, time.Minute).WithMetrics(engineMetrics).Run)
 		background(svc.triggers.Run) // segment sweeps and schedule ticks, on the leader only
+		if m == modeAll {
+			background(svc.engine.RunLocalTasks) // entries' first tasks in this process (worker/localtasks.go)
+		}
 		stops = append(stops, func(context.Context) {
 			srv.Shutdown() // stops taking tasks, waits up to ShutdownTimeout, requeues the rest
 		})
@@ -421,7 +424,8 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 	engine := worker.NewEngine(worker.EngineConfig{
 		Store: st, Registry: reg, Connectors: conns, Suppressions: st, RateLimiter: worker.NewJourneyLimiter(limiter),
 		Enqueuer: client, Logger: logger, BaseURL: cfg.BaseURL, UnsubscribeURL: conns.UnsubscribeURL, StatusCacheTTL: time.Second, InlineActions: true,
-		Learning: worker.NewLearning(st, worker.LearningConfig{}), // bandit splits and best-time delays (docs/intelligence.md)
+		LocalTasks: cfg.WorkerConcurrency,                           // entries' first tasks in process, where web and worker are one (serve)
+		Learning:   worker.NewLearning(st, worker.LearningConfig{}), // bandit splits and best-time delays (docs/intelligence.md)
 	})
 	triggers := worker.NewTriggers(engine, st, rdb, worker.TriggersConfig{})
 	profileChanged := func(ctx context.Context, p store.Profile) {
