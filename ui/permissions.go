@@ -104,6 +104,15 @@ var routeTable = map[string]Access{
 	"POST /journeys/:id/panel/node":       user(PermJourneysRead), // renders a (read-only for viewers) form
 	"POST /journeys/:id/panel/settings":   user(PermJourneysRead),
 	"POST /journeys/:id/panel/preview":    user(PermJourneysRead),
+	// The trigger panel (ui/web/trigger_panel.go): everyone who may open
+	// the journey sees its hook URL; the signing secret is for those who
+	// may edit it; a test request's body is personal data.
+	"GET /journeys/:id/hook":         user(PermJourneysRead),
+	"POST /journeys/:id/hook/reveal": user(PermJourneysWrite),
+	"POST /journeys/:id/hook/rotate": user(PermJourneysWrite), // audited
+	"POST /journeys/:id/hook/scheme": user(PermJourneysWrite), // audited
+	"POST /journeys/:id/hook/listen": user(PermProfilesRead),
+	"GET /journeys/:id/hook/samples": user(PermProfilesRead),
 
 	// Connectors and the test inbox (ui/web/connector_*.go).
 	"GET /connectors":              user(PermAdmin),
@@ -119,13 +128,15 @@ var routeTable = map[string]Access{
 	"GET /test-inbox/:id":          user(PermProfilesRead),
 	"GET /test-inbox/:id/body":     user(PermProfilesRead),
 
-	// Run explorer and profile page (ui/web/run_explorer.go). Cancel and
-	// retry are editors' and admins' (audited); profiles need profiles:read.
+	// Run explorer, Profiles page and profile page (ui/web/run_explorer.go,
+	// profile_list.go). Cancel and retry are editors' and admins'
+	// (audited); profiles need profiles:read.
 	"GET /runs":                  user(PermJourneysRead),
 	"GET /runs/:id":              user(PermJourneysRead), // recipients, subjects, entry for profiles:read only
 	"POST /runs/:id/cancel":      user(PermJourneysWrite),
 	"POST /runs/:id/retry":       user(PermJourneysWrite),
 	"POST /runs/:id/move":        user(PermAdmin),
+	"GET /profiles":              user(PermProfilesRead), // search and filter (ui/web/profile_list.go)
 	"GET /profiles/:external_id": user(PermProfilesRead),
 
 	// Profile import (ui/web/profile_import.go): writes profiles, so admins.

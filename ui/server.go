@@ -62,6 +62,12 @@ type HookService interface {
 	Rotate(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, error)
 	SetScheme(ctx context.Context, workspaceID, journeyID, scheme string) (hooks.Hook, error)
 	Verify(ctx context.Context, key string, header func(string) string, body []byte) (store.Journey, hooks.Receipt, error)
+	// The editor's trigger panel (web) and its "Listen for a test
+	// request" (ingest keeps what arrives).
+	Peek(ctx context.Context, workspaceID, journeyID string) (hooks.Hook, bool, error)
+	Listen(ctx context.Context, workspaceID, journeyID string) (since, until time.Time, err error)
+	Samples(ctx context.Context, workspaceID, journeyID string, since time.Time, limit int) ([]store.HookSample, error)
+	Capture(ctx context.Context, key string, o hooks.Outcome, body []byte) error
 }
 
 // ConnectorAdmin is what connector administration needs beyond storage:
@@ -136,7 +142,7 @@ type Deps struct {
 	Connectors ConnectorAdmin    // connector administration (web, api, ingest callbacks)
 	Engine     RunEngine         // entries, events, run control (internal/entry, web, api)
 	Profiles   ProfileAdmin      // profile import (web), export and erasure (api)
-	Hooks      HookService       // webhook triggers (internal/entry, api)
+	Hooks      HookService       // webhook triggers (internal/entry, api, the editor's trigger panel)
 	TestSends  TestSender        // test sends of action nodes (journeys.TestSends); nil: none
 	Simulator  SimulationService // journey simulations (httpkit.Simulations); nil: none
 	Checks     []Check           // readiness probes
@@ -209,13 +215,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		SessionIdleTimeout: cfg.SessionIdleTimeout, SessionMaxAge: cfg.SessionMaxAge, SetupToken: cfg.SetupToken, Now: cfg.Now},
 		web.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: reports, TestSends: testSends, Engine: deps.Engine,
 			Connectors: deps.Connectors, Profiles: deps.Profiles, Learning: worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now}),
-			Queues: deps.Queues, Simulations: simulations, Exports: exports, Passwords: deps.Passwords, Logger: s.logger, Static: staticFS})
+			Queues: deps.Queues, Simulations: simulations, Exports: exports, Passwords: deps.Passwords, Logger: s.logger, Static: staticFS,
+			Hooks: deps.Hooks})
 	if err != nil {
 		return nil, err
 	}
 	s.api = api.New(api.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: reports, TestSends: testSends, Engine: deps.Engine,
 		Connectors: deps.Connectors, Profiles: deps.Profiles, Hooks: deps.Hooks, Simulations: simulations, Exports: exports, Now: cfg.Now})
-	s.ingest = ingest.New(ingest.Deps{Entry: entries, Store: deps.Store, Callbacks: deps.Connectors, Logger: s.logger, Now: cfg.Now})
+	s.ingest = ingest.New(ingest.Deps{Entry: entries, Store: deps.Store, Callbacks: deps.Connectors, Samples: deps.Hooks, Logger: s.logger, Now: cfg.Now})
 
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",

@@ -34,6 +34,12 @@ type Store interface {
 	JourneyHookScheme(ctx context.Context, journeyID string) (string, error)
 	RotateHookSecret(ctx context.Context, journeyID, sealed string, graceUntil time.Time) error
 	ValidHookSecrets(ctx context.Context, journeyID string) ([]store.HookSecret, error)
+
+	// Listening for test requests (listen.go).
+	ListenHook(ctx context.Context, journeyID string, until time.Time) error
+	HookListenUntil(ctx context.Context, journeyID string) (time.Time, error)
+	AddHookSample(ctx context.Context, h store.HookSample, keep int, expireBefore time.Time) (store.HookSample, error)
+	HookSamples(ctx context.Context, journeyID string, since time.Time, limit int) ([]store.HookSample, error)
 }
 
 // Tolerance is how far a webhook-timestamp may be from now.
@@ -73,16 +79,17 @@ type Service struct {
 	cache map[string]verifier // by hook key
 }
 
-// verifier is what checking a request needs; the scheme and the opened
-// secrets are cached for CacheTTL: another process's rotation or scheme
-// change shows here within that time (the old secret stays valid for a day
-// anyway).
+// verifier is what checking a request needs; the scheme, the opened
+// secrets and until when someone listens are cached for CacheTTL: another
+// process's rotation, scheme change or Listen shows here within that time
+// (the old secret stays valid for a day anyway).
 type verifier struct {
-	journey store.Journey
-	scheme  string
-	secrets []string
-	at      time.Time // when the scheme and secrets were read
-	readAt  time.Time // when the journey row was read
+	journey     store.Journey
+	scheme      string
+	secrets     []string
+	listenUntil time.Time // see Listen
+	at          time.Time // when the scheme, secrets and listenUntil were read
+	readAt      time.Time // when the journey row was read
 }
 
 // CacheTTL bounds how long a hook's journey, scheme and secrets are reused.
@@ -112,6 +119,10 @@ type Hook struct {
 	Key     string   `json:"key"`
 	Scheme  string   `json:"scheme"`
 	Secrets []string `json:"secrets"` // valid now, newest first (whsec_…)
+	// Expires says, for each of Secrets, until when it stays valid: zero
+	// for the newest, the end of its grace period for one a rotation
+	// replaced (the editor shows it; the API does not).
+	Expires []time.Time `json:"-"`
 }
 
 func ad(journeyID string) []byte { return secrets.HookAD(journeyID) }
@@ -168,27 +179,41 @@ func (s *Service) describe(ctx context.Context, j store.Journey) (Hook, error) {
 	if err != nil {
 		return Hook{}, err
 	}
-	list, err := s.secrets(ctx, j.ID)
+	list, expires, err := s.secretsWithExpiry(ctx, j.ID)
 	if err != nil {
 		return Hook{}, err
 	}
-	return Hook{URL: s.baseURL + "/hooks/" + j.HookKey, Key: j.HookKey, Scheme: scheme, Secrets: list}, nil
+	return Hook{URL: s.URL(j.HookKey), Key: j.HookKey, Scheme: scheme, Secrets: list, Expires: expires}, nil
 }
 
+// URL is the hook URL of a hook key.
+func (s *Service) URL(key string) string { return s.baseURL + "/hooks/" + key }
+
 func (s *Service) secrets(ctx context.Context, journeyID string) ([]string, error) {
+	list, _, err := s.secretsWithExpiry(ctx, journeyID)
+	return list, err
+}
+
+func (s *Service) secretsWithExpiry(ctx context.Context, journeyID string) ([]string, []time.Time, error) {
 	rows, err := s.st.ValidHookSecrets(ctx, journeyID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]string, 0, len(rows))
+	expires := make([]time.Time, 0, len(rows))
 	for _, r := range rows {
 		sec, err := s.open(journeyID, r.Sealed)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, sec)
+		var exp time.Time
+		if r.ExpiresAt != nil {
+			exp = *r.ExpiresAt
+		}
+		expires = append(expires, exp)
 	}
-	return out, nil
+	return out, expires, nil
 }
 
 // Rotate adds a new secret; the previous ones stay valid for RotationGrace.
@@ -292,7 +317,11 @@ func (s *Service) verifier(ctx context.Context, key string) (verifier, error) {
 	if err != nil {
 		return verifier{}, err
 	}
-	v = verifier{journey: j, scheme: scheme, secrets: list, at: now, readAt: now}
+	listen, err := s.st.HookListenUntil(ctx, j.ID)
+	if err != nil {
+		return verifier{}, err
+	}
+	v = verifier{journey: j, scheme: scheme, secrets: list, listenUntil: listen, at: now, readAt: now}
 	s.mu.Lock()
 	if len(s.cache) > 10000 {
 		clear(s.cache)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/internal/entry"
+	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/store"
 )
@@ -32,12 +33,19 @@ type Callbacks interface {
 	Callback(ctx context.Context, typeName, id, path string, req connectors.CallbackRequest) error
 }
 
+// Samples keeps the requests to a hook someone listens to in the editor
+// (*hooks.Service; docs/editor.md).
+type Samples interface {
+	Capture(ctx context.Context, key string, o hooks.Outcome, body []byte) error
+}
+
 // Deps are the handler's collaborators. Without Callbacks the callback
-// endpoint answers 503.
+// endpoint answers 503; without Samples nobody can listen to a hook.
 type Deps struct {
 	Entry     Entry
 	Store     Store
 	Callbacks Callbacks
+	Samples   Samples
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -47,13 +55,14 @@ type Handler struct {
 	entry     Entry
 	store     Store
 	callbacks Callbacks
+	samples   Samples
 	logger    *slog.Logger
 	now       func() time.Time
 }
 
 // New returns the ingestion handler.
 func New(d Deps) *Handler {
-	return &Handler{entry: d.Entry, store: d.Store, callbacks: d.Callbacks, logger: d.Logger, now: d.Now}
+	return &Handler{entry: d.Entry, store: d.Store, callbacks: d.Callbacks, samples: d.Samples, logger: d.Logger, now: d.Now}
 }
 
 // Routes registers the public endpoints: the webhook trigger and the

@@ -58,6 +58,9 @@ type NodeForm struct {
 	Result any
 	// TestSend, when set, gives the node a "Send test" control.
 	TestSend *TestSendTarget
+	// Trigger, when set, gives a trigger node its "Connect" section
+	// (trigger_panel.go).
+	Trigger *TriggerPanel
 }
 
 // SettingsForm is the journey settings panel.

@@ -15,9 +15,12 @@ type RunRow struct {
 	ProfileExt  string // the profile's external id ("" when erased)
 	Status      string
 	CurrentNode string
-	EnteredAt   string
-	UpdatedAt   string
-	Error       string
+	// CurrentTitle is the step the run is at, by its title (the node id
+	// when its version has no such step).
+	CurrentTitle string
+	EnteredAt    string
+	UpdatedAt    string
+	Error        string
 }
 
 // RunsPage is the run explorer: filters and a page of runs.
@@ -29,9 +32,15 @@ type RunsPage struct {
 	Node     string
 	Journeys []Option
 	Statuses []string
-	Rows     []RunRow
-	NextURL  string
-	Problem  string // why the filter found nothing, e.g. an unknown profile
+	// Steps are the steps of the chosen journey's live version (or its
+	// draft) for the "At step" filter; empty: the filter takes a step id.
+	Steps   []Option
+	Rows    []RunRow
+	NextURL string
+	Problem string // why the filter found nothing, e.g. an unknown profile
+	// LinkProfiles: the viewer may open profiles (profiles:read), so
+	// profile ids are links.
+	LinkProfiles bool
 }
 
 // StepRow is one ledger step in a run's timeline.
@@ -57,6 +66,7 @@ type DeliveryRow struct {
 	RunID     string
 	Seq       int
 	NodeID    string
+	NodeTitle string
 	Channel   string
 	Connector string
 	Recipient string
@@ -87,6 +97,8 @@ type RunPage struct {
 	// label); empty: no move form.
 	MoveTargets []KV
 	Notice      string
+	// LinkProfiles: the viewer may open profiles (profiles:read).
+	LinkProfiles bool
 }
 
 // EventRow is one of a profile's events.

@@ -83,6 +83,9 @@ func (h *Handler) nodePanel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if f.Trigger, err = h.triggerPanel(c, j, spec, n.Config, readonly); err != nil {
+		return err
+	}
 	f.Result = nodeResult{NodeID: n.ID, Title: n.Title, Config: n.Config, Ports: canvasPorts(spec, n.Config), Applied: applied, Errors: countErrors(f)}
 	return render(c, views.NodeFormView(h.page(c, ""), f))
 }

@@ -32,6 +32,7 @@ type Store interface {
 	intelligenceStore
 	opsStore
 	accountStore
+	triggerStore
 	httpkit.AuditStore
 
 	GetJourney(ctx context.Context, workspaceID, id string) (store.Journey, error)
@@ -119,6 +120,9 @@ type Deps struct {
 	Exports     httpkit.Exports
 	Passwords   *auth.Hasher
 	Logger      *slog.Logger
+	// Hooks are the journeys' webhook triggers, for the trigger panel
+	// (trigger_panel.go); nil: the panel says webhooks are not set up.
+	Hooks Hooks
 	// Static holds the assets, under static/ (served hashed by Static).
 	Static fs.FS
 }
@@ -139,6 +143,7 @@ type Handler struct {
 	exports     httpkit.Exports
 	passwords   *auth.Hasher
 	logger      *slog.Logger
+	hooks       Hooks
 	assets      assets
 	assetURLs   map[string]string
 	previews    chan struct{} // template previews rendering at once (see editor_panel.go)
@@ -164,7 +169,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	return &Handler{cfg: cfg, store: d.Store, journeys: d.Journeys, reports: d.Reports, testSends: d.TestSends, engine: d.Engine,
 		connectors: d.Connectors, profiles: d.Profiles, learning: d.Learning, queues: d.Queues, simulations: d.Simulations,
-		exports: d.Exports, passwords: d.Passwords, logger: d.Logger, assets: as, assetURLs: urls,
+		exports: d.Exports, passwords: d.Passwords, logger: d.Logger, hooks: d.Hooks, assets: as, assetURLs: urls,
 		previews: make(chan struct{}, maxConcurrentPreviews)}, nil
 }
 

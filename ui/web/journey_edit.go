@@ -132,8 +132,9 @@ func (h *Handler) canvasSpecs() ([]canvasSpec, []views.PaletteGroup) {
 func (h *Handler) editorPage(c *fiber.Ctx, title string) views.Page {
 	p := h.page(c, title)
 	p.App = true
-	p.Styles = []string{h.assetURLs["vendor/x6.css"], h.assetURLs["editor.css"]}
-	p.Scripts = []string{h.assetURLs["vendor/x6.min.js"], h.assetURLs["vendor/htmx.min.js"], h.assetURLs["app.js"], h.assetURLs["editor.js"], h.assetURLs["editor_stats.js"], h.assetURLs["editor_sim.js"]}
+	p.Styles = []string{h.assetURLs["vendor/x6.css"], h.assetURLs["editor.css"], h.assetURLs["trigger_panel.css"]}
+	p.Scripts = []string{h.assetURLs["vendor/x6.min.js"], h.assetURLs["vendor/htmx.min.js"], h.assetURLs["app.js"], h.assetURLs["editor.js"], h.assetURLs["editor_stats.js"], h.assetURLs["editor_sim.js"],
+		h.assetURLs["trigger_panel.js"]}
 	return p
 }
 

@@ -42,6 +42,9 @@ func (h *Handler) Routes(r fiber.Router) {
 	r.Post("/journeys/:id/panel/node", h.nodePanel)
 	r.Post("/journeys/:id/panel/settings", h.settingsPanel)
 	r.Post("/journeys/:id/panel/preview", h.templatePreview)
+	// The trigger panel's hook URL, secret and test requests
+	// (trigger_panel.go).
+	h.triggerRoutes(r)
 
 	// Connectors (admins), the Test inbox, and the public unsubscribe page
 	// /u/{token}, which lives outside sessions and CSRF.
@@ -69,12 +72,13 @@ func (h *Handler) Routes(r fiber.Router) {
 		r.Get("/profiles/import/:id/progress", h.importProgress)
 	}
 
-	// The run explorer and the profile page.
+	// The run explorer, the Profiles page and a profile's page.
 	r.Get("/runs", h.runList)
 	r.Get("/runs/:id", h.runShow)
 	r.Post("/runs/:id/cancel", h.runCancel)
 	r.Post("/runs/:id/retry", h.runRetry)
 	r.Post("/runs/:id/move", h.runMove)
+	r.Get("/profiles", h.profileList)
 	r.Get("/profiles/:external_id", h.profileShow)
 
 	// Exports and the report.

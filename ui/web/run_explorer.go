@@ -7,20 +7,24 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/jsonlimit"
+	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 	"github.com/waymarkhq/waymark/worker"
 )
 
-// explorerStore is what the run explorer and the profile page read.
+// explorerStore is what the run explorer, the Profiles page and the
+// profile page read.
 type explorerStore interface {
 	ListRuns(ctx context.Context, workspaceID string, f store.RunFilter) ([]store.Run, string, error)
 	GetWorkspaceRun(ctx context.Context, workspaceID, id string) (store.Run, error)
@@ -30,6 +34,7 @@ type explorerStore interface {
 	GetProfileByExternalID(ctx context.Context, workspaceID, externalID string) (store.Profile, error)
 	ListRecentProfileEvents(ctx context.Context, profileID string, limit int) ([]store.Event, error)
 	FindProfilesByEmail(ctx context.Context, workspaceID, email string, limit int) ([]store.Profile, error)
+	ListProfiles(ctx context.Context, workspaceID string, q store.ProfileQuery) (store.ProfileList, error)
 }
 
 const runsPageSize = 50
@@ -48,8 +53,13 @@ func runTimePtr(t *time.Time) string {
 	return runTime(*t)
 }
 
-// rowsFor turns runs into rows, looking each journey and profile up once.
+// rowsFor turns runs into rows, looking each journey, version and
+// profile up once.
 func (h *Handler) rowsFor(ctx context.Context, ws string, runs []store.Run) ([]views.RunRow, error) {
+	return h.rowsWith(ctx, ws, runs, h.versionSteps(ws))
+}
+
+func (h *Handler) rowsWith(ctx context.Context, ws string, runs []store.Run, steps *versionSteps) ([]views.RunRow, error) {
 	names := map[string]string{}
 	exts := map[string]string{}
 	out := make([]views.RunRow, len(runs))
@@ -77,8 +87,12 @@ func (h *Handler) rowsFor(ctx context.Context, ws string, runs []store.Run) ([]v
 			}
 			exts[r.ProfileID] = ext
 		}
+		sn, err := steps.of(ctx, r.JourneyID, r.Version)
+		if err != nil {
+			return nil, err
+		}
 		out[i] = views.RunRow{ID: r.ID, JourneyID: r.JourneyID, JourneyName: name, Version: r.Version, ProfileExt: ext, Status: r.Status,
-			CurrentNode: r.CurrentNode, EnteredAt: runTime(r.EnteredAt), UpdatedAt: runTime(r.UpdatedAt), Error: r.Error}
+			CurrentNode: r.CurrentNode, CurrentTitle: sn.name(r.CurrentNode), EnteredAt: runTime(r.EnteredAt), UpdatedAt: runTime(r.UpdatedAt), Error: r.Error}
 	}
 	return out, nil
 }
@@ -86,10 +100,12 @@ func (h *Handler) rowsFor(ctx context.Context, ws string, runs []store.Run) ([]v
 // runList: GET /runs?journey_id=&profile=&email=&status=&node=&cursor=
 func (h *Handler) runList(c *fiber.Ctx) error {
 	ctx, ws := c.UserContext(), httpkit.Workspace(c)
+	u, _ := httpkit.User(c)
 	st := views.RunsPage{
 		Journey: strings.TrimSpace(c.Query("journey_id")), Profile: strings.TrimSpace(c.Query("profile")),
 		Email: strings.TrimSpace(c.Query("email")), Status: c.Query("status"), Node: strings.TrimSpace(c.Query("node")),
-		Statuses: []string{store.RunActive, store.RunWaiting, store.RunWaitingEvent, store.RunPaused, store.RunCompleted, store.RunExited, store.RunFailed},
+		Statuses:     []string{store.RunActive, store.RunWaiting, store.RunWaitingEvent, store.RunPaused, store.RunCompleted, store.RunExited, store.RunFailed},
+		LinkProfiles: httpkit.RoleAllows(u.Role, httpkit.PermProfilesRead),
 	}
 	if !httpkit.RunStatusFilter(st.Status) {
 		return httpkit.BadRequest("status: want active, waiting, waiting_event, paused, completed, exited or failed")
@@ -108,7 +124,6 @@ func (h *Handler) runList(c *fiber.Ctx) error {
 		}
 	}
 	if st.Email != "" {
-		u, _ := httpkit.User(c)
 		if !httpkit.RoleAllows(u.Role, httpkit.PermProfilesRead) {
 			return httpkit.NewError(fiber.StatusForbidden, "forbidden", "your role (%s) may not search profiles by email; filter by profile id", u.Role)
 		}
@@ -149,8 +164,31 @@ func (h *Handler) runList(c *fiber.Ctx) error {
 	}
 	for _, j := range js {
 		st.Journeys = append(st.Journeys, views.Option{Value: j.ID, Label: j.Name})
+		if j.ID == st.Journey {
+			if st.Steps, err = h.stepOptions(ctx, ws, j, st.Node); err != nil {
+				return err
+			}
+		}
 	}
 	return render(c, views.RunsList(h.appPageScripts(c, "Runs"), st))
+}
+
+// stepOptions lists the steps of a journey's live version (its draft
+// before the first publish) by title for the "At step" filter; a step
+// id already chosen that the version lacks stays a choice.
+func (h *Handler) stepOptions(ctx context.Context, ws string, j store.Journey, chosen string) ([]views.Option, error) {
+	doc, err := h.journeys.Document(ctx, ws, j.ID, j.LiveVersion)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := stepChoices(h.journeys.Registry(), doc, true)
+	if chosen != "" && !slices.ContainsFunc(out, func(o views.Option) bool { return o.Value == chosen }) {
+		out = append(out, views.Option{Value: chosen, Label: chosen})
+	}
+	return out, nil
 }
 
 // detailKV renders a step's detail values as text, sorted by key; the
@@ -228,11 +266,12 @@ func entryText(raw []byte) string {
 
 // deliveryRows lists messages; personal false leaves out the recipient and
 // the subject (rendered per profile, it may carry personal data), as the
-// deliveries CSV does for roles without profiles:read.
-func deliveryRows(ds []store.Delivery, personal bool) []views.DeliveryRow {
+// deliveries CSV does for roles without profiles:read. step names a
+// message's step (run id, node id).
+func deliveryRows(ds []store.Delivery, personal bool, step func(runID, nodeID string) string) []views.DeliveryRow {
 	out := make([]views.DeliveryRow, len(ds))
 	for i, d := range ds {
-		out[i] = views.DeliveryRow{ID: d.ID, RunID: d.RunID, Seq: d.Sequence, NodeID: d.NodeID, Channel: d.Channel, Connector: d.Connector,
+		out[i] = views.DeliveryRow{ID: d.ID, RunID: d.RunID, Seq: d.Sequence, NodeID: d.NodeID, NodeTitle: step(d.RunID, d.NodeID), Channel: d.Channel, Connector: d.Connector,
 			Status: d.Status, Error: d.Error, Attempts: d.Attempts, Created: runTime(d.CreatedAt)}
 		if personal {
 			out[i].Recipient, out[i].Subject = d.Recipient, d.Subject
@@ -248,30 +287,28 @@ func (h *Handler) runShow(c *fiber.Ctx) error {
 	if err != nil {
 		return httpkit.RunError(err)
 	}
-	rows, err := h.rowsFor(ctx, ws, []store.Run{r})
+	vs := h.versionSteps(ws)
+	rows, err := h.rowsWith(ctx, ws, []store.Run{r}, vs)
 	if err != nil {
 		return err
 	}
-	st := views.RunPage{Run: rows[0], WaitUntil: runTimePtr(r.WaitUntil), WaitEvent: r.WaitEvent, FinishedAt: runTimePtr(r.FinishedAt)}
+	names, err := vs.of(ctx, r.JourneyID, r.Version)
+	if err != nil {
+		return err
+	}
+	u, _ := httpkit.User(c)
+	st := views.RunPage{Run: rows[0], WaitUntil: runTimePtr(r.WaitUntil), WaitEvent: r.WaitEvent, FinishedAt: runTimePtr(r.FinishedAt),
+		LinkProfiles: httpkit.RoleAllows(u.Role, httpkit.PermProfilesRead)}
 	if r.ConvertedAt != nil {
 		st.Converted = runTime(*r.ConvertedAt)
 		if r.ConversionValue != 0 {
 			st.Converted += fmt.Sprintf(" (value %g)", r.ConversionValue)
 		}
 	}
-	titles := map[string]string{}
-	u, _ := httpkit.User(c)
 	canMove := httpkit.RoleAllows(u.Role, httpkit.PermAdmin) && (!r.Final() || r.Status == store.RunFailed)
-	if doc, err := h.journeys.Document(ctx, ws, r.JourneyID, r.Version); err == nil {
-		for _, n := range doc.Nodes {
-			titles[n.ID] = n.Title
-			if canMove && !strings.HasPrefix(n.Kind, "trigger") {
-				label := n.ID
-				if n.Title != "" {
-					label = n.Title + " (" + n.ID + ")"
-				}
-				st.MoveTargets = append(st.MoveTargets, views.KV{Key: n.ID, Value: label})
-			}
+	if canMove {
+		if doc, err := h.journeys.Document(ctx, ws, r.JourneyID, r.Version); err == nil {
+			st.MoveTargets = moveTargets(h.journeys.Registry(), doc)
 		}
 	}
 	steps, err := h.store.ListRunSteps(ctx, r.ID)
@@ -283,7 +320,11 @@ func (h *Handler) runShow(c *fiber.Ctx) error {
 	st.Personal = httpkit.RoleAllows(u.Role, httpkit.PermProfilesRead)
 	for _, step := range steps {
 		kvs, errText, did := detailKV(step.Detail)
-		row := views.StepRow{Seq: step.Sequence, Time: runTime(step.FinishedAt), NodeID: step.NodeID, NodeTitle: titles[step.NodeID],
+		title, ok := names[step.NodeID]
+		if !ok { // a step of the version the run was moved from
+			title = kindTitle(h.journeys.Registry(), step.Kind)
+		}
+		row := views.StepRow{Seq: step.Sequence, Time: runTime(step.FinishedAt), NodeID: step.NodeID, NodeTitle: title,
 			Kind: step.Kind, Port: step.Port, Outcome: step.Outcome, Details: kvs, Error: errText, DeliveryID: did}
 		if !st.Personal && httpkit.PersonalStep(step.Kind) && len(kvs) > 0 {
 			row.Details, row.DetailsHidden = nil, true
@@ -294,7 +335,7 @@ func (h *Handler) runShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	st.Deliveries = deliveryRows(ds, st.Personal)
+	st.Deliveries = deliveryRows(ds, st.Personal, func(_, node string) string { return names.name(node) })
 	if st.Personal && len(r.EntryEvent) > 0 {
 		st.Entry = entryText(r.EntryEvent)
 	}
@@ -307,7 +348,11 @@ func (h *Handler) runShow(c *fiber.Ctx) error {
 	case "retried":
 		st.Notice = "The run is retrying from its failed step."
 	case "moved":
-		st.Notice = "The run was moved to node " + r.CurrentNode + "."
+		st.Notice = "The run was moved to “" + names.name(r.CurrentNode) + "”"
+		if names.name(r.CurrentNode) != r.CurrentNode {
+			st.Notice += " (" + r.CurrentNode + ")"
+		}
+		st.Notice += "."
 	}
 	return render(c, views.RunView(h.appPageScripts(c, "Run "+r.ID), st))
 }
@@ -389,19 +434,59 @@ func (h *Handler) profileShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if st.Runs, err = h.rowsFor(ctx, ws, runs); err != nil {
+	vs := h.versionSteps(ws)
+	if st.Runs, err = h.rowsWith(ctx, ws, runs, vs); err != nil {
 		return err
 	}
 	ds, _, err := h.store.ListDeliveries(ctx, ws, store.DeliveryFilter{ProfileID: p.ID, Limit: 100})
 	if err != nil {
 		return err
 	}
+	// A message's step is named from its run's version (the runs above;
+	// an older run's message keeps its node id).
+	stepOf := map[string]stepNames{}
+	for _, r := range runs {
+		if stepOf[r.ID], err = vs.of(ctx, r.JourneyID, r.Version); err != nil {
+			return err
+		}
+	}
 	// The page is for profile readers: recipients and subjects shown.
-	st.Deliveries = deliveryRows(ds, true)
+	st.Deliveries = deliveryRows(ds, true, func(run, node string) string { return stepOf[run].name(node) })
 	if st.BestHour, err = h.profileBestHour(ctx, p); err != nil { // ui/intelligence.go
 		return err
 	}
 	return render(c, views.ProfileView(h.appPageScripts(c, "Profile "+p.ExternalID), st))
+}
+
+// moveTargets are the steps an admin may move a run to (not triggers).
+func moveTargets(reg *nodes.Registry, doc *flows.Journey) []views.KV {
+	var out []views.KV
+	for _, o := range stepChoices(reg, doc, false) {
+		out = append(out, views.KV{Key: o.Value, Value: o.Label})
+	}
+	return out
+}
+
+// stepChoices lists a version's steps by title, the id beside a title
+// two steps share.
+func stepChoices(reg *nodes.Registry, doc *flows.Journey, triggers bool) []views.Option {
+	names := newStepNames(reg, doc)
+	seen := map[string]int{}
+	for _, n := range doc.Nodes {
+		seen[names[n.ID]]++
+	}
+	var out []views.Option
+	for _, n := range doc.Nodes {
+		if !triggers && strings.HasPrefix(n.Kind, "trigger") {
+			continue
+		}
+		label := names[n.ID]
+		if seen[label] > 1 && label != n.ID {
+			label += " (" + n.ID + ")"
+		}
+		out = append(out, views.Option{Value: n.ID, Label: label})
+	}
+	return out
 }
 
 func sortedKV(m map[string]any) []views.KV {

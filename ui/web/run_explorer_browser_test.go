@@ -13,6 +13,7 @@ import (
 
 // TestRunExplorerInBrowser: an editor finds a run by profile, opens its
 // timeline and cancels it from the page; a hostile attribute stays text.
+// Steps show by title (their ids muted beside them) and statuses in words.
 func TestRunExplorerInBrowser(t *testing.T) {
 	t.Parallel()
 	bb := setupBrowser(t, store.RoleEditor)
@@ -29,13 +30,29 @@ func TestRunExplorerInBrowser(t *testing.T) {
 	runID := res.JSON(t)["events"].([]any)[0].(map[string]any)["entered"].([]any)[0].(string)
 	b.Drain(b.Engine)
 
-	bb.br.Navigate(bb.base + "/runs?profile=explorer")
+	// The way a person gets there: the Runs link, the status filter in
+	// words, the profile id typed in.
+	bb.br.Navigate(bb.base + "/journeys")
+	bb.br.Do(
+		chromedp.Click(chromedp.CSS(`[data-testid=nav-runs]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=runs-filter]`)),
+		chromedp.SetValue(chromedp.CSS(`[data-testid=filter-status]`), "waiting_event"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=filter-profile]`), "explorer"),
+		chromedp.Click(chromedp.CSS(`[data-testid=runs-filter] button[type=submit]`)),
+	)
 	bb.br.WaitJS(`document.querySelectorAll('[data-testid=run-row]').length === 1`)
 	require.Equal(t, runID, browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-row]').dataset.runId`))
+	require.Equal(t, "Waiting for an event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=filter-status] option:checked').textContent.trim()`))
+	require.Equal(t, "Waiting for an event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-row] [data-testid=run-status]').textContent.trim()`))
+	require.Equal(t, "Wait for event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-row] [data-testid=run-step] [data-testid=step-name]').textContent.trim()`))
+	require.Equal(t, "wait", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-row] [data-testid=step-id]').textContent.trim()`), "the id stays, for support")
 
-	bb.br.Navigate(bb.base + "/runs/" + runID)
+	bb.br.Do(chromedp.Click(chromedp.CSS(`[data-testid=run-row] a[href^="/runs/"]`)))
 	bb.br.WaitJS(`document.querySelectorAll('[data-testid=step-row]').length >= 1`)
-	require.Equal(t, "waiting_event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-status]').textContent.trim()`))
+	require.Equal(t, "Waiting for an event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-status]').textContent.trim()`))
+	require.Equal(t, "waiting_event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-status]').dataset.status`))
+	require.Equal(t, []string{"Event"}, browsertest.Eval[[]string](bb.br, `[...document.querySelectorAll('[data-testid=step-row] [data-testid=step-name]')].map((e) => e.textContent.trim())`))
+	require.Equal(t, "Wait for event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-facts] [data-testid=step-name]').textContent.trim()`))
 	require.Zero(t, browsertest.Eval[int](bb.br, `document.querySelectorAll('img[src=x]').length`), "user data is text, never markup")
 
 	// Accept the page's confirmation as a user would, and keep its text.
@@ -44,7 +61,7 @@ func TestRunExplorerInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=run-cancel]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=notice]`)),
 	)
-	bb.br.WaitJS(`document.querySelector('[data-testid=run-status]').textContent.trim() === 'exited'`)
+	bb.br.WaitJS(`document.querySelector('[data-testid=run-status]').textContent.trim() === 'Exited'`)
 	run, err := b.Store.GetRun(b.Ctx, runID)
 	require.NoError(t, err)
 	require.Equal(t, store.RunExited, run.Status)

@@ -69,10 +69,22 @@ func TestRunExplorer(t *testing.T) {
 	resp, _ = ed.Get("/runs?status=bogus")
 	require.Equal(t, 400, resp.StatusCode)
 
+	// Steps by title (the id beside them, muted), statuses in words; the
+	// machine values stay in data attributes.
+	require.Contains(t, page, `data-status="failed" title="Status: failed">Failed</span>`)
+	require.Contains(t, page, `<span class="step-name" data-testid="step-name">Send email</span> <code class="muted small step-id" data-testid="step-id" title="Step id">late</code>`)
+	require.Contains(t, page, `data-testid="nav-profiles"`, "editors read profiles")
+	_, page = ed.Get("/runs?journey_id=" + jid)
+	require.Contains(t, page, `<select name="node" data-testid="filter-node">`, "a journey's steps to choose from")
+	require.Contains(t, page, `<option value="late">Send email (late)</option>`)
+	require.Contains(t, page, `<option value="failed">Failed</option>`)
+	require.Contains(t, page, `<option value="waiting_event">Waiting for an event</option>`)
+
 	// A run's timeline: node, port, outcome, the value that decided, the message.
 	resp, page = ed.Get("/runs/" + adaRun)
 	require.Equal(t, 200, resp.StatusCode)
-	for _, s := range []string{`data-node-id="cond"`, "Group X?", "yes", "sent", `href="#delivery-`, `id="delivery-`, "ada@example.com", "completed"} {
+	for _, s := range []string{`data-node-id="cond"`, "Group X?", "yes", `data-outcome="sent" title="Outcome: sent">Sent<`, `href="#delivery-`, `id="delivery-`, "ada@example.com",
+		`data-status="completed" title="Status: completed">Completed<`, `data-status="delivered" title="Status: delivered">Delivered<`} {
 		require.Contains(t, page, s)
 	}
 	require.Contains(t, page, "&lt;img src=x onerror=alert(2)&gt;", "the entry event, escaped")
@@ -138,6 +150,11 @@ func TestRunExplorer(t *testing.T) {
 	resp, page = vi.Get("/runs?profile=ada")
 	require.Equal(t, 200, resp.StatusCode)
 	require.True(t, strings.Contains(page, adaRun))
+	require.Contains(t, page, `data-testid="run-profile-id">ada<`, "the profile id as text")
+	require.NotContains(t, page, `href="/profiles/`, "no link a viewer would only be refused")
+	require.NotContains(t, page, `data-testid="nav-profiles"`)
+	_, page = vi.Get("/runs/" + adaRun)
+	require.NotContains(t, page, `href="/profiles/`)
 
 	// Move to node: admins only, CSRF, audited; the run goes on from there.
 	res = b.Call("POST", "/api/v1/events", admin, []byte(`{"events": [{"name": "signed_up", "profile_id": "cy", "properties": {"group": "y"}, "profile": {"email": "cy@example.com"}}]}`))
@@ -156,7 +173,8 @@ func TestRunExplorer(t *testing.T) {
 	rcsrf := root.Login("root@example.com", "correct horse battery")
 	_, page = root.Get("/runs/" + cyRun)
 	require.Contains(t, page, `data-testid="run-move-form"`)
-	require.Contains(t, page, `<option value="hello">`)
+	require.Contains(t, page, `<option value="hello">Send email (hello)</option>`, "steps by title; the id tells two untitled ones apart")
+	require.Contains(t, page, `<option value="cond">Group X?</option>`)
 	require.NotContains(t, page, `<option value="start">`, "a run cannot be moved onto its trigger")
 	resp, _ = root.PostForm("/runs/"+cyRun+"/move", url.Values{"node_id": {"hello"}})
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "no CSRF token")
@@ -166,7 +184,7 @@ func TestRunExplorer(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	require.Equal(t, "/runs/"+cyRun+"?done=moved", resp.Header.Get("Location"))
 	_, page = root.Get("/runs/" + cyRun + "?done=moved")
-	require.Contains(t, page, "The run was moved to node hello.")
+	require.Contains(t, page, "The run was moved to “Send email” (hello).")
 	b.Drain(b.Engine)
 	run, err = b.Store.GetRun(b.Ctx, cyRun)
 	require.NoError(t, err)
