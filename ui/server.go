@@ -255,7 +255,9 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
 
 func (s *Server) routes() {
-	s.app.Use(s.httpm.Middleware, s.requestID, s.requestContext, s.accessLog, recover.New(), s.securityHeaders)
+	// Compress wraps accessLog, which renders errors, so error pages are
+	// compressed too; assets arrive precompressed and pass through.
+	s.app.Use(s.httpm.Middleware, s.requestID, s.requestContext, httpkit.Compress, s.accessLog, recover.New(), s.securityHeaders)
 	// Every route goes through a guardedRouter: it puts the route's entry
 	// of the permission table (permissions.go) in front of its handlers.
 	app := s.guarded(s.app, "")
