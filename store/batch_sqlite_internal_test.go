@@ -105,3 +105,15 @@ func TestLiteGroupCommitClosed(t *testing.T) {
 	err = s.lite.do(context.Background(), func(*sql.Tx) error { return nil })
 	require.ErrorIs(t, err, errStoreClosed)
 }
+
+// The statement journals of the group commit's savepoints stay in memory
+// (temp_store = MEMORY, 2), not in temporary files.
+func TestLiteTempStoreInMemory(t *testing.T) {
+	t.Parallel()
+	s, err := Open(context.Background(), testenv.SQLiteURL(t), Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	var mode int
+	require.NoError(t, s.sqlDB.QueryRow(`PRAGMA temp_store`).Scan(&mode))
+	require.Equal(t, 2, mode)
+}

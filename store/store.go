@@ -163,7 +163,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		if err := privateFiles(dsn); err != nil {
 			return nil, err
 		}
-		q := "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		// temp_store(MEMORY): the group commit puts each caller in a
+		// savepoint, and SQLite keeps the pages a savepoint may have to
+		// restore in a statement journal, a temporary file once it passes
+		// 64 KiB (every batch did: 12 % of the embedded flow benchmark's
+		// CPU in write calls). In memory it is the same journal without
+		// the file; it only ever serves ROLLBACK TO within the open
+		// transaction, so durability (the WAL) is unchanged.
+		q := "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 		db, err = gorm.Open(sqlite.Open(dsn+q), cfg)
 	}
 	if err != nil {

@@ -120,6 +120,10 @@ type EngineConfig struct {
 	// sets it to the worker's concurrency). 0: every task goes through
 	// the queue.
 	LocalTasks int
+	// LocalBuffer is how many of those tasks may wait for a free
+	// goroutine before the next goes through the queue (0:
+	// localBufferPerWorker per goroutine).
+	LocalBuffer int
 }
 
 // Engine runs journeys: entries, steps, waits, actions and events.

@@ -31,11 +31,24 @@ import (
 // the dead attempt committed (a pending delivery: the usual crash rules).
 // A full pool, or an engine without one, sends the task through the queue
 // at once (and the lease only delays the relay if that enqueue fails too).
+//
+// The pool's workers take tasks from a buffer (EngineConfig.LocalBuffer,
+// by default localBufferPerWorker per worker, a few dozen bytes each), so
+// that entries arriving faster than the engine drains them (a burst of
+// webhooks) wait in process instead of spilling into the queue, where each
+// costs an enqueue, a dequeue and a completion more. A task that waited
+// longer than localMaxWait goes through the queue instead of being run
+// late: a local attempt starts within 10 s of its entry's commit, so its
+// lease (sendLease, 75 s from the entry) still covers the connector's
+// 60 s timeout and the commits around it, as for a task run at once. (Were
+// a second attempt to start anyway, it would find the first one's pending
+// delivery younger than the lease and back off.)
 
-// localTask is a run's step to run in process.
+// localTask is a run's step to run in process, and when it was handed in.
 type localTask struct {
-	runID string
-	seq   int
+	runID  string
+	seq    int
+	queued time.Time
 }
 
 // localPool runs first tasks in process.
@@ -47,15 +60,27 @@ type localPool struct {
 // localAttemptTimeout bounds a local attempt, as Asynq's task timeout
 // does; localShutdownWait is how long a stopping process waits for the
 // attempts in flight.
+// localBufferPerWorker and localMaxWait size the buffer in front of the
+// workers (see above).
 const (
-	localAttemptTimeout = 2 * time.Minute
-	localShutdownWait   = 10 * time.Second
+	localAttemptTimeout  = 2 * time.Minute
+	localShutdownWait    = 10 * time.Second
+	localBufferPerWorker = 256
+	localMaxWait         = 10 * time.Second
 )
 
 // localEntry reports whether an entry's first task may run in process: the
 // pool runs and the task is due now.
 func (e *Engine) localEntry(en Entry) bool {
 	return e.local.Load() != nil && !en.Run.Final() && !en.First.ProcessAt.After(en.Run.EnteredAt)
+}
+
+// localBuffer is the size of the pool's buffer.
+func (e *Engine) localBuffer() int {
+	if e.cfg.LocalBuffer > 0 {
+		return e.cfg.LocalBuffer
+	}
+	return e.cfg.LocalTasks * localBufferPerWorker
 }
 
 // submitLocal hands a committed entry's first task to the pool; false when
@@ -65,6 +90,7 @@ func (e *Engine) submitLocal(t localTask) bool {
 	if p == nil {
 		return false
 	}
+	t.queued = e.now()
 	select {
 	case p.tasks <- t:
 		return true
@@ -82,7 +108,7 @@ func (e *Engine) RunLocalTasks(ctx context.Context) {
 	if n <= 0 {
 		return
 	}
-	p := &localPool{tasks: make(chan localTask, n)}
+	p := &localPool{tasks: make(chan localTask, e.localBuffer())}
 	e.local.Store(p)
 	for range n {
 		p.running.Add(1)
@@ -123,7 +149,7 @@ func (e *Engine) RunLocalTasks(ctx context.Context) {
 // runs what it queued in the caller's goroutine: tests drive it with them.
 func (e *Engine) StartLocalTasks() {
 	if e.cfg.LocalTasks > 0 {
-		e.local.Store(&localPool{tasks: make(chan localTask, e.cfg.LocalTasks)})
+		e.local.Store(&localPool{tasks: make(chan localTask, e.localBuffer())})
 	}
 }
 
@@ -146,8 +172,13 @@ func (e *Engine) RunQueuedLocal() int {
 }
 
 // runLocal runs one attempt of a first task in process. Its attempt is not
-// the task's last: a failure hands the step to its own task.
+// the task's last: a failure hands the step to its own task. A task that
+// waited in the buffer for longer than localMaxWait goes to the queue.
 func (e *Engine) runLocal(t localTask) {
+	if e.now().Sub(t.queued) > localMaxWait {
+		e.handLocal(context.Background(), t, 0)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), localAttemptTimeout)
 	defer cancel()
 	_, err := e.advance(ctx, t.runID, t.seq)

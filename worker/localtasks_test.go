@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 
 func localHarness(t *testing.T, n int) *harness {
 	h := newHarness(t)
-	h.cfg.LocalTasks = n
+	h.cfg.LocalTasks, h.cfg.LocalBuffer = n, 8
 	h.eng = worker.NewEngine(h.cfg)
 	h.eng.StartLocalTasks()
 	return h
@@ -50,20 +51,44 @@ func TestLocalFirstTask(t *testing.T) {
 	require.Zero(t, h.drain())
 }
 
-// A full pool sends the first task through the queue at once.
+// A full pool (its workers busy and its buffer, eight tasks here, taken)
+// sends the first task through the queue at once.
 func TestLocalPoolFull(t *testing.T) {
 	t.Parallel()
 	h := localHarness(t, 1)
 	jid := h.publish(journey("Pass", "", passJourney, passEdges))
-	p := h.profile("f", nil, "email", "f@example.com")
-	a := h.enter(jid, p, worker.EntryEvent{Properties: map[string]any{"pass": true}})
-	b := h.enter(jid, p, worker.EntryEvent{Properties: map[string]any{"pass": true}})
-	require.Equal(t, map[string]time.Time{runTaskID(b.ID, 3): h.clock.Now()}, h.queued(), "the second entry's task went through the queue")
-	require.Equal(t, 1, h.eng.RunQueuedLocal())
+	var runs []store.Run
+	for i := range 9 {
+		p := h.profile(fmt.Sprintf("f%d", i), nil, "email", fmt.Sprintf("f%d@example.com", i))
+		runs = append(runs, h.enter(jid, p, worker.EntryEvent{Properties: map[string]any{"pass": true}}))
+	}
+	require.Equal(t, map[string]time.Time{runTaskID(runs[8].ID, 3): h.clock.Now()}, h.queued(), "the ninth entry's task went through the queue")
+	require.Equal(t, 8, h.eng.RunQueuedLocal())
 	require.Equal(t, 1, h.drain())
-	for _, r := range []store.Run{a, b} {
+	for _, r := range runs {
 		require.Equal(t, store.RunCompleted, h.run(r.ID).Status)
 	}
+	require.Len(t, h.inbox.sent(), 9)
+	require.Empty(t, h.outbox())
+}
+
+// A task that waited in the buffer for longer than ten seconds is not run
+// late in process: it goes through the queue, due at once, and runs there.
+func TestLocalTaskWaitedTooLong(t *testing.T) {
+	t.Parallel()
+	h := localHarness(t, 2)
+	jid := h.publish(journey("Pass", "", passJourney, passEdges))
+	a := h.enter(jid, h.profile("w1", nil, "email", "w1@example.com"), worker.EntryEvent{Properties: map[string]any{"pass": true}})
+	h.clock.Add(6 * time.Second)
+	b := h.enter(jid, h.profile("w2", nil, "email", "w2@example.com"), worker.EntryEvent{Properties: map[string]any{"pass": true}})
+	require.Zero(t, h.queue.len())
+	h.clock.Add(4*time.Second + time.Millisecond)
+	require.Equal(t, 2, h.eng.RunQueuedLocal())
+	require.Equal(t, map[string]time.Time{runTaskID(a.ID, 3): h.clock.Now()}, h.queued(), "the one that waited over 10 s went to the queue")
+	require.Equal(t, store.RunCompleted, h.run(b.ID).Status, "the other ran in process")
+	require.Equal(t, "mail", h.run(a.ID).CurrentNode)
+	require.Equal(t, 1, h.drain())
+	require.Equal(t, store.RunCompleted, h.run(a.ID).Status)
 	require.Len(t, h.inbox.sent(), 2)
 	require.Empty(t, h.outbox())
 }
