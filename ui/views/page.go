@@ -15,6 +15,9 @@ type Page struct {
 	// hashed URL, in load order.
 	Styles  []string
 	Scripts []string
+	// Modules are entry scripts loaded as ES modules (type="module",
+	// deferred by nature), after Scripts in document order.
+	Modules []string
 	// App makes the page a full-window application (the editor): no
 	// width limit, no footer.
 	App bool

@@ -14,7 +14,7 @@ import (
 	"github.com/waymarkhq/waymark/ui/views"
 )
 
-// editorData is the JSON the canvas starts from (editor.js reads it from
+// editorData is the JSON the canvas starts from (editor/main.js reads it from
 // the page). The document is the journey model's own format: the canvas
 // converts it to and from the drawing library's cells.
 type editorData struct {
@@ -128,13 +128,16 @@ func (h *Handler) canvasSpecs() ([]canvasSpec, []views.PaletteGroup) {
 	return out, groups
 }
 
-// editorScripts are the editor's assets, in load order.
+// editorPage is the editor's page with its assets. The classic scripts
+// (X6, htmx, app.js, the trigger panel) run first, in order; the editor is
+// ES modules under static/editor/, entered at main.js, which imports the
+// others by relative URL under the same hashed prefix (assets_modules.go).
 func (h *Handler) editorPage(c *fiber.Ctx, title string) views.Page {
 	p := h.page(c, title)
 	p.App = true
 	p.Styles = []string{h.assetURLs["vendor/x6.css"], h.assetURLs["editor.css"], h.assetURLs["trigger_panel.css"]}
-	p.Scripts = []string{h.assetURLs["vendor/x6.min.js"], h.assetURLs["vendor/htmx.min.js"], h.assetURLs["app.js"], h.assetURLs["editor.js"], h.assetURLs["editor_stats.js"], h.assetURLs["editor_sim.js"],
-		h.assetURLs["trigger_panel.js"]}
+	p.Scripts = []string{h.assetURLs["vendor/x6.min.js"], h.assetURLs["vendor/htmx.min.js"], h.assetURLs["app.js"], h.assetURLs["trigger_panel.js"]}
+	p.Modules = []string{h.assetURLs["editor/main.js"]}
 	return p
 }
 

@@ -6,10 +6,10 @@
 // "current" or "unvisited" on their SVG group (X6's root selector), edges
 // taken data-sim="visited".
 // Everything reaches the DOM as text (textContent) — never innerHTML.
-(function () {
-  'use strict';
+import { request, readJSON } from './api.js';
 
-  const ed = window.waymarkEditor;
+// startSim wires the Simulate dialog to the editor ed (main.js).
+export function startSim(ed) {
   const openBtn = document.getElementById('open-simulate');
   const dialog = document.getElementById('sim-dialog');
   const panel = document.getElementById('sim-results');
@@ -18,8 +18,6 @@
   }
   const graph = ed.graph;
   const $ = (id) => document.getElementById(id);
-  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  const csrf = csrfMeta ? csrfMeta.content : '';
   const url = openBtn.getAttribute('data-simulate-url');
   const version = parseInt(openBtn.getAttribute('data-version') || '0', 10);
 
@@ -158,18 +156,8 @@
     btn.disabled = true;
     btn.textContent = 'Simulating…';
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': csrf },
-        body: JSON.stringify(req),
-        credentials: 'same-origin',
-      });
-      let out = {};
-      try {
-        out = await res.json();
-      } catch (err) {
-        out = {};
-      }
+      const res = await request(url, { method: 'POST', json: req });
+      const out = await readJSON(res);
       if (!res.ok) {
         const er = out.error || {};
         showErrors(er.message || 'The simulation failed (' + res.status + ').', er.details);
@@ -413,4 +401,4 @@
     result = null;
     clearHighlight();
   });
-})();
+}

@@ -3,11 +3,12 @@
 // it, each branch's share on its port labels, and the journey's totals in
 // the strip above the canvas. Everything reaches the DOM as text (X6's
 // text attribute, textContent) — never innerHTML.
-(function () {
-  'use strict';
+import { getJSON, postForm } from './api.js';
 
+// startStats shows the numbers on the editor ed (main.js) and refreshes
+// them on demand.
+export function startStats(ed) {
   const strip = document.getElementById('journey-stats');
-  const ed = window.waymarkEditor;
   if (!strip || !ed || !ed.graph) {
     return;
   }
@@ -85,15 +86,11 @@
 
   function load() {
     refresh.disabled = true;
-    fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
-      .then((r) => r.json().then((body) => ({ ok: r.ok, body: body })))
-      .then((res) => {
-        if (!res.ok) {
-          throw new Error((res.body && res.body.error && res.body.error.message) || 'could not load the numbers');
-        }
+    getJSON(url, 'could not load the numbers')
+      .then((body) => {
         errEl.hidden = true;
-        showJourney(res.body.journey || {});
-        for (const s of res.body.nodes || []) {
+        showJourney(body.journey || {});
+        for (const s of body.nodes || []) {
           showNode(s);
         }
         strip.setAttribute('data-loaded', String(Date.now()));
@@ -110,8 +107,6 @@
   // Bandit splits: each variant's conversion with its 95% credible
   // interval, its probability of being best and its current share of the
   // traffic, with "Freeze winner" for editors (docs/intelligence.md).
-  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  const csrf = csrfMeta ? csrfMeta.content : '';
   const splitsURL = url.replace('/stats.json', '/splits.json');
   const journeyBase = url.slice(0, url.indexOf('/stats.json'));
   let panel = null;
@@ -135,17 +130,7 @@
     if (variant) {
       body.set('variant', variant);
     }
-    return fetch(path, {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json', 'X-CSRF-Token': csrf },
-      body: body.toString(),
-    }).then((r) => r.json().then((b) => {
-      if (!r.ok) {
-        throw new Error((b && b.error && b.error.message) || 'the change failed');
-      }
-      return b;
-    }));
+    return postForm(path, body, 'the change failed');
   }
 
   function splitBlock(sp, canFreeze) {
@@ -212,13 +197,9 @@
   }
 
   function loadSplits() {
-    return fetch(splitsURL, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
-      .then((r) => r.json().then((body) => ({ ok: r.ok, body: body })))
-      .then((res) => {
-        if (!res.ok) {
-          throw new Error((res.body && res.body.error && res.body.error.message) || 'could not load the splits');
-        }
-        const splits = res.body.splits || [];
+    return getJSON(splitsURL, 'could not load the splits')
+      .then((body) => {
+        const splits = body.splits || [];
         if (!panel) {
           if (splits.length === 0) {
             return;
@@ -228,7 +209,7 @@
         }
         panel.replaceChildren();
         for (const sp of splits) {
-          panel.appendChild(splitBlock(sp, res.body.can_freeze));
+          panel.appendChild(splitBlock(sp, body.can_freeze));
         }
         panel.setAttribute('data-loaded', String(Date.now()));
       })
@@ -245,4 +226,4 @@
     load();
     loadSplits();
   }));
-})();
+}
