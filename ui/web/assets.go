@@ -7,8 +7,11 @@ import (
 	"mime"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
 // asset is an embedded file served under a content-hashed URL, so it can be
@@ -17,9 +20,35 @@ type asset struct {
 	url         string
 	body        []byte
 	contentType string
+	// Text assets are compressed once, on first request, in each coding
+	// (Brotli and gzip) and kept: the set of assets is fixed, so the
+	// cache is bounded by twice their size. nil when compression is not
+	// worth it (binary types, tiny files, no saving).
+	compressible bool
+	br, gz       *compressed
 }
 
-type assets map[string]asset // by hashed URL
+// compressed is one asset in one content coding, computed at most once.
+type compressed struct {
+	once sync.Once
+	body []byte
+}
+
+func (a *asset) encoded(enc string) []byte {
+	z, level := a.br, httpkit.StaticBrotliLevel
+	if enc == httpkit.EncodingGzip {
+		z, level = a.gz, httpkit.StaticGzipLevel
+	}
+	z.once.Do(func() {
+		out := httpkit.CompressBytes(nil, enc, a.body, level)
+		if len(out) < len(a.body) {
+			z.body = out
+		}
+	})
+	return z.body
+}
+
+type assets map[string]*asset // by hashed URL
 
 func loadAssets(staticFS fs.FS) (assets, map[string]string, error) {
 	byURL := assets{}
@@ -48,7 +77,11 @@ func loadAssets(staticFS fs.FS) (assets, map[string]string, error) {
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
-		byURL[u] = asset{url: u, body: b, contentType: ct}
+		a := &asset{url: u, body: b, contentType: ct}
+		if httpkit.Compressible(ct) && len(b) >= httpkit.MinCompressSize {
+			a.compressible, a.br, a.gz = true, &compressed{}, &compressed{}
+		}
+		byURL[u] = a
 		urls[name] = u
 		return nil
 	})
@@ -62,5 +95,15 @@ func (a assets) handler(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 	c.Set(fiber.HeaderContentType, f.contentType)
+	if !f.compressible {
+		return c.Send(f.body)
+	}
+	httpkit.AddVary(c, fiber.HeaderAcceptEncoding)
+	if enc := httpkit.AcceptedEncoding(c.Get(fiber.HeaderAcceptEncoding)); enc != "" {
+		if body := f.encoded(enc); body != nil {
+			c.Set(fiber.HeaderContentEncoding, enc)
+			return c.Send(body)
+		}
+	}
 	return c.Send(f.body)
 }
