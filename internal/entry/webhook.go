@@ -1,6 +1,7 @@
 package entry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,39 @@ type Receipt struct {
 // (security review F9).
 var credentialHeader = regexp.MustCompile(`(?i)auth|key|token|secret|cookie|signature|password`)
 
+// credentialWords are credentialHeader's words, for isCredentialHeader.
+var credentialWords = [][]byte{[]byte("auth"), []byte("key"), []byte("token"), []byte("secret"), []byte("cookie"),
+	[]byte("signature"), []byte("password")}
+
+// isCredentialHeader is credentialHeader.MatchString(name) without the
+// regular expression for the ASCII names HTTP has (the case-insensitive
+// alternation was 5 % of the web server's CPU per webhook: every header of
+// every request); a name with other bytes, which Unicode case folding could
+// match ("K" is the Kelvin sign's fold), goes to the expression itself.
+func isCredentialHeader(name string) bool {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return credentialHeader.MatchString(name)
+	}
+	lower := buf[:len(name)]
+	for i := range len(name) {
+		c := name[i]
+		switch {
+		case c >= 0x80:
+			return credentialHeader.MatchString(name)
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	for _, w := range credentialWords {
+		if bytes.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // Webhook takes a signed POST for a journey with a webhook trigger: it
 // verifies the signature over the raw body, de-duplicates on webhook-id
 // (GitHub scheme: also on the body, see hooks.Receipt), maps the body to a
@@ -80,7 +114,7 @@ func (s *Service) Webhook(ctx context.Context, r WebhookRequest) (Receipt, error
 	}
 	headers := map[string][]string{}
 	for name, vs := range r.Headers {
-		if credentialHeader.MatchString(name) {
+		if isCredentialHeader(name) {
 			continue // never keep credentials in the entry event
 		}
 		headers[name] = vs
