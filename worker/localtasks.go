@@ -65,7 +65,7 @@ type localPool struct {
 const (
 	localAttemptTimeout  = 2 * time.Minute
 	localShutdownWait    = 10 * time.Second
-	localBufferPerWorker = 256
+	localBufferPerWorker = 1024
 	localMaxWait         = 10 * time.Second
 )
 
