@@ -68,6 +68,7 @@ var routeTable = map[string]Access{
 	// Public pages of the UI (CSRF still applies to their POSTs).
 	"GET /login":                public(),
 	"POST /login":               public(),
+	"POST /reauth":              public(), // sign in again from a page's dialog; throttled as /login is (ui/web/auth_login.go)
 	"GET /setup/:token":         public(), // one-time first-run token
 	"POST /setup/:token":        public(),
 	"GET /invite/:token":        public(), // one-time invitation link
@@ -104,6 +105,7 @@ var routeTable = map[string]Access{
 	"POST /journeys/:id/panel/node":       user(PermJourneysRead), // renders a (read-only for viewers) form
 	"POST /journeys/:id/panel/settings":   user(PermJourneysRead),
 	"POST /journeys/:id/panel/preview":    user(PermJourneysRead),
+	"GET /journeys/:id/panel/profiles":    user(PermProfilesRead), // "Preview as": finds profiles by email or id
 	// The trigger panel (ui/web/trigger_panel.go): everyone who may open
 	// the journey sees its hook URL; the signing secret is for those who
 	// may edit it; a test request's body is personal data.

@@ -79,7 +79,13 @@ func (h *Handler) nodePanel(c *fiber.Ctx) error {
 		n.Config = parseFields(spec.Fields, postedForm(c), "f.", "", op, formErrs)
 	}
 	ws := httpkit.Workspace(c)
-	f, err := h.nodeForm(c.UserContext(), ws, j.ID, spec, n, readonly, formErrs)
+	var who *previewPerson
+	if hasTemplateField(spec.Fields) {
+		if who, err = h.previewPerson(c, j.ID); err != nil {
+			return err
+		}
+	}
+	f, err := h.nodeForm(c.UserContext(), ws, j.ID, spec, n, readonly, formErrs, who)
 	if err != nil {
 		return err
 	}
@@ -87,7 +93,7 @@ func (h *Handler) nodePanel(c *fiber.Ctx) error {
 		return err
 	}
 	f.Result = nodeResult{NodeID: n.ID, Title: n.Title, Config: n.Config, Ports: canvasPorts(spec, n.Config), Applied: applied, Errors: countErrors(f)}
-	return render(c, views.NodeFormView(h.page(c, ""), f))
+	return render(c, views.NodeFormView(h.page(c, ""), f, who.view(spec.Fields, n.Config)))
 }
 
 func countErrors(f views.NodeForm) int {
@@ -112,7 +118,7 @@ func countErrors(f views.NodeForm) int {
 
 // nodeForm builds the panel of node n: fields from the spec, values from
 // its config, problems from validating it on its own.
-func (h *Handler) nodeForm(ctx context.Context, ws, journeyID string, spec nodes.Spec, n panelNode, readonly bool, formErrs fieldProblems) (views.NodeForm, error) {
+func (h *Handler) nodeForm(ctx context.Context, ws, journeyID string, spec nodes.Spec, n panelNode, readonly bool, formErrs fieldProblems, who *previewPerson) (views.NodeForm, error) {
 	problems, general, titleErr, err := h.nodeProblems(ctx, ws, spec, n)
 	if err != nil {
 		return views.NodeForm{}, err
@@ -122,7 +128,7 @@ func (h *Handler) nodeForm(ctx context.Context, ws, journeyID string, spec nodes
 	}
 	fs := formSpec{prefix: "nf-", kind: spec.Kind}
 	if release, err := h.previewSlot(ctx); err == nil {
-		fs.previews = previews(spec.Fields, n.Config, "", problems)
+		fs.previews = previews(spec.Fields, n.Config, "", problems, who.env())
 		release()
 	} // else the panel shows no previews this time
 
@@ -221,10 +227,10 @@ func (h *Handler) connectorOptions(ctx context.Context, ws, kind string) ([]view
 	return opts, nil
 }
 
-// previews renders the template fields of cfg on the sample profile.
-func previews(fields []nodes.Field, cfg map[string]any, pathPrefix string, problems fieldProblems) map[string]preview {
+// previews renders the template fields of cfg with env (the sample
+// profile's or a real one's).
+func previews(fields []nodes.Field, cfg map[string]any, pathPrefix string, problems fieldProblems, env *expression.Env) map[string]preview {
 	out := map[string]preview{}
-	env := sampleEnv()
 	for _, f := range fields {
 		if !f.Type.IsTemplate() {
 			continue
@@ -308,8 +314,18 @@ func (h *Handler) templatePreview(c *fiber.Ctx) error {
 		return err
 	}
 	defer release()
-	p := renderPreview(c.FormValue("value"), f.Type, sampleEnv())
-	return c.JSON(fiber.Map{"preview": p.text, "error": p.err})
+	who, err := h.previewPerson(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	src := c.FormValue("value")
+	p := renderPreview(src, f.Type, who.env())
+	warnings := []views.PreviewWarning{}
+	if p.err == "" {
+		warnings = append(warnings, who.check(src)...)
+	}
+	return c.JSON(fiber.Map{"preview": p.text, "error": p.err, "html": f.Type == nodes.HTML,
+		"label": (&views.NodePreview{As: who.as}).Label(), "warnings": warnings})
 }
 
 // Template previews render in the web process. A render is bounded

@@ -12,6 +12,7 @@ import (
 func (h *Handler) Routes(r fiber.Router) {
 	r.Get("/login", h.loginForm)
 	r.Post("/login", h.login)
+	r.Post("/reauth", h.reauth) // sign in again from a page's dialog (JSON)
 	r.Post("/logout", h.logout)
 	r.Get("/setup/:token", h.setupForm)
 	r.Post("/setup/:token", h.setup)
@@ -42,6 +43,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	r.Post("/journeys/:id/panel/node", h.nodePanel)
 	r.Post("/journeys/:id/panel/settings", h.settingsPanel)
 	r.Post("/journeys/:id/panel/preview", h.templatePreview)
+	r.Get("/journeys/:id/panel/profiles", h.previewProfiles) // "Preview as" (preview_person.go)
 	// The trigger panel's hook URL, secret and test requests
 	// (trigger_panel.go).
 	h.triggerRoutes(r)
