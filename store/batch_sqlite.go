@@ -30,6 +30,16 @@ import (
 // written, and each may try again. The same holds when an error leaves no
 // savepoint to roll back to (SQLite rolled the transaction back itself,
 // as it may on a full disk or an I/O error).
+//
+// Savepoints cost two statements per caller (SQLite parses each statement
+// at every execution with this driver) and a statement journal, and a
+// write rarely fails. So a batch first runs without them: if every write
+// succeeds it commits as is; if one fails, the whole transaction is rolled
+// back (nothing of the batch was kept) and the batch runs again from the
+// start, each write in its savepoint, as described above. A write runs
+// twice only when its batch held a failure, and the first run left no
+// trace: the writes are functions of the transaction alone (their answers
+// are set again by the second run).
 
 type liteOp struct {
 	fn   func(tx *sql.Tx) error
@@ -46,6 +56,7 @@ type liteCommitter struct {
 	mu      sync.RWMutex // guards closed, as committer.mu does
 	closed  bool
 	batches atomic.Int64 // transactions committed or tried
+	retried atomic.Int64 // batches run again in savepoints after a failed write
 }
 
 // liteCommitMax bounds a batch: a caller waits for the whole batch.
@@ -129,13 +140,52 @@ func (c *liteCommitter) run(batch []*liteOp) {
 			close(op.done)
 		}
 	}()
-	fail := func(err error) {
-		for _, op := range batch {
-			if op.err == nil {
-				op.err = err
-			}
+	if c.runPlain(batch) {
+		return
+	}
+	c.retried.Add(1)
+	for _, op := range batch {
+		op.err = nil
+	}
+	c.runSavepoints(batch)
+}
+
+// runPlain runs the batch's writes in one transaction without savepoints
+// and commits it; false, with the transaction rolled back, when a write
+// failed (the caller runs the batch again in savepoints). A failure to
+// begin or commit is every caller's answer, as in runSavepoints.
+func (c *liteCommitter) runPlain(batch []*liteOp) bool {
+	c.batches.Add(1)
+	tx, err := c.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		liteFail(batch, fmt.Errorf("beginning a transaction: %w", err))
+		return true
+	}
+	for _, op := range batch {
+		if err := op.fn(tx); err != nil {
+			_ = tx.Rollback()
+			return false
 		}
 	}
+	if err := tx.Commit(); err != nil {
+		liteFail(batch, fmt.Errorf("committing: %w", err))
+	}
+	return true
+}
+
+// liteFail gives err to every caller of the batch without an answer yet.
+func liteFail(batch []*liteOp, err error) {
+	for _, op := range batch {
+		if op.err == nil {
+			op.err = err
+		}
+	}
+}
+
+// runSavepoints runs the batch's writes in one transaction, each in a
+// savepoint of its own, and commits it.
+func (c *liteCommitter) runSavepoints(batch []*liteOp) {
+	fail := func(err error) { liteFail(batch, err) }
 	c.batches.Add(1)
 	tx, err := c.db.BeginTx(context.Background(), nil)
 	if err != nil {
@@ -167,11 +217,7 @@ func (c *liteCommitter) run(batch []*liteOp) {
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		for _, op := range batch {
-			if op.err == nil {
-				op.err = fmt.Errorf("committing: %w", err)
-			}
-		}
+		fail(fmt.Errorf("committing: %w", err))
 	}
 }
 

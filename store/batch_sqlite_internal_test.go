@@ -69,7 +69,8 @@ func TestLiteGroupCommitIsolatesFailures(t *testing.T) {
 	close(release)
 	wg.Wait()
 	require.NoError(t, <-first)
-	require.Equal(t, int64(2), s.lite.batches.Load(), "the waiting callers share one transaction")
+	require.Equal(t, int64(3), s.lite.batches.Load(), "the waiting callers share one transaction: tried without savepoints, then run again in them")
+	require.Equal(t, int64(1), s.lite.retried.Load())
 
 	var kept []string
 	rows, err := s.sqlDB.Query(`SELECT k FROM gc WHERE k <> 'first' ORDER BY CAST(k AS INTEGER)`)
@@ -93,6 +94,60 @@ func TestLiteGroupCommitIsolatesFailures(t *testing.T) {
 		}
 	}
 	require.Equal(t, want, kept, "only the writes of the callers that succeeded are kept, each whole")
+}
+
+// A batch whose writes all succeed commits without savepoints, once; each
+// caller's writes are kept.
+func TestLiteGroupCommitWithoutFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.SQLiteURL(t), Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	_, err = s.sqlDB.Exec(`CREATE TABLE gc (k TEXT PRIMARY KEY)`)
+	require.NoError(t, err)
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.lite.do(ctx, func(tx *sql.Tx) error {
+			<-release
+			_, err := tx.Exec(`INSERT INTO gc (k) VALUES ('first')`)
+			return err
+		})
+	}()
+	for s.lite.batches.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	const callers = 20
+	runs := make([]int, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.lite.do(ctx, func(tx *sql.Tx) error {
+				runs[i]++
+				_, err := tx.Exec(`INSERT INTO gc (k) VALUES (?)`, fmt.Sprint(i))
+				return err
+			})
+		}()
+	}
+	for len(s.lite.ops) < callers {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	require.NoError(t, <-first)
+	for i := range callers {
+		require.NoError(t, errs[i])
+		require.Equal(t, 1, runs[i], "caller %d's write ran once", i)
+	}
+	require.Equal(t, int64(2), s.lite.batches.Load())
+	require.Zero(t, s.lite.retried.Load())
+	var n int
+	require.NoError(t, s.sqlDB.QueryRow(`SELECT count(*) FROM gc`).Scan(&n))
+	require.Equal(t, callers+1, n)
 }
 
 // A caller arriving while the store closes gets "the store is closed",
