@@ -80,6 +80,12 @@ type JourneyTotals struct {
 	Converted      int64   `json:"converted"`
 	ConversionRate float64 `json:"conversion_rate"`
 	Revenue        float64 `json:"revenue"`
+	// MovedIn counts the moves (a publish or a rollback, ledger kind
+	// migrate) that brought runs of this version from an earlier one:
+	// those runs count here with their whole history, so the steps they
+	// took before the move are in this version's numbers too (a run moved
+	// twice counts twice). See docs/analytics.md.
+	MovedIn int64 `json:"moved_in"`
 }
 
 // Stats are a journey version's numbers from the ledger: per node and in
@@ -142,6 +148,7 @@ func buildStats(journeyID string, version int, doc *flows.Journey, older map[str
 			}
 		}
 	}
+	var movedIn int64
 	for _, st := range raw.Steps {
 		kind := st.Kind
 		if synthetic(kind) {
@@ -153,7 +160,10 @@ func buildStats(journeyID string, version int, doc *flows.Journey, older map[str
 			n.Skipped += st.Count
 		case st.Outcome == "deferred":
 			n.Deferred += st.Count
-		case st.Kind == "migrate" && st.Outcome == store.OutcomeMigrated, st.Kind == "move" && st.Outcome == "moved":
+		case st.Kind == "migrate" && st.Outcome == store.OutcomeMigrated:
+			n.Moved += st.Count
+			movedIn += st.Count
+		case st.Kind == "move" && st.Outcome == "moved":
 			n.Moved += st.Count
 		}
 		if st.Port == "" {
@@ -189,6 +199,7 @@ func buildStats(journeyID string, version int, doc *flows.Journey, older map[str
 	}
 	js.Completed, js.Exited, js.Failed = t.ByStatus[store.RunCompleted], t.ByStatus[store.RunExited], t.ByStatus[store.RunFailed]
 	js.Converted, js.Revenue = t.Converted, t.Revenue
+	js.MovedIn = movedIn
 	if t.Entries > 0 {
 		js.ConversionRate = float64(t.Converted) / float64(t.Entries)
 	}

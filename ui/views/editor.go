@@ -155,10 +155,11 @@ type PublishReview struct {
 // ProblemItem is a validation problem shown in a list; NodeID lets the
 // editor focus the node.
 type ProblemItem struct {
-	NodeID    string
-	NodeTitle string
-	Field     string
-	Message   string
+	NodeID     string
+	NodeTitle  string
+	Field      string
+	FieldLabel string // the field as its labels name it ("Variant 1 › Port name")
+	Message    string
 }
 
 // ChangeGroup is one section of a diff (added nodes, changed nodes…).

@@ -2,10 +2,12 @@ package web
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"log/slog"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -72,12 +74,181 @@ func summaryJSON(m map[string]any) string {
 	return string(b)
 }
 
-// auditPage: GET /audit?action=&actor=&target=&from=&to=&before=
+// summaryLines writes an entry's summary as "Label: value" lines, by key
+// ("from_version" → "From version"); nested objects read "Role › From".
+func summaryLines(m map[string]any) []string {
+	var out []string
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		// before/from read before after/to; the rest alphabetically.
+		rank := func(k string) int {
+			switch k {
+			case "before", "from", "old":
+				return 0
+			case "after", "to", "new":
+				return 2
+			}
+			return 1
+		}
+		sort.Slice(keys, func(a, b int) bool {
+			if ra, rb := rank(keys[a]), rank(keys[b]); ra != rb {
+				return ra < rb
+			}
+			return keys[a] < keys[b]
+		})
+		for _, k := range keys {
+			label := humanize(k)
+			if prefix != "" {
+				label = prefix + " › " + label
+			}
+			switch v := m[k].(type) {
+			case map[string]any:
+				walk(label, v)
+			default:
+				out = append(out, label+": "+summaryValue(v))
+			}
+		}
+	}
+	walk("", m)
+	return out
+}
+
+func summaryValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "none"
+	case string:
+		if v == "" {
+			return "(empty)"
+		}
+		return v
+	case bool:
+		if v {
+			return "yes"
+		}
+		return "no"
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = summaryValue(e)
+		}
+		return strings.Join(parts, ", ")
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// auditNames says who and what an entry is about: users by email, API
+// keys and journeys by name; read once per page.
+type auditNames struct {
+	h        *Handler
+	ctx      context.Context
+	ws       string
+	users    map[string]store.User
+	keys     map[string]store.APIKey
+	journeys map[string]string
+}
+
+func (h *Handler) auditNames(c *fiber.Ctx) (*auditNames, error) {
+	ctx, ws := c.UserContext(), httpkit.Workspace(c)
+	n := &auditNames{h: h, ctx: ctx, ws: ws, users: map[string]store.User{}, keys: map[string]store.APIKey{}, journeys: map[string]string{}}
+	users, err := h.store.ListUsers(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		n.users[u.ID] = u
+	}
+	keys, err := h.store.ListAPIKeys(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		n.keys[k.ID] = k
+	}
+	return n, nil
+}
+
+// who names an actor or a target: "mara@example.com", "API key “CI”",
+// "Journey “Welcome”", "Command line"; ok is false when it could only
+// say the machine id.
+func (n *auditNames) who(typ, id string) (string, bool) {
+	switch typ {
+	case "user":
+		if u, ok := n.users[id]; ok {
+			return u.Email, true
+		}
+		return "Deleted user " + id, false
+	case "api_key":
+		if k, ok := n.keys[id]; ok {
+			return "API key “" + k.Name + "”", true
+		}
+		return "API key " + id, false
+	case "system":
+		if id == "cli" {
+			return "Command line (waymark)", true
+		}
+		return "System", true
+	case "journey":
+		name, seen := n.journeys[id]
+		if !seen {
+			if j, err := n.h.store.GetJourney(n.ctx, n.ws, id); err == nil {
+				name = j.Name
+			}
+			n.journeys[id] = name
+		}
+		if name != "" {
+			return "Journey “" + name + "”", true
+		}
+		return "Journey " + id, false
+	case "profile":
+		return "Profile " + id, true
+	case "":
+		return id, id != ""
+	}
+	return humanize(typ) + " " + id, false
+}
+
+// actorID turns the actor filter into an actor id: a user's email (any
+// case), an API key's name, or an id as it is.
+func (n *auditNames) actorID(actor string) string {
+	if strings.Contains(actor, "@") {
+		for _, u := range n.users {
+			if strings.EqualFold(u.Email, actor) {
+				return u.ID
+			}
+		}
+		return actor
+	}
+	for _, k := range n.keys {
+		if k.Name == actor {
+			return k.ID
+		}
+	}
+	return actor
+}
+
+// auditPage: GET /audit?action=&actor=&target=&from=&to=&before=; the
+// actor filter takes a user's email or an API key's name as well as an
+// id.
 func (h *Handler) auditPage(c *fiber.Ctx) error {
 	q, st, err := auditQuery(c)
 	if err != nil {
 		return err
 	}
+	names, err := h.auditNames(c)
+	if err != nil {
+		return err
+	}
+	q.ActorID = names.actorID(q.ActorID)
+	for _, u := range names.users {
+		st.Emails = append(st.Emails, u.Email)
+	}
+	sort.Strings(st.Emails)
 	q.Limit = auditPageSize + 1
 	list, err := h.store.QueryAudit(c.UserContext(), httpkit.Workspace(c), q)
 	if err != nil {
@@ -92,9 +263,11 @@ func (h *Handler) auditPage(c *fiber.Ctx) error {
 	}
 	st.CSVURL = "/audit.csv?" + vals.Encode()
 	for _, e := range list {
+		actor, _ := names.who(e.ActorType, e.ActorID)
+		target, _ := names.who(e.TargetType, e.TargetID)
 		st.Rows = append(st.Rows, views.AuditRow{ID: e.ID, When: e.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
-			Actor: e.ActorType + ":" + e.ActorID, Action: e.Action, Target: e.TargetType + ":" + e.TargetID,
-			Summary: summaryJSON(e.Summary), IP: e.IP})
+			Actor: actor, ActorID: e.ActorType + ":" + e.ActorID, Action: e.Action, Target: target, TargetID: e.TargetType + ":" + e.TargetID,
+			Summary: summaryLines(e.Summary), IP: e.IP})
 	}
 	return render(c, views.Audit(h.page(c, "Audit log"), st))
 }
@@ -106,6 +279,11 @@ func (h *Handler) auditCSV(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	names, err := h.auditNames(c)
+	if err != nil {
+		return err
+	}
+	q.ActorID = names.actorID(q.ActorID)
 	ws := httpkit.Workspace(c)
 	st := h.store
 	ctx, cancel := httpkit.DetachedContext(c, httpkit.ExportTimeout) // the rows are written after the handler returns

@@ -11,6 +11,7 @@ import (
 
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
@@ -52,7 +53,7 @@ func (h *Handler) publishReview(c *fiber.Ctx, j store.Journey) (views.PublishRev
 		return r, err
 	}
 	if len(problems) > 0 {
-		r.Problems = problemItems(draft, problems)
+		r.Problems = problemItems(h.journeys.Registry(), draft, problems)
 		return r, nil
 	}
 	r.Nodes, r.Edges = len(draft.Nodes), len(draft.Edges)
@@ -89,7 +90,7 @@ func (h *Handler) migrationView(c *fiber.Ctx, j store.Journey, r views.PublishRe
 	var pe *journeys.PlanError
 	switch {
 	case errors.As(err, &pe):
-		m.Problems = problemItems(nil, pe.Problems)
+		m.Problems = problemItems(h.journeys.Registry(), nil, pe.Problems)
 		checked = false
 	case err != nil:
 		if _, invalid := journeys.IsInvalid(err); invalid {
@@ -99,8 +100,20 @@ func (h *Handler) migrationView(c *fiber.Ctx, j store.Journey, r views.PublishRe
 	}
 	m.Checked = checked
 	m.Stay, m.Move, m.Exit = rep.Stay, rep.Move, rep.Exit
+	// Steps by title: the live version's for its lines, the draft's for
+	// the targets.
+	vs := h.versionSteps(ws)
+	liveNames, err := vs.of(ctx, j.ID, j.LiveVersion)
+	if err != nil {
+		return m, err
+	}
+	draftNames, err := vs.of(ctx, j.ID, 0)
+	if err != nil {
+		return m, err
+	}
+	reg := h.journeys.Registry()
 	for _, n := range rep.NewNodes {
-		m.Targets = append(m.Targets, views.MigrationTarget{Value: "move:" + n.ID, Label: n.Title + " (" + n.Kind + ")"})
+		m.Targets = append(m.Targets, views.MigrationTarget{Value: "move:" + n.ID, Label: stepWithKind(draftNames.name(n.ID), kindTitle(reg, n.Kind))})
 	}
 	for _, l := range rep.Nodes {
 		choice := l.Action
@@ -112,10 +125,28 @@ func (h *Handler) migrationView(c *fiber.Ctx, j store.Journey, r views.PublishRe
 				choice = ""
 			}
 		}
-		m.Lines = append(m.Lines, views.MigrationLine{NodeID: l.NodeID, Title: l.Title, Kind: l.Kind, Deleted: l.Deleted,
+		title, kind := liveNames.name(l.NodeID), kindTitle(reg, l.Kind)
+		if title == kind {
+			kind = ""
+		}
+		m.Lines = append(m.Lines, views.MigrationLine{NodeID: l.NodeID, Title: title, Kind: kind, Deleted: l.Deleted,
 			Waiting: l.Waiting, Active: l.Active, Choice: choice})
 	}
+	for i, pr := range m.Problems {
+		if pr.NodeID != "" {
+			m.Problems[i].NodeTitle = liveNames.name(pr.NodeID)
+		}
+	}
 	return m, nil
+}
+
+// stepWithKind is "Welcome email (Send email)", or the kind alone when the
+// step has no title of its own.
+func stepWithKind(title, kind string) string {
+	if title == kind || kind == "" {
+		return title
+	}
+	return title + " (" + kind + ")"
 }
 
 // formPlan reads the review's plan fields: plan.<node id> = stay, exit or
@@ -231,32 +262,40 @@ func (h *Handler) journeyRollback(c *fiber.Ctx) error {
 		DraftReset: after.DraftRevision != before.DraftRevision})
 }
 
-// problemItems names each problem's node by its title.
-func problemItems(doc *flows.Journey, ps []flows.Problem) []views.ProblemItem {
-	titles := nodeTitles(doc)
+// problemItems names each problem's node by its title and its field by
+// the labels of the node's spec ("Variants › 1st › Port name"); the
+// field path stays for focusing the field.
+func problemItems(reg *nodes.Registry, doc *flows.Journey, ps []flows.Problem) []views.ProblemItem {
+	names := newStepNames(reg, doc)
+	kinds := map[string]string{}
+	if doc != nil {
+		for _, n := range doc.Nodes {
+			kinds[n.ID] = n.Kind
+		}
+	}
 	out := make([]views.ProblemItem, len(ps))
 	for i, p := range ps {
-		out[i] = views.ProblemItem{NodeID: p.NodeID, NodeTitle: titles[p.NodeID], Field: p.Field, Message: p.Message}
-		if p.NodeID != "" && out[i].NodeTitle == "" {
-			out[i].NodeTitle = p.NodeID
+		out[i] = views.ProblemItem{NodeID: p.NodeID, Field: p.Field, Message: p.Message, FieldLabel: problemFieldLabel(reg, kinds[p.NodeID], p)}
+		if p.NodeID != "" {
+			out[i].NodeTitle = names.name(p.NodeID)
 		}
 	}
 	return out
 }
 
-func nodeTitles(doc *flows.Journey) map[string]string {
-	m := map[string]string{}
-	if doc == nil {
-		return m
+// problemFieldLabel is a problem's field as people read it: by the labels
+// of its node's spec, or of the journey's settings.
+func problemFieldLabel(reg *nodes.Registry, kind string, p flows.Problem) string {
+	if p.Field == "" {
+		return ""
 	}
-	for _, n := range doc.Nodes {
-		t := n.Title
-		if t == "" {
-			t = n.ID
+	var spec *nodes.Spec
+	if reg != nil && kind != "" {
+		if s, ok := reg.Lookup(kind); ok {
+			spec = &s
 		}
-		m[n.ID] = t
 	}
-	return m
+	return fieldLabel(spec, p.Field)
 }
 
 // diffGroups turns a diff into sections a marketer can read.
@@ -369,4 +408,19 @@ func showValue(v any) string {
 		s = string(r[:119]) + "…"
 	}
 	return s
+}
+
+func nodeTitles(doc *flows.Journey) map[string]string {
+	m := map[string]string{}
+	if doc == nil {
+		return m
+	}
+	for _, n := range doc.Nodes {
+		t := n.Title
+		if t == "" {
+			t = n.ID
+		}
+		m[n.ID] = t
+	}
+	return m
 }

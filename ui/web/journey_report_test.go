@@ -76,31 +76,39 @@ func TestJourneyReport(t *testing.T) {
 	today := time.Now().UTC().Format("2006-01-02")
 	require.Contains(t, page, fmt.Sprintf("<title>%s: %d entries</title>", today, entries), "today's entries bar")
 	require.Contains(t, page, fmt.Sprintf("<title>%s: 3 conversions</title>", today))
-	require.Equal(t, 60, strings.Count(regexp.MustCompile(`(?s)data-testid="chart-timeline".*?</svg>`).FindString(page), "<rect "), "30 days × 2 bars")
-	// Today's entries bar is the tallest: full height.
-	require.Regexp(t, `<rect class="bar-entries" x="[0-9.]+" y="0.0" width="[0-9.]+" height="200.0"><title>`+today, page)
+	timeline := regexp.MustCompile(`(?s)data-testid="chart-timeline".*?</svg>`).FindString(page)
+	require.Equal(t, 60, len(regexp.MustCompile(`<rect [^>]*><title>`).FindAllString(timeline, -1)), "30 days × 2 bars")
+	// Today's entries bar is the tallest: full height, up to the y axis's
+	// round top (40 → 50).
+	require.Regexp(t, `<rect class="bar-entries" x="[0-9.]+" y="48.0" width="[0-9.]+" height="160.0"><title>`+today, page)
+	require.Contains(t, timeline, `>50</text>`, "the y axis's top")
+	require.Contains(t, timeline, `>Today</text>`, "the last day is labelled")
+	require.Contains(t, timeline, `>Day (UTC)</text>`)
 
 	// Funnel: start → split → the bigger variant's branch.
 	funnel := regexp.MustCompile(`(?s)data-testid="chart-funnel".*?</svg>`).FindString(page)
-	require.Contains(t, funnel, fmt.Sprintf("<title>start: %d · 100.0%%</title>", entries))
-	require.Contains(t, funnel, fmt.Sprintf("<title>split: %d · 100.0%%</title>", entries))
+	require.Contains(t, funnel, fmt.Sprintf("<title>Event: %d · 100.0%%</title>", entries))
+	require.Contains(t, funnel, fmt.Sprintf("<title>Split: %d · 100.0%%</title>", entries))
+	require.Contains(t, funnel, fmt.Sprintf(">%d · 100.0%%</text>", entries), "the numbers after the bar, whole")
 
 	// Messages by channel: the sandbox emails.
 	volume := regexp.MustCompile(`(?s)data-testid="chart-volume".*?</svg>`).FindString(page)
-	require.Contains(t, volume, fmt.Sprintf("<title>send_email: %d (", emails))
+	require.Contains(t, volume, fmt.Sprintf("<title>Send email: %d (", emails))
 
 	// Variants with a Wilson interval each.
 	variants := regexp.MustCompile(`(?s)data-testid="chart-variants".*?</svg>`).FindString(page)
 	for _, v := range vs {
 		rate := float64(v.Converted) / float64(v.Runs)
-		require.Contains(t, variants, fmt.Sprintf("<title>split · %s: %d/%d converted = %.1f%% (95%% CI ", v.Variant, v.Converted, v.Runs, 100*rate))
+		require.Contains(t, variants, fmt.Sprintf("<title>Split · %s: %d/%d converted = %.1f%% (95%% CI ", v.Variant, v.Converted, v.Runs, 100*rate))
 	}
-	require.Equal(t, 2, strings.Count(variants, `<line class="whisker"`))
+	require.Equal(t, 6, strings.Count(variants, `<line class="whisker"`), "a line and two end caps per variant")
 
 	resp, page = c.Get("/journeys/" + jid + "/report?range=48h")
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, page, fmt.Sprintf(": %d entries</title>", entries))
-	require.Equal(t, 96, strings.Count(regexp.MustCompile(`(?s)data-testid="chart-timeline".*?</svg>`).FindString(page), "<rect "))
+	timeline = regexp.MustCompile(`(?s)data-testid="chart-timeline".*?</svg>`).FindString(page)
+	require.Equal(t, 96, len(regexp.MustCompile(`<rect [^>]*><title>`).FindAllString(timeline, -1)))
+	require.Contains(t, timeline, `>This hour</text>`)
 	resp, _ = c.Get("/journeys/" + jid + "/report?range=week")
 	require.Equal(t, 400, resp.StatusCode)
 	resp, _ = c.Get("/journeys/nope/report")

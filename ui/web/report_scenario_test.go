@@ -183,15 +183,15 @@ func TestReportScenario(t *testing.T) {
 	for _, step := range []struct {
 		node  string
 		count int64
-	}{{"start", entries}, {"tier", entries}, {"split", want.a + want.b}, {"hello", want.a}, {"done", want.a}} {
+	}{{"Event", entries}, {"Switch", entries}, {"Split", want.a + want.b}, {"Send email (hello)", want.a}, {"Exit", want.a}} {
 		require.Contains(t, funnel, fmt.Sprintf("<title>%s: %d · %s</title>", step.node, step.count, pctOf(step.count)))
 	}
 	require.NotContains(t, funnel, "vip")
-	require.NotContains(t, funnel, "pause")
+	require.NotContains(t, funnel, "Delay")
 
 	// Messages by channel: a's emails went out.
 	volume := regexp.MustCompile(`(?s)data-testid="chart-volume".*?</svg>`).FindString(page)
-	require.Regexp(t, fmt.Sprintf(`<title>send_email: \d+ \([^<]*\b%d delivered\b`, want.a), volume)
+	require.Regexp(t, fmt.Sprintf(`<title>Send email: \d+ \([^<]*\b%d delivered\b`, want.a), volume)
 
 	// Split variants: runs and conversions per variant, with intervals.
 	variants := regexp.MustCompile(`(?s)data-testid="chart-variants".*?</svg>`).FindString(page)
@@ -199,7 +199,7 @@ func TestReportScenario(t *testing.T) {
 		name      string
 		runs, con int64
 	}{{"a", want.a, want.convA}, {"b", want.b, want.convB}} {
-		require.Contains(t, variants, fmt.Sprintf("<title>split · %s: %d/%d converted = %.1f%% (95%% CI ", v.name, v.con, v.runs, 100*float64(v.con)/float64(v.runs)))
+		require.Contains(t, variants, fmt.Sprintf("<title>Split · %s: %d/%d converted = %.1f%% (95%% CI ", v.name, v.con, v.runs, 100*float64(v.con)/float64(v.runs)))
 	}
 
 	// A day later b's wait is over: everyone but gold has completed, and

@@ -97,7 +97,7 @@ func (v *versionSteps) of(ctx context.Context, journeyID string, version int) (s
 }
 
 // fieldLabel says a problem's field path with the labels of the node's
-// spec: "variants[0].name" → "Variants › 1st › Port name",
+// spec: "variants[0].name" → "Variant 1 › Port name",
 // "ports.yes" → "Exit “yes”", "settings.entry_limit.per_profile" →
 // "Settings › Entry limit › Per profile". Unknown parts are written out
 // from their names.
@@ -123,7 +123,12 @@ func fieldLabel(spec *nodes.Spec, path string) string {
 	var out []string
 	for _, seg := range splitPath(path) {
 		if n, err := strconv.Atoi(seg); err == nil && seg != "" && seg[0] != '-' {
-			out = append(out, ordinal(n+1))
+			// "Variants", 0 → "Variant 1"
+			if len(out) > 0 {
+				out[len(out)-1] = singular(out[len(out)-1]) + " " + strconv.Itoa(n+1)
+			} else {
+				out = append(out, ordinal(n+1))
+			}
 			continue
 		}
 		label := humanize(seg)
@@ -141,6 +146,15 @@ func fieldLabel(spec *nodes.Spec, path string) string {
 		out = append(out, label)
 	}
 	return strings.Join(out, " › ")
+}
+
+// singular is a list's title for one of its items: "Variants" →
+// "Variant", "Cases" → "Case", "Headers" → "Header".
+func singular(title string) string {
+	if strings.HasSuffix(title, "s") && !strings.HasSuffix(title, "ss") && len(title) > 1 {
+		return title[:len(title)-1]
+	}
+	return title
 }
 
 // splitPath splits "a[0].b.c[12]" into a, 0, b, c, 12.
