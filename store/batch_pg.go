@@ -290,16 +290,24 @@ SELECT count(*) FROM i`
 // createStepDeliverySQL is createDeliverySQL behind the claim of the run
 // (see CreateStepDelivery): the delivery is written only if the run is
 // still at its sequence, neither finished nor paused, and no delivery holds
-// the key; the run becomes active until $21 in the same statement.
-const createStepDeliverySQL = `WITH u AS (
-	UPDATE runs SET status = 'active', next_due_at = $21, updated_at = $20
+// the key; the run becomes active until $21 in the same statement, unless
+// it is active and leased until $22 or later already (an entry's first task
+// run in process, whose entry leased the run for the send): then the row
+// is only locked, as the update would have locked it, and not rewritten —
+// an update of runs is never HOT (status and next_due_at are indexed), so
+// it would add an entry to every index of runs.
+const createStepDeliverySQL = `WITH c AS (
+	SELECT id, (status <> 'active' OR next_due_at IS NULL OR next_due_at < $22) AS bump FROM runs
 	WHERE id = $3 AND sequence = $4 AND status NOT IN ('completed', 'exited', 'failed', 'paused')
 		AND NOT EXISTS (SELECT 1 FROM deliveries WHERE idempotency_key = $7)
-	RETURNING id
+	FOR NO KEY UPDATE
+), u AS (
+	UPDATE runs SET status = 'active', next_due_at = $21, updated_at = $20
+	FROM c WHERE runs.id = c.id AND c.bump
 ), i AS (
 	INSERT INTO deliveries (id, workspace_id, run_id, sequence, node_id, profile_id, idempotency_key, connector, connector_id, channel,
 		recipient, subject, body, payload, status, provider_id, error, attempts, is_test, created_at, updated_at)
-	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19, $20, $20 FROM u
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19, $20, $20 FROM c
 	ON CONFLICT DO NOTHING
 	RETURNING 1
 )

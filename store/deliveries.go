@@ -112,6 +112,13 @@ func (s *Store) CreateDelivery(ctx context.Context, d Delivery) (Delivery, error
 	return row.domain(), nil
 }
 
+// LeaseKept is how much shorter than asked an active run's lease may be for
+// CreateStepDelivery to keep it (PostgreSQL). The engine's lease is the
+// connector timeout plus 15 s, so a kept lease still covers the call and
+// 5 s of commits; a second attempt that started anyway would find the
+// pending delivery younger than the lease and back off.
+const LeaseKept = 10 * time.Second
+
 // CreateStepDelivery writes the pending delivery of the action a run
 // stands at, before its connector is called, in the same commit as
 // claiming the run for the send: the run, still at the delivery's sequence
@@ -122,6 +129,11 @@ func (s *Store) CreateDelivery(ctx context.Context, d Delivery) (Delivery, error
 // sequence, so the two serialize on the run row: either the send claimed
 // the run first and the run stays where it is, or the run moved first and
 // nothing is sent for its old step.
+//
+// On PostgreSQL a run that is active and leased until leaseUntil −
+// LeaseKept or later already keeps its lease (its row is locked, not
+// rewritten): an entry's first task run in process starts within seconds
+// of the entry that leased the run for it.
 func (s *Store) CreateStepDelivery(ctx context.Context, d Delivery, leaseUntil time.Time) (Delivery, error) {
 	now := s.nowUTC()
 	row := s.newDeliveryRow(d, now)
@@ -129,7 +141,7 @@ func (s *Store) CreateStepDelivery(ctx context.Context, d Delivery, leaseUntil t
 	if s.group != nil {
 		n, err := s.group.exec(ctx, createStepDeliverySQL, row.ID, row.WorkspaceID, row.RunID, row.Sequence, row.NodeID, row.ProfileID, row.IdempotencyKey,
 			row.Connector, row.ConnectorID, row.Channel, row.Recipient, row.Subject, row.Body, row.Payload, row.Status, row.ProviderID, row.Error, row.Attempts,
-			row.IsTest, row.CreatedAt, lease)
+			row.IsTest, row.CreatedAt, lease, lease.Add(-LeaseKept))
 		if err != nil {
 			return Delivery{}, dbErr(err, "creating delivery")
 		}
