@@ -21,7 +21,7 @@ type editorData struct {
 	Journey  editorJourney   `json:"journey"`
 	Document *flows.Journey  `json:"document"`
 	Specs    []canvasSpec    `json:"specs"`
-	Problems []flows.Problem `json:"problems"`
+	Problems []labeledProblem `json:"problems"`
 	// Ports are the output ports of the document's nodes, by node id
 	// (nodes.Spec.PortsFor): the canvas has no port logic of its own.
 	Ports map[string][]canvasPort `json:"ports"`
@@ -229,7 +229,7 @@ func (h *Handler) editorState(ctx context.Context, ws string, j store.Journey, v
 			ID: j.ID, Name: doc.Name, Status: j.Status, Revision: j.DraftRevision, LiveVersion: j.LiveVersion,
 			Version: version, ReadOnly: e.ReadOnly,
 		},
-		Document: doc, Specs: specs, Problems: problems, Ports: documentPorts(h.journeys.Registry(), doc),
+		Document: doc, Specs: specs, Problems: labelProblems(h.journeys.Registry(), raw, problems), Ports: documentPorts(h.journeys.Registry(), doc),
 	}
 	return e, nil
 }

@@ -120,8 +120,10 @@ func timelineChart(buckets []journeys.Bucket, rng string) views.Chart {
 		axisTitle = "Hour (UTC)"
 	}
 	ch.Axis = append(ch.Axis, views.Label{X: chartLeft + float64(chartW-chartLeft)/2, Y: base + 36, Text: axisTitle, Anchor: "middle", Class: "axis-title"})
-	// Legend, top right.
+	// The legend, under the axis on the left (above it the bars can reach
+	// the top).
 	ch.Legend = []views.LegendItem{{Class: "bar-entries", Text: "Entries"}, {Class: "bar-conversions", Text: "Conversions"}}
+	ch.LegendY = base + 28
 	if peak == 0 {
 		ch.Axis = append(ch.Axis, views.Label{X: chartLeft + float64(chartW-chartLeft)/2, Y: base - chartH/2, Text: "Nothing in this period yet", Anchor: "middle", Class: "empty"})
 	}

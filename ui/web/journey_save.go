@@ -29,7 +29,7 @@ type saveResponse struct {
 	SavedAt  time.Time       `json:"saved_at"`
 	Status   string          `json:"status"`
 	Name     string          `json:"name"`
-	Problems []flows.Problem `json:"problems"`
+	Problems []labeledProblem `json:"problems"`
 }
 
 func decodeSave(c *fiber.Ctx) (saveRequest, error) {
@@ -83,7 +83,8 @@ func (h *Handler) journeySaveDraft(c *fiber.Ctx) error {
 	if problems == nil {
 		problems = []flows.Problem{}
 	}
-	return c.JSON(saveResponse{Revision: j.DraftRevision, SavedAt: j.UpdatedAt, Status: j.Status, Name: j.Name, Problems: problems})
+	return c.JSON(saveResponse{Revision: j.DraftRevision, SavedAt: j.UpdatedAt, Status: j.Status, Name: j.Name,
+		Problems: labelProblems(h.journeys.Registry(), req.Document, problems)})
 }
 
 // journeySaveCopy keeps a user's version when their save conflicted: it

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -206,4 +207,36 @@ func ordinal(n int) string {
 		}
 	}
 	return strconv.Itoa(n) + suffix
+}
+
+// labeledProblem is a validation problem as the editor shows it: the
+// field's path (to focus it) and its label ("Variant 1 › Port name").
+type labeledProblem struct {
+	flows.Problem
+	Label string `json:"label,omitempty"`
+}
+
+// labelProblems labels each problem's field by the spec of its node's
+// kind in doc (a raw journey document; nodes it cannot read get labels
+// from their path alone).
+func labelProblems(reg *nodes.Registry, doc []byte, ps []flows.Problem) []labeledProblem {
+	out := make([]labeledProblem, len(ps))
+	if len(ps) == 0 {
+		return out
+	}
+	var d struct {
+		Nodes []struct {
+			ID   string `json:"id"`
+			Kind string `json:"kind"`
+		} `json:"nodes"`
+	}
+	_ = json.Unmarshal(doc, &d) // unreadable: labels from the paths
+	kinds := map[string]string{}
+	for _, n := range d.Nodes {
+		kinds[n.ID] = n.Kind
+	}
+	for i, p := range ps {
+		out[i] = labeledProblem{Problem: p, Label: problemFieldLabel(reg, kinds[p.NodeID], p)}
+	}
+	return out
 }

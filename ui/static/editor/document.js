@@ -243,7 +243,8 @@ export let problems = [];
 export const problemsByNode = new Map();
 
 export function problemText(p) {
-  return (p.field ? p.field + ': ' : '') + p.message;
+  const field = p.label || p.field; // the field's labels, from the server
+  return (field ? field + ': ' : '') + p.message;
 }
 
 // setProblems shows the server's validation of the last save.

@@ -4,9 +4,21 @@
 // per profile, which this panel plays on the canvas step by step (Previous /
 // Next) or all at once (the end, shown first). Nodes get data-sim="visited",
 // "current" or "unvisited" on their SVG group (X6's root selector), edges
-// taken data-sim="visited".
+// taken data-sim="visited". Steps and paths are named by the steps' titles
+// (ids in tooltips), statuses in words; while the result is shown the live
+// numbers step aside (the "waymark:simulation" event, stats.js).
 // Everything reaches the DOM as text (textContent) — never innerHTML.
 import { request, readJSON } from './api.js';
+import { specs } from './document.js';
+
+// Run statuses in words, as the run pages say them (ui/views/words.go).
+const STATUS_WORDS = {
+  active: 'Running', waiting: 'Waiting', waiting_event: 'Waiting for an event', paused: 'Paused',
+  completed: 'Completed', exited: 'Exited', failed: 'Failed',
+};
+export function statusText(s) {
+  return STATUS_WORDS[s] || s;
+}
 
 // startSim wires the Simulate dialog to the editor ed (main.js).
 export function startSim(ed) {
@@ -34,6 +46,56 @@ export function startSim(ed) {
   let steps = []; // the steps being played
   let index = -1; // the current step
   let pathSteps = null; // a cohort path picked in the table (node:port list)
+
+  // stepTitle names a step as the canvas does: its title, else its kind's.
+  function stepTitle(id) {
+    const node = graph.getCellById(id);
+    if (!node || !node.isNode()) {
+      return id;
+    }
+    const d = node.getData() || {};
+    const spec = specs.get(d.kind);
+    return d.title || (spec && spec.title) || id;
+  }
+
+  // portTitle is an exit's label on the canvas ("Yes"), without the share
+  // stats.js may have added to it.
+  function portTitle(id, port) {
+    const node = graph.getCellById(id);
+    let t = '';
+    if (node && node.isNode() && node.hasPort('out:' + port)) {
+      t = String(node.getPortProp('out:' + port, 'attrs/text/text') || '');
+    }
+    return t.replace(/ · (\d+%|–)$/, '') || port;
+  }
+
+  // exitName is the exit a step left through as the canvas labels it
+  // ("Yes"), or '' for the usual way on ("out", or a step's only exit).
+  function exitName(id, port) {
+    if (!port || port === 'out') {
+      return '';
+    }
+    const node = graph.getCellById(id);
+    if (!node || !node.isNode() || node.getPorts().filter((p) => p.group === 'out').length < 2) {
+      return '';
+    }
+    return portTitle(id, port);
+  }
+
+  // pathText says a path ("trigger:out", "cond:yes", "done:") by titles:
+  // "Webhook → Condition (Yes) → Exit".
+  function pathText(path) {
+    return path.map((s) => {
+      const i = s.lastIndexOf(':');
+      const id = i < 0 ? s : s.slice(0, i);
+      const exit = exitName(id, i < 0 ? '' : s.slice(i + 1));
+      return stepTitle(id) + (exit ? ' (' + exit + ')' : '');
+    }).join(' → ');
+  }
+
+  function simulationShown(active) {
+    document.dispatchEvent(new CustomEvent('waymark:simulation', { detail: { active: active } }));
+  }
 
   // ------------------------------------------------------------ the dialog
 
@@ -73,7 +135,7 @@ export function startSim(ed) {
     if (details && details.length) {
       const ul = el('ul');
       for (const d of details) {
-        const where = [d.node_id ? 'step ' + d.node_id : '', d.field || ''].filter(Boolean).join(' · ');
+        const where = [d.node_id ? stepTitle(d.node_id) : '', d.field || ''].filter(Boolean).join(' · ');
         ul.appendChild(el('li', null, (where ? where + ': ' : '') + d.message));
       }
       errEl.appendChild(ul);
@@ -176,6 +238,7 @@ export function startSim(ed) {
   // ------------------------------------------------------------ the panel
 
   function show(res) {
+    simulationShown(true);
     result = res;
     pathSteps = null;
     const parts = [
@@ -191,7 +254,7 @@ export function startSim(ed) {
     $('sim-summary').textContent = parts.join(' · ');
     profileSel.textContent = '';
     res.timelines.forEach((tl, i) => {
-      const label = tl.external_id + (tl.runs.length ? ' — ' + tl.runs.map((r) => r.status).join(', ') : ' — did not enter');
+      const label = tl.external_id + (tl.runs.length ? ' — ' + tl.runs.map((r) => statusText(r.status)).join(', ') : ' — did not enter');
       const o = el('option', null, label);
       o.value = String(i);
       profileSel.appendChild(o);
@@ -213,7 +276,9 @@ export function startSim(ed) {
       tr.setAttribute('data-testid', 'sim-path');
       tr.appendChild(el('td', 'num', p.runs));
       tr.appendChild(el('td', 'num', Math.round(p.share * 1000) / 10 + '%'));
-      tr.appendChild(el('td', null, p.path.map((s) => s.replace(/:$/, '')).join(' → ')));
+      const cell = el('td', null, pathText(p.path));
+      cell.title = p.path.map((s) => s.replace(/:$/, '')).join(' → '); // ids, for support
+      tr.appendChild(cell);
       const pick = () => {
         for (const r of body.querySelectorAll('tr')) {
           r.removeAttribute('aria-selected');
@@ -244,7 +309,7 @@ export function startSim(ed) {
       return;
     }
     tl.runs.forEach((r, k) => {
-      const o = el('option', null, 'Run ' + (k + 1) + ' (' + r.status + ')');
+      const o = el('option', null, 'Run ' + (k + 1) + ' (' + statusText(r.status) + ')');
       o.value = String(k);
       runSel.appendChild(o);
     });
@@ -276,9 +341,12 @@ export function startSim(ed) {
       li.setAttribute('data-outcome', s.outcome);
       const head = el('div', 'sim-step-head');
       head.appendChild(el('span', 'sim-offset', s.offset));
-      head.appendChild(el('strong', null, s.title || s.node_id));
-      if (s.port) {
-        head.appendChild(el('span', 'sim-port', s.port));
+      const name = el('strong', null, s.title || stepTitle(s.node_id));
+      name.title = s.node_id;
+      head.appendChild(name);
+      const exit = exitName(s.node_id, s.port);
+      if (exit) {
+        head.appendChild(el('span', 'sim-port', exit));
       }
       li.appendChild(head);
       li.appendChild(el('div', 'sim-summary', s.summary));
@@ -299,9 +367,9 @@ export function startSim(ed) {
       timeline.appendChild(li);
     });
     if (r.status === 'waiting' || r.status === 'waiting_event') {
-      timeline.appendChild(el('li', 'sim-none', 'Still waiting at ' + r.current_node + (r.wait_until ? ' until ' + r.wait_until : '') + ' when the simulation ended.'));
+      timeline.appendChild(el('li', 'sim-none', 'Still waiting at ' + stepTitle(r.current_node) + (r.wait_until ? ' until ' + r.wait_until : '') + ' when the simulation ended.'));
     } else if (r.error) {
-      timeline.appendChild(el('li', 'sim-none', 'Ended ' + r.status + ': ' + r.error));
+      timeline.appendChild(el('li', 'sim-none', statusText(r.status) + ': ' + r.error));
     }
     // Jump to the end: the whole path; Previous / Next play it step by step.
     render(steps.length - 1);
@@ -371,6 +439,7 @@ export function startSim(ed) {
       mark(cell, null);
     }
     document.getElementById('canvas').removeAttribute('data-simulating');
+    simulationShown(false);
   }
 
   // ------------------------------------------------------------- wiring

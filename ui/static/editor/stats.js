@@ -1,7 +1,11 @@
 // Waymark journey editor: the numbers. Fetches the journey's stats (the
 // version viewed, or the live one) and shows each node's counters under
 // it, each branch's share on its port labels, and the journey's totals in
-// the strip above the canvas. Everything reaches the DOM as text (X6's
+// the strip above the canvas. The counters keep the same size on screen at
+// any zoom (their font grows as the canvas zooms out, and their text gets
+// shorter so it stays within its step), refresh every 30 seconds while the
+// page is visible, and step aside while a simulation is shown (sim.js
+// sends "waymark:simulation"). Everything reaches the DOM as text (X6's
 // text attribute, textContent) — never innerHTML.
 import { getJSON, postForm } from './api.js';
 
@@ -20,6 +24,7 @@ export function startStats(ed) {
   const portTitles = new Map(); // "node\u0000port" -> the label before the share was added
 
   const fmt = new Intl.NumberFormat();
+  const compact = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
   function n(v) {
     return fmt.format(v || 0);
   }
@@ -27,29 +32,72 @@ export function startStats(ed) {
     return whole > 0 ? Math.round((100 * part) / whole) + '%' : '–';
   }
 
-  function nodeLine(s) {
-    const parts = [n(s.entered) + ' entered'];
+  // The counters' size on screen: FONT px at any zoom up to ZOOM_MAX
+  // times smaller (below that they shrink with the canvas).
+  const FONT = 12.5;
+  const ZOOM_MAX = 4;
+  let zoom = graph.zoom();
+  const last = new Map(); // node id -> its last stats
+  let simulating = false;
+
+  // nodeLine says a node's numbers in as many words as fit under the step
+  // at the zoom: "120 entered · 3 waiting" from 75%, "120 in · 3 wait"
+  // from 40%, "120" below.
+  function nodeLine(s, z) {
+    if (z < 0.4) {
+      return compact.format(s.entered || 0);
+    }
+    const short = z < 0.75;
+    const num = short ? (v) => compact.format(v) : n;
+    const parts = [num(s.entered || 0) + (short ? ' in' : ' entered')];
     if (s.waiting) {
-      parts.push(n(s.waiting) + ' waiting');
+      parts.push(num(s.waiting) + (short ? ' wait' : ' waiting'));
     }
     if (s.failed) {
-      parts.push(n(s.failed) + ' failed');
+      parts.push(num(s.failed) + (short ? ' fail' : ' failed'));
     }
     if (s.skipped) {
-      parts.push(n(s.skipped) + ' skipped');
+      parts.push(num(s.skipped) + (short ? ' skip' : ' skipped'));
     }
     return parts.join(' · ');
   }
 
+  // statsAttrs draws the counters for zoom z: a font that is FONT px on
+  // screen, a white halo so edges running under them do not cross the
+  // text, and the same gap under every step.
+  function statsAttrs(s, z, h) {
+    const k = Math.min(ZOOM_MAX, Math.max(1, 1 / z));
+    return {
+      text: nodeLine(s, z),
+      visibility: simulating ? 'hidden' : 'visible',
+      fontSize: FONT * k,
+      fontWeight: 600,
+      fill: '#344054',
+      stroke: '#ffffff',
+      strokeWidth: 3 * k,
+      paintOrder: 'stroke',
+      strokeLinejoin: 'round',
+      // Placed from the step's own height: X6's refDy measures from a box
+      // that depends on the node's ports and on this text itself, which put
+      // the numbers 30 to 75 px under different steps.
+      refX: 0,
+      refY: 0,
+      refDy: null,
+      x: 2,
+      y: h + 6 + 9 * k,
+      'data-entered': String(s.entered || 0),
+      'data-waiting': String(s.waiting || 0),
+      'data-failed': String(s.failed || 0),
+    };
+  }
+
   function showNode(s) {
+    last.set(s.node_id, s);
     const node = graph.getCellById(s.node_id);
     if (!node || !node.isNode()) {
       return;
     }
-    node.attr('stats/text', nodeLine(s), quiet);
-    node.attr('stats/data-entered', String(s.entered || 0), quiet);
-    node.attr('stats/data-waiting', String(s.waiting || 0), quiet);
-    node.attr('stats/data-failed', String(s.failed || 0), quiet);
+    node.setAttrs({ stats: statsAttrs(s, zoom, node.getSize().height) }, quiet); // merged with the shape's own
     const ports = node.getPorts().filter((p) => p.group === 'out');
     if (ports.length < 2) {
       return;
@@ -65,9 +113,69 @@ export function startStats(ed) {
         portTitles.set(key, node.getPortProp(p.id, 'attrs/text/text') || name);
       }
       const count = (s.ports || {})[name] || 0;
-      node.setPortProp(p.id, 'attrs/text/text', portTitles.get(key) + ' · ' + pct(count, total), quiet);
+      const text = simulating ? portTitles.get(key) : portTitles.get(key) + ' · ' + pct(count, total);
+      if (node.getPortProp(p.id, 'attrs/text/text') !== text) {
+        node.setPortProp(p.id, 'attrs/text/text', text, quiet);
+      }
     }
   }
+
+  function redraw() {
+    for (const s of last.values()) {
+      showNode(s);
+    }
+  }
+
+  // Zooming redraws the counters once it settles (a wheel zoom sends many
+  // scale events), and only when their size or wording changes.
+  let zoomTimer = 0;
+  function bucket(z) {
+    const k = Math.min(ZOOM_MAX, Math.max(1, 1 / z));
+    return (z < 0.4 ? 'a' : z < 0.75 ? 'b' : 'c') + Math.round(k * 8);
+  }
+  graph.on('scale', ({ sx }) => {
+    clearTimeout(zoomTimer);
+    zoomTimer = setTimeout(() => {
+      const before = bucket(zoom);
+      zoom = sx;
+      if (bucket(sx) !== before) {
+        redraw();
+      }
+      strip.setAttribute('data-zoom-drawn', String(sx));
+    }, 120);
+  });
+
+  // A simulation paints its own path: the live numbers step aside.
+  const simNote = document.createElement('span');
+  simNote.className = 'muted';
+  simNote.hidden = true;
+  simNote.setAttribute('data-testid', 'stats-sim-note');
+  simNote.textContent = 'Live numbers are hidden while the simulation is shown.';
+  strip.insertBefore(simNote, refresh);
+  document.addEventListener('waymark:simulation', (e) => {
+    const on = !!(e.detail && e.detail.active);
+    if (on === simulating) {
+      return;
+    }
+    simulating = on;
+    simNote.hidden = !on;
+    strip.toggleAttribute('data-simulating', on);
+    redraw();
+  });
+
+  // What moved: runs a publish or a rollback brought here count with
+  // their whole history (docs/analytics.md).
+  const movedNote = document.createElement('span');
+  movedNote.className = 'muted';
+  movedNote.hidden = true;
+  movedNote.setAttribute('data-testid', 'stats-moved-in');
+  strip.insertBefore(movedNote, refresh);
+
+  const updated = document.createElement('span');
+  updated.className = 'muted small';
+  updated.setAttribute('data-testid', 'stats-updated');
+  updated.setAttribute('aria-live', 'off');
+  strip.insertBefore(updated, refresh);
 
   function showJourney(j) {
     for (const el of strip.querySelectorAll('[data-stat]')) {
@@ -84,25 +192,62 @@ export function startStats(ed) {
     }
   }
 
+  let loading = false;
+  let failures = 0;
   function load() {
+    if (loading) {
+      return Promise.resolve();
+    }
+    loading = true;
     refresh.disabled = true;
-    getJSON(url, 'could not load the numbers')
+    return getJSON(url, 'could not load the numbers')
       .then((body) => {
         errEl.hidden = true;
-        showJourney(body.journey || {});
+        failures = 0;
+        const j = body.journey || {};
+        showJourney(j);
+        zoom = graph.zoom();
         for (const s of body.nodes || []) {
           showNode(s);
         }
+        const moved = j.moved_in || 0;
+        movedNote.hidden = moved === 0;
+        movedNote.textContent = moved === 0 ? '' : 'Includes runs moved here from an earlier version (' + n(moved) +
+          (moved === 1 ? ' move' : ' moves') + '): their earlier steps count here too.';
+        lastTry = Date.now();
+        updated.textContent = 'Updated ' + new Date().toLocaleTimeString() + ' · refreshes every ' + autoSeconds() + ' s';
         strip.setAttribute('data-loaded', String(Date.now()));
       })
       .catch((e) => {
+        failures++;
         errEl.textContent = 'Numbers: ' + e.message;
         errEl.hidden = false;
       })
       .finally(() => {
+        loading = false;
         refresh.disabled = false;
       });
   }
+
+  // Auto-refresh: every data-refresh-seconds (30) while the page is
+  // visible and no simulation is shown; after failures it waits longer (up
+  // to 8 times as long). Back on a page left for longer: at once.
+  function autoSeconds() {
+    const v = parseInt(strip.getAttribute('data-refresh-seconds') || '30', 10);
+    return v > 0 ? v : 30;
+  }
+  let lastTry = Date.now();
+  setInterval(() => {
+    if (document.visibilityState !== 'visible' || simulating || loading) {
+      return;
+    }
+    if (Date.now() - lastTry < autoSeconds() * 1000 * Math.min(8, 2 ** failures)) {
+      return;
+    }
+    lastTry = Date.now();
+    load();
+    loadSplits();
+  }, 1000);
 
   // Bandit splits: each variant's conversion with its 95% credible
   // interval, its probability of being best and its current share of the
