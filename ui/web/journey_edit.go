@@ -18,9 +18,9 @@ import (
 // the page). The document is the journey model's own format: the canvas
 // converts it to and from the drawing library's cells.
 type editorData struct {
-	Journey  editorJourney   `json:"journey"`
-	Document *flows.Journey  `json:"document"`
-	Specs    []canvasSpec    `json:"specs"`
+	Journey  editorJourney    `json:"journey"`
+	Document *flows.Journey   `json:"document"`
+	Specs    []canvasSpec     `json:"specs"`
 	Problems []labeledProblem `json:"problems"`
 	// Ports are the output ports of the document's nodes, by node id
 	// (nodes.Spec.PortsFor): the canvas has no port logic of its own.

@@ -25,10 +25,10 @@ type saveRequest struct {
 
 // saveResponse tells the editor the new revision and what is still wrong.
 type saveResponse struct {
-	Revision int             `json:"revision"`
-	SavedAt  time.Time       `json:"saved_at"`
-	Status   string          `json:"status"`
-	Name     string          `json:"name"`
+	Revision int              `json:"revision"`
+	SavedAt  time.Time        `json:"saved_at"`
+	Status   string           `json:"status"`
+	Name     string           `json:"name"`
 	Problems []labeledProblem `json:"problems"`
 }
 
