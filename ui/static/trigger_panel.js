@@ -148,6 +148,153 @@
     }
   });
 
+  // ------------------------------------------------ panel fields and clicks
+  //
+  // Fields of the node form that are not the step's config ("Preview as"
+  // search, marked data-no-apply; the test-send inputs, ts_*) do not make
+  // the form post and re-render when they change: nothing in the step
+  // changed. Enter in the search does not submit the form either.
+  function notConfig(el) {
+    return el instanceof Element && el.closest('#node-form') &&
+      (el.closest('[data-no-apply]') || /^(ts_|_)/.test(el.name || ''));
+  }
+  document.addEventListener('change', (ev) => {
+    if (notConfig(ev.target)) {
+      ev.stopPropagation();
+    }
+  }, true);
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && ev.target instanceof Element && ev.target.closest('[data-no-apply]')) {
+      ev.preventDefault();
+    }
+  }, true);
+
+  // The first click on a panel button is never lost. Leaving a changed
+  // field makes its form post and re-render (htmx swaps the whole form),
+  // so a click that started on a control of the old form used to land on
+  // nothing (docs/editor.md, "Properties"). Now a press on a control of
+  // the panel while a changed field has the focus keeps the focus there
+  // (no blur yet, nothing re-rendered under the pointer), and the click
+  // then: submits the form, field included, when the control is one of
+  // its submit buttons (Add, Remove, Apply, a "Preview as" profile); or
+  // applies the field first and clicks the same control of the
+  // re-rendered form (Reveal, Listen, a <summary>, Send test…).
+  const FIELD = 'textarea, input:not([type=checkbox]):not([type=radio]):not([type=submit]):not([type=button]):not([type=hidden])';
+  const CONTROL = 'button, summary';
+  let pressed = null;
+
+  document.addEventListener('focusin', (ev) => {
+    const el = ev.target;
+    if (el instanceof Element && el.matches(FIELD) && el.closest('.prop-form')) {
+      el.wmFocusValue = el.value;
+    }
+  }, true);
+
+  function changedField(form) {
+    const el = document.activeElement;
+    if (!(el instanceof Element) || !el.matches(FIELD) || !form.contains(el) || el.readOnly) {
+      return null;
+    }
+    return el.value !== el.wmFocusValue ? el : null;
+  }
+
+  function ownKey(el) {
+    if (el.id) {
+      return '#' + CSS.escape(el.id);
+    }
+    const testid = el.getAttribute('data-testid');
+    if (testid) {
+      return '[data-testid="' + CSS.escape(testid) + '"]';
+    }
+    if (el.name) {
+      return '[name="' + CSS.escape(el.name) + '"][value="' + CSS.escape(el.value) + '"]';
+    }
+    return null;
+  }
+
+  // controlKey finds ctl again in a re-rendered form: by its own id,
+  // test id or name and value, else as the n-th control of its kind in
+  // the nearest ancestor that has one (a <details>'s <summary>).
+  function controlKey(ctl) {
+    const own = ownKey(ctl);
+    if (own) {
+      return { sel: own, index: 0 };
+    }
+    for (let a = ctl.parentElement; a && !a.matches('.prop-form'); a = a.parentElement) {
+      const k = ownKey(a);
+      if (k) {
+        const sel = k + ' ' + ctl.localName;
+        return { sel: sel, index: Array.from(a.querySelectorAll(ctl.localName)).indexOf(ctl) };
+      }
+    }
+    return null;
+  }
+
+  function findControl(form, key) {
+    return key && form ? form.querySelectorAll(key.sel)[key.index] || null : null;
+  }
+
+  document.addEventListener('mousedown', (ev) => {
+    pressed = null;
+    if (ev.button !== 0 || !(ev.target instanceof Element)) {
+      return;
+    }
+    const ctl = ev.target.closest(CONTROL);
+    const form = ctl && ctl.closest('.prop-form');
+    const field = form && changedField(form);
+    if (!field || field === ctl || ctl.disabled) {
+      return;
+    }
+    ev.preventDefault(); // keep the focus: the field is applied with the click
+    pressed = { ctl: ctl, field: field, form: form };
+  }, true);
+
+  function busy() {
+    return !!document.querySelector('.prop-form.htmx-request');
+  }
+
+  // clickAfterApply applies p's field, waits for the form's answer to be
+  // swapped in, then clicks p's control (or its re-rendered twin).
+  function clickAfterApply(p) {
+    const key = controlKey(p.ctl);
+    const formID = p.form.id;
+    p.field.wmFocusValue = p.field.value;
+    p.field.dispatchEvent(new Event('change', { bubbles: true }));
+    const started = Date.now();
+    const wait = () => {
+      const swapped = !p.form.isConnected;
+      if ((busy() || !swapped) && Date.now() - started < 5000 && !(Date.now() - started > 300 && !busy() && !swapped)) {
+        requestAnimationFrame(wait);
+        return;
+      }
+      // htmx settles a swap 20 ms after it.
+      setTimeout(() => {
+        const form = document.getElementById(formID);
+        const el = p.ctl.isConnected ? p.ctl : findControl(form, key);
+        if (el && !el.disabled) {
+          el.click();
+        }
+      }, 40);
+    };
+    requestAnimationFrame(wait);
+  }
+
+  document.addEventListener('click', (ev) => {
+    const p = pressed;
+    pressed = null;
+    if (!p || !(ev.target instanceof Element) || ev.target.closest(CONTROL) !== p.ctl || !ev.isTrusted) {
+      return;
+    }
+    const submits = p.ctl.matches('button') && p.ctl.type === 'submit' && p.ctl.form === p.form;
+    const config = /^(f\.|title$)/.test(p.field.name || '');
+    if (submits || !config) {
+      return; // one request carries the field and the click, or nothing to apply
+    }
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+    clickAfterApply(p);
+  }, true);
+
   // Focusing a mapping field chooses it as the one a click fills.
   document.addEventListener('focusin', (ev) => {
     const el = ev.target;
