@@ -154,7 +154,7 @@ func TestProfileImportPage(t *testing.T) {
 	var html2 string
 	require.Eventually(t, func() bool {
 		_, html2 = c.Get(loc + "/progress")
-		return strings.Contains(html2, `data-testid="import-status">done<`)
+		return strings.Contains(html2, `data-testid="import-status" data-status="done">Done<`)
 	}, 5*time.Second, 20*time.Millisecond)
 	require.Contains(t, html2, "4 rows read, 1 imported, 3 rejected")
 	require.Contains(t, html2, "<td>3</td><td>Email</td>", "line 3: bad email, named by its column")

@@ -108,7 +108,7 @@ func TestAttributeTriggerWritePaths(t *testing.T) {
 	loc := resp.Header.Get("Location")
 	require.Eventually(t, func() bool {
 		_, page := c.Get(loc + "/progress")
-		return strings.Contains(page, `data-testid="import-status">done<`)
+		return strings.Contains(page, `data-testid="import-status" data-status="done">Done<`)
 	}, 5*time.Second, 20*time.Millisecond)
 	rs := runs(upgraded)
 	require.Len(t, rs, 3, "u3 went trial→pro; u4 was created as pro (no from)")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,11 @@ func TestOperationsPage(t *testing.T) {
 	require.Contains(t, page, `value="`+stuck.ID+`"`)
 	require.Contains(t, page, `value="`+failed[0].ID+`"`)
 	require.Regexp(t, `<td>10m0s</td>|<td>10m\d+s</td>`, page, "overdue by")
+	// Statuses in words, steps by title (issue 21).
+	stuckRow := regexp.MustCompile(`(?s)data-testid="stuck-row">.*?</tr>`).FindString(page)
+	require.Contains(t, stuckRow, `data-status="active"`)
+	require.Contains(t, stuckRow, ">Running</span>")
+	require.NotContains(t, stuckRow, "<td>cond</td>", "the step by its title, its id beside it")
 
 	resp, page = c.Get("/admin/operations?threshold=1h")
 	require.Equal(t, 200, resp.StatusCode)
