@@ -342,3 +342,55 @@ func (s *Store) createStepDeliveryLite(ctx context.Context, row deliveryRow, lea
 		return insertDeliveryLite(tx, row)
 	})
 }
+
+// enterRunLite is EnterRun on SQLite without a total entry limit, in the
+// next group commit: the entry rules are one upsert of journey_profiles
+// (as enterWebhookLite applies them), and the run, the ledger of its
+// instant steps and its outbox item are written only if it let the run
+// in. A refusal says why, as the other paths do.
+func (s *Store) enterRunLite(ctx context.Context, row runRow, p EntryPolicy, first OutboxItem, steps []RunStep) (Run, error) {
+	now := row.UpdatedAt
+	reentry, since, queue := entryArgs(p, first, now)
+	var entered int64
+	err := s.lite.do(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`INSERT INTO journey_profiles (journey_id, profile_id, entries, active_run_id, last_entered_at) VALUES (?, ?, 1, ?, ?)
+			ON CONFLICT (journey_id, profile_id) DO UPDATE SET entries = entries + 1, active_run_id = excluded.active_run_id,
+				last_entered_at = excluded.last_entered_at
+			WHERE (?5 <> 'never' OR entries = 0) AND (?5 <> 'after_exit' OR active_run_id = '')
+				AND (?6 IS NULL OR last_entered_at IS NULL OR last_entered_at <= ?6) AND (?7 = 0 OR entries < ?7)`,
+			row.JourneyID, row.ProfileID, activeRunID(row), now, reentry, since, p.PerProfileLimit)
+		if err != nil {
+			return err
+		}
+		if entered, err = res.RowsAffected(); err != nil || entered == 0 {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO runs (id, workspace_id, journey_id, version, profile_id, status, current_node, sequence, steps, wait_until,
+			wait_event, entry_event, state, error, entered_at, updated_at, finished_at, next_due_at) VALUES `+liteValues(1, 18),
+			row.ID, row.WorkspaceID, row.JourneyID, row.Version, row.ProfileID, row.Status, row.CurrentNode, row.Sequence, row.Steps, row.WaitUntil,
+			row.WaitEvent, row.EntryEvent, row.State, row.Error, row.EnteredAt, now, row.FinishedAt, row.NextDueAt); err != nil {
+			return err
+		}
+		if err := insertStepsLite(tx, row.ID, steps); err != nil {
+			return err
+		}
+		if row.NextDueAt == nil {
+			return nil // finished by its instant steps: no task
+		}
+		o := first
+		o.Queue = queue
+		return insertOutboxLite(tx, o, row.ID, row.Sequence, now)
+	})
+	if err != nil {
+		return Run{}, dbErr(err, "entering run")
+	}
+	if entered == 0 {
+		err := s.refusal(s.db.WithContext(ctx), Run{JourneyID: row.JourneyID, ProfileID: row.ProfileID}, p, now)
+		var refused *EntryRefusedError
+		if errors.As(err, &refused) {
+			return Run{}, refused
+		}
+		return Run{}, dbErr(err, "entering run")
+	}
+	return row.domain(), nil
+}

@@ -205,6 +205,9 @@ func (s *Store) EnterRun(ctx context.Context, r Run, p EntryPolicy, first Outbox
 	if s.fastEnter(p) {
 		return s.enterRunFast(ctx, row, p, first, steps)
 	}
+	if s.lite != nil && p.TotalLimit <= 0 {
+		return s.enterRunLite(ctx, row, p, first, steps)
+	}
 	err = s.withTx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&journeyProfileRow{JourneyID: r.JourneyID, ProfileID: r.ProfileID}).Error; err != nil {
 			return err
