@@ -273,7 +273,7 @@ func (s *Server) routes() {
 	s.ingest.APIRoutes(api) // POST /events, /profiles
 	api.Use(func(c *fiber.Ctx) error { return httpkit.NotFound("endpoint " + c.Method() + " " + c.Path()) })
 
-	pages := app.Group("", s.web.LoadSession, s.web.CSRF)
+	pages := app.Group("", s.web.LoadSession, s.web.SignedOut, s.web.CSRF)
 	s.web.Routes(pages)
 }
 
