@@ -163,6 +163,14 @@
       ev.stopPropagation();
     }
   }, true);
+  // Nor is what is typed there unsaved work of the journey (the editor's
+  // save.js warns before leaving with typed text not yet applied): it
+  // becomes the field's default as it is typed.
+  document.addEventListener('input', (ev) => {
+    if (notConfig(ev.target) && 'defaultValue' in ev.target) {
+      ev.target.defaultValue = ev.target.value;
+    }
+  }, true);
   document.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && ev.target instanceof Element && ev.target.closest('[data-no-apply]')) {
       ev.preventDefault();

@@ -88,6 +88,18 @@ func TestPreviewAsPersonBrowser(t *testing.T) {
 	br.WaitJS(`!document.querySelector('[data-testid="preview-f.subject"] [data-testid=preview-warning]')`)
 	require.Equal(t, "Hi there!", bb.text(`[data-testid="preview-f.subject"] pre`))
 
+	// Typing in the HTML body previews live, still rendered, still checked.
+	body := `#node-form [name="f.body"]`
+	br.Do(chromedp.Focus(chromedp.CSS(body)), chromedp.Evaluate[chromedp.Void](`document.querySelector('#node-form [name="f.body"]').select()`),
+		chromedp.SendKeys(chromedp.CSS(body), `<p>Hello <b>{{ profile.first_name ?? "you" }}</b> {{ profile.plann }}</p>`))
+	br.WaitJS(`document.querySelector('[data-testid="preview-frame-f.body"]').srcdoc === '<p>Hello <b>you</b> </p>'`)
+	br.WaitJS(`document.querySelector('[data-testid="preview-f.body"] [data-testid=preview-warning][data-attr=plann]')`)
+	require.Equal(t, "Preview for sam@example.com", bb.text(`[data-testid="preview-f.body"] [data-testid=preview-label]`))
+	require.Equal(t, "", browsertest.Eval[string](br, `document.querySelector('[data-testid="preview-frame-f.body"]').getAttribute('sandbox')`))
+	require.Contains(t, bb.text(`[data-testid="preview-f.body"] [data-testid=preview-warning][data-attr=plann]`), `Did you mean "plan"?`)
+	bb.submitField(body, kb.Tab)
+	br.WaitJS(`waymarkEditor.graph.getCellById('hello').getData().config.body.includes('plann')`)
+
 	// Reopening the step keeps Sam.
 	bb.selectNode("start")
 	bb.selectNode("hello")
@@ -113,4 +125,27 @@ func TestPreviewAsPersonBrowser(t *testing.T) {
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=inbox-row] a`)))
 	br.WaitJS(`location.pathname.startsWith('/test-inbox/test-') && document.querySelector('iframe')`)
 	require.True(t, strings.HasSuffix(browsertest.Eval[string](br, `document.querySelector('iframe').getAttribute('src')`), "/body"))
+}
+
+// TestPanelFirstClickBrowser: typing a variant's name and clicking "Add
+// variant" at once both applies the name and adds the variant (the click
+// used to be lost to the re-render of leaving the field).
+func TestPanelFirstClickBrowser(t *testing.T) {
+	bb := setupBrowser(t, store.RoleEditor)
+	key := bb.APIKey(store.DefaultWorkspaceID, "journeys:read", "journeys:write")
+	r := bb.Call("POST", "/api/v1/journeys", key, []byte(`{"format": 1, "name": "Split", "nodes": [
+		{"id": "start", "kind": "trigger_event", "position": {"x": 60, "y": 60}, "config": {"event": "signed_up"}},
+		{"id": "ab", "kind": "split", "position": {"x": 400, "y": 60}, "config": {"variants": [{"name": "a", "weight": 100}]}}],
+		"edges": [{"from": "start", "to": "ab"}]}`))
+	require.Equal(t, 201, r.Status, string(r.Body))
+	id := r.JSON(t)["id"].(string)
+	bb.openEditor(id)
+	bb.selectNode("ab")
+	name := `#node-form [name="f.variants.0.name"]`
+	bb.br.Do(chromedp.Click(chromedp.CSS(name)), chromedp.KeyEvent(kb.End), chromedp.SendKeys(chromedp.CSS(name), "lpha"))
+	bb.br.Do(chromedp.Click(chromedp.CSS(`[data-testid="add-f.variants"]`)))
+	bb.br.WaitJS(`document.querySelectorAll('[data-testid="f.variants-item"]').length === 2`)
+	bb.br.WaitJS(`waymarkEditor.graph.getCellById('ab').getData().config.variants.length === 2`)
+	require.Equal(t, "alpha", browsertest.Eval[string](bb.br, `waymarkEditor.graph.getCellById('ab').getData().config.variants[0].name`))
+	bb.waitSaved()
 }

@@ -177,6 +177,59 @@ export function focusNode(id, field) {
 
 // ------------------------------------------------------------ previews
 
+// renderPreview redraws a field's preview from /panel/preview's answer as
+// the server renders it (ui/views/editor_panel.templ): whom it is for, the
+// text, or an HTML body in a sandboxed frame (no scripts, an origin of its
+// own), and the warnings about profile fields it reads.
+function renderPreview(preview, field, out) {
+  const label = document.createElement('span');
+  label.className = 'preview-label';
+  label.setAttribute('data-testid', 'preview-label');
+  label.textContent = out.label || 'Preview for the sample profile';
+  const parts = [label];
+  if (out.error) {
+    const p = document.createElement('p');
+    p.className = 'preview-error';
+    p.textContent = out.error;
+    parts.push(p);
+  } else if (out.html) {
+    const old = preview.querySelector('iframe.preview-frame');
+    const frame = old || document.createElement('iframe');
+    if (!old) {
+      frame.className = 'preview-frame';
+      frame.setAttribute('sandbox', '');
+      frame.setAttribute('referrerpolicy', 'no-referrer');
+      frame.setAttribute('data-testid', 'preview-frame-' + field.name);
+    }
+    frame.title = (field.labels && field.labels[0] ? field.labels[0].textContent.trim() + ': ' : '') + label.textContent;
+    frame.srcdoc = out.preview;
+    parts.push(frame);
+  } else {
+    const pre = document.createElement('pre');
+    pre.className = 'preview-text';
+    pre.textContent = out.preview;
+    parts.push(pre);
+  }
+  (out.warnings || []).forEach((w) => {
+    const p = document.createElement('p');
+    p.className = 'preview-warning pw-' + w.Kind;
+    p.setAttribute('role', 'status');
+    p.setAttribute('data-testid', 'preview-warning');
+    p.setAttribute('data-attr', w.Attribute);
+    p.setAttribute('data-kind', w.Kind);
+    p.textContent = w.Message;
+    if (w.Fix) {
+      const code = document.createElement('code');
+      code.className = 'pw-fix';
+      code.setAttribute('data-testid', 'preview-fix');
+      code.textContent = w.Fix;
+      p.append(' ', code);
+    }
+    parts.push(p);
+  });
+  preview.replaceChildren(...parts);
+}
+
 function wirePreviews(form) {
   // Live preview of templates while typing (the form itself posts on change).
   $$('textarea[name^="f."], input[name^="f."]', form).forEach((el) => {
@@ -199,14 +252,7 @@ function wirePreviews(form) {
           return;
         }
         const out = await readJSON(res);
-        preview.replaceChildren();
-        const label = document.createElement('span');
-        label.className = 'preview-label';
-        label.textContent = 'Preview for the sample profile';
-        const text = document.createElement(out.error ? 'p' : 'pre');
-        text.className = out.error ? 'preview-error' : 'preview-text';
-        text.textContent = out.error || out.preview;
-        preview.append(label, text);
+        renderPreview(preview, el, out);
       }, 350);
     });
   });
