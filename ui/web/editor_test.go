@@ -219,7 +219,7 @@ func TestDraftAutosave(t *testing.T) {
 	require.EqualValues(t, 2, out["revision"])
 	problems, _ := out["problems"].([]any)
 	require.NotEmpty(t, problems)
-	require.Contains(t, uitest.MustJSON(t, problems), `"field":"expr","message":"line 1, column 1: unknown name profle","node_id":"check"`)
+	require.Contains(t, uitest.MustJSON(t, problems), `"field":"expr","label":"Condition","message":"line 1, column 1: unknown name profle","node_id":"check"`)
 	j, err := b.Store.GetJourney(b.Ctx, store.DefaultWorkspaceID, id)
 	require.NoError(t, err)
 	require.Equal(t, "Draft v2", j.Name)

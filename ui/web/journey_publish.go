@@ -67,7 +67,7 @@ func (h *Handler) publishReview(c *fiber.Ctx, j store.Journey) (views.PublishRev
 	}
 	d := flows.Diff(live, draft)
 	r.NoChanges = d.Empty()
-	r.Changes = diffGroups(live, draft, d)
+	r.Changes = diffGroups(h.journeys.Registry(), live, draft, d)
 	return r, nil
 }
 
@@ -143,7 +143,7 @@ func (h *Handler) migrationView(c *fiber.Ctx, j store.Journey, r views.PublishRe
 // stepWithKind is "Welcome email (Send email)", or the kind alone when the
 // step has no title of its own.
 func stepWithKind(title, kind string) string {
-	if title == kind || kind == "" {
+	if title == kind || kind == "" || strings.HasPrefix(title, kind+" (") {
 		return title
 	}
 	return title + " (" + kind + ")"
@@ -298,17 +298,41 @@ func problemFieldLabel(reg *nodes.Registry, kind string, p flows.Problem) string
 	return fieldLabel(spec, p.Field)
 }
 
-// diffGroups turns a diff into sections a marketer can read.
-func diffGroups(a, b *flows.Journey, d flows.JourneyDiff) []views.ChangeGroup {
+// diffGroups turns a diff into sections a marketer can read: steps by
+// title (an untitled step by its kind, its id after it), kinds and fields
+// by their labels.
+func diffGroups(reg *nodes.Registry, a, b *flows.Journey, d flows.JourneyDiff) []views.ChangeGroup {
 	ta, tb := nodeTitles(a), nodeTitles(b)
+	kindOf := map[string]string{}
+	for _, doc := range []*flows.Journey{a, b} {
+		for _, n := range doc.Nodes {
+			kindOf[n.ID] = n.Kind
+		}
+	}
 	title := func(id string) string {
-		if t := tb[id]; t != "" {
+		if t := tb[id]; t != "" && t != id {
 			return t
 		}
-		if t := ta[id]; t != "" {
+		if t := ta[id]; t != "" && t != id {
 			return t
+		}
+		if k := kindTitle(reg, kindOf[id]); k != "" && k != kindOf[id] {
+			return k + " (" + id + ")"
 		}
 		return id
+	}
+	field := func(id, path string) string {
+		switch path {
+		case "title", "kind":
+			return humanize(path)
+		}
+		var spec *nodes.Spec
+		if reg != nil {
+			if sp, ok := reg.Lookup(kindOf[id]); ok {
+				spec = &sp
+			}
+		}
+		return fieldLabel(spec, path)
 	}
 	kinds := map[string]string{}
 	for _, n := range a.Nodes {
@@ -324,21 +348,21 @@ func diffGroups(a, b *flows.Journey, d flows.JourneyDiff) []views.ChangeGroup {
 			g.Items = append(g.Items, views.ChangeItem{Label: "Name: " + changeText(*d.Name)})
 		}
 		for _, ch := range d.Settings {
-			g.Items = append(g.Items, views.ChangeItem{Label: "Setting " + ch.Path + ": " + changeText(ch)})
+			g.Items = append(g.Items, views.ChangeItem{Label: "Setting " + fieldLabel(nil, ch.Path) + ": " + changeText(ch)})
 		}
 		out = append(out, g)
 	}
 	if len(d.Added) > 0 {
 		g := views.ChangeGroup{Title: "Added steps", Kind: "added"}
 		for _, id := range d.Added {
-			g.Items = append(g.Items, views.ChangeItem{Label: title(id) + " (" + kinds[id] + ")"})
+			g.Items = append(g.Items, views.ChangeItem{Label: stepWithKind(title(id), kindTitle(reg, kinds[id]))})
 		}
 		out = append(out, g)
 	}
 	if len(d.Removed) > 0 {
 		g := views.ChangeGroup{Title: "Removed steps", Kind: "removed"}
 		for _, id := range d.Removed {
-			g.Items = append(g.Items, views.ChangeItem{Label: title(id) + " (" + kinds[id] + ")"})
+			g.Items = append(g.Items, views.ChangeItem{Label: stepWithKind(title(id), kindTitle(reg, kinds[id]))})
 		}
 		out = append(out, g)
 	}
@@ -347,7 +371,7 @@ func diffGroups(a, b *flows.Journey, d flows.JourneyDiff) []views.ChangeGroup {
 		for _, nc := range d.Changed {
 			it := views.ChangeItem{Label: title(nc.ID)}
 			for _, ch := range nc.Changes {
-				it.Details = append(it.Details, ch.Path+": "+changeText(ch))
+				it.Details = append(it.Details, field(nc.ID, ch.Path)+": "+changeText(ch))
 			}
 			g.Items = append(g.Items, it)
 		}

@@ -35,7 +35,15 @@ func TestDraftProblemsAreOneList(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(problemsDraft), &doc))
 	resp, out := c.PostJSON("/journeys/"+id+"/draft", map[string]any{"revision": 1, "document": doc})
 	require.Equal(t, 200, resp.StatusCode, out)
-	editor := uitest.MustJSON(t, out["problems"])
+	// The editor's problems carry each field's label beside its path (the
+	// API's do not); the list is the same.
+	list, _ := out["problems"].([]any)
+	for _, p := range list {
+		m := p.(map[string]any)
+		require.NotEmpty(t, m["label"], "a field label for the editor")
+		delete(m, "label")
+	}
+	editor := uitest.MustJSON(t, list)
 	require.Contains(t, editor, `"node_id":"hello"`, "the editor flags the connector")
 	require.Contains(t, editor, `"node_id":"check"`)
 
@@ -78,7 +86,8 @@ func TestDraftProblemsAreOneList(t *testing.T) {
 	rev := r.JSON(t)["draft_revision"]
 	resp, out = c.PostJSON("/journeys/"+id+"/draft", map[string]any{"revision": rev, "document": fixed})
 	require.Equal(t, 200, resp.StatusCode, out)
-	require.Equal(t, api, uitest.MustJSON(t, out["problems"]))
+	require.JSONEq(t, `[{"node_id": "hello", "field": "connector", "label": "Connector", "message": "unknown connector \"nope\""}]`, uitest.MustJSON(t, out["problems"]),
+		"the API's list, with the field's label")
 	r = b.Call("POST", "/api/v1/journeys/"+id+"/publish", key, nil)
 	require.Equal(t, 422, r.Status, string(r.Body))
 	require.Contains(t, string(r.Body), `unknown connector \"nope\"`)

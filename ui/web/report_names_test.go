@@ -50,6 +50,13 @@ func TestReportStepsAndMoves(t *testing.T) {
 	require.NotContains(t, hello, `<span class="muted small"></span>`)
 	require.Contains(t, page, `<li data-node-id="wait"><strong>Wait a day:</strong>`, "a plan problem names its step")
 
+	// The diff names steps by title and kind.
+	diff := regexp.MustCompile(`(?s)data-testid="publish-diff".*?</div>`).FindString(page)
+	require.Contains(t, diff, "Wait two days (Delay)")
+	require.Contains(t, diff, "Wait a day (Delay)")
+	require.Contains(t, diff, "Added: Event (start) → Wait two days", "an untitled step by its kind, its id after it")
+	require.NotContains(t, diff, "(delay)")
+
 	// Choosing a move redraws the totals (the dry run the select posts).
 	csrf := uitest.CSRFFrom(t, page)
 	resp, page = c.PostForm("/journeys/"+id+"/publish?dry_run=1", url.Values{"_csrf": {csrf}, "plan.wait": {"move:wait2d"}})
