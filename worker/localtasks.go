@@ -185,7 +185,11 @@ func (e *Engine) runLocal(t localTask) {
 	if err != nil {
 		e.logger.Debug("local attempt failed; retrying in its own task", slog.String("run_id", t.runID), slog.Int("seq", t.seq),
 			slog.String("error", err.Error()))
-		e.handLocal(ctx, t, RetryDelay(0, err, nil))
+		// The attempt's context may be what ended it (its timeout): the
+		// hand-off gets its own, so that it is not lost with it.
+		hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer hcancel()
+		e.handLocal(hctx, t, RetryDelay(0, err, nil))
 		return
 	}
 	e.forgetOutbox(ctx, store.OutboxItem{RunID: t.runID, Sequence: t.seq, TaskType: TaskAdvance})
