@@ -3,9 +3,15 @@
 // the bar says "Unsaved changes", "Saving…", "Saved at hh:mm" or why it
 // was not saved. A conflict (someone else saved) stops autosave and opens
 // the conflict dialog. Leaving with unsaved changes asks first.
+//
+// Text typed into a panel's field is unsaved too until the panel has
+// applied it (on change: Tab, Enter, leaving the field): until then the
+// bar says "Unsaved changes" and leaving the page asks. When the session
+// has ended, the save waits while api.js asks the user to sign in again
+// (the bar says "Not saved: you were signed out") and then goes through.
 
 import { $, $$ } from './dom.js';
-import { request, readJSON } from './api.js';
+import { request, readJSON, watchHtmx, signedOut } from './api.js';
 import { J, base, readonly, toDocument, setProblems } from './document.js';
 import { updateEmpty } from './canvas.js';
 
@@ -18,6 +24,8 @@ let saveTimer = null;
 export let conflict = false;
 let leaving = false;
 let loading = true;
+let savedText = 'All changes saved'; // what the bar says when all is saved
+const typed = new Set(); // panel fields the user has typed into
 
 export function setState(state, text) {
   stateEl.setAttribute('data-state', state);
@@ -28,12 +36,68 @@ export function stateText() {
   return stateEl.textContent;
 }
 
+// dirty reports whether the document has changes not yet saved.
 export function dirty() {
   return changes !== savedChanges;
 }
 
+// fieldChanged reports whether a field holds something other than what
+// the server last rendered into it.
+function fieldChanged(el) {
+  if (el.type === 'checkbox' || el.type === 'radio') {
+    return el.checked !== el.defaultChecked;
+  }
+  if (el.tagName === 'SELECT') {
+    const opts = Array.from(el.options);
+    const def = Math.max(0, opts.findIndex((o) => o.defaultSelected));
+    return el.multiple ? opts.some((o) => o.selected !== o.defaultSelected) : el.selectedIndex !== def;
+  }
+  return el.value !== el.defaultValue;
+}
+
+// typedUnapplied reports whether a panel field holds typed text the
+// panel has not applied to the journey yet. An applied field is rendered
+// again by the server, so the element typed into leaves the page.
+export function typedUnapplied() {
+  let any = false;
+  for (const el of typed) {
+    if (!el.isConnected || !fieldChanged(el)) {
+      typed.delete(el);
+    } else {
+      any = true;
+    }
+  }
+  return any;
+}
+
+// unsaved reports whether anything on the page would be lost by leaving.
+export function unsaved() {
+  return dirty() || typedUnapplied();
+}
+
 export function saveState() {
-  return { revision: revision, dirty: dirty(), conflict: conflict, saving: !!saving };
+  return { revision: revision, dirty: unsaved(), typed: typedUnapplied(), conflict: conflict, saving: !!saving, signedOut: signedOut() };
+}
+
+// refreshState makes the bar true after typing or a panel's answer: it
+// says "Unsaved changes" while anything is unsaved, and goes back to what
+// it said before once nothing is. A save in progress, a conflict, an
+// error or a sign-in keeps its own words.
+function refreshState() {
+  if (!stateEl || readonly || conflict || saving || signedOut()) {
+    return;
+  }
+  const st = stateEl.getAttribute('data-state');
+  if (st === 'error') {
+    return;
+  }
+  if (unsaved() || document.querySelector('.prop-form.htmx-request')) {
+    if (st !== 'unsaved') {
+      setState('unsaved', 'Unsaved changes');
+    }
+  } else if (st === 'unsaved') {
+    setState('saved', savedText);
+  }
 }
 
 // setLoading turns change tracking off while the document loads.
@@ -99,7 +163,8 @@ export async function save() {
       savedChanges = upto;
       setNameError('');
       setProblems(out.problems);
-      setState(dirty() ? 'unsaved' : 'saved', dirty() ? 'Unsaved changes' : 'Saved at ' + timeNow());
+      savedText = 'Saved at ' + timeNow();
+      setState(unsaved() ? 'unsaved' : 'saved', unsaved() ? 'Unsaved changes' : savedText);
       return;
     }
     const e = out.error || {};
@@ -160,9 +225,42 @@ export function initSave(root) {
   revision = J.revision;
 
   window.addEventListener('beforeunload', (e) => {
-    if (!leaving && !readonly && !conflict && (dirty() || saving)) {
+    if (!leaving && !readonly && !conflict && (unsaved() || saving)) {
       e.preventDefault();
       e.returnValue = '';
+    }
+  });
+
+  // Typing into a panel's field: unsaved until the panel applies it.
+  document.addEventListener('input', (e) => {
+    const t = e.target;
+    if (readonly || !t || !t.name || !t.closest || !t.closest('.prop-form')) {
+      return;
+    }
+    typed.add(t);
+    refreshState();
+  }, true);
+  // A panel's answer is applied (htmx:load) before htmx:afterSettle.
+  document.body.addEventListener('htmx:afterSettle', refreshState);
+
+  // Signed out: the pending save waits for the dialog (api.js).
+  watchHtmx();
+  document.addEventListener('waymark:signed-out', () => {
+    if (!readonly) {
+      setState('error', 'Not saved: you were signed out');
+    }
+  });
+  document.addEventListener('waymark:signed-in', () => {
+    if (saving) {
+      setState('saving', 'Saving…');
+    } else if (unsaved()) {
+      setState('unsaved', 'Unsaved changes');
+      if (dirty()) {
+        clearTimeout(saveTimer);
+        saveTimer = setTimeout(save, 0);
+      }
+    } else {
+      setState('saved', savedText);
     }
   });
 
