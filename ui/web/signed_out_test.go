@@ -2,19 +2,27 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/nodes"
+	"github.com/waymarkhq/waymark/nodes/builtin"
 	"github.com/waymarkhq/waymark/store"
+	"github.com/waymarkhq/waymark/ui"
 	"github.com/waymarkhq/waymark/ui/internal/uitest"
 )
 
@@ -188,4 +196,55 @@ func TestReauthIsThrottled(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-CSRF-Token", tok)
 	require.Equal(t, http.StatusTooManyRequests, c.Do(req).StatusCode)
+}
+
+// TestIdleSessionIsSignedOut: a session past the idle timeout answers the
+// editor's save as a revoked one does: 401 "signed_out", not a CSRF
+// refusal.
+func TestIdleSessionIsSignedOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/waymark.db", store.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	_, err = st.Migrate(ctx)
+	require.NoError(t, err)
+	_, err = st.EnsureWorkspace(ctx, store.DefaultWorkspaceID, "Default")
+	require.NoError(t, err)
+	reg := nodes.NewRegistry()
+	require.NoError(t, builtin.Register(reg))
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv, err := ui.New(ui.Config{Version: "test", SessionIdleTimeout: time.Hour, Now: clock},
+		ui.Deps{Store: st, Journeys: journeys.New(st, reg), Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	u, err := st.CreateUser(ctx, store.User{WorkspaceID: store.DefaultWorkspaceID, Email: "ada@example.com", Role: store.RoleEditor})
+	require.NoError(t, err)
+	tok, csrf := auth.Token(32), auth.Token(32)
+	_, err = st.CreateSession(ctx, store.Session{ID: auth.HashToken(tok), UserID: u.ID, WorkspaceID: u.WorkspaceID, CSRFToken: csrf, ExpiresAt: now.Add(24 * time.Hour)})
+	require.NoError(t, err)
+	post := func() (*http.Response, answer) {
+		req := httptest.NewRequest("POST", "/journeys", strings.NewReader(url.Values{"name": {"x"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-CSRF-Token", csrf)
+		req.Header.Set("Sec-Fetch-Mode", "cors")
+		req.AddCookie(&http.Cookie{Name: "waymark_session", Value: tok})
+		resp, err := srv.App().Test(req, -1)
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		var a answer
+		_ = json.Unmarshal(raw, &a)
+		return resp, a
+	}
+	resp, _ := post()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "signed in: the journey is created")
+
+	mu.Lock()
+	now = now.Add(2 * time.Hour) // idle for longer than the timeout
+	mu.Unlock()
+	resp, a := post()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, "signed_out", a.Error.Code)
+	require.NotEmpty(t, a.CSRFToken)
 }
