@@ -134,6 +134,13 @@ func TestPreviewAsRealProfile(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, page, "Preview for Ada (the sample profile)")
 
+	// A read-only panel (a published version) says whom previews are
+	// for but offers no choice: it does not post its form.
+	resp, page = f.editor.Post("/journeys/"+f.id+"/panel/node", url.Values{"node": {personalEmail}, "readonly": {"true"}})
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, page, `data-testid="preview-as-label"`)
+	require.NotContains(t, page, `data-testid="preview-q"`)
+
 	// A profile that does not exist: the sample, and a note.
 	page = f.panel(t, f.editor, url.Values{"_preview_as": {"ghost"}})
 	require.Contains(t, page, "Preview for Ada (the sample profile)")
