@@ -222,3 +222,35 @@ func TestProblemsListLabels(t *testing.T) {
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=problem]`)))
 	br.WaitJS(`document.activeElement && document.activeElement.closest('#panel') && document.activeElement.value === 'Control'`)
 }
+
+// TestCountersSayWhatMoved: after a publish moved waiting runs to v2, the
+// live version's strip says runs were moved in with their history, and
+// v1's says its moved runs count on the later version.
+func TestCountersSayWhatMoved(t *testing.T) {
+	t.Parallel()
+	bb := setupBrowser(t, store.RoleViewer)
+	key := bb.APIKey(store.DefaultWorkspaceID, "journeys:read", "journeys:write")
+	r := bb.Call("POST", "/api/v1/journeys", key, []byte(uitest.PlanV1))
+	require.Equal(t, 201, r.Status, string(r.Body))
+	id := r.JSON(t)["id"].(string)
+	require.Equal(t, 200, bb.Call("POST", "/api/v1/journeys/"+id+"/publish", key, nil).Status)
+	bb.ParkRuns(id, 3)
+	r = bb.Call("PUT", "/api/v1/journeys/"+id+"/draft", key, []byte(uitest.PlanV2))
+	require.Equal(t, 200, r.Status, string(r.Body))
+	r = bb.Call("POST", "/api/v1/journeys/"+id+"/publish", key, []byte(`{"plan": {"wait": {"action": "move", "to": "wait2d"}}}`))
+	require.Equal(t, 200, r.Status, string(r.Body))
+
+	br := bb.br
+	note := `document.querySelector('[data-testid=stats-moved-in]')`
+	bb.openEditor(id)
+	br.WaitJS(`document.getElementById('journey-stats').hasAttribute('data-loaded')`)
+	require.False(t, browsertest.Eval[bool](br, note+`.hidden`))
+	require.Contains(t, browsertest.Eval[string](br, note+`.textContent`), "moved here from an earlier version (3 moves)")
+
+	br.Navigate(bb.base + "/journeys/" + id + "/versions/1")
+	bb.waitReady()
+	br.WaitJS(`document.getElementById('journey-stats').hasAttribute('data-loaded')`)
+	require.False(t, browsertest.Eval[bool](br, note+`.hidden`))
+	require.Contains(t, browsertest.Eval[string](br, note+`.textContent`), "moved on from v1 count on the version they were moved to")
+	require.Equal(t, "0", browsertest.Eval[string](br, `document.querySelector('[data-testid="stat-entries"]').textContent`), "v1 lost its moved runs")
+}

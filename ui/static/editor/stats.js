@@ -8,6 +8,7 @@
 // sends "waymark:simulation"). Everything reaches the DOM as text (X6's
 // text attribute, textContent) — never innerHTML.
 import { getJSON, postForm } from './api.js';
+import { J } from './document.js';
 
 // startStats shows the numbers on the editor ed (main.js) and refreshes
 // them on demand.
@@ -211,9 +212,16 @@ export function startStats(ed) {
           showNode(s);
         }
         const moved = j.moved_in || 0;
-        movedNote.hidden = moved === 0;
-        movedNote.textContent = moved === 0 ? '' : 'Includes runs moved here from an earlier version (' + n(moved) +
-          (moved === 1 ? ' move' : ' moves') + '): their earlier steps count here too.';
+        const notes = [];
+        if (moved > 0) {
+          notes.push('Includes runs moved here from an earlier version (' + n(moved) +
+            (moved === 1 ? ' move' : ' moves') + '): their earlier steps count here too.');
+        }
+        if (body.version > 0 && J && J.live_version > body.version) {
+          notes.push('Runs a later publish moved on from v' + body.version + ' count on the version they were moved to.');
+        }
+        movedNote.hidden = notes.length === 0;
+        movedNote.textContent = notes.join(' ');
         lastTry = Date.now();
         updated.textContent = 'Updated ' + new Date().toLocaleTimeString() + ' · refreshes every ' + autoSeconds() + ' s';
         strip.setAttribute('data-loaded', String(Date.now()));
