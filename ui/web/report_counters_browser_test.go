@@ -254,3 +254,42 @@ func TestCountersSayWhatMoved(t *testing.T) {
 	require.Contains(t, browsertest.Eval[string](br, note+`.textContent`), "moved on from v1 count on the version they were moved to")
 	require.Equal(t, "0", browsertest.Eval[string](br, `document.querySelector('[data-testid="stat-entries"]').textContent`), "v1 lost its moved runs")
 }
+
+// TestMigrationPlannerByTitle: the publish review's planner names steps
+// by title, and choosing where waiting runs go updates the totals at once
+// (no "Check the plan" click), by keyboard as a person would.
+func TestMigrationPlannerByTitle(t *testing.T) {
+	t.Parallel()
+	bb := setupBrowser(t, store.RoleEditor)
+	key := bb.APIKey(store.DefaultWorkspaceID, "journeys:read", "journeys:write")
+	r := bb.Call("POST", "/api/v1/journeys", key, []byte(uitest.PlanV1))
+	require.Equal(t, 201, r.Status, string(r.Body))
+	id := r.JSON(t)["id"].(string)
+	require.Equal(t, 200, bb.Call("POST", "/api/v1/journeys/"+id+"/publish", key, nil).Status)
+	bb.ParkRuns(id, 3)
+	r = bb.Call("PUT", "/api/v1/journeys/"+id+"/draft", key, []byte(uitest.PlanV2))
+	require.Equal(t, 200, r.Status, string(r.Body))
+
+	br := bb.br
+	bb.openEditor(id)
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=publish]`)))
+	br.WaitJS(`document.getElementById('publish-dialog').dataset.ready === 'true'`)
+	br.WaitJS(`!!document.querySelector('[data-testid=migration-row][data-node-id=wait]')`)
+	row := browsertest.Eval[string](br, `document.querySelector('[data-testid=migration-row][data-node-id=wait] td').textContent.replace(/\s+/g, ' ').trim()`)
+	require.Equal(t, "Wait a day Delay deleted", row)
+	opts := browsertest.Eval[[]string](br, `Array.from(document.querySelectorAll('[data-testid=plan-wait] option')).map((o) => o.textContent)`)
+	require.Contains(t, opts, "Move to Wait two days (Delay)")
+	require.Contains(t, browsertest.Eval[string](br, `document.querySelector('[data-testid=plan-problems]').textContent`), "Wait a day:")
+	require.Contains(t, browsertest.Eval[string](br, `document.querySelector('[data-testid=plan-totals]').textContent`), "0 move")
+
+	// Typing "M" on the focused list picks "Move to Wait two days".
+	br.Do(chromedp.Focus(chromedp.CSS(`[data-testid=plan-wait]`)), chromedp.KeyEvent("M"))
+	br.WaitJS(`/3 move/.test(document.querySelector('[data-testid=plan-totals]').textContent)`)
+	require.True(t, browsertest.Eval[bool](br, `!!document.querySelector('[data-testid=plan-ok]')`), "the choice was checked")
+	require.Equal(t, "move:wait2d", browsertest.Eval[string](br, `document.querySelector('[data-testid=plan-wait]').value`))
+	// Publish once the check has settled (htmx done swapping).
+	br.WaitJS(`!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')`)
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=publish-confirm]`)))
+	br.WaitJS(`document.querySelector('[data-testid=publish-migrated]')`)
+	require.Contains(t, browsertest.Run(br, chromedp.Text(chromedp.CSS(`[data-testid=publish-migrated]`))), "3 waiting run(s) moved")
+}
