@@ -179,6 +179,10 @@ type Spec struct {
 	// Example is a valid config, shown in the docs and palette and
 	// checked by the tests.
 	Example map[string]any `json:"example,omitempty"`
+	// Starter is the config a new step of this kind starts with in the
+	// editor (a split starts as A/B at 50/50); nil starts it empty. It
+	// must be valid (checked by the tests).
+	Starter map[string]any `json:"-"`
 	// Action declares what an acting kind does: its channel, recipient,
 	// message, policies and test sends (see ActionSpec).
 	Action *ActionSpec `json:"-"`

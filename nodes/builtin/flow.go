@@ -73,6 +73,12 @@ func flowKinds() []nodes.Spec {
 				map[string]any{"name": "a", "weight": 45},
 				map[string]any{"name": "b", "weight": 45},
 			}, "holdout": 10},
+			// A new split is an A/B test at 50/50, as Braze's and
+			// Customer.io's start.
+			Starter: map[string]any{"variants": []any{
+				map[string]any{"name": "a", "weight": 50},
+				map[string]any{"name": "b", "weight": 50},
+			}},
 			Check: func(cfg nodes.Config) []nodes.FieldError {
 				vs := cfg.List("variants")
 				errs := checkPortNames(vs, "variants", "holdout")

@@ -439,8 +439,10 @@ func TestEditorKeyboardSettingsLayout(t *testing.T) {
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=tool-fit]`)))
 	br.WaitJS(fmt.Sprintf(`document.getElementById('zoom-level').textContent !== %q`, zoomed))
 
-	// Auto-layout: left to right along the edges, no overlaps.
+	// Auto-layout: left to right along the edges, no overlaps. The
+	// template's layout was made by hand, so Tidy up asks first.
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=tool-layout]`)))
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=tidy-confirm]`)))
 	bb.waitSaved()
 	doc := bb.document()
 	boxes := map[string]flows.Position{}

@@ -96,7 +96,7 @@ func TestEditorPortsComeFromTheServer(t *testing.T) {
 	}
 	require.Equal(t, []string{"out", "failed"}, newPorts["send_email"])
 	require.Equal(t, []string{"default"}, newPorts["switch"])
-	require.Nil(t, newPorts["split"], "a new split has no variants and no holdout yet")
+	require.Equal(t, []string{"a", "b"}, newPorts["split"], "a new split starts as A/B at 50/50 (nodes.Spec.Starter), no holdout")
 	require.Nil(t, newPorts["exit"])
 
 	// A panel answer carries the ports of the config it read.

@@ -46,6 +46,7 @@ type canvasSpec struct {
 	Category     string              `json:"category"`
 	Help         string              `json:"help"`
 	NewPorts     []canvasPort        `json:"new_ports"`
+	NewConfig    map[string]any      `json:"new_config,omitempty"` // nodes.Spec.Starter
 	DefaultPort  string              `json:"default_port,omitempty"`
 	DynamicPorts *nodes.DynamicPorts `json:"dynamic_ports,omitempty"`
 	Terminal     bool                `json:"terminal"`
@@ -110,7 +111,7 @@ func (h *Handler) canvasSpecs() ([]canvasSpec, []views.PaletteGroup) {
 	for _, sp := range specs {
 		cs := canvasSpec{
 			Kind: sp.Kind, Title: sp.Title, Category: string(sp.Category), Help: sp.Help,
-			NewPorts: canvasPorts(sp, nil), DefaultPort: sp.DefaultPort, DynamicPorts: sp.DynamicPorts, Terminal: sp.Terminal,
+			NewPorts: canvasPorts(sp, sp.Starter), NewConfig: sp.Starter, DefaultPort: sp.DefaultPort, DynamicPorts: sp.DynamicPorts, Terminal: sp.Terminal,
 		}
 		for _, f := range sp.Fields {
 			cs.NeedsSetup = cs.NeedsSetup || f.Required

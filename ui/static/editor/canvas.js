@@ -4,7 +4,7 @@
 // drawing. User text reaches the DOM through X6's text attribute or
 // textContent only — never innerHTML.
 
-import { $, announce, toast } from './dom.js';
+import { $, announce, toast, ask } from './dom.js';
 import { specs, readonly, problemsByNode, problemText } from './document.js';
 
 // ---------------------------------------------------------------- geometry
@@ -130,6 +130,42 @@ export function nodeAttrs(data) {
   };
 }
 
+// flowConnector draws a connection from an exit (right side) to an
+// entrance (left side). Forward, it is an S-curve. Backward (the entrance
+// is left of the exit: a loop back, or a step placed behind), an S-curve
+// would run under both steps and hide its arrow, so it leaves to the
+// right, runs below both steps and comes into the entrance from the
+// left, where its arrowhead shows.
+const BACK_GAP = 24; // how far the route stands off the steps
+const BACK_R = 12; // corner radius
+function flowConnector(s, t, route, opts, view) {
+  // The steps' boxes (the view's sourceBBox is the port's).
+  const src = view && view.cell.getSourceCell();
+  const dst = view && view.cell.getTargetCell();
+  if (t.x - s.x >= BACK_GAP || !src || !dst) {
+    const dx = Math.max(Math.abs(t.x - s.x) / 2, 40);
+    return 'M ' + s.x + ' ' + s.y + ' C ' + (s.x + dx) + ' ' + s.y + ' ' + (t.x - dx) + ' ' + t.y + ' ' + t.x + ' ' + t.y;
+  }
+  const r = BACK_R;
+  const x1 = s.x + BACK_GAP;
+  const x2 = t.x - BACK_GAP;
+  const sb = src.getBBox();
+  const tb = dst.getBBox();
+  const y = Math.max(sb.y + sb.height, tb.y + tb.height) + BACK_GAP;
+  return [
+    'M', s.x, s.y,
+    'H', x1 - r,
+    'Q', x1, s.y, x1, s.y + r,
+    'V', y - r,
+    'Q', x1, y, x1 - r, y,
+    'H', x2 + r,
+    'Q', x2, y, x2, y - r,
+    'V', t.y + r,
+    'Q', x2, t.y, x2 + r, t.y,
+    'H', t.x,
+  ].join(' ');
+}
+
 function registerShapes(X6) {
   X6.Graph.registerNode('wm-node', {
     inherit: 'rect',
@@ -183,12 +219,13 @@ function registerShapes(X6) {
     },
   }, true);
 
+  X6.Graph.registerConnector('wm-flow', flowConnector, true);
   X6.Graph.registerEdge('wm-edge', {
     inherit: 'edge',
     attrs: {
       line: { stroke: EDGE_STROKE, strokeWidth: 2, targetMarker: { name: 'block', width: 9, height: 7 } },
     },
-    connector: { name: 'smooth', args: { direction: 'H' } },
+    connector: { name: 'wm-flow' },
     zIndex: -1,
   }, true);
 }
@@ -244,7 +281,7 @@ export function createGraph(X6) {
       mousewheel: { enabled: true, modifiers: ['ctrl', 'meta'], factor: 1.1, minScale: MIN_ZOOM, maxScale: 2 },
       scaling: { min: MIN_ZOOM, max: 2 },
       connecting: {
-        connector: { name: 'smooth', args: { direction: 'H' } },
+        connector: { name: 'wm-flow' },
         anchor: 'center',
         connectionPoint: 'anchor',
         allowBlank: false,
@@ -282,7 +319,7 @@ export function createGraph(X6) {
       },
       interacting: readonly
         ? { nodeMovable: false, edgeMovable: false, magnetConnectable: false, edgeLabelMovable: false, arrowheadMovable: false, vertexMovable: false, vertexAddable: false, vertexDeletable: false }
-        : { nodeMovable: true, edgeMovable: false, magnetConnectable: true, edgeLabelMovable: false, arrowheadMovable: false, vertexMovable: false, vertexAddable: false, vertexDeletable: false },
+        : { nodeMovable: () => !groupDrag, edgeMovable: false, magnetConnectable: true, edgeLabelMovable: false, arrowheadMovable: false, vertexMovable: false, vertexAddable: false, vertexDeletable: false },
     });
     selection = new X6.Selection({
       enabled: true,
@@ -339,7 +376,123 @@ export function createGraph(X6) {
     }
   });
   graph.on('scale', showZoom);
+  if (!readonly) {
+    graph.on('node:mousedown', ({ e, node }) => startGroupDrag(e, node));
+  }
   return graph;
+}
+
+// ------------------------------------------------------- moving many steps
+
+// A drag of a large selection moves the drawing only (an SVG transform on
+// each step and on the connections inside the selection; connections to
+// steps outside it are hidden meanwhile) and moves the steps themselves
+// once, on release, as one undoable change. Moving 400 steps through X6 on
+// every mouse move costs hundreds of milliseconds per move.
+export const GROUP_DRAG_MIN = 25;
+let groupDrag = null;
+
+function startGroupDrag(e, node) {
+  const ev = e.originalEvent || e;
+  if (ev.button !== 0 || ev.shiftKey || ev.ctrlKey || ev.metaKey || !selection.isSelected(node)) {
+    return;
+  }
+  const nodes = selectedNodes();
+  if (nodes.length < GROUP_DRAG_MIN) {
+    return;
+  }
+  const ids = new Set(nodes.map((n) => n.id));
+  const views = [];
+  for (const n of nodes) {
+    const v = graph.findViewByCell(n);
+    if (v && v.container) {
+      views.push({ el: v.container, transform: v.container.getAttribute('transform') || '', pos: n.getPosition() });
+    }
+  }
+  const inner = [];
+  const outer = [];
+  for (const edge of graph.getEdges()) {
+    const a = ids.has(edge.getSourceCellId());
+    const b = ids.has(edge.getTargetCellId());
+    if (!a && !b) {
+      continue;
+    }
+    const v = graph.findViewByCell(edge);
+    if (v && v.container) {
+      (a && b ? inner : outer).push(v.container);
+    }
+  }
+  const panning = graph.isPannable();
+  graph.disablePanning();
+  groupDrag = { nodes: nodes, views: views, inner: inner, outer: outer, x: ev.clientX, y: ev.clientY, dx: 0, dy: 0, frame: 0, panning: panning };
+  // Capture: X6 stops the drag's events from bubbling to the document.
+  document.addEventListener('mousemove', moveGroupDrag, true);
+  document.addEventListener('mouseup', endGroupDrag, true);
+}
+
+function moveGroupDrag(ev) {
+  const d = groupDrag;
+  if (!d) {
+    return;
+  }
+  const z = graph.zoom();
+  const grid = graph.getGridSize();
+  d.dx = Math.round((ev.clientX - d.x) / z / grid) * grid;
+  d.dy = Math.round((ev.clientY - d.y) / z / grid) * grid;
+  if (!d.frame) {
+    d.frame = requestAnimationFrame(drawGroupDrag);
+  }
+}
+
+function drawGroupDrag() {
+  const d = groupDrag;
+  if (!d) {
+    return;
+  }
+  d.frame = 0;
+  for (const v of d.views) {
+    v.el.setAttribute('transform', 'translate(' + (v.pos.x + d.dx) + ',' + (v.pos.y + d.dy) + ')');
+  }
+  for (const el of d.inner) {
+    el.setAttribute('transform', 'translate(' + d.dx + ',' + d.dy + ')');
+  }
+  for (const el of d.outer) {
+    if (d.dx || d.dy) {
+      el.setAttribute('visibility', 'hidden');
+    } else {
+      el.removeAttribute('visibility');
+    }
+  }
+}
+
+function endGroupDrag() {
+  const d = groupDrag;
+  document.removeEventListener('mousemove', moveGroupDrag, true);
+  document.removeEventListener('mouseup', endGroupDrag, true);
+  if (!d) {
+    return;
+  }
+  groupDrag = null;
+  if (d.frame) {
+    cancelAnimationFrame(d.frame);
+  }
+  for (const v of d.views) {
+    v.el.setAttribute('transform', v.transform);
+  }
+  for (const el of d.inner) {
+    el.removeAttribute('transform');
+  }
+  for (const el of d.outer) {
+    el.removeAttribute('visibility');
+  }
+  if (d.panning) {
+    graph.enablePanning();
+  }
+  if (d.dx || d.dy) {
+    graph.startBatch('move-selection');
+    d.nodes.forEach((n) => n.translate(d.dx, d.dy));
+    graph.stopBatch('move-selection');
+  }
 }
 
 // outgoing is the connection leaving a node's port, if any.
@@ -431,7 +584,9 @@ export function isTrigger(node) {
 
 // ------------------------------------------------------- layout & view
 
-export const MIN_ZOOM = 0.2;
+// Fit goes as far out as a journey needs (a 400-step chain is wide);
+// the zoom buttons and the wheel stop at the same floor.
+export const MIN_ZOOM = 0.02;
 const MAX_ZOOM = 2;
 
 export function showZoom() {
@@ -476,19 +631,19 @@ export function fit() {
     graph.zoomTo(1);
     graph.translate(40, 40);
   } else {
-    graph.zoomToFit({ padding: 48, maxScale: 1, minScale: MIN_ZOOM });
+    graph.zoomToFit({ padding: 48, maxScale: 1, minScale: MIN_ZOOM, useCellGeometry: true });
   }
   showZoom();
 }
 
-// autoLayout: a layered layout, left to right. Layers are longest paths
-// from the triggers (back edges of loops ignored); in each layer a node
-// sits near its parents, in the order of their ports.
-export function autoLayout() {
+// layoutPositions computes the tidy layout: layered, left to right.
+// Layers are longest paths from the triggers (back edges of loops
+// ignored); in each layer a step sits near its parents, in the order of
+// their ports. A long journey (many layers) wraps into rows of layers, as
+// text wraps into lines, so the whole fits on screen at a readable
+// size instead of one row 100,000 px wide. Returns id -> {x, y}.
+function layoutPositions() {
   const nodes = graph.getNodes();
-  if (readonly || nodes.length === 0) {
-    return;
-  }
   const out = new Map();
   const indeg = new Map();
   nodes.forEach((n) => { out.set(n.id, []); indeg.set(n.id, 0); });
@@ -501,22 +656,32 @@ export function autoLayout() {
     }
   }
   out.forEach((l) => l.sort((a, b) => a.order - b.order));
-  // DFS from roots to find back edges.
+  // DFS from roots to find back edges (iterative: a 1,000-step chain is
+  // deeper than the call stack likes).
   const state = new Map();
   const back = new Set();
   const order = [];
   const trig = (id) => isTrigger(graph.getCellById(id));
-  const dfs = (id) => {
-    state.set(id, 1);
-    for (const { to } of out.get(id)) {
-      if (state.get(to) === 1) {
-        back.add(id + '>' + to);
-      } else if (!state.has(to)) {
-        dfs(to);
+  const dfs = (root) => {
+    const stack = [{ id: root, i: 0 }];
+    state.set(root, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const edges = out.get(top.id);
+      if (top.i < edges.length) {
+        const to = edges[top.i++].to;
+        if (state.get(to) === 1) {
+          back.add(top.id + '>' + to);
+        } else if (!state.has(to)) {
+          state.set(to, 1);
+          stack.push({ id: to, i: 0 });
+        }
+      } else {
+        state.set(top.id, 2);
+        order.push(top.id);
+        stack.pop();
       }
     }
-    state.set(id, 2);
-    order.push(id);
   };
   for (const e of graph.getEdges()) {
     const t = e.getTargetCellId();
@@ -555,6 +720,7 @@ export function autoLayout() {
   const GAP_X = 110;
   const GAP_Y = 36;
   const y = new Map();
+  const extent = []; // per layer: [top, bottom]
   layers.forEach((ids, l) => {
     const want = ids.map((id, k) => {
       const ps = parents.get(id);
@@ -571,23 +737,121 @@ export function autoLayout() {
     });
     want.sort((a, b) => a.y - b.y);
     let bottom = -Infinity;
+    let top = Infinity;
     for (const w of want) {
       const h = graph.getCellById(w.id).getSize().height;
-      const top = Math.max(w.y - h / 2, bottom + GAP_Y);
-      y.set(w.id, top);
-      bottom = top + h;
+      const t = Math.max(w.y - h / 2, bottom + GAP_Y);
+      y.set(w.id, t);
+      top = Math.min(top, t);
+      bottom = t + h;
     }
+    extent[l] = [top, bottom];
     layers[l] = want.map((w) => w.id);
   });
-  graph.startBatch('layout');
-  layers.forEach((ids, l) => {
-    ids.forEach((id) => {
-      const n = graph.getCellById(id);
-      n.position(60 + l * (NODE_W + GAP_X), Math.round(y.get(id) / 10) * 10 + 60);
-    });
+  // Wrap: k layers per row, the k whose rows come closest to the
+  // canvas's proportions (never fewer than WRAP_MIN layers per row).
+  const colW = NODE_W + GAP_X;
+  const ROW_GAP = 90;
+  const rows = (k) => {
+    const out = [];
+    for (let i = 0; i < layers.length; i += k) {
+      let top = Infinity;
+      let bottom = -Infinity;
+      for (let l = i; l < Math.min(i + k, layers.length); l++) {
+        top = Math.min(top, extent[l][0]);
+        bottom = Math.max(bottom, extent[l][1]);
+      }
+      out.push({ top: top, height: bottom - top });
+    }
+    return out;
+  };
+  const aspect = Math.max(0.5, (canvasEl.clientWidth || 1200) / (canvasEl.clientHeight || 700));
+  let k = layers.length;
+  if (layers.length > WRAP_AFTER) {
+    let best = Infinity;
+    for (let c = WRAP_MIN; c <= layers.length; c++) {
+      const rs = rows(c);
+      const h = rs.reduce((sum, r) => sum + r.height, 0) + ROW_GAP * (rs.length - 1);
+      const score = Math.abs(Math.log((c * colW) / h / aspect));
+      if (score < best - 1e-9) {
+        best = score;
+        k = c;
+      }
+    }
+  }
+  const rs = rows(k);
+  const pos = new Map();
+  let offset = 0;
+  rs.forEach((r, i) => {
+    for (let l = i * k; l < Math.min((i + 1) * k, layers.length); l++) {
+      for (const id of layers[l]) {
+        pos.set(id, { x: 60 + (l - i * k) * colW, y: Math.round((offset + y.get(id) - r.top) / 10) * 10 + 60 });
+      }
+    }
+    offset += r.height + ROW_GAP;
   });
+  return pos;
+}
+
+// A journey of more than WRAP_AFTER layers wraps into rows of at least
+// WRAP_MIN layers; a shorter one stays one row, left to right.
+const WRAP_AFTER = 12;
+const WRAP_MIN = 8;
+
+// autoLayout puts every step where the tidy layout wants it, as one
+// undoable change, and fits the view.
+export function autoLayout() {
+  if (readonly || graph.getNodes().length === 0) {
+    return;
+  }
+  const pos = layoutPositions();
+  graph.startBatch('layout');
+  for (const [id, p] of pos) {
+    graph.getCellById(id).position(p.x, p.y);
+  }
   graph.stopBatch('layout');
   fit();
+}
+
+// tidyUp is the toolbar's Tidy up (and Shift+L): it asks before it
+// replaces a layout someone arranged by hand, and says how to undo it.
+export async function tidyUp() {
+  const nodes = graph.getNodes();
+  if (readonly || nodes.length === 0) {
+    return;
+  }
+  const pos = layoutPositions();
+  let moved = 0;
+  const seen = new Set();
+  for (const n of nodes) {
+    const p = n.getPosition();
+    const want = pos.get(n.id);
+    if (Math.abs(p.x - want.x) >= 1 || Math.abs(p.y - want.y) >= 1) {
+      moved++;
+    }
+    seen.add(Math.round(p.x) + ',' + Math.round(p.y));
+  }
+  if (moved === 0) {
+    toast('The steps are already tidy.');
+    fit();
+    return;
+  }
+  // Hand-made: at least two steps placed apart (not all on one spot, as
+  // a journey written without positions is).
+  if (nodes.length > 1 && seen.size > 1) {
+    const ok = await ask({
+      title: 'Tidy up the canvas?',
+      text: 'Tidy up moves ' + moved + (moved === 1 ? ' step' : ' steps') + ' into layers, left to right, and replaces the arrangement you made. Ctrl+Z undoes it.',
+      confirm: 'Tidy up',
+      cancel: 'Keep my layout',
+      testid: 'tidy',
+    });
+    if (!ok) {
+      return;
+    }
+  }
+  autoLayout();
+  toast('Tidied up. Ctrl+Z undoes it.');
 }
 
 // cycle selects the next (step 1) or previous (-1) step, left to right.
@@ -605,7 +869,7 @@ export function cycle(step) {
   i = (i + nodes.length) % nodes.length;
   selection.reset(nodes[i]);
   graph.centerCell(nodes[i]);
-  announce(nodeLabel(nodes[i].id) + ' selected');
+  announce(nodeLabel(nodes[i].id) + ' selected' + (readonly ? '' : '. C connects it'));
 }
 
 export function updateEmpty() {

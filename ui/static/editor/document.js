@@ -286,7 +286,11 @@ export function addNode(kind, x, y) {
   if (readonly || !specs.has(kind)) {
     return null;
   }
-  const meta = nodeMeta({ id: newId(kind), kind: kind, title: '', config: {}, ports: specs.get(kind).new_ports, position: { x: Math.round(x / 10) * 10, y: Math.round(y / 10) * 10 } });
+  const spec = specs.get(kind);
+  // A new step starts with its kind's starter config (a split: A/B at
+  // 50/50) and the ports the server computed for it.
+  const config = spec.new_config ? JSON.parse(JSON.stringify(spec.new_config)) : {};
+  const meta = nodeMeta({ id: newId(kind), kind: kind, title: '', config: config, ports: spec.new_ports, position: { x: Math.round(x / 10) * 10, y: Math.round(y / 10) * 10 } });
   const node = graph.addNode(meta);
   paintState(node);
   selection.reset(node);
@@ -350,6 +354,39 @@ export function paste() {
   graph.stopBatch('paste');
   added.forEach(decorate);
   selection.reset(added);
+}
+
+// setConnections rewires a step's exits: targets maps an exit (port
+// name) to the id of the step it leads to, or '' for none. One undoable
+// change; returns how many exits changed.
+export function setConnections(node, targets) {
+  if (readonly) {
+    return 0;
+  }
+  let changed = 0;
+  graph.startBatch('connect');
+  for (const [port, to] of Object.entries(targets)) {
+    const portId = 'out:' + port;
+    const edge = graph.getConnectedEdges(node, { outgoing: true }).find((e) => e.getSourcePortId() === portId);
+    const now = edge ? edge.getTargetCellId() : '';
+    if (now === to) {
+      continue;
+    }
+    changed++;
+    if (edge) {
+      graph.removeCell(edge);
+    }
+    if (to && graph.getCellById(to) && to !== node.id) {
+      graph.addEdge({
+        shape: 'wm-edge',
+        source: { cell: node.id, port: portId },
+        target: { cell: to, port: 'in' },
+        data: { port: port },
+      });
+    }
+  }
+  graph.stopBatch('connect');
+  return changed;
 }
 
 export function selectAll() {

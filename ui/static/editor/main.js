@@ -21,8 +21,8 @@ import {
   setJourneyName, undo, redo, copySelection, paste, deleteSelection,
 } from './document.js';
 import {
-  createGraph, graph, history, canvasEl, markPainted, updateEmpty, showZoom, initialView,
-  fit, zoomBy, autoLayout, NODE_W, HEAD_H,
+  createGraph, graph, selection, history, canvasEl, markPainted, updateEmpty, showZoom, initialView,
+  fit, zoomBy, autoLayout, tidyUp, NODE_W, HEAD_H,
 } from './canvas.js';
 import { initSave, setLoading, markDirty, flush, setNameError, saveState } from './save.js';
 import { initPanel, openSettings, openPublish } from './panel.js';
@@ -64,7 +64,7 @@ function start() {
       case 'zoom-in': zoomBy(1.2); break;
       case 'zoom-out': zoomBy(1 / 1.2); break;
       case 'fit': fit(); break;
-      case 'layout': autoLayout(); break;
+      case 'layout': tidyUp(); break;
       case 'copy': copySelection(); paste(); break;
       case 'delete': deleteSelection(); break;
       case 'settings': openSettings(); break;
@@ -132,6 +132,7 @@ function start() {
     flush: flush,
     autoLayout: autoLayout,
     addNode: addNode,
+    selected: () => selection.getSelectedCells().map((c) => c.id),
     state: () => {
       const s = saveState();
       return { revision: s.revision, dirty: s.dirty, conflict: s.conflict, problems: problems };

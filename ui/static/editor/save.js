@@ -111,18 +111,29 @@ export function leave() {
   leaving = true;
 }
 
+// markDirty counts a change and schedules the autosave. A drag of many
+// steps changes hundreds of cells per mouse move, so the state line,
+// the timer and the empty-canvas hint are updated once per task.
+let markPending = false;
 export function markDirty() {
   if (readonly || loading) {
     return;
   }
   changes++;
-  if (conflict) {
+  if (conflict || markPending) {
     return;
   }
-  setState('unsaved', 'Unsaved changes');
-  clearTimeout(saveTimer);
-  saveTimer = setTimeout(save, 800);
-  updateEmpty();
+  markPending = true;
+  queueMicrotask(() => {
+    markPending = false;
+    if (conflict) {
+      return;
+    }
+    setState('unsaved', 'Unsaved changes');
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(save, 800);
+    updateEmpty();
+  });
 }
 
 function timeNow() {
