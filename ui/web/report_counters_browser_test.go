@@ -174,6 +174,7 @@ func TestSimulationPathsByTitle(t *testing.T) {
 			{"external_id": "zoe", "email": "zoe@example.com", "attributes": {"first_name": "Zoé", "country": "FR"}},
 			{"external_id": "sam", "email": "sam@example.com", "attributes": {"first_name": "Sam", "country": "GB"}}]`),
 		chromedp.SetValue(chromedp.CSS(`[data-testid=sim-entry]`), `{"body": {"plan": "team"}}`),
+		chromedp.SetValue(chromedp.CSS(`[data-testid=sim-start]`), `2026-06-01T10:00:00Z`),
 		chromedp.Click(chromedp.CSS(`[data-testid=sim-run]`)),
 	)
 	br.WaitJS(`document.getElementById('sim-results').hasAttribute('data-loaded')`)

@@ -83,14 +83,25 @@ export function startSim(ed) {
   }
 
   // pathText says a path ("trigger:out", "cond:yes", "done:") by titles:
-  // "Webhook → Condition (Yes) → Exit".
+  // "Webhook → Condition (Yes) → Exit". A step passed twice in a row (a
+  // send deferred by quiet hours, then sent) is named once, with the exit
+  // it finally took.
   function pathText(path) {
-    return path.map((s) => {
+    const out = [];
+    let prev = null;
+    for (const s of path) {
       const i = s.lastIndexOf(':');
       const id = i < 0 ? s : s.slice(0, i);
       const exit = exitName(id, i < 0 ? '' : s.slice(i + 1));
-      return stepTitle(id) + (exit ? ' (' + exit + ')' : '');
-    }).join(' → ');
+      const text = stepTitle(id) + (exit ? ' (' + exit + ')' : '');
+      if (id === prev) {
+        out[out.length - 1] = text;
+      } else {
+        out.push(text);
+      }
+      prev = id;
+    }
+    return out.join(' → ');
   }
 
   function simulationShown(active) {
