@@ -143,6 +143,29 @@ func parseTemplate(src string, esc Escaping, generate bool) (*Template, error) {
 	return t, nil
 }
 
+// Placeholders returns the expression source between each {{ and its }}
+// in src, in order, as ParseTemplate reads them (string literals may hold
+// braces), up to MaxPlaceholders; it stops at a {{ that is not closed.
+// Tools that look into a template (the editor's preview check) read it
+// through this rather than a scan of their own.
+func Placeholders(src string) []string {
+	var out []string
+	for len(out) < MaxPlaceholders {
+		i := strings.Index(src, "{{")
+		if i < 0 {
+			break
+		}
+		body := src[i+2:]
+		end := placeholderEnd(body)
+		if end < 0 {
+			break
+		}
+		out = append(out, body[:end])
+		src = body[end+2:]
+	}
+	return out
+}
+
 // placeholderEnd returns the offset of the "}}" closing a placeholder
 // body, skipping string literals and balanced braces, or -1.
 func placeholderEnd(s string) int {

@@ -9,6 +9,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
 
+	"github.com/waymarkhq/waymark/flows/expression"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/views"
 )
@@ -42,7 +43,7 @@ type profileRef struct {
 func templateProfileRefs(src string) []profileRef {
 	var out []profileRef
 	index := map[string]int{}
-	for _, code := range placeholders(src) {
+	for _, code := range expression.Placeholders(src) {
 		tree, err := parser.Parse(code)
 		if err != nil {
 			continue
@@ -62,55 +63,6 @@ func templateProfileRefs(src string) []profileRef {
 		}
 	}
 	return out
-}
-
-// placeholders returns the code between each {{ and its }} (string
-// literals may hold braces).
-func placeholders(src string) []string {
-	var out []string
-	for {
-		i := strings.Index(src, "{{")
-		if i < 0 {
-			return out
-		}
-		body := src[i+2:]
-		end := placeholderClose(body)
-		if end < 0 {
-			return out
-		}
-		out = append(out, body[:end])
-		src = body[end+2:]
-	}
-}
-
-func placeholderClose(s string) int {
-	depth := 0
-	for j := 0; j < len(s); j++ {
-		switch c := s[j]; c {
-		case '"', '\'', '`':
-			k := j + 1
-			for ; k < len(s) && s[k] != c; k++ {
-				if s[k] == '\\' && c != '`' {
-					k++
-				}
-			}
-			if k >= len(s) {
-				return -1
-			}
-			j = k
-		case '{':
-			depth++
-		case '}':
-			if depth == 0 {
-				if j+1 < len(s) && s[j+1] == '}' {
-					return j
-				}
-				return -1
-			}
-			depth--
-		}
-	}
-	return -1
 }
 
 // profileNames collects profile.x and profile["x"].
