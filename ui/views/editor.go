@@ -1,7 +1,7 @@
 package views
 
 // EditorPage is the journey editor's state: the page around the canvas.
-// The canvas itself is drawn by editor.js from Data.
+// The canvas itself is drawn by the editor's modules (static/editor/, canvas.js) from Data.
 type EditorPage struct {
 	JourneyID   string
 	Name        string

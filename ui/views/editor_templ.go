@@ -839,7 +839,7 @@ func statusForm(p Page, journeyID, action, label, class, confirm string) templ.C
 	})
 }
 
-// statsStrip holds the journey's numbers; editor_stats.js fills it (and the
+// statsStrip holds the journey's numbers; static/editor/stats.js fills it (and the
 // counters on the canvas) from the stats endpoint, with textContent.
 func statsStrip(e EditorPage) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {

@@ -11,7 +11,7 @@ import templruntime "github.com/a-h/templ/runtime"
 
 import "strconv"
 
-// simulateButton opens the simulator (editor_sim.js). A draft is simulated
+// simulateButton opens the simulator (static/editor/sim.js). A draft is simulated
 // as it is on the canvas; a version viewed read-only, as published.
 func simulateButton(e EditorPage) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {

@@ -19,7 +19,7 @@ import (
 
 // The canvas draws the ports the server computes (nodes.Spec.PortsFor):
 // the page carries each node's, each kind's for a new node, and every
-// panel answer those of the config it read. editor.js has no port logic of
+// panel answer those of the config it read. The editor JS (static/editor/) has no port logic of
 // its own, so it cannot disagree with validation (it used to: its copy
 // read a holdout of "0" as unset, Go reads it as set).
 

@@ -196,7 +196,7 @@ func (bb *browserBundle) profile(fn func()) string {
 		return u
 	}
 	// entry is the outermost script frame of a sample: whose work it is
-	// (x6.min.js loading itself, or editor.js drawing with X6).
+	// (x6.min.js loading itself, or editor/main.js drawing with X6).
 	entry := func(id int64) string {
 		name := ""
 		for n := byID[id]; n != nil; n = byID[parent[n.ID]] {
