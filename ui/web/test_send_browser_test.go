@@ -71,9 +71,14 @@ func TestTestSendAndPlannerBrowser(t *testing.T) {
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=publish]`)))
 	br.WaitJS(`document.getElementById('publish-dialog').dataset.ready === 'true'`)
 	br.WaitJS(`document.querySelector('[data-testid=migration-row][data-node-id=wait] [data-testid=waiting-count]').textContent === '2'`)
+	// Choosing a move re-checks the totals at once (a dry run on change);
+	// each click waits for the dialog's requests to settle, or a swap
+	// still in flight would replace the form under the next click.
+	idle := `!document.querySelector('#publish-dialog .htmx-request')`
 	br.Do(chromedp.SetValue(chromedp.CSS(`[data-testid=plan-wait]`), "move:wait2d"))
+	br.WaitJS(`document.querySelector('[data-testid=plan-totals]').textContent.includes('2 move') && ` + idle)
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=plan-check]`)))
-	br.WaitJS(`document.querySelector('[data-testid=plan-ok]')`)
+	br.WaitJS(`document.querySelector('[data-testid=plan-ok]') && ` + idle)
 	require.True(t, strings.Contains(browsertest.Run(br, chromedp.Text(chromedp.CSS(`[data-testid=plan-totals]`))), "2 move"))
 	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=publish-confirm]`)))
 	br.WaitJS(`document.querySelector('[data-testid=publish-migrated]')`)
