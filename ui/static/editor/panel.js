@@ -429,6 +429,19 @@ export function initPanel() {
   });
   graph.on('node:dblclick', () => focusPanelField(false));
 
+  // A form htmx has just swapped in is wired only when it settles (about
+  // 20 ms later): a click on its submit button in between would submit it
+  // natively, navigating away with its fields (the CSRF token among them)
+  // in the URL. Such a submit is stopped here and handed to htmx.
+  publishDialog.addEventListener('submit', (e) => {
+    if (e.defaultPrevented || !(e.target instanceof HTMLFormElement)) {
+      return;
+    }
+    e.preventDefault();
+    const form = e.target;
+    htmx.process(form);
+    htmx.trigger(form, 'submit');
+  });
   publishDialog.addEventListener('click', (e) => {
     const t = e.target.closest('button');
     if (!t) {
