@@ -40,7 +40,8 @@ func TestRunExplorerInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`[data-testid=filter-profile]`), "explorer"),
 		chromedp.Click(chromedp.CSS(`[data-testid=runs-filter] button[type=submit]`)),
 	)
-	bb.br.WaitJS(`document.querySelectorAll('[data-testid=run-row]').length === 1`)
+	// The filtered page, not the one before it (which may also list one run).
+	bb.br.WaitJS(`location.search.includes('profile=explorer') && document.readyState === 'complete' && document.querySelectorAll('[data-testid=run-row]').length === 1`)
 	require.Equal(t, runID, browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-row]').dataset.runId`))
 	require.Equal(t, "Waiting for an event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=filter-status] option:checked').textContent.trim()`))
 	require.Equal(t, "Waiting for an event", browsertest.Eval[string](bb.br, `document.querySelector('[data-testid=run-row] [data-testid=run-status]').textContent.trim()`))
