@@ -133,6 +133,7 @@ func build(src string, kind Kind, generate bool) (*vm.Program, error) {
 			}
 		}()
 		tree, err := checker.ParseCheck(src, cfg)
+		g.finish()
 		if err != nil || g.err != nil {
 			return nil, err
 		}

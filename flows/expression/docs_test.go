@@ -19,6 +19,12 @@ func TestDocsListEveryFunction(t *testing.T) {
 	for _, h := range expression.Helpers() {
 		require.Contains(t, doc, "`"+h.Name+"(", "helper %s is not documented", h.Name)
 	}
+	for _, h := range expression.HistoryFunctions() {
+		require.Contains(t, doc, "`"+h.Name+"(", "history function %s is not documented", h.Name)
+	}
+	for _, v := range []string{"`first_seen`", "`last_seen`", "## Behaviour over time"} {
+		require.Contains(t, doc, v)
+	}
 	for _, b := range expression.AllowedBuiltins() {
 		require.Contains(t, doc, "`"+b+"`", "builtin %s is not documented", b)
 	}

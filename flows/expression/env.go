@@ -46,6 +46,11 @@ type Env struct {
 	Now     time.Time      `expr:"now"`
 	Change  Change         `expr:"change"`
 
+	// Facts answers the history functions (count, sum, last(name),
+	// first_seen, last_seen, in_segment); nil makes them fail with
+	// ErrNoHistory. Expressions cannot name it.
+	Facts Facts `expr:"__facts"`
+
 	// Meter is set by Eval for the functions that build values; leave
 	// it nil. Expressions cannot name it.
 	Meter *Meter `expr:"__meter"`

@@ -180,6 +180,8 @@ func (e *estimator) call(n *ast.CallNode) size {
 		return size{bytes: 1.5 * x.bytes, count: 1}
 	case "default":
 		return larger(arg(0), arg(1))
+	case "__last":
+		return size{bytes: probeInputBytes, count: probeInputBytes} // an event, like an input
 	case "+", "+s":
 		l, r := arg(0), arg(1)
 		return size{bytes: l.bytes + r.bytes, count: l.count + r.count}

@@ -180,8 +180,10 @@ func skipString(src string, i int) int {
 // guard is the expr.Patch visitor that enforces the allow-list and
 // passes now to helpers that need it. It records the first violation.
 type guard struct {
-	src string
-	err *Error
+	src     string
+	err     *Error
+	history int                    // history lookups so far (MaxHistoryCalls)
+	withins map[*ast.CallNode]bool // within() calls not (yet) taken by count or sum
 }
 
 func (g *guard) fail(n ast.Node, format string, args ...any) {
@@ -215,6 +217,9 @@ func runePosition(src string, off int) (line, col int) {
 func (g *guard) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.BuiltinNode:
+		if g.visitLast(node, n) {
+			return
+		}
 		if !allowedBuiltins[n.Name] {
 			g.fail(n, "function %s is not allowed", n.Name)
 		}
@@ -235,13 +240,29 @@ func (g *guard) Visit(node *ast.Node) {
 		if n.Value == "$env" {
 			g.fail(n, "$env is not allowed")
 		}
-		if n.Value == meterName {
+		if n.Value == meterName || n.Value == factsName {
 			g.fail(n, "unknown name %s", n.Value)
+			return
 		}
+		g.visitHistoryValue(node, n)
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok {
+			if _, isCall := n.Callee.(*ast.CallNode); isCall {
+				// first_seen(), rewritten as a value before its call.
+				g.fail(n, "first_seen and last_seen are values, not functions: write them without ()")
+			}
 			return // a method call on a value (e.g. now.Hour()): only time values have methods
+		}
+		if id.Value == "within" {
+			if g.withins == nil {
+				g.withins = map[*ast.CallNode]bool{}
+			}
+			g.withins[n] = true
+			return
+		}
+		if g.visitHistoryCall(n, id.Value) {
+			return
 		}
 		h, ok := helperByName[id.Value]
 		if !ok && id.Value == "now" {

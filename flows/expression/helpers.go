@@ -125,7 +125,7 @@ func AllowedBuiltins() []string {
 
 func helperOptions() []expr.Option {
 	opts := make([]expr.Option, 0, len(helpers)+len(builtinOverrides)+len(hiddenHelpers))
-	for _, list := range [][]helper{helpers, builtinOverrides, hiddenHelpers} {
+	for _, list := range [][]helper{helpers, builtinOverrides, hiddenHelpers, historyOverrides, hiddenHistory} {
 		for _, h := range list {
 			opts = append(opts, expr.Function(h.name, h.fn, h.types...))
 		}
