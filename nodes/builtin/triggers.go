@@ -1,6 +1,10 @@
 package builtin
 
-import "github.com/waymarkhq/waymark/nodes"
+import (
+	"time"
+
+	"github.com/waymarkhq/waymark/nodes"
+)
 
 // triggers are the kinds that start runs.
 func triggers() []nodes.Spec {
@@ -72,8 +76,10 @@ func triggers() []nodes.Spec {
 			Kind: "trigger_schedule", Title: "Schedule", Category: nodes.Trigger,
 			Help: "On a recurring schedule, starts a run for every profile matching the condition.",
 			Fields: []nodes.Field{
-				{Name: "mode", Title: "Repeat", Type: nodes.Enum, Enum: []string{"cron", "every"}, Default: "every",
-					Help: "cron: a cron spec; every: a fixed interval."},
+				{Name: "mode", Title: "Repeat", Type: nodes.Enum, Enum: []string{"cron", "every", "once"}, Default: "every",
+					Help: "cron: a cron spec; every: a fixed interval; once: a single run at a time (broadcasts)."},
+				{Name: "at", Title: "At", Type: nodes.String, Required: true, MaxLength: 64, When: &nodes.When{Field: "mode", Values: []string{"once"}},
+					Help: "RFC 3339 time of the single run, e.g. 2026-12-24T09:00:00Z.", Placeholder: "2026-12-24T09:00:00Z"},
 				{Name: "cron", Title: "Cron", Type: nodes.Cron, Required: true, When: &nodes.When{Field: "mode", Values: []string{"cron"}},
 					Help: "5-field cron spec (minute hour day-of-month month day-of-week) or @daily, @weekly…", Placeholder: "0 9 * * mon-fri"},
 				{Name: "every", Title: "Every", Type: nodes.Duration, Required: true, When: &nodes.When{Field: "mode", Values: []string{"every"}},
@@ -85,6 +91,18 @@ func triggers() []nodes.Spec {
 			},
 			Ports:   []nodes.Port{out(nodes.MustConnect)},
 			Example: map[string]any{"mode": "cron", "cron": "0 9 * * mon", "timezone": "Europe/Paris", "expr": "profile.newsletter == true"},
+			Check:   checkOnce,
 		},
 	}
+}
+
+// checkOnce checks a once schedule's time (broadcasts, docs/broadcasts.md).
+func checkOnce(cfg nodes.Config) []nodes.FieldError {
+	if cfg.String("mode") != "once" || cfg.String("at") == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.RFC3339, cfg.String("at")); err != nil {
+		return []nodes.FieldError{{Field: "at", Message: "want an RFC 3339 time, e.g. 2026-12-24T09:00:00Z"}}
+	}
+	return nil
 }
