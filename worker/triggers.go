@@ -13,6 +13,8 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/flows/expression"
+	"github.com/waymarkhq/waymark/internal/segments"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 )
@@ -53,6 +55,15 @@ type Triggers struct {
 	changeGrace time.Duration
 	logger      *slog.Logger
 	running     sync.Mutex // one RunOnce at a time per process (the lease covers processes)
+	segments    SavedSegments
+	warned      sync.Map
+}
+
+// SavedSegments matches a profile against a saved segment's current
+// definition (internal/segments.Service): the segment triggers that name
+// a saved segment (segment) use it.
+type SavedSegments interface {
+	Match(ctx context.Context, workspaceID, name string, env *expression.Env) (bool, error)
 }
 
 // TriggersConfig tunes Triggers.
@@ -64,13 +75,22 @@ type TriggersConfig struct {
 	// ChangeGrace is how long a profile change is left to the process
 	// that wrote it before the leader handles it; default ChangeGrace.
 	ChangeGrace time.Duration
+	// Segments evaluates segment triggers that name a saved segment;
+	// default: a segments.Service over the trigger store when it keeps
+	// segments (the store does).
+	Segments SavedSegments
 }
 
 // NewTriggers returns the trigger runner. rdb may be nil (no leader lease:
 // only for a single process).
 func NewTriggers(e *Engine, st TriggerStore, rdb redis.UniversalClient, cfg TriggersConfig) *Triggers {
 	t := &Triggers{e: e, st: st, every: cfg.Every, batch: cfg.Batch, concurrency: cfg.Concurrency, workspaces: cfg.Workspaces,
-		changeGrace: cfg.ChangeGrace, logger: e.logger}
+		changeGrace: cfg.ChangeGrace, logger: e.logger, segments: cfg.Segments}
+	if t.segments == nil {
+		if ss, ok := st.(segments.Store); ok {
+			t.segments = segments.New(ss, segments.Options{Now: e.now})
+		}
+	}
 	if t.changeGrace <= 0 {
 		t.changeGrace = ChangeGrace
 	}
@@ -134,16 +154,55 @@ func (t *Triggers) liveTriggers(ctx context.Context, workspaceID string, kinds .
 	}
 }
 
-// matches evaluates a trigger's condition for a profile. An evaluation
-// error (a missing attribute) counts as false, as conditions do.
-func (t *Triggers) matches(tr trigger, p store.Profile, now time.Time) bool {
+// matches evaluates a trigger's condition for a profile: its expression,
+// or the current definition of the saved segment it names (segment). An
+// evaluation error (a missing attribute, a segment that no longer
+// exists) counts as false, as conditions do. Segment conditions see the
+// profile's consent as profile.consent.<channel> (its status), as saved
+// segments do.
+func (t *Triggers) matches(ctx context.Context, tr trigger, p store.Profile, now time.Time) bool {
 	prog := tr.node.Program("expr")
-	if prog == nil {
+	name := tr.node.Config.String("segment")
+	if prog == nil && (name == "" || tr.node.Kind != "trigger_segment") {
 		return true
 	}
 	env := t.e.env(store.Run{EnteredAt: now, Version: tr.journey.LiveVersion}, tr.journey, p, now)
+	if tr.node.Kind == "trigger_segment" {
+		env.Profile["consent"] = consentStatuses(p.Consent)
+	}
+	if prog == nil {
+		if t.segments == nil {
+			return false
+		}
+		ok, err := t.segments.Match(ctx, tr.journey.WorkspaceID, name, env)
+		if err != nil && !t.segmentWarned(tr, name) {
+			t.logger.Warn("segment trigger: saved segment does not match", slog.String("journey_id", tr.journey.ID),
+				slog.String("segment", name), slog.String("error", err.Error()))
+		}
+		return ok && err == nil
+	}
 	ok, _ := prog.EvalBool(env)
 	return ok
+}
+
+// segmentWarned says whether a failing segment of this trigger was logged
+// already (once per trigger, segment and process).
+func (t *Triggers) segmentWarned(tr trigger, name string) bool {
+	_, loaded := t.warned.LoadOrStore(tr.journey.ID+"/"+tr.node.ID+"/"+name, true)
+	return loaded
+}
+
+// consentStatuses reads a profile's consent records as channel → status.
+func consentStatuses(consent map[string]any) map[string]any {
+	out := make(map[string]any, len(consent))
+	for ch, rec := range consent {
+		if r, ok := rec.(map[string]any); ok {
+			if st, ok := r["status"].(string); ok {
+				out[ch] = st
+			}
+		}
+	}
+	return out
 }
 
 // ProfileChanged is told about a profile that was just created or
@@ -179,7 +238,7 @@ func (t *Triggers) segmentChanged(ctx context.Context, p store.Profile, trs []tr
 	var errs []error
 	now := t.e.now()
 	for _, tr := range trs {
-		if !t.matches(tr, p, now) {
+		if !t.matches(ctx, tr, p, now) {
 			if _, err := t.st.RemoveSegmentMembers(ctx, tr.journey.ID, tr.node.ID, []string{p.ID}); err != nil {
 				errs = append(errs, err)
 			}
@@ -303,9 +362,6 @@ func (t *Triggers) dueTick(ctx context.Context, tr trigger) (time.Time, string, 
 			every = DefaultSweep
 		}
 		return now.Truncate(every), store.TriggerSweep, true, nil
-	}
-	if tr.node.Config.String("mode") == "once" {
-		return OnceTick(tr.node.Config, now) // a broadcast (broadcast.go)
 	}
 	v, err := t.st.GetJourneyVersion(ctx, tr.journey.WorkspaceID, tr.journey.ID, tr.journey.LiveVersion)
 	if err != nil {
@@ -432,7 +488,7 @@ func (t *Triggers) processPage(ctx context.Context, tr trigger, run *store.Trigg
 	now := t.e.now()
 	var matched, unmatched []string
 	for _, p := range page {
-		if t.matches(tr, p, now) {
+		if t.matches(ctx, tr, p, now) {
 			matched = append(matched, p.ID)
 		} else {
 			unmatched = append(unmatched, p.ID)

@@ -1,7 +1,8 @@
 package builtin
 
 import (
-	"time"
+	"fmt"
+	"regexp"
 
 	"github.com/waymarkhq/waymark/nodes"
 )
@@ -42,13 +43,16 @@ func triggers() []nodes.Spec {
 			Help: "Starts a run when a profile starts matching the condition (checked when the profile changes), " +
 				"and, with a sweep interval, for matching profiles found by a recurring sweep.",
 			Fields: []nodes.Field{
-				{Name: "expr", Title: "Condition", Type: nodes.Condition, Required: true,
-					Help: "Condition on the profile, e.g. profile.plan == \"trial\" && days_since(profile.signed_up_at) >= 7."},
+				{Name: "expr", Title: "Condition", Type: nodes.Condition,
+					Help: "Condition on the profile, e.g. profile.plan == \"trial\" && days_since(profile.signed_up_at) >= 7. Or name a saved segment instead."},
+				{Name: "segment", Title: "Saved segment", Type: nodes.String, MaxLength: 64, Placeholder: "vip_customers",
+					Help: "Instead of a condition: the name of a saved segment (Segments page); its current definition is used (docs/segments.md)."},
 				{Name: "sweep", Title: "Sweep every", Type: nodes.Duration, Min: seconds(900), Max: days(31),
 					Help: "Optional: also check every profile this often (15m to 31d)."},
 			},
 			Ports:   []nodes.Port{out(nodes.MustConnect)},
 			Example: map[string]any{"expr": "profile.plan == \"trial\"", "sweep": "1d"},
+			Check:   checkSegmentTrigger,
 		},
 		{
 			Kind: "trigger_attribute", Title: "Attribute change", Category: nodes.Trigger,
@@ -76,10 +80,8 @@ func triggers() []nodes.Spec {
 			Kind: "trigger_schedule", Title: "Schedule", Category: nodes.Trigger,
 			Help: "On a recurring schedule, starts a run for every profile matching the condition.",
 			Fields: []nodes.Field{
-				{Name: "mode", Title: "Repeat", Type: nodes.Enum, Enum: []string{"cron", "every", "once"}, Default: "every",
-					Help: "cron: a cron spec; every: a fixed interval; once: a single run at a time (broadcasts)."},
-				{Name: "at", Title: "At", Type: nodes.String, Required: true, MaxLength: 64, When: &nodes.When{Field: "mode", Values: []string{"once"}},
-					Help: "RFC 3339 time of the single run, e.g. 2026-12-24T09:00:00Z.", Placeholder: "2026-12-24T09:00:00Z"},
+				{Name: "mode", Title: "Repeat", Type: nodes.Enum, Enum: []string{"cron", "every"}, Default: "every",
+					Help: "cron: a cron spec; every: a fixed interval."},
 				{Name: "cron", Title: "Cron", Type: nodes.Cron, Required: true, When: &nodes.When{Field: "mode", Values: []string{"cron"}},
 					Help: "5-field cron spec (minute hour day-of-month month day-of-week) or @daily, @weekly…", Placeholder: "0 9 * * mon-fri"},
 				{Name: "every", Title: "Every", Type: nodes.Duration, Required: true, When: &nodes.When{Field: "mode", Values: []string{"every"}},
@@ -91,18 +93,23 @@ func triggers() []nodes.Spec {
 			},
 			Ports:   []nodes.Port{out(nodes.MustConnect)},
 			Example: map[string]any{"mode": "cron", "cron": "0 9 * * mon", "timezone": "Europe/Paris", "expr": "profile.newsletter == true"},
-			Check:   checkOnce,
 		},
 	}
 }
 
-// checkOnce checks a once schedule's time (broadcasts, docs/broadcasts.md).
-func checkOnce(cfg nodes.Config) []nodes.FieldError {
-	if cfg.String("mode") != "once" || cfg.String("at") == "" {
-		return nil
-	}
-	if _, err := time.Parse(time.RFC3339, cfg.String("at")); err != nil {
-		return []nodes.FieldError{{Field: "at", Message: "want an RFC 3339 time, e.g. 2026-12-24T09:00:00Z"}}
+var segmentNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
+// checkSegmentTrigger: a segment trigger has a condition or a saved
+// segment's name (internal/segments' name rule), not both.
+func checkSegmentTrigger(cfg nodes.Config) []nodes.FieldError {
+	expr, seg := cfg.String("expr"), cfg.String("segment")
+	switch {
+	case expr == "" && seg == "":
+		return []nodes.FieldError{{Field: "expr", Message: "give a condition or a saved segment's name (segment)"}}
+	case expr != "" && seg != "":
+		return []nodes.FieldError{{Field: "segment", Message: "give a condition or a saved segment, not both"}}
+	case seg != "" && !segmentNameRE.MatchString(seg):
+		return []nodes.FieldError{{Field: "segment", Message: fmt.Sprintf("%q is not a segment name: a lower-case letter, then lower-case letters, digits, _ or -", seg)}}
 	}
 	return nil
 }
