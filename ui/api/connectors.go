@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sort"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -18,6 +19,7 @@ import (
 // read and write.
 type connectorStore interface {
 	ListDeliveries(ctx context.Context, workspaceID string, f store.DeliveryFilter) ([]store.Delivery, string, error)
+	ListConnectorTestSends(ctx context.Context, workspaceID, connector string, since time.Time, limit int) ([]store.TestSend, error)
 	ListSuppressions(ctx context.Context, workspaceID string, f store.SuppressionFilter) ([]store.Suppression, string, error)
 	AddSuppression(ctx context.Context, s store.Suppression) (store.Suppression, error)
 	DeleteSuppression(ctx context.Context, workspaceID, channel, address string) error
@@ -165,8 +167,12 @@ type messageJSON struct {
 	Status    string          `json:"status"`
 	Error     string          `json:"error,omitempty"`
 	Test      bool            `json:"test"`
+	JourneyID string          `json:"journey_id,omitempty"` // a test send's journey (run_id is empty)
 	CreatedAt time.Time       `json:"created_at"`
 }
+
+// testSendID prefixes a test send's id in the list, as the Test inbox does.
+const testSendID = "test-"
 
 func toMessageJSON(d store.Delivery) messageJSON {
 	m := messageJSON{ID: d.ID, RunID: d.RunID, NodeID: d.NodeID, Kind: d.Channel, Recipient: d.Recipient, Subject: d.Subject,
@@ -189,9 +195,28 @@ func (h *Handler) apiSandboxMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]messageJSON, len(rows))
-	for i, d := range rows {
-		out[i] = toMessageJSON(d)
+	out := make([]messageJSON, 0, len(rows))
+	for _, d := range rows {
+		out = append(out, toMessageJSON(d))
+	}
+	if c.Query("cursor") == "" && c.Query("run_id") == "" {
+		// The first page also lists the test sends through the sandbox as
+		// recent as its messages (all of them, up to
+		// store.MaxInboxTestSends, when it is the only page), marked test,
+		// as the Test inbox shows them.
+		since := time.Time{}
+		if next != "" && len(rows) > 0 {
+			since = rows[len(rows)-1].CreatedAt
+		}
+		tests, err := h.store.ListConnectorTestSends(c.UserContext(), httpkit.APIKey(c).WorkspaceID, connectors.SandboxName, since, store.MaxInboxTestSends)
+		if err != nil {
+			return err
+		}
+		for _, t := range tests {
+			out = append(out, messageJSON{ID: testSendID + t.ID, NodeID: t.NodeID, JourneyID: t.JourneyID, Kind: t.Kind, Recipient: t.Recipient,
+				Subject: t.Subject, Body: t.Body, Status: t.Status, Error: t.Error, Test: true, CreatedAt: t.CreatedAt})
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
 	}
 	return c.JSON(fiber.Map{"messages": out, "next": next})
 }

@@ -88,7 +88,7 @@ var apiOps = map[string]openapi.Op{
 	"DELETE /api/v1/connectors/{id}": {Summary: "Delete a connector (refused while a live journey uses it)", Tag: "connectors", Status: 204, Errors: []int{409, 503}},
 	"POST /api/v1/connectors/{id}/test": {Summary: "Check the connection, or send a test message to {\"to\"}; a refusal is 200 with ok false and the provider's answer",
 		Tag: "connectors", Body: connectorTestJSON{}, BodyOptional: true, Result: connectors.TestResult{}, Errors: []int{409, 422, 503}},
-	"GET /api/v1/sandbox/messages": {Summary: "Messages recorded by the sandbox (Test inbox), newest first", Tag: "connectors", Result: messageListJSON{}, Errors: []int{400},
+	"GET /api/v1/sandbox/messages": {Summary: "Messages recorded by the sandbox (Test inbox), newest first; the first page (no cursor, no run_id) also lists test sends through the sandbox (test: true, ids test-…)", Tag: "connectors", Result: messageListJSON{}, Errors: []int{400},
 		Params: []openapi.Param{openapi.QueryParam("run_id", "Only this run's messages.", openapi.Str()), openapi.Cursor, openapi.Limit(500, 50)}},
 	"GET /api/v1/suppressions": {Summary: "The suppression list", Tag: "connectors", Result: suppressionListJSON{}, Errors: []int{400},
 		Params: []openapi.Param{openapi.QueryParam("channel", "Only this channel.", openapi.Enum(openapi.Channels, "")), openapi.QueryParam("q", "Only addresses containing this.", openapi.Str()), openapi.Cursor, openapi.Limit(500, 50)}},

@@ -101,6 +101,22 @@ func TestTestSendAPI(t *testing.T) {
 	require.Equal(t, 200, r.Status)
 	require.Len(t, r.JSON(t)["test_sends"], 2)
 	require.Contains(t, string(r.Body), "Hi Ada, code X42")
+	// The sandbox's list (the Test inbox) shows the sandbox test send,
+	// marked as a test, with its journey; the Twilio one is not the
+	// sandbox's.
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
+	ib := b.Call("GET", "/api/v1/sandbox/messages", admin, nil)
+	require.Equal(t, 200, ib.Status, string(ib.Body))
+	inbox := ib.JSON(t)["messages"].([]any)
+	require.Len(t, inbox, 1, string(ib.Body))
+	m := inbox[0].(map[string]any)
+	require.Equal(t, true, m["test"])
+	require.Equal(t, id, m["journey_id"])
+	require.Equal(t, "hello", m["node_id"])
+	require.Equal(t, "[Test] Hi Sample", m["subject"])
+	require.True(t, strings.HasPrefix(m["id"].(string), "test-"))
+	ib = b.Call("GET", "/api/v1/sandbox/messages?run_id=nope", admin, nil)
+	require.Empty(t, ib.JSON(t)["messages"], "a run's messages are deliveries only")
 	r = b.Call("GET", "/api/v1/journeys/"+id+"/test-sends?limit=1", key, nil)
 	require.Len(t, r.JSON(t)["test_sends"], 1)
 	for _, bad := range []string{"0", "501", "x"} {
