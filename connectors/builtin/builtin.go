@@ -9,7 +9,10 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/connectors/google"
 	"github.com/waymarkhq/waymark/connectors/meta"
+	"github.com/waymarkhq/waymark/connectors/postmark"
 	"github.com/waymarkhq/waymark/connectors/sandbox"
+	"github.com/waymarkhq/waymark/connectors/sendgrid"
+	"github.com/waymarkhq/waymark/connectors/ses"
 	"github.com/waymarkhq/waymark/connectors/smtp"
 	"github.com/waymarkhq/waymark/connectors/twilio"
 	"github.com/waymarkhq/waymark/connectors/webhook"
@@ -17,7 +20,7 @@ import (
 
 // Types are the built-in connector types, in the order the UI lists them.
 func Types() []connectors.Type {
-	return []connectors.Type{sandbox.Type, smtp.Type, twilio.Type, webhook.Type, meta.Type, google.Type}
+	return []connectors.Type{sandbox.Type, smtp.Type, ses.Type, sendgrid.Type, postmark.Type, twilio.Type, webhook.Type, meta.Type, google.Type}
 }
 
 // Register adds every built-in type to reg.

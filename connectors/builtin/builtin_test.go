@@ -25,7 +25,7 @@ func TestRegistry(t *testing.T) {
 			require.NotNil(t, typ.Example, "%s has an example", typ.Name)
 		}
 	}
-	require.Equal(t, []string{"sandbox", "smtp", "twilio", "webhook", "meta_audiences", "google_customer_match"}, names)
+	require.Equal(t, []string{"sandbox", "smtp", "ses", "sendgrid", "postmark", "twilio", "webhook", "meta_audiences", "google_customer_match"}, names)
 	require.True(t, reg.Serves("smtp", "send_email"))
 	require.False(t, reg.Serves("smtp", "send_sms"))
 	require.True(t, reg.Serves("sandbox", "audience_remove"))

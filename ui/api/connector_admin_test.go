@@ -40,7 +40,7 @@ func TestConnectorTypesAPI(t *testing.T) {
 		} `json:"connector_types"`
 	}
 	require.NoError(t, json.Unmarshal(r.Body, &out))
-	require.Len(t, out.Types, 6)
+	require.Len(t, out.Types, 9)
 	byName := map[string]int{}
 	for i, ty := range out.Types {
 		byName[ty.Name] = i
