@@ -73,6 +73,13 @@ func TestEditorSimulation(t *testing.T) {
 	require.Contains(t, text, "3 astuces pour bien démarrer")
 	require.Contains(t, text, "to zoe@example.com")
 	require.Equal(t, 3, browsertest.Eval[int](br, `document.querySelectorAll('[data-testid=sim-message]').length`))
+	// Emails are shown rendered in a sandboxed frame, their HTML source
+	// folded away.
+	frames := browsertest.Eval[int](br, `document.querySelectorAll('[data-testid=sim-message-frame]').length`)
+	require.Positive(t, frames)
+	require.Equal(t, frames, browsertest.Eval[int](br, `[...document.querySelectorAll('[data-testid=sim-message-frame]')].filter(f => f.getAttribute('sandbox') === '' && f.srcdoc.includes('<')).length`))
+	require.Equal(t, frames, browsertest.Eval[int](br, `document.querySelectorAll('.sim-msg-source:not([open])').length`))
+	require.Contains(t, browsertest.Eval[string](br, `[...document.querySelectorAll('[data-testid=sim-message-frame]')].map(f => f.srcdoc).join(' ')`), "Thanks for signing up on team.")
 	summary := browsertest.Eval[string](br, `document.querySelector('[data-testid=sim-summary]').textContent`)
 	require.Contains(t, summary, "3 messages rendered, none sent")
 

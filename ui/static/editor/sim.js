@@ -369,7 +369,23 @@ export function startSim(ed) {
           box.appendChild(el('div', 'sim-msg-subject', m.subject));
         }
         const text = m.body || (m.payload ? JSON.stringify(m.payload) : '');
-        if (text) {
+        if (m.kind === 'send_email' && m.body) {
+          // An email's HTML is shown rendered, as the recipient sees it, in
+          // a sandboxed frame (no scripts, no same-origin access); its
+          // source stays one click away.
+          const frame = document.createElement('iframe');
+          frame.className = 'sim-msg-frame';
+          frame.setAttribute('sandbox', '');
+          frame.setAttribute('referrerpolicy', 'no-referrer');
+          frame.setAttribute('data-testid', 'sim-message-frame');
+          frame.title = 'Email: ' + (m.subject || '');
+          frame.srcdoc = m.body;
+          box.appendChild(frame);
+          const src = el('details', 'sim-msg-source');
+          src.appendChild(el('summary', null, 'HTML source'));
+          src.appendChild(el('pre', 'sim-msg-body', m.body));
+          box.appendChild(src);
+        } else if (text) {
           box.appendChild(el('pre', 'sim-msg-body', text));
         }
         li.appendChild(box);
