@@ -161,6 +161,7 @@ func (e *Engine) advance(ctx context.Context, runID string, seq int) (int, error
 		return seq, x.commit(ctx)
 	}
 	x.env = e.envWith(run, entry, j, sc.Profile, x.now)
+	bindContext(x.env, ctx)
 	if err := x.walk(ctx); err != nil {
 		return seq, err
 	}
@@ -207,6 +208,7 @@ func (e *Engine) runInline(ctx context.Context, x *exec) error {
 		// makes ours conflict ("another attempt is in flight").
 		deliveryKnown: true, prev: x}
 	y.env = e.env(run, x.journey, x.profile, y.now)
+	bindContext(y.env, ctx)
 	err := y.walk(ctx)
 	if !x.committed {
 		if !x.conflicted {
@@ -286,8 +288,11 @@ func (e *Engine) env(run store.Run, j store.Journey, p store.Profile, now time.T
 	return e.envWith(run, entry, j, p, now)
 }
 
+// Its Facts reads the profile's event history from the engine's store
+// (and saved segments through cfg.Segments), with a context of its own
+// per lookup; a step binds its context (bindContext).
 func (e *Engine) envWith(run store.Run, entry EntryEvent, j store.Journey, p store.Profile, now time.Time) *expression.Env {
-	return &expression.Env{
+	env := &expression.Env{
 		Profile: expression.Profile(expression.ProfileFields{ExternalID: p.ExternalID, Email: p.Email, Phone: p.Phone, Timezone: p.Timezone, Locale: p.Locale}, p.Attributes),
 		Event:   entry.expression(),
 		Run:     expression.Run{ID: run.ID, EnteredAt: run.EnteredAt, Steps: run.Steps, Entry: entry.expression()},
@@ -295,6 +300,28 @@ func (e *Engine) envWith(run store.Run, entry EntryEvent, j store.Journey, p sto
 		Now:     now,
 		Change:  entryChange(entry.expression()),
 	}
+	if p.ID == "" {
+		p.ID = run.ProfileID // an entry's walk may know the profile by its run only
+	}
+	return e.withHistory(context.Background(), env, j.WorkspaceID, p)
+}
+
+// withHistory attaches the profile's history to env.
+func (e *Engine) withHistory(ctx context.Context, env *expression.Env, workspaceID string, p store.Profile) *expression.Env {
+	if workspaceID == "" {
+		workspaceID = p.WorkspaceID
+	}
+	var st HistoryStore
+	if e.cfg.Store != nil {
+		st = e.cfg.Store
+	}
+	return AttachHistory(ctx, env, st, e.cfg.Segments, workspaceID, p.ID)
+}
+
+// WithHistory gives env the history of profile p as the engine reads it
+// (the simulator's environments), bounded by ctx.
+func (e *Engine) WithHistory(ctx context.Context, env *expression.Env, p store.Profile) *expression.Env {
+	return e.withHistory(ctx, env, p.WorkspaceID, p)
 }
 
 func (e *Engine) pauseRun(ctx context.Context, run store.Run) error {

@@ -51,6 +51,7 @@ type EngineStore interface {
 	ListRunsWaitingForEvent(ctx context.Context, profileID, eventName string) ([]store.Run, error)
 	ListProfileRuns(ctx context.Context, profileID, journeyID string, since time.Time) ([]store.Run, error)
 	ListProfileEvents(ctx context.Context, profileID, name string, since time.Time, limit int) ([]store.Event, error)
+	HistoryStore // the expression functions' event history (facts.go)
 	RecordConversion(ctx context.Context, runID string, c store.Conversion) (bool, error)
 	PauseJourneyRuns(ctx context.Context, journeyID string) (int64, error)
 	ResumeJourneyRuns(ctx context.Context, journeyID, taskType string) (int64, error)
@@ -97,6 +98,9 @@ type EngineConfig struct {
 	Enqueuer     Enqueuer
 	Now          func() time.Time // the clock; nil means time.Now
 	Logger       *slog.Logger
+	// Segments matches saved segments for in_segment (nil: in_segment
+	// fails with "saved segments are not available here").
+	Segments SegmentMatcher
 	// BaseURL is the public URL, for unsubscribe links (may be empty).
 	BaseURL string
 	// UnsubscribeURL builds a profile's one-click unsubscribe link (nil: none).

@@ -161,6 +161,10 @@ func (v *profileVisitor) Visit(node *ast.Node) {
 		if n.Value == "profile" {
 			v.idents++
 		}
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "in_segment" {
+			v.idents++ // a saved segment may read any of the profile
+		}
 	case *ast.MemberNode:
 		id, ok := n.Node.(*ast.IdentifierNode)
 		if !ok || id.Value != "profile" {

@@ -793,6 +793,7 @@ func (w *world) enter(ctx context.Context, trigger *flows.CompiledNode, e Entry,
 			Journey: expression.Journey{ID: w.journeyID, Name: w.compiled.Journey.Name, Version: w.version},
 			Now:     now,
 		}
+		w.eng.WithHistory(ctx, env, p) // the simulation's own events, at its virtual clock
 		ok, err := prog.EvalBool(env)
 		if !ok {
 			reason := fmt.Sprintf("the profile does not match the trigger's condition (%s)", trigger.Config.String("expr"))
@@ -843,6 +844,7 @@ func (w *world) enterOnChange(ctx context.Context, trigger *flows.CompiledNode, 
 		Change:  expression.Change{Attribute: attr, Old: before, New: after},
 	}
 	env.Run.Entry = env.Event
+	w.eng.WithHistory(ctx, env, p)
 	if !worker.AttributeTriggerMatches(trigger, env) {
 		return fmt.Sprintf("the change of %s from %s to %s does not match the trigger", attr, shown(before), shown(after)), nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
+	"github.com/waymarkhq/waymark/worker"
 )
 
 // "Preview as a real person" (docs/editor.md): a node's template previews
@@ -36,6 +37,9 @@ type previewPerson struct {
 	profile *store.Profile // nil: the sample
 	as      views.PreviewAs
 	recent  []store.Profile // the newest profiles, when the user may read them
+	// history gives an env the picked profile's event history, at the
+	// current time (nil: none, as for the sample).
+	history func(env *expression.Env)
 }
 
 func (p *previewPerson) env() *expression.Env {
@@ -44,6 +48,9 @@ func (p *previewPerson) env() *expression.Env {
 		pr := p.profile
 		env.Profile = expression.Profile(expression.ProfileFields{ExternalID: pr.ExternalID, Email: pr.Email, Phone: pr.Phone,
 			Timezone: pr.Timezone, Locale: pr.Locale}, pr.Attributes)
+		if p.history != nil {
+			p.history(env)
+		}
 	}
 	return env
 }
@@ -115,6 +122,11 @@ func (h *Handler) previewPerson(c *fiber.Ctx, journeyID string) (*previewPerson,
 			return nil, err
 		default:
 			p.profile = &pr
+			p.history = func(env *expression.Env) {
+				hs, _ := any(h.store).(worker.HistoryStore) // nil: "event history is not available here"
+				env.Now = h.cfg.Now().UTC()
+				worker.AttachHistory(ctx, env, hs, nil, u.WorkspaceID, pr.ID)
+			}
 			p.as.ExternalID = pr.ExternalID
 			p.as.Label = firstNonEmpty(pr.Email, pr.ExternalID)
 			p.as.ProfileURL = "/profiles/" + url.PathEscape(pr.ExternalID)
