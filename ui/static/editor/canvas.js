@@ -813,6 +813,24 @@ export function autoLayout() {
   fit();
 }
 
+// placeUnplaced lays out a journey written without positions (one made
+// through the API or a file: the server stores a missing position as the
+// origin, so its steps would sit one on another there) as Tidy up would,
+// when at least half its steps are at the origin. It runs while the
+// document loads: it is neither an edit nor an undo step; the positions
+// are saved with the next edit.
+export function placeUnplaced(doc) {
+  const all = doc.nodes || [];
+  const unplaced = all.filter((n) => !n.position || (!n.position.x && !n.position.y)).length;
+  if (unplaced < 2 || unplaced * 2 < all.length || graph.getNodes().length < 2) {
+    return false;
+  }
+  for (const [id, p] of layoutPositions()) {
+    graph.getCellById(id).position(p.x, p.y);
+  }
+  return true;
+}
+
 // tidyUp is the toolbar's Tidy up (and Shift+L): it asks before it
 // replaces a layout someone arranged by hand, and says how to undo it.
 export async function tidyUp() {

@@ -22,7 +22,7 @@ import {
 } from './document.js';
 import {
   createGraph, graph, selection, history, canvasEl, markPainted, updateEmpty, showZoom, initialView,
-  fit, zoomBy, autoLayout, tidyUp, NODE_W, HEAD_H,
+  fit, zoomBy, autoLayout, tidyUp, placeUnplaced, NODE_W, HEAD_H,
 } from './canvas.js';
 import { initSave, setLoading, markDirty, flush, setNameError, saveState } from './save.js';
 import { initPanel, openSettings, openPublish } from './panel.js';
@@ -43,6 +43,7 @@ function start() {
 
   setLoading(true);
   load(D.document);
+  placeUnplaced(D.document);
   markPainted();
   setProblems(problems);
   if (history) {
