@@ -22,7 +22,7 @@ func (s *Server) openapiJSON(c *fiber.Ctx) error {
 		types = s.connectors.Registry().Types()
 	}
 	doc := openapi.Document(openapi.Input{
-		Parts:  []openapi.Part{api.OpenAPI(), ingest.OpenAPI()},
+		Parts:  []openapi.Part{api.OpenAPI(), api.BroadcastOpenAPI(), ingest.OpenAPI()},
 		Routes: routes,
 		Access: func(method, path string) (bool, string) {
 			a, _ := RoutePermission(method, path)

@@ -84,7 +84,18 @@ var routeTable = map[string]Access{
 	"GET /":        user(PermSignedIn),
 
 	// Journeys (ui/web/routes.go).
-	"GET /journeys":                       user(PermJourneysRead),
+	"GET /journeys": user(PermJourneysRead),
+	// Broadcasts (ui/web/broadcasts.go, ui/api/broadcasts.go): editors send and cancel.
+	"GET /broadcasts":                     user(PermJourneysRead),
+	"GET /broadcasts/new":                 user(PermJourneysWrite),
+	"POST /broadcasts":                    user(PermJourneysWrite),
+	"GET /broadcasts/:id":                 user(PermJourneysRead),
+	"GET /broadcasts/:id/progress":        user(PermJourneysRead),
+	"POST /broadcasts/:id/cancel":         user(PermJourneysWrite),
+	"GET /api/v1/broadcasts":              apiScope(auth.ScopeJourneysRead),
+	"POST /api/v1/broadcasts":             apiScope(auth.ScopeJourneysWrite),
+	"GET /api/v1/broadcasts/:id":          apiScope(auth.ScopeJourneysRead),
+	"POST /api/v1/broadcasts/:id/cancel":  apiScope(auth.ScopeJourneysWrite),
 	"GET /journeys/new":                   user(PermJourneysWrite),
 	"POST /journeys":                      user(PermJourneysWrite),
 	"POST /journeys/copy":                 user(PermJourneysWrite),

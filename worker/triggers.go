@@ -363,6 +363,9 @@ func (t *Triggers) dueTick(ctx context.Context, tr trigger) (time.Time, string, 
 		}
 		return now.Truncate(every), store.TriggerSweep, true, nil
 	}
+	if tr.node.Config.String("mode") == "once" {
+		return OnceTick(tr.node.Config, now) // a broadcast (broadcast.go)
+	}
 	v, err := t.st.GetJourneyVersion(ctx, tr.journey.WorkspaceID, tr.journey.ID, tr.journey.LiveVersion)
 	if err != nil {
 		return time.Time{}, "", false, err

@@ -211,7 +211,9 @@ func (s *Service) Create(ctx context.Context, workspaceID string, in Input, by s
 // check validates what the journey's validation cannot name well.
 func check(in Input, now time.Time) []FieldError {
 	var out []FieldError
-	add := func(f, format string, args ...any) { out = append(out, FieldError{Field: f, Message: fmt.Sprintf(format, args...)}) }
+	add := func(f, format string, args ...any) {
+		out = append(out, FieldError{Field: f, Message: fmt.Sprintf(format, args...)})
+	}
 	long := func(f, v string, n int) {
 		if utf8.RuneCountInString(v) > n {
 			add(f, "at most %d characters", n)

@@ -3,6 +3,7 @@ package builtin
 import (
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/waymarkhq/waymark/nodes"
 )
@@ -80,8 +81,10 @@ func triggers() []nodes.Spec {
 			Kind: "trigger_schedule", Title: "Schedule", Category: nodes.Trigger,
 			Help: "On a recurring schedule, starts a run for every profile matching the condition.",
 			Fields: []nodes.Field{
-				{Name: "mode", Title: "Repeat", Type: nodes.Enum, Enum: []string{"cron", "every"}, Default: "every",
-					Help: "cron: a cron spec; every: a fixed interval."},
+				{Name: "mode", Title: "Repeat", Type: nodes.Enum, Enum: []string{"cron", "every", "once"}, Default: "every",
+					Help: "cron: a cron spec; every: a fixed interval; once: a single run at a time (broadcasts)."},
+				{Name: "at", Title: "At", Type: nodes.String, Required: true, MaxLength: 64, When: &nodes.When{Field: "mode", Values: []string{"once"}},
+					Help: "RFC 3339 time of the single run, e.g. 2026-12-24T09:00:00Z.", Placeholder: "2026-12-24T09:00:00Z"},
 				{Name: "cron", Title: "Cron", Type: nodes.Cron, Required: true, When: &nodes.When{Field: "mode", Values: []string{"cron"}},
 					Help: "5-field cron spec (minute hour day-of-month month day-of-week) or @daily, @weekly…", Placeholder: "0 9 * * mon-fri"},
 				{Name: "every", Title: "Every", Type: nodes.Duration, Required: true, When: &nodes.When{Field: "mode", Values: []string{"every"}},
@@ -93,6 +96,7 @@ func triggers() []nodes.Spec {
 			},
 			Ports:   []nodes.Port{out(nodes.MustConnect)},
 			Example: map[string]any{"mode": "cron", "cron": "0 9 * * mon", "timezone": "Europe/Paris", "expr": "profile.newsletter == true"},
+			Check:   checkOnce,
 		},
 	}
 }
@@ -110,6 +114,17 @@ func checkSegmentTrigger(cfg nodes.Config) []nodes.FieldError {
 		return []nodes.FieldError{{Field: "segment", Message: "give a condition or a saved segment, not both"}}
 	case seg != "" && !segmentNameRE.MatchString(seg):
 		return []nodes.FieldError{{Field: "segment", Message: fmt.Sprintf("%q is not a segment name: a lower-case letter, then lower-case letters, digits, _ or -", seg)}}
+	}
+	return nil
+}
+
+// checkOnce checks a once schedule's time (broadcasts, docs/broadcasts.md).
+func checkOnce(cfg nodes.Config) []nodes.FieldError {
+	if cfg.String("mode") != "once" || cfg.String("at") == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.RFC3339, cfg.String("at")); err != nil {
+		return []nodes.FieldError{{Field: "at", Message: "want an RFC 3339 time, e.g. 2026-12-24T09:00:00Z"}}
 	}
 	return nil
 }

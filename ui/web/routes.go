@@ -47,6 +47,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	// The trigger panel's hook URL, secret and test requests
 	// (trigger_panel.go).
 	h.triggerRoutes(r)
+	h.broadcastRoutes(r) // broadcasts.go
 
 	// Connectors (admins), the Test inbox, and the public unsubscribe page
 	// /u/{token}, which lives outside sessions and CSRF.
