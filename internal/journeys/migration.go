@@ -283,7 +283,7 @@ func (s *Service) report(ctx context.Context, cur store.Journey, c *flows.Compil
 				if !given {
 					how = "not in the plan"
 				}
-				bad("plan.action", "node %q is deleted in the new version and %d run(s) wait there (%s): move them to a node of the new version or exit them", n.ID, line.Waiting, how)
+				bad("plan.action", "the step %s is deleted in the new version and %d run(s) wait there (%s): move them to a step of the new version or exit them", stepName(n.Title, n.ID), line.Waiting, how)
 			}
 		case PlanMove:
 			to, ok := c.Nodes[np.To]
@@ -293,7 +293,7 @@ func (s *Service) report(ctx context.Context, cur store.Journey, c *flows.Compil
 			case !ok:
 				bad("plan.to", "%q is not a node of the new version", np.To)
 			case to.Spec.Category == nodes.Trigger:
-				bad("plan.to", "runs cannot move to a trigger (%q)", np.To)
+				bad("plan.to", "runs cannot move to a trigger (%s)", stepName(to.Title, to.ID))
 			}
 		case PlanExit:
 			if np.To != "" {
@@ -319,6 +319,15 @@ func (s *Service) report(ctx context.Context, cur store.Journey, c *flows.Compil
 		return rep, &PlanError{Problems: problems}
 	}
 	return rep, nil
+}
+
+// stepName names a step in a problem's message as people know it: its
+// title, with the id when the title is not the id.
+func stepName(title, id string) string {
+	if title == "" || title == id {
+		return fmt.Sprintf("%q", id)
+	}
+	return fmt.Sprintf("%q (%s)", title, id)
 }
 
 func titleOf(n flows.Node) string {

@@ -34,6 +34,7 @@ func TestPublishPlanAPI(t *testing.T) {
 	d := e["details"].([]any)[0].(map[string]any)
 	require.Equal(t, "wait", d["node_id"])
 	require.Contains(t, d["message"], "3 run(s) wait there")
+	require.Contains(t, d["message"], `the step "Wait a day" (wait) is deleted`, "the step by its title")
 
 	// Bad plans name what is wrong.
 	for _, tc := range []struct{ body, node, field string }{
