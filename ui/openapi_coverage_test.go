@@ -159,16 +159,20 @@ func TestOpenAPIReplayCoversEveryOperation(t *testing.T) {
 	ok(200, "GET", "/api/v1/suppressions?channel=email&q=gone&limit=5", "")
 	ok(204, "DELETE", "/api/v1/suppressions?channel=email&address=gone@example.com", "")
 
-	r = ok(201, "POST", "/api/v1/broadcasts", `{"name": "Replay news", "audience": "true", "channel": "email", "connector": "sandbox", "subject": "News", "html": "<p>News</p>", "quiet_hours": {"start": "21:00", "end": "08:00"}}`)
-	ok(200, "GET", "/api/v1/broadcasts?limit=5", "")
-	ok(200, "GET", "/api/v1/broadcasts/"+r.JSON(t)["id"].(string), "")
-	ok(200, "POST", "/api/v1/broadcasts/"+r.JSON(t)["id"].(string)+"/cancel", "")
-
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/pause", "")
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/resume", "")
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/archive?exit_runs=true", "")
 	r = ok(201, "POST", "/api/v1/connectors", `{"type": "webhook", "name": "spare", "config": {"url": "`+receiver.URL+`", "secret": "`+uitest.WebhookSecret+`"}}`)
 	ok(204, "DELETE", "/api/v1/connectors/"+r.JSON(t)["id"].(string), "")
+
+	// Saved segments (ui/api/segments.go).
+	r = ok(201, "POST", "/api/v1/segments", `{"name": "vip", "rules": {"match": "all", "rules": [{"attribute": "plan", "type": "string", "op": "is", "value": "pro"}]}}`)
+	sid := r.JSON(t)["id"].(string)
+	ok(200, "GET", "/api/v1/segments", "")
+	ok(200, "GET", "/api/v1/segments/"+sid, "")
+	ok(200, "PUT", "/api/v1/segments/"+sid, `{"name": "vip", "expr": "profile.plan == \"team\""}`)
+	ok(200, "POST", "/api/v1/segments/estimate", `{"rules": {"match": "any", "rules": [{"field": "email", "op": "exists"}]}}`)
+	ok(204, "DELETE", "/api/v1/segments/"+sid, "")
 
 	covered := uitest.OpenAPICovered(b.Server)
 	_, doc := openapiDoc(t, b.Server)

@@ -84,18 +84,7 @@ var routeTable = map[string]Access{
 	"GET /":        user(PermSignedIn),
 
 	// Journeys (ui/web/routes.go).
-	"GET /journeys": user(PermJourneysRead),
-	// Broadcasts (ui/web/broadcasts.go, ui/api/broadcasts.go): editors send and cancel.
-	"GET /broadcasts":                     user(PermJourneysRead),
-	"GET /broadcasts/new":                 user(PermJourneysWrite),
-	"POST /broadcasts":                    user(PermJourneysWrite),
-	"GET /broadcasts/:id":                 user(PermJourneysRead),
-	"GET /broadcasts/:id/progress":        user(PermJourneysRead),
-	"POST /broadcasts/:id/cancel":         user(PermJourneysWrite),
-	"GET /api/v1/broadcasts":              apiScope(auth.ScopeJourneysRead),
-	"POST /api/v1/broadcasts":             apiScope(auth.ScopeJourneysWrite),
-	"GET /api/v1/broadcasts/:id":          apiScope(auth.ScopeJourneysRead),
-	"POST /api/v1/broadcasts/:id/cancel":  apiScope(auth.ScopeJourneysWrite),
+	"GET /journeys":                       user(PermJourneysRead),
 	"GET /journeys/new":                   user(PermJourneysWrite),
 	"POST /journeys":                      user(PermJourneysWrite),
 	"POST /journeys/copy":                 user(PermJourneysWrite),
@@ -237,6 +226,24 @@ var routeTable = map[string]Access{
 	"GET /journeys/:id/splits.json":            user(PermJourneysRead),  // the canvas's bandit numbers
 	"POST /journeys/:id/splits/:node/freeze":   user(PermJourneysWrite), // freeze the winner (audited)
 	"POST /journeys/:id/splits/:node/unfreeze": user(PermJourneysWrite),
+
+	// Saved segments (ui/api/segments.go, ui/web/segments.go): read and
+	// estimate with journeys read (the sample also needs profiles read),
+	// change with journeys write.
+	"GET /api/v1/segments":           apiScope(auth.ScopeJourneysRead),
+	"POST /api/v1/segments":          apiScope(auth.ScopeJourneysWrite),
+	"POST /api/v1/segments/estimate": apiScope(auth.ScopeJourneysRead),
+	"GET /api/v1/segments/:id":       apiScope(auth.ScopeJourneysRead),
+	"PUT /api/v1/segments/:id":       apiScope(auth.ScopeJourneysWrite),
+	"DELETE /api/v1/segments/:id":    apiScope(auth.ScopeJourneysWrite),
+	"GET /segments":                  user(PermJourneysRead),
+	"GET /segments/new":              user(PermJourneysRead), // viewers see the builder read-only
+	"POST /segments":                 user(PermJourneysWrite),
+	"POST /segments/estimate":        user(PermJourneysRead), // changes nothing
+	"GET /segments/:id":              user(PermJourneysRead),
+	"POST /segments/:id":             user(PermJourneysWrite),
+	"GET /segments/:id/count":        user(PermJourneysRead),
+	"POST /segments/:id/delete":      user(PermJourneysWrite),
 }
 
 // RoutePermission returns the table entry for a registered route (method

@@ -17,11 +17,11 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/auth"
-	"github.com/waymarkhq/waymark/internal/broadcasts"
 	"github.com/waymarkhq/waymark/internal/entry"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/profiles"
+	"github.com/waymarkhq/waymark/internal/segments"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/ui/api"
 	"github.com/waymarkhq/waymark/ui/ingest"
@@ -41,7 +41,7 @@ type Store interface {
 	journeys.ReportStore
 	journeys.TestSendStore
 	worker.LearningStore
-	broadcasts.Store
+	segments.Store
 }
 
 // RunEngine is the execution engine as the HTTP layer uses it.
@@ -210,8 +210,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	reports := journeys.NewReports(deps.Store, deps.Journeys)
 	entries := entry.New(entry.Deps{Store: deps.Store, Hooks: deps.Hooks, Engine: deps.Engine, Profiles: deps.Profiles, Now: cfg.Now})
 	exports := httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
-	bcasts := broadcasts.New(deps.Store, deps.Journeys, deps.Engine)
 	simulations := httpkit.Simulations{Store: deps.Store, Journeys: deps.Journeys, Simulator: deps.Simulator}
+	segs := segments.New(deps.Store, segments.Options{Now: cfg.Now}) // saved segments (docs/segments.md)
 
 	var err error
 	s.web, err = web.New(web.Config{Version: cfg.Version, CookieSecure: cfg.CookieSecure, TrustedOrigin: cfg.TrustedOrigin,
@@ -219,12 +219,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		web.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: reports, TestSends: testSends, Engine: deps.Engine,
 			Connectors: deps.Connectors, Profiles: deps.Profiles, Learning: worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now}),
 			Queues: deps.Queues, Simulations: simulations, Exports: exports, Passwords: deps.Passwords, Logger: s.logger, Static: staticFS,
-			Hooks: deps.Hooks, Broadcasts: bcasts})
+			Hooks: deps.Hooks, Segments: segs})
 	if err != nil {
 		return nil, err
 	}
 	s.api = api.New(api.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: reports, TestSends: testSends, Engine: deps.Engine,
-		Connectors: deps.Connectors, Profiles: deps.Profiles, Hooks: deps.Hooks, Simulations: simulations, Exports: exports, Now: cfg.Now, Broadcasts: bcasts})
+		Connectors: deps.Connectors, Profiles: deps.Profiles, Hooks: deps.Hooks, Simulations: simulations, Exports: exports, Now: cfg.Now,
+		Segments: segs})
 	s.ingest = ingest.New(ingest.Deps{Entry: entries, Store: deps.Store, Callbacks: deps.Connectors, Samples: deps.Hooks, Logger: s.logger, Now: cfg.Now})
 
 	s.app = fiber.New(fiber.Config{

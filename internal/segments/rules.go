@@ -118,19 +118,19 @@ func ParseRules(s string) (Rule, error) {
 	if err := dec.Decode(&r); err != nil {
 		return Rule{}, err
 	}
-	return normalise(r), nil
+	return Normalize(r), nil
 }
 
-// normalise turns json.Number values into float64 (JSON numbers decoded
+// Normalize turns json.Number values into float64 (JSON numbers decoded
 // into any are float64 elsewhere).
-func normalise(r Rule) Rule {
+func Normalize(r Rule) Rule {
 	if n, ok := r.Value.(json.Number); ok {
 		if f, err := n.Float64(); err == nil {
 			r.Value = f
 		}
 	}
 	for i := range r.Rules {
-		r.Rules[i] = normalise(r.Rules[i])
+		r.Rules[i] = Normalize(r.Rules[i])
 	}
 	return r
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/connectors"
-	"github.com/waymarkhq/waymark/internal/broadcasts"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/profiles"
@@ -88,7 +87,7 @@ type Deps struct {
 	Simulations httpkit.Simulations
 	Exports     httpkit.Exports
 	Now         func() time.Time
-	Broadcasts  *broadcasts.Service // nil: the broadcast endpoints answer 503
+	Segments    Segments // saved segments (segments.go); nil: 503
 }
 
 // Handler serves /api/v1.
@@ -104,13 +103,14 @@ type Handler struct {
 	simulations httpkit.Simulations
 	exports     httpkit.Exports
 	now         func() time.Time
-	broadcasts  *broadcasts.Service
+	segments    Segments
 }
 
 // New returns the API handler.
 func New(d Deps) *Handler {
 	return &Handler{store: d.Store, journeys: d.Journeys, reports: d.Reports, testSends: d.TestSends, engine: d.Engine,
-		connectors: d.Connectors, profiles: d.Profiles, hooks: d.Hooks, simulations: d.Simulations, exports: d.Exports, now: d.Now, broadcasts: d.Broadcasts}
+		connectors: d.Connectors, profiles: d.Profiles, hooks: d.Hooks, simulations: d.Simulations, exports: d.Exports, now: d.Now,
+		segments: d.Segments}
 }
 
 // Routes registers every /api/v1 route on api, the group behind Auth.
@@ -156,7 +156,6 @@ func (h *Handler) Routes(api fiber.Router) {
 	api.Post("/connectors/:id/test", h.needConnectors, h.apiConnectorTest)
 	api.Get("/sandbox/messages", h.apiSandboxMessages)
 	api.Get("/suppressions", h.apiSuppressionList)
-	h.broadcastRoutes(api) // broadcasts.go
 	api.Post("/suppressions", h.apiSuppressionAdd)
 	api.Delete("/suppressions", h.apiSuppressionDelete)
 
@@ -175,6 +174,7 @@ func (h *Handler) Routes(api fiber.Router) {
 	api.Post("/journeys/:id/test-send", h.apiJourneyTestSend)
 	api.Get("/journeys/:id/test-sends", h.apiJourneyTestSends)
 	api.Get("/journeys/:id/lift", h.apiJourneyLift)
+	h.segmentRoutes(api) // saved segments (segments.go)
 }
 
 // needConnectors answers 503 when the server runs without connector

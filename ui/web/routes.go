@@ -47,7 +47,8 @@ func (h *Handler) Routes(r fiber.Router) {
 	// The trigger panel's hook URL, secret and test requests
 	// (trigger_panel.go).
 	h.triggerRoutes(r)
-	h.broadcastRoutes(r) // broadcasts.go
+	// Saved segments and their builder (segments.go).
+	h.segmentRoutes(r)
 
 	// Connectors (admins), the Test inbox, and the public unsubscribe page
 	// /u/{token}, which lives outside sessions and CSRF.
