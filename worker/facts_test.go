@@ -255,3 +255,32 @@ func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// An event trigger's filter and a wait_event's match read the history
+// too: the third purchase in 30 days enters, and the run goes on when a
+// second view arrives within the day.
+func TestHistoryInTriggerFilterAndWaitMatch(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	jid := h.publish([]byte(`{"format": 1, "name": "Third purchase", "settings": {"reentry": "always"}, "nodes": [
+		{"id": "start", "kind": "trigger_event", "config": {"event": "purchase", "filter": "count(\"purchase\", within(\"30d\")) >= 3"}},
+		{"id": "wait", "kind": "wait_event", "config": {"event": "view", "timeout": "3d", "match": "count(\"view\", within(\"1d\")) >= 2"}},
+		{"id": "done", "kind": "exit", "config": {}}],
+		"edges": [{"from": "start", "to": "wait"}, {"from": "wait", "port": "matched", "to": "done"}, {"from": "wait", "port": "timeout", "to": "done"}]}`))
+	p := h.profile("buyer", nil)
+	h.pastEvent(p, "purchase", 40*24*time.Hour, nil) // outside the window
+	require.Empty(t, h.event(p, "purchase", nil).Entered)
+	h.advance(time.Hour)
+	require.Empty(t, h.event(p, "purchase", nil).Entered)
+	h.advance(time.Hour)
+	res := h.event(p, "purchase", nil)
+	require.Len(t, res.Entered, 1)
+	runID := res.Entered[0]
+	h.advance(time.Hour)
+	h.event(p, "view", nil)
+	require.Equal(t, store.RunWaitingEvent, h.run(runID).Status, "one view today: still waiting")
+	h.advance(time.Hour)
+	h.event(p, "view", nil)
+	require.Equal(t, []string{"start:out:entered", "wait:matched:matched", "done::completed"}, h.path(runID))
+	require.Equal(t, jid, h.run(runID).JourneyID)
+}
