@@ -88,6 +88,9 @@ type Settings struct {
 	Timezone string `json:"timezone,omitempty"`
 	// StepBudget bounds the steps one run may take (default 1000).
 	StepBudget int `json:"step_budget,omitempty"`
+	// Tracking: false turns off open and click tracking of the journey's
+	// email (default on; docs/engagement.md).
+	Tracking *bool `json:"tracking,omitempty"`
 }
 
 // EntryLimit caps entries; zero means unlimited.

@@ -71,6 +71,7 @@ func ReferenceMarkdown(reg *nodes.Registry) []byte {
 		{"rate_limit.per_second / .per_minute", "integer", "none", "one of the two: pace of the journey's action steps"},
 		{"timezone", "IANA name", "`UTC`", "used where a profile has no time zone"},
 		{"step_budget", "integer", fmt.Sprint(DefaultStepBudget), fmt.Sprintf("most steps one run may take, 1–%d; a run over budget fails", MaxStepBudget)},
+		{"tracking", "boolean", "`true`", "`false`: the journey's email goes out without open and click tracking (docs/engagement.md)"},
 	} {
 		w("| `%s` | %s | %s | %s |\n", row[0], row[1], row[2], row[3])
 	}

@@ -52,6 +52,7 @@ type CompiledSettings struct {
 	RateLimit            *CompiledRateLimit // nil: none
 	Location             *time.Location
 	StepBudget           int
+	NoTracking           bool // settings.tracking false: email goes out without open and click tracking
 }
 
 // CompiledGoal is the journey-level goal.
@@ -184,6 +185,7 @@ func (v *validator) checkSettings() {
 			out.FrequencyCaps[ch] = CompiledCap{Count: c.Count, Period: per}
 		}
 	}
+	out.NoTracking = s.Tracking != nil && !*s.Tracking
 	if r := s.RateLimit; r != nil {
 		switch {
 		case (r.PerSecond == 0) == (r.PerMinute == 0):

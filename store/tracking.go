@@ -20,6 +20,7 @@ type TrackedDelivery struct {
 	Channel     string
 	Status      string
 	IsTest      bool
+	Erased      bool      // its profile was erased (the recipient is gone)
 	SentAt      time.Time // when the delivery was written, just before the send
 }
 
@@ -27,19 +28,19 @@ type TrackedDelivery struct {
 // ErrNotFound.
 func (s *Store) GetTrackedDelivery(ctx context.Context, workspaceID, id string) (TrackedDelivery, error) {
 	var row struct {
-		ID, WorkspaceID, RunID, JourneyID, NodeID, ProfileID, Channel, Status string
-		IsTest                                                                bool
-		CreatedAt                                                             time.Time
+		ID, WorkspaceID, RunID, JourneyID, NodeID, ProfileID, Channel, Status, Recipient string
+		IsTest                                                                           bool
+		CreatedAt                                                                        time.Time
 	}
 	err := s.db.WithContext(ctx).Table("deliveries AS d").
-		Select("d.id, d.workspace_id, d.run_id, COALESCE(r.journey_id, '') AS journey_id, d.node_id, d.profile_id, d.channel, d.status, d.is_test, d.created_at").
+		Select("d.id, d.workspace_id, d.run_id, COALESCE(r.journey_id, '') AS journey_id, d.node_id, d.profile_id, d.channel, d.status, d.recipient, d.is_test, d.created_at").
 		Joins("LEFT JOIN runs r ON r.id = d.run_id").
 		Where("d.workspace_id = ? AND d.id = ?", workspaceID, id).Take(&row).Error
 	if err != nil {
 		return TrackedDelivery{}, dbErr(err, "loading tracked delivery")
 	}
 	return TrackedDelivery{ID: row.ID, WorkspaceID: row.WorkspaceID, RunID: row.RunID, JourneyID: row.JourneyID, NodeID: row.NodeID,
-		ProfileID: row.ProfileID, Channel: row.Channel, Status: row.Status, IsTest: row.IsTest, SentAt: row.CreatedAt}, nil
+		ProfileID: row.ProfileID, Channel: row.Channel, Status: row.Status, IsTest: row.IsTest, Erased: row.Recipient == "", SentAt: row.CreatedAt}, nil
 }
 
 // EngagementHit is one recorded open or click of a delivery.

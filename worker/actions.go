@@ -204,6 +204,11 @@ func (x *exec) act(ctx context.Context, n *flows.CompiledNode) (string, bool, er
 		created.Attempts++
 	}
 	msg.DeliveryID, msg.IdempotencyKey = created.ID, key
+	if t := x.e.cfg.Tracker; t != nil && a.Channel == "email" && msg.HTML != "" && !st.NoTracking {
+		// Open and click tracking (docs/engagement.md): the tokens name
+		// this delivery, so a retry sends the same links.
+		msg.HTML = t.Track(x.run.WorkspaceID, created.ID, msg.HTML)
+	}
 
 	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	res, sendErr := conn.Send(sendCtx, msg)

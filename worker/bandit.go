@@ -19,8 +19,10 @@ type LearningStore interface {
 	AssignSplit(ctx context.Context, journeyID, nodeID, runID string, decide store.SplitDecider) (store.SplitAssignment, bool, error)
 	SplitCounts(ctx context.Context, journeyID, nodeID string) ([]store.ArmCount, error)
 	SplitFreezes(ctx context.Context, journeyID string) ([]store.SplitFreeze, error)
-	ProfileEngagement(ctx context.Context, profileID string, names []string, since time.Time, limit int) ([]time.Time, error)
-	JourneyEngagement(ctx context.Context, journeyID string, names []string, since time.Time, limit int) ([]store.EngagementSample, error)
+	// The engagement events best-time learns from, without the opens and
+	// clicks tracking recorded for machines (Apple MPP, scanners).
+	HumanProfileEngagement(ctx context.Context, profileID string, names []string, since time.Time, limit int) ([]time.Time, error)
+	HumanJourneyEngagement(ctx context.Context, journeyID string, names []string, since time.Time, limit int) ([]store.EngagementSample, error)
 }
 
 // LearningConfig tunes the learning features' per-worker caches.

@@ -44,10 +44,12 @@ type BestHour struct {
 }
 
 // ProfileHours is a profile's engagement-hour histogram in loc (its time
-// zone), from the named events of the last EngagementLookback.
+// zone), from the named events of the last EngagementLookback: posted
+// events and the opens and clicks tracking recorded for people (a
+// machine's, "human": false, never count; docs/engagement.md).
 func (l *Learning) ProfileHours(ctx context.Context, profileID string, names []string, loc *time.Location) (learn.HourProfile, error) {
 	now := l.cfg.Now()
-	ts, err := l.st.ProfileEngagement(ctx, profileID, names, now.Add(-EngagementLookback), profileEventLimit)
+	ts, err := l.st.HumanProfileEngagement(ctx, profileID, names, now.Add(-EngagementLookback), profileEventLimit)
 	if err != nil {
 		return learn.HourProfile{}, err
 	}
@@ -69,7 +71,7 @@ func (l *Learning) AudienceHours(ctx context.Context, journeyID string, names []
 	if ok && now.Sub(c.at) < l.cfg.AudienceTTL && !now.Before(c.at) {
 		return c.hours, nil
 	}
-	samples, err := l.st.JourneyEngagement(ctx, journeyID, names, now.Add(-EngagementLookback), audienceEventLimit)
+	samples, err := l.st.HumanJourneyEngagement(ctx, journeyID, names, now.Add(-EngagementLookback), audienceEventLimit)
 	if err != nil {
 		return learn.HourProfile{}, err
 	}

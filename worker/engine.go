@@ -105,6 +105,8 @@ type EngineConfig struct {
 	BaseURL string
 	// UnsubscribeURL builds a profile's one-click unsubscribe link (nil: none).
 	UnsubscribeURL func(workspaceID, channel, address string) string
+	// Tracker adds open and click tracking to email (nil: none).
+	Tracker Tracker
 	// StatusCacheTTL caches journeys' status per worker (0: read it for
 	// every task). A paused journey's runs stop within this time.
 	StatusCacheTTL time.Duration

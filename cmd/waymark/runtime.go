@@ -21,6 +21,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors/secrets"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/embedredis"
+	"github.com/waymarkhq/waymark/internal/engagement"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/profiles"
@@ -251,6 +252,7 @@ func (c *cli) start(ctx context.Context, m mode, args []string) error {
 			Hooks:      svc.hooks,
 			TestSends:  svc.engine, // test sends of action nodes (issue 10)
 			Simulator:  svc.sim,
+			Tracking:   svc.tracking,
 			Queues:     insp,
 			Metrics:    metrics,
 			Logger:     logger,
@@ -388,9 +390,10 @@ type services struct {
 	engine   *worker.Engine
 	journeys *journeys.Service
 	hooks    *hooks.Service
-	triggers *worker.Triggers  // segment and schedule triggers (issue 5)
-	profiles *profiles.Service // profile import, export, erasure (issue 5)
-	sim      *sim.Simulator    // journey simulator and replay check (issue 10)
+	triggers *worker.Triggers    // segment and schedule triggers (issue 5)
+	profiles *profiles.Service   // profile import, export, erasure (issue 5)
+	sim      *sim.Simulator      // journey simulator and replay check (issue 10)
+	tracking *engagement.Service // email open and click tracking (docs/engagement.md)
 }
 
 // buildServices wires connectors (secrets, SSRF guard, shared rate limits),
@@ -421,12 +424,21 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 		return nil, err
 	}
 	client := asynq.NewClientFromRedisClient(rdb)
+	trackKeys, err := keys.Subkeys("tracking v1")
+	if err != nil {
+		return nil, err
+	}
+	tracking, err := engagement.New(engagement.Config{Store: st, Base: cfg.BaseURL, Keys: trackKeys, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	engine := worker.NewEngine(worker.EngineConfig{
 		Store: st, Registry: reg, Connectors: conns, Suppressions: st, RateLimiter: worker.NewJourneyLimiter(limiter),
-		Enqueuer: client, Logger: logger, BaseURL: cfg.BaseURL, UnsubscribeURL: conns.UnsubscribeURL, StatusCacheTTL: time.Second, InlineActions: true,
+		Enqueuer: client, Logger: logger, BaseURL: cfg.BaseURL, UnsubscribeURL: conns.UnsubscribeURL, Tracker: tracking, StatusCacheTTL: time.Second, InlineActions: true,
 		LocalTasks: cfg.WorkerConcurrency,                           // entries' first tasks in process, where web and worker are one (serve)
 		Learning:   worker.NewLearning(st, worker.LearningConfig{}), // bandit splits and best-time delays (docs/intelligence.md)
 	})
+	tracking.WithEngine(engine)
 	triggers := worker.NewTriggers(engine, st, rdb, worker.TriggersConfig{})
 	profileChanged := func(ctx context.Context, p store.Profile) {
 		if _, err := triggers.ProfileChanged(ctx, p); err != nil {
@@ -436,7 +448,7 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 	return &services{
 		triggers: triggers,
 		profiles: profiles.NewService(st, engine, worker.QueueAudienceErasure(client), profileChanged, logger),
-		client:   client, conns: conns, engine: engine,
+		client:   client, conns: conns, engine: engine, tracking: tracking,
 		journeys: journeys.New(st, reg).WithConnectorTypes(creg.Serves),
 		hooks:    hooks.New(st, keys, cfg.BaseURL, nil).ReuseJourneys(time.Second), // as the engine's StatusCacheTTL
 		sim:      sim.New(sim.Config{Registry: reg, Profiles: st, Suppressions: st, Logger: logger}),

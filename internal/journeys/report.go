@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/waymarkhq/waymark/learn"
+	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 )
 
@@ -19,6 +20,7 @@ type ReportStore interface {
 	JourneyVariants(ctx context.Context, workspaceID, journeyID string, version int) ([]store.VariantCount, error)
 	JourneyPaths(ctx context.Context, workspaceID, journeyID string, version int, p store.Period) ([]store.PathCount, bool, error)
 	JourneyStats(ctx context.Context, workspaceID, journeyID string, version int) (store.JourneyStats, error)
+	MessageEngagement(ctx context.Context, workspaceID, journeyID string, version int, p store.Period) ([]store.StepEngagement, error)
 }
 
 // Reports computes journeys' numbers: a version's per-node counters
@@ -65,6 +67,9 @@ type Report struct {
 	Funnel          []FunnelStep
 	FunnelTruncated bool
 	Variants        []VariantRate // the live version's split variants
+	// Messages are the journey's message steps' engagement over the range
+	// (deliveries written in it, every version), by node id.
+	Messages []MessageStep
 }
 
 // Bucket is one day or hour of the range.
@@ -164,6 +169,9 @@ func (r *Reports) Report(ctx context.Context, ws, journeyID, rng string, now tim
 	}
 	sort.Slice(rep.Channels, func(a, b int) bool { return rep.Channels[a].Channel < rep.Channels[b].Channel })
 
+	if rep.Messages, err = r.MessageSteps(ctx, ws, j.ID, 0, period); err != nil {
+		return Report{}, err
+	}
 	if j.LiveVersion == 0 {
 		return rep, nil
 	}
@@ -206,6 +214,110 @@ func (r *Reports) Report(ctx context.Context, ws, journeyID, rng string, now tim
 		rep.Variants = append(rep.Variants, vr)
 	}
 	return rep, nil
+}
+
+// MessageStep is one message step's engagement (docs/engagement.md):
+// what was sent and what became of it. Opens and clicks are tracked for
+// email (Tracked); a machine's open (Apple Mail Privacy Protection, a
+// scanner) is never counted as opened. Rates are over Delivered (the
+// bounce rate over Sent, click-to-open over Opened), 0 without a
+// denominator.
+type MessageStep struct {
+	NodeID  string `json:"node_id"`
+	Title   string `json:"title,omitempty"`
+	Kind    string `json:"kind"`
+	Tracked bool   `json:"tracked"` // opens and clicks are tracked for this kind (email)
+	// Sent: handed to the provider. Delivered: Sent less Bounced (a
+	// provider's delivery receipt is not needed). Bounced: accepted, then
+	// reported failed by the provider.
+	Sent      int64 `json:"sent"`
+	Delivered int64 `json:"delivered"`
+	Bounced   int64 `json:"bounced"`
+	// Opened and Clicked count messages a person opened or clicked
+	// (unique); Opens and Clicks every time they did. A click implies an
+	// open.
+	Opened        int64 `json:"opened"`
+	Clicked       int64 `json:"clicked"`
+	Opens         int64 `json:"opens"`
+	Clicks        int64 `json:"clicks"`
+	MachineOpened int64 `json:"machine_opened"` // messages a machine opened (not counted in Opened)
+	// Unsubscribed: recipients who unsubscribed after this message and
+	// before the next to them. Converted: runs that reached the journey's
+	// goal after this message.
+	Unsubscribed    int64   `json:"unsubscribed"`
+	Converted       int64   `json:"converted"`
+	OpenRate        float64 `json:"open_rate"`
+	ClickRate       float64 `json:"click_rate"`
+	ClickToOpenRate float64 `json:"click_to_open_rate"`
+	BounceRate      float64 `json:"bounce_rate"`
+	UnsubscribeRate float64 `json:"unsubscribe_rate"`
+	ConversionRate  float64 `json:"conversion_rate"`
+}
+
+// MessageSteps computes the engagement of a journey's message steps
+// (version 0: every version; a zero period: all time), by node id, titled
+// from that version (the draft for 0).
+func (r *Reports) MessageSteps(ctx context.Context, ws, journeyID string, version int, p store.Period) ([]MessageStep, error) {
+	raw, err := r.store.MessageEngagement(ctx, ws, journeyID, version, p)
+	if err != nil {
+		return nil, err
+	}
+	titles := map[string]string{}
+	if len(raw) > 0 {
+		if doc, err := r.docs.Document(ctx, ws, journeyID, version); err == nil {
+			for _, n := range doc.Nodes {
+				titles[n.ID] = n.Title
+			}
+		}
+	}
+	out := []MessageStep{}
+	for _, e := range raw {
+		spec, ok := r.docs.reg.Lookup(e.Channel)
+		if !ok || spec.Action == nil || len(spec.Action.Message) == 0 {
+			continue // not a message (an audience change)
+		}
+		m := MessageStep{NodeID: e.NodeID, Title: titles[e.NodeID], Kind: e.Channel, Tracked: spec.Action.Channel == "email" && spec.Action.HasPart(nodes.PartHTML),
+			Sent: e.Sent, Bounced: e.Bounced, Delivered: max(0, e.Sent-e.Bounced), Opened: e.Opened, Clicked: e.Clicked,
+			Opens: e.Opens, Clicks: e.Clicks, MachineOpened: e.MachineOpened, Unsubscribed: e.Unsubscribed, Converted: e.Converted}
+		m.OpenRate = rate(m.Opened, m.Delivered)
+		m.ClickRate = rate(m.Clicked, m.Delivered)
+		m.ClickToOpenRate = rate(m.Clicked, m.Opened)
+		m.BounceRate = rate(m.Bounced, m.Sent)
+		m.UnsubscribeRate = rate(m.Unsubscribed, m.Delivered)
+		m.ConversionRate = rate(m.Converted, m.Delivered)
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// StatsWithMessages are a version's numbers (Stats) and its message
+// steps' engagement: GET /api/v1/journeys/{id}/stats and the canvas's
+// counters. Messages is empty for a journey never published.
+type StatsWithMessages struct {
+	Stats
+	Messages []MessageStep `json:"messages"`
+}
+
+// StatsWithMessages computes Stats and the same version's MessageSteps.
+func (r *Reports) StatsWithMessages(ctx context.Context, ws, journeyID string, version int) (StatsWithMessages, error) {
+	st, err := r.Stats(ctx, ws, journeyID, version)
+	if err != nil {
+		return StatsWithMessages{}, err
+	}
+	out := StatsWithMessages{Stats: st, Messages: []MessageStep{}}
+	if st.Version > 0 {
+		if out.Messages, err = r.MessageSteps(ctx, ws, st.JourneyID, st.Version, store.Period{}); err != nil {
+			return StatsWithMessages{}, err
+		}
+	}
+	return out, nil
+}
+
+func rate(x, n int64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return min(1, float64(x)/float64(n))
 }
 
 // Wilson is the 95% Wilson score interval of x successes in n trials.

@@ -52,7 +52,7 @@ var apiOps = map[string]openapi.Op{
 	"PUT /api/v1/journeys/{id}/hook":         {Summary: "Choose how senders sign", Tag: "webhooks", Body: hookSchemeJSON{}, Result: hooks.Hook{}},
 	"POST /api/v1/journeys/{id}/hook/rotate": {Summary: "Add a new signing secret; the previous one stays valid for 24 h", Tag: "webhooks", Result: hooks.Hook{}},
 	"GET /api/v1/journeys/{id}/triggers":     {Summary: "Segment sweeps and schedule ticks: progress and history", Tag: "journeys", Result: triggerRunsJSON{}},
-	"GET /api/v1/journeys/{id}/stats": {Summary: "Per-node and per-journey numbers from the ledger", Tag: "analytics", Result: journeys.Stats{}, Errors: []int{400},
+	"GET /api/v1/journeys/{id}/stats": {Summary: "Per-node and per-journey numbers from the ledger, and each message step's engagement", Tag: "analytics", Result: journeys.StatsWithMessages{}, Errors: []int{400},
 		Params: []openapi.Param{openapi.QueryParam("version", "A published version (default: the live one).", openapi.Integer(1, 0))}},
 	"GET /api/v1/journeys/{id}/runs.csv": {Summary: "The journey's runs as streamed CSV (email and phone columns with profiles:read)", Tag: "analytics",
 		Params: openapi.Period, Media: "text/csv", Errors: []int{400},

@@ -229,6 +229,11 @@ var componentNames = map[reflect.Type]string{
 	reflect.TypeFor[testSendJSON]():           "TestSend",
 	reflect.TypeFor[testSendResultJSON]():     "TestSendResult",
 	reflect.TypeFor[testSendListJSON]():       "TestSendList",
+
+	// The stats endpoint answers Stats with its message steps'
+	// engagement (docs/engagement.md).
+	reflect.TypeFor[journeys.StatsWithMessages](): "JourneyStats",
+	reflect.TypeFor[journeys.MessageStep]():       "MessageStepStats",
 }
 
 var writeRequired = map[reflect.Type][]string{

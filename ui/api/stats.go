@@ -7,5 +7,5 @@ import (
 )
 
 func (h *Handler) apiJourneyStats(c *fiber.Ctx) error {
-	return httpkit.ServeStats(c, h.reports, httpkit.APIKey(c).WorkspaceID)
+	return httpkit.ServeStatsWithMessages(c, h.reports, httpkit.APIKey(c).WorkspaceID)
 }

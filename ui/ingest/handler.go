@@ -46,6 +46,7 @@ type Deps struct {
 	Store     Store
 	Callbacks Callbacks
 	Samples   Samples
+	Tracking  Tracking // nil: the open pixel and click redirects answer 404
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -56,13 +57,14 @@ type Handler struct {
 	store     Store
 	callbacks Callbacks
 	samples   Samples
+	tracking  Tracking
 	logger    *slog.Logger
 	now       func() time.Time
 }
 
 // New returns the ingestion handler.
 func New(d Deps) *Handler {
-	return &Handler{entry: d.Entry, store: d.Store, callbacks: d.Callbacks, samples: d.Samples, logger: d.Logger, now: d.Now}
+	return &Handler{entry: d.Entry, store: d.Store, callbacks: d.Callbacks, samples: d.Samples, tracking: d.Tracking, logger: d.Logger, now: d.Now}
 }
 
 // Routes registers the public endpoints: the webhook trigger and the
@@ -70,6 +72,7 @@ func New(d Deps) *Handler {
 func (h *Handler) Routes(r fiber.Router) {
 	r.Post("/hooks/:key", h.hook)
 	r.Post("/callbacks/:type/:id", h.providerCallback)
+	h.trackingRoutes(r) // GET /t/o/:token (open pixel), /t/c/:token (click redirect)
 }
 
 // APIRoutes registers the key-authenticated endpoints on the /api/v1

@@ -186,6 +186,10 @@ func parseSettings(form formFields, errs fieldProblems, capped []string) flows.S
 	if n := num("step_budget"); n != flows.DefaultStepBudget {
 		st.StepBudget = n
 	}
+	if get("tracking") == "off" {
+		off := false
+		st.Tracking = &off
+	}
 	return st
 }
 
@@ -211,6 +215,14 @@ func fromLocalInput(v string) string {
 		return t.UTC().Format(time.RFC3339)
 	}
 	return v // kept as typed; validation explains the format
+}
+
+// trackingValue is the settings form's value of settings.tracking.
+func trackingValue(st flows.Settings) string {
+	if st.Tracking != nil && !*st.Tracking {
+		return "off"
+	}
+	return "on"
 }
 
 func itoa0(n int) string {
@@ -324,5 +336,7 @@ func settingsSections(st flows.Settings, problems fieldProblems, capped []string
 			sel("rate_limit.unit", "steps", rateUnit, "", views.Option{Value: "per_second", Label: "per second"}, views.Option{Value: "per_minute", Label: "per minute"}),
 		}},
 		{Title: "Time zone and budget", Fields: []views.FormField{tzField, budgetField}},
+		{Title: "Email tracking", Fields: []views.FormField{sel("tracking", "Opens and clicks", trackingValue(st), "Links go through a signed redirect and an open pixel is added (docs/engagement.md).",
+			views.Option{Value: "on", Label: "Tracked (default)"}, views.Option{Value: "off", Label: "Not tracked"})}},
 	}
 }

@@ -6,7 +6,8 @@ import (
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 )
 
-// journeyStatsUI is the canvas's counters (internal/journeys.Reports.Stats).
+// journeyStatsUI is the canvas's counters and the message steps' engagement
+// (internal/journeys.Reports.StatsWithMessages).
 func (h *Handler) journeyStatsUI(c *fiber.Ctx) error {
-	return httpkit.ServeStats(c, h.reports, httpkit.Workspace(c))
+	return httpkit.ServeStatsWithMessages(c, h.reports, httpkit.Workspace(c))
 }
