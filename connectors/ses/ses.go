@@ -277,13 +277,7 @@ func (c *Connector) Send(ctx context.Context, m connectors.Message) (connectors.
 func (c *Connector) do(ctx context.Context, method, path string, body []byte) (*httpx.Response, error) {
 	u := *c.endpoint
 	u.Path += path
-	var rd *bytes.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, connectors.PermanentError("building the request", err)
 	}
