@@ -3,6 +3,8 @@ package postmark_test
 import (
 	"context"
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -181,4 +183,22 @@ func TestTypeChecks(t *testing.T) {
 	require.Empty(t, errs)
 	_, errs = postmark.Type.Normalize(map[string]any{"server_token": "t", "from": "x", "message_stream": "Has Spaces"})
 	require.Len(t, errs, 2)
+}
+
+func TestTimeoutAfterSendIsUnknown(t *testing.T) {
+	t.Parallel()
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	env, _ := ctest.Env(t)
+	env.HTTPTimeout = 200 * time.Millisecond
+	conn := ctest.Build(t, postmark.Type, env, map[string]any{"server_token": token, "from": "news@acme.example", "base_url": srv.URL})
+	_, err := conn.Send(context.Background(), connectors.Message{Email: "ada@example.com", Subject: "x", Text: "y"})
+	close(hang)
+	require.Equal(t, connectors.Unknown, ctest.Class(t, err))
 }

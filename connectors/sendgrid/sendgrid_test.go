@@ -2,6 +2,8 @@ package sendgrid_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -201,4 +203,22 @@ func TestTypeChecks(t *testing.T) {
 		fields[e.Field] = true
 	}
 	require.Equal(t, map[string]bool{"api_key": true, "from": true, "webhook_verification_key": true}, fields)
+}
+
+func TestTimeoutAfterSendIsUnknown(t *testing.T) {
+	t.Parallel()
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	env, _ := ctest.Env(t)
+	env.HTTPTimeout = 200 * time.Millisecond
+	conn := ctest.Build(t, sendgrid.Type, env, map[string]any{"api_key": apiKey, "from": "news@acme.example", "base_url": srv.URL})
+	_, err := conn.Send(context.Background(), connectors.Message{Email: "ada@example.com", Subject: "x", Text: "y"})
+	close(hang)
+	require.Equal(t, connectors.Unknown, ctest.Class(t, err))
 }
