@@ -380,6 +380,10 @@ func (s *Store) partRows(ctx context.Context, workspaceID string, p profilePart,
 	return db
 }
 
+// MaxAttributeFilterValue bounds the text an attribute filter compares
+// with.
+const MaxAttributeFilterValue = 1024
+
 // checkAttributeCondition refuses what attributeSQL cannot say: an
 // unknown operator, a name SQLite's JSON paths cannot quote.
 func checkAttributeCondition(c AttributeCondition) error {
@@ -390,6 +394,9 @@ func checkAttributeCondition(c AttributeCondition) error {
 		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
 			return &QueryError{Field: "attribute", Message: "a filter cannot name an attribute with quotes, backslashes or control characters"}
 		}
+	}
+	if len(c.Value) > MaxAttributeFilterValue || !utf8.ValidString(c.Value) {
+		return &QueryError{Field: "value", Message: fmt.Sprintf("a filter's value is at most %d bytes of UTF-8", MaxAttributeFilterValue)}
 	}
 	switch c.Op {
 	case AttrIs, AttrIsNot, AttrContains, AttrEq, AttrNe, AttrGt, AttrGte, AttrLt, AttrLte, AttrIsTrue, AttrIsFalse, AttrSet, AttrNotSet:

@@ -68,6 +68,12 @@ func profileFilter(c *fiber.Ctx) (store.ProfileQuery, views.ProfilesPage) {
 	if len(st.Search) > 320 {
 		st.Errors["q"] = "Search for at most 320 characters."
 	}
+	if len(st.Attribute) > 64 {
+		st.Errors["attr"] = "Attribute names are at most 64 characters."
+	}
+	if len(st.Value) > store.MaxAttributeFilterValue {
+		st.Errors["value"] = "Compare with at most " + strconv.Itoa(store.MaxAttributeFilterValue) + " characters."
+	}
 	switch {
 	case st.Attribute == "" && st.Op == "":
 	case st.Attribute == "":

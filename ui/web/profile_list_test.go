@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -117,6 +118,8 @@ func TestProfilesPage(t *testing.T) {
 		{"attr=plan&op=contains", "value", "Type the text"},
 		{"cursor=nonsense", "cursor", "start again from the first page"},
 		{"limit=501", "limit", "1 to 500"},
+		{"attr=" + strings.Repeat("a", 65) + "&op=set", "attr", "at most 64 characters"},
+		{"attr=plan&op=is&value=" + strings.Repeat("x", store.MaxAttributeFilterValue+1), "value", "at most 1024 characters"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			resp, page := ed.Get("/profiles?" + tc.query)
