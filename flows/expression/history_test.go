@@ -252,3 +252,27 @@ func TestHistoryInTemplates(t *testing.T) {
 	_, err = expression.ParseTemplate(`{{ count("purchase", within("30x")) }}`, expression.Text)
 	require.ErrorContains(t, err, `"30x" is not a window`)
 }
+
+// BenchmarkHistoryCompile and BenchmarkHistoryEval measure what the
+// history functions add to an expression, without a database (the
+// engine's cost, with its store, is worker's BenchmarkHistoryCondition).
+func BenchmarkHistoryCompile(b *testing.B) {
+	for b.Loop() {
+		if _, err := expression.Compile(`count("purchase", within("30d")) >= 2 && last("purchase").properties.total > 10`, expression.Bool); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkHistoryEval(b *testing.B) {
+	p, err := expression.Compile(`count("purchase", within("30d")) >= 2 && last("purchase").properties.total > 10`, expression.Bool)
+	require.NoError(b, err)
+	env, f := historyEnv()
+	b.ReportAllocs()
+	for b.Loop() {
+		f.calls = f.calls[:0]
+		if ok, err := p.EvalBool(env); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
