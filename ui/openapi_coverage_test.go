@@ -159,6 +159,11 @@ func TestOpenAPIReplayCoversEveryOperation(t *testing.T) {
 	ok(200, "GET", "/api/v1/suppressions?channel=email&q=gone&limit=5", "")
 	ok(204, "DELETE", "/api/v1/suppressions?channel=email&address=gone@example.com", "")
 
+	r = ok(201, "POST", "/api/v1/broadcasts", `{"name": "Replay news", "audience": "true", "channel": "email", "connector": "sandbox", "subject": "News", "html": "<p>News</p>", "quiet_hours": {"start": "21:00", "end": "08:00"}}`)
+	ok(200, "GET", "/api/v1/broadcasts?limit=5", "")
+	ok(200, "GET", "/api/v1/broadcasts/"+r.JSON(t)["id"].(string), "")
+	ok(200, "POST", "/api/v1/broadcasts/"+r.JSON(t)["id"].(string)+"/cancel", "")
+
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/pause", "")
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/resume", "")
 	ok(200, "POST", "/api/v1/journeys/"+jid+"/archive?exit_runs=true", "")

@@ -78,15 +78,24 @@ var routeTable = map[string]Access{
 	"GET /u/:token":             public(), // signed unsubscribe token
 	"POST /u/:token":            public(),
 	"POST /callbacks/:type/:id": public(), // provider callbacks, verified by the connector
-	"GET /t/o/:token":           public(), // email open pixel, HMAC-signed token (ui/ingest/tracking.go)
-	"GET /t/c/:token":           public(), // email click redirect, HMAC-signed token
 
 	// Signed-in users.
 	"POST /logout": user(PermSignedIn),
 	"GET /":        user(PermSignedIn),
 
 	// Journeys (ui/web/routes.go).
-	"GET /journeys":                       user(PermJourneysRead),
+	"GET /journeys": user(PermJourneysRead),
+	// Broadcasts (ui/web/broadcasts.go, ui/api/broadcasts.go): editors send and cancel.
+	"GET /broadcasts":                     user(PermJourneysRead),
+	"GET /broadcasts/new":                 user(PermJourneysWrite),
+	"POST /broadcasts":                    user(PermJourneysWrite),
+	"GET /broadcasts/:id":                 user(PermJourneysRead),
+	"GET /broadcasts/:id/progress":        user(PermJourneysRead),
+	"POST /broadcasts/:id/cancel":         user(PermJourneysWrite),
+	"GET /api/v1/broadcasts":              apiScope(auth.ScopeJourneysRead),
+	"POST /api/v1/broadcasts":             apiScope(auth.ScopeJourneysWrite),
+	"GET /api/v1/broadcasts/:id":          apiScope(auth.ScopeJourneysRead),
+	"POST /api/v1/broadcasts/:id/cancel":  apiScope(auth.ScopeJourneysWrite),
 	"GET /journeys/new":                   user(PermJourneysWrite),
 	"POST /journeys":                      user(PermJourneysWrite),
 	"POST /journeys/copy":                 user(PermJourneysWrite),

@@ -17,6 +17,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/broadcasts"
 	"github.com/waymarkhq/waymark/internal/entry"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
@@ -41,6 +42,7 @@ type Store interface {
 	journeys.ReportStore
 	journeys.TestSendStore
 	worker.LearningStore
+	broadcasts.Store
 	segments.Store
 }
 
@@ -147,7 +149,6 @@ type Deps struct {
 	Hooks      HookService       // webhook triggers (internal/entry, api, the editor's trigger panel)
 	TestSends  TestSender        // test sends of action nodes (journeys.TestSends); nil: none
 	Simulator  SimulationService // journey simulations (httpkit.Simulations); nil: none
-	Tracking   ingest.Tracking   // email open pixel and click redirects (internal/engagement); nil: they answer 404
 	Checks     []Check           // readiness probes
 	// Queues is the Asynq inspector the operations page reads (an
 	// *asynq.Inspector); nil: the page shows no queues or workers.
@@ -211,6 +212,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	reports := journeys.NewReports(deps.Store, deps.Journeys)
 	entries := entry.New(entry.Deps{Store: deps.Store, Hooks: deps.Hooks, Engine: deps.Engine, Profiles: deps.Profiles, Now: cfg.Now})
 	exports := httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
+	bcasts := broadcasts.New(deps.Store, deps.Journeys, deps.Engine)
 	simulations := httpkit.Simulations{Store: deps.Store, Journeys: deps.Journeys, Simulator: deps.Simulator}
 	segs := segments.New(deps.Store, segments.Options{Now: cfg.Now}) // saved segments (docs/segments.md)
 
@@ -220,14 +222,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		web.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: reports, TestSends: testSends, Engine: deps.Engine,
 			Connectors: deps.Connectors, Profiles: deps.Profiles, Learning: worker.NewLearning(deps.Store, worker.LearningConfig{Now: cfg.Now}),
 			Queues: deps.Queues, Simulations: simulations, Exports: exports, Passwords: deps.Passwords, Logger: s.logger, Static: staticFS,
-			Hooks: deps.Hooks, Segments: segs})
+			Hooks: deps.Hooks, Broadcasts: bcasts, Segments: segs})
 	if err != nil {
 		return nil, err
 	}
 	s.api = api.New(api.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: reports, TestSends: testSends, Engine: deps.Engine,
-		Connectors: deps.Connectors, Profiles: deps.Profiles, Hooks: deps.Hooks, Simulations: simulations, Exports: exports, Now: cfg.Now,
+		Connectors: deps.Connectors, Profiles: deps.Profiles, Hooks: deps.Hooks, Simulations: simulations, Exports: exports, Now: cfg.Now, Broadcasts: bcasts,
 		Segments: segs})
-	s.ingest = ingest.New(ingest.Deps{Entry: entries, Store: deps.Store, Callbacks: deps.Connectors, Samples: deps.Hooks, Tracking: deps.Tracking, Logger: s.logger, Now: cfg.Now})
+	s.ingest = ingest.New(ingest.Deps{Entry: entries, Store: deps.Store, Callbacks: deps.Connectors, Samples: deps.Hooks, Logger: s.logger, Now: cfg.Now})
 
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/connectors"
+	"github.com/waymarkhq/waymark/internal/broadcasts"
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/profiles"
@@ -87,7 +88,8 @@ type Deps struct {
 	Simulations httpkit.Simulations
 	Exports     httpkit.Exports
 	Now         func() time.Time
-	Segments    Segments // saved segments (segments.go); nil: 503
+	Broadcasts  *broadcasts.Service // nil: the broadcast endpoints answer 503
+	Segments    Segments            // saved segments (segments.go); nil: 503
 }
 
 // Handler serves /api/v1.
@@ -103,13 +105,14 @@ type Handler struct {
 	simulations httpkit.Simulations
 	exports     httpkit.Exports
 	now         func() time.Time
+	broadcasts  *broadcasts.Service
 	segments    Segments
 }
 
 // New returns the API handler.
 func New(d Deps) *Handler {
 	return &Handler{store: d.Store, journeys: d.Journeys, reports: d.Reports, testSends: d.TestSends, engine: d.Engine,
-		connectors: d.Connectors, profiles: d.Profiles, hooks: d.Hooks, simulations: d.Simulations, exports: d.Exports, now: d.Now,
+		connectors: d.Connectors, profiles: d.Profiles, hooks: d.Hooks, simulations: d.Simulations, exports: d.Exports, now: d.Now, broadcasts: d.Broadcasts,
 		segments: d.Segments}
 }
 
@@ -156,6 +159,7 @@ func (h *Handler) Routes(api fiber.Router) {
 	api.Post("/connectors/:id/test", h.needConnectors, h.apiConnectorTest)
 	api.Get("/sandbox/messages", h.apiSandboxMessages)
 	api.Get("/suppressions", h.apiSuppressionList)
+	h.broadcastRoutes(api) // broadcasts.go
 	api.Post("/suppressions", h.apiSuppressionAdd)
 	api.Delete("/suppressions", h.apiSuppressionDelete)
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/internal/auth"
+	"github.com/waymarkhq/waymark/internal/broadcasts"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/profiles"
 	"github.com/waymarkhq/waymark/learn"
@@ -125,6 +126,8 @@ type Deps struct {
 	Hooks Hooks
 	// Static holds the assets, under static/ (served hashed by Static).
 	Static fs.FS
+	// Broadcasts: nil, the broadcast pages answer 503 (broadcasts.go).
+	Broadcasts *broadcasts.Service
 	// Segments are the saved segments (segments.go); nil: 503.
 	Segments Segments
 }
@@ -146,10 +149,11 @@ type Handler struct {
 	passwords   *auth.Hasher
 	logger      *slog.Logger
 	hooks       Hooks
-	segments    Segments
 	assets      assets
 	assetURLs   map[string]string
 	previews    chan struct{} // template previews rendering at once (see editor_panel.go)
+	broadcasts  *broadcasts.Service
+	segments    Segments
 }
 
 // New returns the pages' handler; it fails when the assets cannot be read.
@@ -173,7 +177,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	return &Handler{cfg: cfg, store: d.Store, journeys: d.Journeys, reports: d.Reports, testSends: d.TestSends, engine: d.Engine,
 		connectors: d.Connectors, profiles: d.Profiles, learning: d.Learning, queues: d.Queues, simulations: d.Simulations,
 		exports: d.Exports, passwords: d.Passwords, logger: d.Logger, hooks: d.Hooks, assets: as, assetURLs: urls,
-		previews: make(chan struct{}, maxConcurrentPreviews), segments: d.Segments}, nil
+		previews: make(chan struct{}, maxConcurrentPreviews), broadcasts: d.Broadcasts, segments: d.Segments}, nil
 }
 
 // Static serves the embedded assets under their content-hashed URLs.

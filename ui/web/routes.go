@@ -49,6 +49,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	h.triggerRoutes(r)
 	// Saved segments and their builder (segments.go).
 	h.segmentRoutes(r)
+	h.broadcastRoutes(r) // broadcasts.go
 
 	// Connectors (admins), the Test inbox, and the public unsubscribe page
 	// /u/{token}, which lives outside sessions and CSRF.
