@@ -46,3 +46,28 @@ func TestPublishFormSubmittedBeforeHtmxWiresIt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, j.LiveVersion, "published through htmx")
 }
+
+// TestPanelFormSubmittedBeforeHtmxWiresIt: the same for the side panel's
+// node form: Enter in a field of a form just swapped in, before htmx has
+// wired it, applies the change through htmx; the page stays, with no
+// form fields (the CSRF token among them) in its URL.
+func TestPanelFormSubmittedBeforeHtmxWiresIt(t *testing.T) {
+	bb := setupBrowser(t, store.RoleEditor)
+	br := bb.br
+	key := bb.APIKey(store.DefaultWorkspaceID, "journeys:read", "journeys:write")
+	r := bb.Call("POST", "/api/v1/journeys", key, []byte(uitest.PlanV1))
+	require.Equal(t, 201, r.Status, string(r.Body))
+	id := r.JSON(t)["id"].(string)
+
+	bb.openEditor(id)
+	bb.selectNode("wait")
+	br.Do(chromedp.Evaluate[chromedp.Void](`(() => {
+		const old = document.getElementById('node-form');
+		const fresh = old.cloneNode(true);
+		old.replaceWith(fresh);
+		fresh.querySelector('[name="title"]').value = 'Wait one day';
+		fresh.requestSubmit();
+	})()`))
+	br.WaitJS(`waymarkEditor.graph.getCellById('wait').getData().title === 'Wait one day'`)
+	require.Equal(t, "", browsertest.Eval[string](br, `location.search`), "the page stayed; no form fields in its URL")
+}

@@ -433,15 +433,19 @@ export function initPanel() {
   // 20 ms later): a click on its submit button in between would submit it
   // natively, navigating away with its fields (the CSRF token among them)
   // in the URL. Such a submit is stopped here and handed to htmx.
-  publishDialog.addEventListener('submit', (e) => {
-    if (e.defaultPrevented || !(e.target instanceof HTMLFormElement)) {
-      return;
-    }
-    e.preventDefault();
-    const form = e.target;
-    htmx.process(form);
-    htmx.trigger(form, 'submit');
-  });
+  // The same holds for the side panel's node and settings forms (Enter in
+  // a field just after a re-render).
+  for (const box of [publishDialog, panelBody]) {
+    box.addEventListener('submit', (e) => {
+      if (e.defaultPrevented || !(e.target instanceof HTMLFormElement) || !e.target.hasAttribute('hx-post')) {
+        return;
+      }
+      e.preventDefault();
+      const form = e.target;
+      htmx.process(form);
+      htmx.trigger(form, 'submit');
+    });
+  }
   publishDialog.addEventListener('click', (e) => {
     const t = e.target.closest('button');
     if (!t) {
