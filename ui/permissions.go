@@ -78,6 +78,8 @@ var routeTable = map[string]Access{
 	"GET /u/:token":             public(), // signed unsubscribe token
 	"POST /u/:token":            public(),
 	"POST /callbacks/:type/:id": public(), // provider callbacks, verified by the connector
+	"GET /t/o/:token":           public(), // email open pixel, HMAC-signed token (ui/ingest/tracking.go)
+	"GET /t/c/:token":           public(), // email click redirect, HMAC-signed token
 
 	// Signed-in users.
 	"POST /logout": user(PermSignedIn),

@@ -149,6 +149,7 @@ type Deps struct {
 	Hooks      HookService       // webhook triggers (internal/entry, api, the editor's trigger panel)
 	TestSends  TestSender        // test sends of action nodes (journeys.TestSends); nil: none
 	Simulator  SimulationService // journey simulations (httpkit.Simulations); nil: none
+	Tracking   ingest.Tracking   // email open pixel and click redirects (internal/engagement); nil: they answer 404
 	Checks     []Check           // readiness probes
 	// Queues is the Asynq inspector the operations page reads (an
 	// *asynq.Inspector); nil: the page shows no queues or workers.
@@ -229,7 +230,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.api = api.New(api.Deps{Store: deps.Store, Journeys: deps.Journeys, Reports: reports, TestSends: testSends, Engine: deps.Engine,
 		Connectors: deps.Connectors, Profiles: deps.Profiles, Hooks: deps.Hooks, Simulations: simulations, Exports: exports, Now: cfg.Now, Broadcasts: bcasts,
 		Segments: segs})
-	s.ingest = ingest.New(ingest.Deps{Entry: entries, Store: deps.Store, Callbacks: deps.Connectors, Samples: deps.Hooks, Logger: s.logger, Now: cfg.Now})
+	s.ingest = ingest.New(ingest.Deps{Entry: entries, Store: deps.Store, Callbacks: deps.Connectors, Samples: deps.Hooks, Tracking: deps.Tracking, Logger: s.logger, Now: cfg.Now})
 
 	s.app = fiber.New(fiber.Config{
 		AppName:               "waymark",
