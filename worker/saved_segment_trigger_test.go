@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -80,4 +81,44 @@ func TestSegmentTriggerNeedsExprOrSegment(t *testing.T) {
 		require.Equal(t, "start", inv.Problems[0].NodeID, tc.config)
 		require.Equal(t, tc.field, inv.Problems[0].Field, tc.config)
 	}
+}
+
+// A condition's in_segment reads the saved segment's current definition
+// through the engine (EngineConfig.Segments = the segments service), the
+// profile's history and consent included.
+func TestInSegmentWithSavedSegments(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ws := store.DefaultWorkspaceID
+	svc := segments.New(h.st, segments.Options{Now: h.clock.Now})
+	_, err := svc.Create(h.ctx, ws, "test", segments.Input{Name: "buyers", Expr: `count("purchase") >= 1`})
+	require.NoError(t, err)
+	r, err := segments.ParseRules(`{"match":"all","rules":[{"segment":"buyers","op":"in"},{"consent":"email","op":"granted"}]}`)
+	require.NoError(t, err)
+	_, err = svc.Create(h.ctx, ws, "test", segments.Input{Name: "reachable_buyers", Rules: &r})
+	require.NoError(t, err)
+	h.cfg.Segments = svc
+	h.eng = worker.NewEngine(h.cfg)
+	jid := h.publish(journey("Check", "", `{"id": "check", "kind": "condition", "config": {"expr": "in_segment(\"reachable_buyers\")"}},
+		{"id": "done", "kind": "exit", "config": {}}`,
+		`{"from": "start", "to": "check"}, {"from": "check", "port": "yes", "to": "done"}, {"from": "check", "port": "no", "to": "done"}`))
+
+	buyer := h.profile("buyer", nil)
+	h.pastEvent(buyer, "purchase", time.Hour, nil)
+	_, err = h.st.SetProfileConsent(h.ctx, buyer.ID, "email", "granted", "test")
+	require.NoError(t, err)
+	silent := h.profile("silent", nil)
+	h.pastEvent(silent, "purchase", time.Hour, nil)
+	browser := h.profile("browser", nil)
+	_, err = h.st.SetProfileConsent(h.ctx, browser.ID, "email", "granted", "test")
+	require.NoError(t, err)
+
+	runs := map[string]store.Run{}
+	for _, p := range []store.Profile{buyer, silent, browser} {
+		runs[p.ExternalID] = h.enter(jid, p, worker.EntryEvent{})
+	}
+	h.drain()
+	require.Equal(t, []string{"start:out:entered", "check:yes", "done::completed"}, h.path(runs["buyer"].ID))
+	require.Equal(t, []string{"start:out:entered", "check:no", "done::completed"}, h.path(runs["silent"].ID), "no email consent")
+	require.Equal(t, []string{"start:out:entered", "check:no", "done::completed"}, h.path(runs["browser"].ID), "never bought")
 }

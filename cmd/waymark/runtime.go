@@ -25,6 +25,7 @@ import (
 	"github.com/waymarkhq/waymark/internal/hooks"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/profiles"
+	"github.com/waymarkhq/waymark/internal/segments"
 	"github.com/waymarkhq/waymark/internal/sim"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/nodes/builtin"
@@ -432,14 +433,15 @@ func buildServices(ctx context.Context, cfg *config, st *store.Store, rdb redis.
 	if err != nil {
 		return nil, err
 	}
+	segs := segments.New(st, segments.Options{}) // saved segments: in_segment and segment triggers (docs/segments.md)
 	engine := worker.NewEngine(worker.EngineConfig{
-		Store: st, Registry: reg, Connectors: conns, Suppressions: st, RateLimiter: worker.NewJourneyLimiter(limiter),
+		Store: st, Registry: reg, Connectors: conns, Suppressions: st, RateLimiter: worker.NewJourneyLimiter(limiter), Segments: segs,
 		Enqueuer: client, Logger: logger, BaseURL: cfg.BaseURL, UnsubscribeURL: conns.UnsubscribeURL, Tracker: tracking, StatusCacheTTL: time.Second, InlineActions: true,
 		LocalTasks: cfg.WorkerConcurrency,                           // entries' first tasks in process, where web and worker are one (serve)
 		Learning:   worker.NewLearning(st, worker.LearningConfig{}), // bandit splits and best-time delays (docs/intelligence.md)
 	})
 	tracking.WithEngine(engine)
-	triggers := worker.NewTriggers(engine, st, rdb, worker.TriggersConfig{})
+	triggers := worker.NewTriggers(engine, st, rdb, worker.TriggersConfig{Segments: segs})
 	profileChanged := func(ctx context.Context, p store.Profile) {
 		if _, err := triggers.ProfileChanged(ctx, p); err != nil {
 			logger.Warn("segment and attribute triggers", slog.String("profile_id", p.ID), slog.String("error", err.Error()))

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -30,6 +32,7 @@ type Store interface {
 	CountProfiles(ctx context.Context, workspaceID string) (int64, error)
 	ListProfilesPage(ctx context.Context, workspaceID, afterID string, limit int) ([]store.Profile, error)
 	RecentProfiles(ctx context.Context, workspaceID string, limit int) ([]store.Profile, error)
+	GetProfileByExternalID(ctx context.Context, workspaceID, externalID string) (store.Profile, error)
 }
 
 // Bounds of a segment.
@@ -416,7 +419,32 @@ func (s *Service) Match(ctx context.Context, workspaceID, name string, env *expr
 	if err != nil {
 		return false, err
 	}
-	return p.EvalBool(env)
+	return p.EvalBool(s.withConsent(ctx, workspaceID, p.Source(), env))
+}
+
+// withConsent gives a definition that reads profile.consent the
+// profile's consent when env does not carry it (the engine's
+// environments do not): env's profile is copied with it, read by the
+// profile's external id.
+func (s *Service) withConsent(ctx context.Context, workspaceID, src string, env *expression.Env) *expression.Env {
+	if env == nil || !strings.Contains(src, "profile.consent") {
+		return env
+	}
+	if _, ok := env.Profile["consent"]; ok {
+		return env
+	}
+	ext, _ := env.Profile["external_id"].(string)
+	if ext == "" {
+		return env
+	}
+	p, err := s.st.GetProfileByExternalID(ctx, workspaceID, ext)
+	if err != nil {
+		return env
+	}
+	e := *env
+	e.Profile = maps.Clone(env.Profile)
+	e.Profile["consent"] = ConsentStatuses(p.Consent)
+	return &e
 }
 
 // ProfileMap is the profile map segment expressions see: what every

@@ -212,6 +212,21 @@ func TestMatchFollowsTheCurrentDefinition(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, ok, name+" after the change")
 	}
+	// An environment without consent (the engine's) gets it from the
+	// profile.
+	_, err = b.svc.Update(b.ctx, b.ws, vip.ID, segments.Input{Name: "vip", Expr: `profile.plan == "pro"`})
+	require.NoError(t, err)
+	bare := &expression.Env{Profile: expression.Profile(expression.ProfileFields{ExternalID: "p1"}, p.Attributes), Now: now}
+	ok, err := b.svc.Match(b.ctx, b.ws, "loyal", bare)
+	require.NoError(t, err)
+	require.True(t, ok, "consent read from the store")
+	require.NotContains(t, bare.Profile, "consent", "the caller's env is not changed")
+	_, err = b.st.SetProfileConsent(b.ctx, p.ID, "email", "revoked", "test")
+	require.NoError(t, err)
+	ok, err = b.svc.Match(b.ctx, b.ws, "loyal", bare)
+	require.NoError(t, err)
+	require.False(t, ok)
+
 	_, err = b.svc.Match(b.ctx, b.ws, "nope", env(p))
 	require.ErrorIs(t, err, segments.ErrNotFound)
 }
