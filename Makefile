@@ -38,6 +38,10 @@ bench-quick: ## check the benchmark suite itself: tiny sizes, a few minutes, wri
 bench-flow: ## the end-to-end flow benchmark only (webhook → condition → send_webhook, both modes + baseline), merged into docs/benchmarks.md; BENCH_FLAGS="-flow-profile DIR" adds CPU profiles
 	$(GO) run ./internal/benchsuite -only flow -merge $(BENCH_FLAGS)
 
+.PHONY: bench-broadcast
+bench-broadcast: ## a broadcast to BENCH_PROFILES (default 100000) profiles through the sandbox, embedded SQLite + in-process Redis: time to done, peak RSS (docs/broadcasts.md)
+	WAYMARK_TEST_REDIS_URL= WAYMARK_BENCH_PROFILES=$(or $(BENCH_PROFILES),100000) $(GO) test ./worker -run '^$$' -bench '^BenchmarkBroadcast$$' -benchtime 1x -timeout 60m
+
 .PHONY: bench-go
 bench-go: ## every Go benchmark in every package, plain go test -bench (BENCH_TIME=3s for steadier numbers)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./...
