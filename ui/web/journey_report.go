@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/ui/internal/httpkit"
 	"github.com/waymarkhq/waymark/ui/views"
 )
@@ -266,6 +267,17 @@ func (h *Handler) journeyReport(c *fiber.Ctx) error {
 		st.Variants = hbarChart("Split variants: conversion rate", rows, top)
 		st.HasVariants = len(rows) > 0
 	}
+	st.Messages = messageRows(rep.Messages, reg)
+	if j.LiveVersion > 0 {
+		if live, err := vs.of(ctx, j.ID, j.LiveVersion); err == nil {
+			names := reportNames(live)
+			for i, m := range st.Messages {
+				if n := names.name(m.NodeID); n != "" && n != m.NodeID {
+					st.Messages[i].Title = n
+				}
+			}
+		}
+	}
 	if version > 0 {
 		if st.Steps, err = h.reportSteps(ctx, ws, j.ID, version, j.LiveVersion, rep.Range, vs); err != nil {
 			return httpkit.StatsError(err)
@@ -288,6 +300,30 @@ func (h *Handler) journeyReport(c *fiber.Ctx) error {
 		}
 	}
 	return render(c, views.Report(h.page(c, "Report · "+j.Name), st))
+}
+
+// messageRows are the report's message engagement rows
+// (journeys.MessageStep; docs/engagement.md).
+func messageRows(ms []journeys.MessageStep, reg interface {
+	Lookup(string) (nodes.Spec, bool)
+}) []views.ReportMessageRow {
+	out := make([]views.ReportMessageRow, 0, len(ms))
+	for _, m := range ms {
+		title := m.Title
+		if title == "" {
+			title = m.NodeID
+		}
+		kind := m.Kind
+		if spec, ok := reg.Lookup(m.Kind); ok {
+			kind = spec.Title
+		}
+		out = append(out, views.ReportMessageRow{NodeID: m.NodeID, Title: title, Kind: kind, Tracked: m.Tracked,
+			Sent: m.Sent, Delivered: m.Delivered, Bounced: m.Bounced, Opened: m.Opened, Clicked: m.Clicked,
+			MachineOpened: m.MachineOpened, Unsubscribed: m.Unsubscribed, Converted: m.Converted,
+			OpenRate: pct(m.OpenRate), ClickRate: pct(m.ClickRate), BounceRate: pct(m.BounceRate),
+			UnsubscribeRate: pct(m.UnsubscribeRate), ConversionRate: pct(m.ConversionRate)})
+	}
+	return out
 }
 
 // reportSteps is the report's table of a version's steps by title with

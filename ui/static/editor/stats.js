@@ -60,6 +60,12 @@ export function startStats(ed) {
     if (s.skipped) {
       parts.push(num(s.skipped) + (short ? ' skip' : ' skipped'));
     }
+    // A tracked email step: people's unique opens and clicks
+    // (docs/engagement.md).
+    const m = s.message;
+    if (m && m.tracked && m.sent > 0) {
+      parts.push(num(m.opened || 0) + (short ? ' open' : ' opened'), num(m.clicked || 0) + (short ? ' click' : ' clicked'));
+    }
     return parts.join(' · ');
   }
 
@@ -89,6 +95,8 @@ export function startStats(ed) {
       'data-entered': String(s.entered || 0),
       'data-waiting': String(s.waiting || 0),
       'data-failed': String(s.failed || 0),
+      'data-opened': String((s.message && s.message.opened) || 0),
+      'data-clicked': String((s.message && s.message.clicked) || 0),
     };
   }
 
@@ -208,8 +216,9 @@ export function startStats(ed) {
         const j = body.journey || {};
         showJourney(j);
         zoom = graph.zoom();
+        const messages = new Map((body.messages || []).map((m) => [m.node_id, m]));
         for (const s of body.nodes || []) {
-          showNode(s);
+          showNode(Object.assign({}, s, { message: messages.get(s.node_id) || null }));
         }
         const moved = j.moved_in || 0;
         const notes = [];
