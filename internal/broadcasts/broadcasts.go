@@ -320,6 +320,11 @@ func fields(channel string, ps []flows.Problem) []FieldError {
 			}
 		case "":
 			f = strings.TrimPrefix(f, "settings.")
+			// frequency_cap.<channel>.period → frequency_cap.period: the
+			// input names no channel.
+			if rest, ok := strings.CutPrefix(f, "frequency_cap."+channel+"."); ok {
+				f = "frequency_cap." + rest
+			}
 		}
 		if f == "" {
 			f = "audience"

@@ -112,7 +112,7 @@ func TestBroadcastAPIBadInput(t *testing.T) {
 		{"far", `{"name": "x", "audience": "true", ` + email + `, "scheduled_at": "2999-01-01T00:00:00Z"}`, 422, "scheduled_at"},
 		{"quiet hours", `{"name": "x", "audience": "true", ` + email + `, "quiet_hours": {"start": "25:00", "end": "08:00"}}`, 422, "quiet_hours.start"},
 		{"cap", `{"name": "x", "audience": "true", ` + email + `, "frequency_cap": {"count": 0, "period": "day"}}`, 422, "frequency_cap.count"},
-		{"cap period", `{"name": "x", "audience": "true", ` + email + `, "frequency_cap": {"count": 2, "period": "year"}}`, 422, "frequency_cap.email.period"},
+		{"cap period", `{"name": "x", "audience": "true", ` + email + `, "frequency_cap": {"count": 2, "period": "year"}}`, 422, "frequency_cap.period"},
 		{"timezone", `{"name": "x", "audience": "true", ` + email + `, "timezone": "Mars/Olympus"}`, 422, "timezone"},
 		{"not a time", `{"name": "x", "audience": "true", ` + email + `, "scheduled_at": "tomorrow"}`, 400, ""},
 		{"unknown field", `{"name": "x", "audience": "true", ` + email + `, "segment_id": "s"}`, 400, ""},

@@ -100,6 +100,9 @@ func broadcastInput(f views.BroadcastForm) (broadcasts.Input, views.FieldErrors)
 	if f.When == "later" {
 		t, err := time.Parse("2006-01-02T15:04", f.ScheduledAt)
 		if err != nil {
+			t, err = time.Parse("2006-01-02T15:04:05", f.ScheduledAt) // a browser may add seconds
+		}
+		if err != nil {
 			errs["scheduled_at"] = "pick a date and time (UTC)"
 		} else {
 			in.ScheduledAt = &t
