@@ -432,3 +432,47 @@ func firstRun(t *testing.T, b *trackingBundle) store.Run {
 	require.NotEmpty(t, runs)
 	return runs[0]
 }
+
+// TestStatsAPIMessages: GET /api/v1/journeys/{id}/stats answers the
+// message steps' engagement in "messages" beside the unchanged numbers,
+// checked against the OpenAPI document.
+func TestStatsAPIMessages(t *testing.T) {
+	t.Parallel()
+	b := uitest.Setup(t)
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
+	doc := strings.Replace(strings.Replace(trackedJourney, `"connector": "mail"`, `"connector": "sandbox"`, 1), `"goal": {"event": "email_clicked", "window": "7d"}`, `"timezone": "UTC"`, 1)
+	res := b.Call("POST", "/api/v1/journeys", admin, []byte(doc))
+	require.Equal(t, 201, res.Status, string(res.Body))
+	jid := res.JSON(t)["id"].(string)
+	res = b.Call("GET", "/api/v1/journeys/"+jid+"/stats", admin, nil)
+	require.Equal(t, 200, res.Status, string(res.Body))
+	require.Equal(t, []any{}, res.JSON(t)["messages"], "never published: no messages")
+	res = b.Call("POST", "/api/v1/journeys/"+jid+"/publish", admin, nil)
+	require.Equal(t, 200, res.Status, string(res.Body))
+	res = b.Call("POST", "/api/v1/events", admin, []byte(`{"name": "signed_up", "profile_id": "ada", "profile": {"external_id": "ada", "email": "ada@example.com"}}`))
+	require.Equal(t, 202, res.Status, string(res.Body))
+	b.Drain(b.Engine)
+	ds, _, err := b.Store.ListDeliveries(b.Ctx, store.DefaultWorkspaceID, store.DeliveryFilter{})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	_, err = b.Store.RecordEngagement(b.Ctx, store.EngagementHit{WorkspaceID: store.DefaultWorkspaceID, DeliveryID: ds[0].ID, JourneyID: jid, NodeID: "mail",
+		Click: true, Human: true, At: time.Now()})
+	require.NoError(t, err)
+
+	res = b.Call("GET", "/api/v1/journeys/"+jid+"/stats", admin, nil)
+	require.Equal(t, 200, res.Status, string(res.Body))
+	got := res.JSON(t)
+	require.NotEmpty(t, got["nodes"], "the ledger's numbers are still there")
+	require.Equal(t, float64(1), got["journey"].(map[string]any)["entries"])
+	msgs := got["messages"].([]any)
+	require.Len(t, msgs, 1)
+	m := msgs[0].(map[string]any)
+	require.Equal(t, "mail", m["node_id"])
+	require.Equal(t, "Welcome mail", m["title"])
+	require.Equal(t, true, m["tracked"])
+	for k, want := range map[string]float64{"sent": 1, "delivered": 1, "opened": 1, "clicked": 1, "clicks": 1, "open_rate": 1, "click_rate": 1, "click_to_open_rate": 1} {
+		require.Equal(t, want, m[k], k)
+	}
+	res = b.Call("GET", "/api/v1/journeys/"+jid+"/stats?version=0", admin, nil)
+	require.Equal(t, 400, res.Status)
+}
