@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/internal/broadcasts"
 	"github.com/waymarkhq/waymark/internal/journeys"
 	"github.com/waymarkhq/waymark/internal/testenv"
@@ -245,4 +246,75 @@ func TestBroadcastWorkerKilled(t *testing.T) {
 			require.Equal(t, store.BroadcastDone, got.Status)
 		})
 	}
+}
+
+// slowInbox is the test inbox with a send that takes a while, so a
+// worker can be stopped mid-broadcast.
+type slowInbox struct{ *inbox }
+
+func (s slowInbox) Resolve(ctx context.Context, ws, name string) (connectors.Connector, error) {
+	if _, err := s.inbox.Resolve(ctx, ws, name); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s slowInbox) Send(ctx context.Context, m connectors.Message) (connectors.Result, error) {
+	time.Sleep(15 * time.Millisecond)
+	return s.inbox.Send(ctx, m)
+}
+
+// TestBroadcastOnRealRedisWorkerStopped: a broadcast on PostgreSQL and
+// Asynq on real Redis; its worker is shut down mid-broadcast and a new
+// process (engine and Asynq server) finishes it: every recipient gets the
+// message once. Not parallel: it flushes the engine's Redis database.
+func TestBroadcastOnRealRedisWorkerStopped(t *testing.T) {
+	s := newLiveStack(t, testenv.PostgresURL(t))
+	reg := registry(t)
+	slow := slowInbox{s.inbox}
+	newEngine := func() *worker.Engine {
+		return worker.NewEngine(worker.EngineConfig{Store: s.st, Registry: reg, Connectors: slow, Suppressions: s.st, Enqueuer: s.client, Logger: s.logger})
+	}
+	s.eng = newEngine()
+	const n = 300
+	for i := 0; i < n; i++ {
+		email := fmt.Sprintf("r%03d@example.com", i)
+		u := store.ProfileUpsert{WorkspaceID: store.DefaultWorkspaceID, ExternalID: fmt.Sprintf("r%03d", i), Email: &email}
+		if i%50 == 0 {
+			u.Consent = map[string]string{"email": "opted_out"}
+		}
+		_, _, err := s.st.UpsertProfile(s.ctx, u)
+		require.NoError(t, err)
+	}
+	svc := broadcasts.New(s.st, s.svc, s.eng)
+	b, err := svc.Create(s.ctx, store.DefaultWorkspaceID, broadcasts.Input{Name: "Live", Audience: "true", Channel: "email", Connector: "sandbox",
+		Subject: "Hi", HTML: "<p>Hi</p>"}, "tester")
+	require.NoError(t, err)
+	require.NoError(t, worker.NewTriggers(s.eng, s.st, nil, worker.TriggersConfig{Batch: 64}).RunOnce(s.ctx))
+
+	srv := s.startWorker()
+	s.waitFor("some sends", 60*time.Second, func() bool { return len(s.inbox.sent()) >= 40 })
+	srv.Shutdown() // the process stops; its tasks in flight go back to the queue
+	stoppedAt := len(s.inbox.sent())
+	require.Less(t, stoppedAt, n-n/50, "stopped mid-broadcast")
+
+	s.eng = newEngine()
+	s.startWorker()
+	go worker.NewRelay(s.eng, time.Second).Run(s.ctx)
+	var got broadcasts.Broadcast
+	s.waitFor("the broadcast to finish", 120*time.Second, func() bool {
+		got, err = svc.Get(s.ctx, store.DefaultWorkspaceID, b.ID)
+		require.NoError(t, err)
+		return got.Status == store.BroadcastDone
+	})
+	sent := map[string]int{}
+	for _, m := range s.inbox.sent() {
+		sent[m.Email]++
+	}
+	require.Len(t, sent, n-n/50)
+	for email, c := range sent {
+		require.Equal(t, 1, c, email)
+	}
+	require.EqualValues(t, n-n/50, got.Progress.Sent)
+	require.EqualValues(t, n/50, got.Progress.NoConsent)
 }
