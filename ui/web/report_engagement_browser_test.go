@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waymarkhq/waymark/flows"
 	"github.com/waymarkhq/waymark/internal/browsertest"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/nodes/builtin"
@@ -84,4 +85,35 @@ func TestReportShowsEngagement(t *testing.T) {
 	require.Equal(t, "2 50.0%", cell("message-opened"))
 	require.Equal(t, "1 25.0%", cell("message-clicked"))
 	require.Equal(t, "1", cell("message-machine-opened"))
+}
+
+// TestTrackingSetting: an editor turns email tracking off in the
+// journey's settings; the draft says "tracking": false, and the form shows
+// it when opened again.
+func TestTrackingSetting(t *testing.T) {
+	t.Parallel()
+	bb := setupBrowser(t, store.RoleEditor)
+	b := bb.Bundle
+	admin := b.APIKey(store.DefaultWorkspaceID, "admin")
+	res := b.Call("POST", "/api/v1/journeys", admin, []byte(engagementJourney))
+	require.Equal(t, 201, res.Status, string(res.Body))
+	jid := res.JSON(t)["id"].(string)
+	br := bb.br
+	bb.openEditor(jid)
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=open-settings]`)))
+	br.WaitJS(`document.querySelector('#settings-form[data-ready]')`)
+	require.Equal(t, "on", browsertest.Eval[string](br, `document.querySelector('#settings-form [name="s.tracking"]').value`))
+	bb.choose("s.tracking", "off")
+	bb.waitSaved()
+	j, err := b.Store.GetJourney(b.Ctx, store.DefaultWorkspaceID, jid)
+	require.NoError(t, err)
+	saved, err := flows.Parse(j.Draft)
+	require.NoError(t, err)
+	require.NotNil(t, saved.Settings.Tracking)
+	require.False(t, *saved.Settings.Tracking)
+
+	bb.openEditor(jid)
+	br.Do(chromedp.Click(chromedp.CSS(`[data-testid=open-settings]`)))
+	br.WaitJS(`document.querySelector('#settings-form[data-ready]')`)
+	require.Equal(t, "off", browsertest.Eval[string](br, `document.querySelector('#settings-form [name="s.tracking"]').value`))
 }
