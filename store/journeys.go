@@ -139,7 +139,9 @@ func (s *Store) ListJourneys(ctx context.Context, workspaceID string, f JourneyF
 	q := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID)
 	switch f.Status {
 	case "":
-		q = q.Where("status <> ?", JourneyArchived)
+		// The default list leaves out archived journeys and broadcasts'
+		// journeys (listed on the broadcasts pages, docs/broadcasts.md).
+		q = q.Where("status <> ?", JourneyArchived).Where("id NOT IN (SELECT journey_id FROM broadcasts)")
 	case "all":
 	default:
 		q = q.Where("status = ?", f.Status)

@@ -101,6 +101,12 @@ func TestCreateAndCancel(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, store.JourneyLive, j.Status, "its journey is published")
 			require.Equal(t, 1, j.LiveVersion)
+			js, _, err := st.ListJourneys(ctx, store.DefaultWorkspaceID, store.JourneyFilter{})
+			require.NoError(t, err)
+			require.Empty(t, js, "the journeys list leaves broadcasts' journeys out")
+			js, _, err = st.ListJourneys(ctx, store.DefaultWorkspaceID, store.JourneyFilter{Status: store.JourneyLive})
+			require.NoError(t, err)
+			require.Len(t, js, 1, "the trigger loop finds it")
 
 			got, err := svc.Get(ctx, store.DefaultWorkspaceID, b.ID)
 			require.NoError(t, err)
