@@ -60,10 +60,10 @@ export function startStats(ed) {
     if (s.skipped) {
       parts.push(num(s.skipped) + (short ? ' skip' : ' skipped'));
     }
-    // A tracked email step: people's unique opens and clicks
-    // (docs/engagement.md).
+    // A tracked email step, once a person opened or clicked: people's
+    // unique opens and clicks (docs/engagement.md).
     const m = s.message;
-    if (m && m.tracked && m.sent > 0) {
+    if (m && m.tracked && (m.opened > 0 || m.clicked > 0)) {
       parts.push(num(m.opened || 0) + (short ? ' open' : ' opened'), num(m.clicked || 0) + (short ? ' click' : ' clicked'));
     }
     return parts.join(' · ');
