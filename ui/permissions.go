@@ -65,6 +65,12 @@ var routeTable = map[string]Access{
 	"POST /hooks/:key":         public(), // HMAC-signed (ui/ingest)
 	"GET /api/v1/openapi.json": public(), // the API's description (ui/openapi.go, ui/internal/openapi)
 
+	// Segment-spec intake: the API key comes as the Basic username or the
+	// body's writeKey, checked by the handler (events:write; profile writes
+	// also profiles:write): ui/ingest/segmentspec.go, docs/cdp.md.
+	"POST /v1/:call":    public(),
+	"OPTIONS /v1/:call": public(), // CORS preflight of analytics.js
+
 	// Public pages of the UI (CSRF still applies to their POSTs).
 	"GET /login":                public(),
 	"POST /login":               public(),

@@ -2,6 +2,7 @@ package entry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -19,6 +20,10 @@ type Event struct {
 	OccurredAt *time.Time // nil: when it is received
 	// Profile optionally updates the profile's fields with the event.
 	Profile *profiles.Input
+	// IdempotencyKey, when set, stores the event once: a replay is
+	// accepted as a Duplicate and applies nothing (e.g. a Segment
+	// messageId, docs/cdp.md).
+	IdempotencyKey string
 }
 
 // EventResult is what an event did: its id and the runs it entered,
@@ -30,6 +35,9 @@ type EventResult struct {
 	Resumed   []string
 	Exited    []string
 	Converted []string
+	// Duplicate: an event with the same IdempotencyKey was stored before;
+	// this one was not stored again.
+	Duplicate bool
 }
 
 var eventName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:\-/ ]{0,127}$`)
@@ -81,11 +89,14 @@ func (s *Service) event(ctx context.Context, ws string, e Event) (EventResult, e
 	if err != nil {
 		return EventResult{}, err
 	}
-	ev := store.Event{WorkspaceID: ws, ProfileID: prof.ID, Name: e.Name, Properties: e.Properties}
+	ev := store.Event{WorkspaceID: ws, ProfileID: prof.ID, Name: e.Name, Properties: e.Properties, IdempotencyKey: e.IdempotencyKey}
 	if e.OccurredAt != nil {
 		ev.OccurredAt = *e.OccurredAt
 	}
 	stored, err := s.store.InsertEvent(ctx, ev)
+	if e.IdempotencyKey != "" && errors.Is(err, store.ErrConflict) {
+		return EventResult{ProfileID: e.ProfileID, Duplicate: true, Entered: []string{}, Resumed: []string{}, Exited: []string{}, Converted: []string{}}, nil
+	}
 	if err != nil {
 		return EventResult{}, err
 	}

@@ -25,6 +25,7 @@ type Store interface {
 	BeginIdempotent(ctx context.Context, workspaceID, key, requestHash string, ttl time.Duration) (*store.IdempotencyRecord, error)
 	CompleteIdempotent(ctx context.Context, workspaceID, key string, status int, response []byte) error
 	AbortIdempotent(ctx context.Context, workspaceID, key string) error
+	SpecStore // the Segment-spec intake (segmentspec.go)
 }
 
 // MaxEventBatch is the most events one POST /api/v1/events may carry.

@@ -72,6 +72,7 @@ func New(d Deps) *Handler {
 func (h *Handler) Routes(r fiber.Router) {
 	r.Post("/hooks/:key", h.hook)
 	r.Post("/callbacks/:type/:id", h.providerCallback)
+	h.SpecRoutes(r)     // POST /v1/{identify,track,page,screen,group,alias,batch} (segmentspec.go, docs/cdp.md)
 	h.trackingRoutes(r) // GET /t/o/:token (open pixel), /t/c/:token (click redirect)
 }
 

@@ -276,7 +276,7 @@ func safeNext(next string) string {
 
 // IsUIPath reports whether CSRF and sessions apply (not API, hooks or probes).
 func IsUIPath(p string) bool {
-	for _, pre := range []string{"/api/", "/hooks/", "/static/", "/u/", "/callbacks/", "/t/"} {
+	for _, pre := range []string{"/api/", "/hooks/", "/static/", "/u/", "/callbacks/", "/t/", "/v1/"} {
 		if strings.HasPrefix(p, pre) {
 			return false
 		}
