@@ -19,6 +19,7 @@
     consent: [['granted', 'granted'], ['not_granted', 'not granted']],
     segment: [['in', 'is in'], ['not_in', 'is not in']]
   };
+  var TYPE_LABEL = { string: 'text', number: 'number', boolean: 'yes/no', date: 'date' };
   var NO_VALUE = { exists: 1, not_exists: 1, is_true: 1, is_false: 1, granted: 1, not_granted: 1, in: 1, not_in: 1 };
 
   var root = document.getElementById('segment-builder');
@@ -166,7 +167,7 @@
   function fieldOptions() {
     var opts = [{ group: 'Profile fields', options: FIELDS.map(function (f) { return ['field:' + f, f]; }) }];
     if (attributes.length > 0) {
-      opts.push({ group: 'Attributes', options: attributes.map(function (a) { return ['attr:' + a.name, a.name + ' (' + a.type + ')']; }) });
+      opts.push({ group: 'Attributes', options: attributes.map(function (a) { return ['attr:' + a.name, a.name + ' (' + (TYPE_LABEL[a.type] || a.type) + ')']; }) });
     }
     opts.push({ group: 'Other', options: [['custom', 'Another attribute…'], ['consent', 'Consent'], ['segment', 'In segment']] });
     return opts;

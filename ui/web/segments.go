@@ -70,6 +70,7 @@ func (h *Handler) segmentList(c *fiber.Ctx) error {
 			Visual: seg.Rules != nil, Updated: runTime(seg.UpdatedAt)})
 	}
 	p := h.page(c, "Segments")
+	p.Styles = []string{h.assetURLs["segments.css"]}
 	p.Scripts = []string{h.assetURLs["vendor/htmx.min.js"], h.assetURLs["app.js"]}
 	switch c.Query("done") {
 	case "deleted":
@@ -129,6 +130,7 @@ func (h *Handler) renderSegmentForm(c *fiber.Ctx, status int, f views.SegmentFor
 		title = "Segment " + f.Name
 	}
 	p := h.page(c, title)
+	p.Styles = []string{h.assetURLs["segments.css"]}
 	p.Scripts = []string{h.assetURLs["segments.js"]}
 	if f.Saved {
 		p.Flash = "Segment saved."
