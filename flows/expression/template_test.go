@@ -91,3 +91,121 @@ func TestRenderConvenience(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "<i>Ann</i>", out)
 }
+
+func TestTemplateBlocks(t *testing.T) {
+	t.Parallel()
+	env := testEnv()
+	env.Event.Properties["items"] = []any{
+		map[string]any{"name": "Mat", "price": 14.99}, map[string]any{"name": "<Lamp>", "price": 30.0}}
+	tests := []struct {
+		name string
+		src  string
+		esc  expression.Escaping
+		want string
+	}{
+		{"if true", `{% if profile.plan == "pro" %}Pro{% end %}!`, expression.Text, "Pro!"},
+		{"if false", `{% if profile.plan == "free" %}Free{% end %}!`, expression.Text, "!"},
+		{"else if chain", `{% if profile.age < 18 %}minor{% else if profile.age < 30 %}young{% else if profile.age < 40 %}thirties{% else %}older{% end %}`, expression.Text, "thirties"},
+		{"else", "{% if profile.nope %}yes{% else %}no{% end %}", expression.Text, "no"},
+		{"truthy", `{% if profile.tags %}tags{% end %}{% if "" %}x{% end %}{% if 0 %}y{% end %}{% if [] %}z{% end %}`, expression.Text, "tags"},
+		{"for", `{% for item in event.properties.items %}{{ loop.index }}. {{ item.name }} {{ item.price }}{% if !loop.last %}, {% end %}{% end %}`, expression.Text,
+			"1. Mat 14.99, 2. <Lamp> 30"},
+		{"for html escapes values", `<ul>{% for item in event.properties.items %}<li>{{ item.name }}</li>{% end %}</ul>`, expression.HTML,
+			"<ul><li>Mat</li><li>&lt;Lamp&gt;</li></ul>"},
+		{"nested loops see both items", `{% for t in profile.tags %}{% for item in event.properties.items %}{{ t }}:{{ item.name }};{% end %}{% end %}`, expression.Text,
+			"vip:Mat;vip:<Lamp>;beta:Mat;beta:<Lamp>;"},
+		{"nil list", `[{% for x in profile.nope %}{{ x }}{% end %}]`, expression.Text, "[]"},
+		{"loop.first", `{% for t in profile.tags %}{% if loop.first %}{{ upper(t) }}{% else %}{{ t }}{% end %} {% end %}`, expression.Text, "VIP beta "},
+		{"multi-line", "Hi {{ profile.first_name }},\n{% if profile.plan == \"pro\" %}\nThanks for Pro.\n{% end %}\nBye", expression.Text, "Hi Ann,\n\nThanks for Pro.\n\nBye"},
+		{"literal {% that is not a tag", `100{% of {{ "{%" }} if`, expression.Text, "100{% of {% if"},
+		{"tag in a string is not a tag", `{{ "{% if x %}" }}`, expression.Text, "{% if x %}"},
+		{"spaces and dashes", "{%- if true -%}a{%end%}", expression.Text, "a"},
+		{"outside a loop, names are the env's", `{% for item in profile.tags %}{% end %}{{ profile.first_name }}`, expression.Text, "Ann"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tmpl, err := expression.ParseTemplate(tt.src, tt.esc)
+			require.NoError(t, err)
+			require.NoError(t, expression.CheckTemplate(tt.src, tt.esc))
+			got, err := tmpl.Render(env)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestTemplateBlockErrors(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat("{% if true %}", expression.MaxBlockDepth+1) + strings.Repeat("{% end %}", expression.MaxBlockDepth+1)
+	tests := []struct {
+		name, src string
+		esc       expression.Escaping
+		want      string
+	}{
+		{"end without a block", "Hi\n\nThere {% end %}", expression.Text, "line 3, column 7: {% end %} without a block"},
+		{"not closed", "a\n{% if true %}x", expression.Text, "line 2, column 1: {% if %} is not closed by {% end %}"},
+		{"for not closed", "{% for x in profile.tags %}{% if true %}{% end %}", expression.Text, "line 1, column 1: {% for %} is not closed by {% end %}"},
+		{"else without if", "{% else %}", expression.Text, "line 1, column 1: {% else %} without {% if %}"},
+		{"else in for", "{% for x in profile.tags %}{% else %}{% end %}", expression.Text, "{% else %} without {% if %}"},
+		{"else after else", "{% if true %}{% else %}{% else %}{% end %}", expression.Text, "line 1, column 24: {% else %} after {% else %}"},
+		{"bad condition", "Line 1\n{% if profle.x %}{% end %}", expression.Text, "line 2, column 7: unknown name profle"},
+		{"empty condition", "{% if %}{% end %}", expression.Text, "line 1, column 1: {% if %} needs a condition"},
+		{"bad for", "{% for x of profile.tags %}{% end %}", expression.Text, "write {% for item in list %}"},
+		{"reserved loop name", "{% for profile in profile.tags %}{% end %}", expression.Text, "cannot name a loop's item"},
+		{"loop variable out of scope", "{% for x in profile.tags %}{% end %}{{ x }}", expression.Text, "unknown name x"},
+		{"guarded in a loop", "{% for x in profile.tags %}{{ len(map(1..100000000, # * 2)) }}{% end %}", expression.Text, "range operator"},
+		{"not closed tag", "{% if true", expression.Text, "line 1, column 1: {% is not closed by %}"},
+		{"unknown", "{% endfor %}", expression.Text, ""},
+		{"too deep", deep, expression.Text, "blocks nest at most"},
+		{"json", `{"a": {% if true %}1{% end %}}`, expression.JSONText, "not JSON"},
+		{"too many", strings.Repeat("{% if true %}{% end %}", expression.MaxPlaceholders), expression.Text, "too many placeholders and tags"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := expression.ParseTemplate(tt.src, tt.esc)
+			if tt.want == "" {
+				require.NoError(t, err, "{%% endfor %%} is literal text (no block keyword)")
+				return
+			}
+			require.ErrorContains(t, err, tt.want)
+			require.ErrorContains(t, expression.CheckTemplate(tt.src, tt.esc), tt.want)
+			var e *expression.Error
+			require.ErrorAs(t, err, &e)
+		})
+	}
+}
+
+func TestTemplateBlockLimits(t *testing.T) {
+	t.Parallel()
+	env := testEnv()
+	many := make([]any, expression.MaxLoopIterations+1)
+	env.Event.Properties["many"] = many
+	tmpl, err := expression.ParseTemplate("{% for x in event.properties.many %}.{% end %}", expression.Text)
+	require.NoError(t, err)
+	_, err = tmpl.Render(env)
+	require.ErrorIs(t, err, expression.ErrTooLarge)
+	require.ErrorContains(t, err, "line 1, column 1")
+
+	// Nested loops count every iteration: 40 × 40 > 1,000.
+	env.Event.Properties["forty"] = many[:40]
+	tmpl, err = expression.ParseTemplate("{% for a in event.properties.forty %}{% for b in event.properties.forty %}.{% end %}{% end %}", expression.Text)
+	require.NoError(t, err)
+	_, err = tmpl.Render(env)
+	require.ErrorIs(t, err, expression.ErrTooLarge)
+
+	// The output is bounded as without blocks.
+	env.Event.Properties["big"] = strings.Repeat("x", 300<<10)
+	env.Event.Properties["ten"] = many[:10]
+	tmpl, err = expression.ParseTemplate("{% for a in event.properties.ten %}{{ event.properties.big }}{% end %}", expression.Text)
+	require.NoError(t, err)
+	_, err = tmpl.Render(env)
+	require.ErrorIs(t, err, expression.ErrTooLarge)
+
+	// A loop over something that is not a list says so.
+	tmpl, err = expression.ParseTemplate("{% for a in profile.first_name %}x{% end %}", expression.Text)
+	require.NoError(t, err)
+	_, err = tmpl.Render(env)
+	require.ErrorContains(t, err, "want a list")
+}
