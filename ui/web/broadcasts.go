@@ -48,7 +48,7 @@ func (h *Handler) broadcastList(c *fiber.Ctx) error {
 		rows[i] = views.BroadcastRow{ID: b.ID, Name: b.Name, Status: b.Status, Channel: b.Channel,
 			Scheduled: b.ScheduledAt.UTC().Format(broadcastTime), Sent: b.Progress.Sent, Matched: b.Progress.Matched}
 	}
-	return render(c, views.BroadcastsPage(h.page(c, "Broadcasts"), rows, canEdit(c)))
+	return render(c, views.BroadcastsPage(h.broadcastPage(c, "Broadcasts"), rows, canEdit(c)))
 }
 
 // segmentLister is the saved segments' store, when it has them (the
@@ -76,7 +76,14 @@ func (h *Handler) broadcastSegments(c *fiber.Ctx) []string {
 
 func (h *Handler) broadcastNew(c *fiber.Ctx) error {
 	f := views.BroadcastForm{Audience: "true", Channel: "email", Connector: "sandbox", When: "now", CapPeriod: "day", Segments: h.broadcastSegments(c)}
-	return render(c, views.BroadcastNewPage(h.page(c, "New broadcast"), f))
+	return render(c, views.BroadcastNewPage(h.broadcastPage(c, "New broadcast"), f))
+}
+
+// broadcastPage is the layout's props with the broadcasts' stylesheet.
+func (h *Handler) broadcastPage(c *fiber.Ctx, title string) views.Page {
+	p := h.page(c, title)
+	p.Styles = []string{h.assetURLs["broadcasts.css"]}
+	return p
 }
 
 // broadcastInput reads the form; problems it finds itself (a time or a
@@ -137,7 +144,7 @@ func (h *Handler) broadcastCreate(c *fiber.Ctx) error {
 	refuse := func(errs views.FieldErrors) error {
 		f.Errors, f.Segments = errs, h.broadcastSegments(c)
 		f.FormError = "The broadcast was not created: see the fields below."
-		return h.renderStatus(c, fiber.StatusUnprocessableEntity, views.BroadcastNewPage(h.page(c, "New broadcast"), f))
+		return h.renderStatus(c, fiber.StatusUnprocessableEntity, views.BroadcastNewPage(h.broadcastPage(c, "New broadcast"), f))
 	}
 	if len(errs) > 0 {
 		return refuse(errs)
@@ -193,7 +200,7 @@ func (h *Handler) broadcastShow(c *fiber.Ctx) error {
 	if b.FinishedAt != nil {
 		d.Finished = b.FinishedAt.UTC().Format(broadcastTime)
 	}
-	p := h.page(c, b.Name)
+	p := h.broadcastPage(c, b.Name)
 	p.Scripts = []string{h.assetURLs["vendor/htmx.min.js"]}
 	return render(c, views.BroadcastPage(p, d))
 }

@@ -46,7 +46,8 @@ func TestBroadcastsInBrowser(t *testing.T) {
 	// No name: the form comes back saying so, with the rest kept.
 	bb.br.WaitJS(`document.querySelector('[data-testid=error-name]') !== null`)
 	require.Equal(t, `profile.plan == "pro"`, browsertest.Eval[string](bb.br, `document.querySelector('#audience').value`))
-	require.True(t, browsertest.Eval[bool](bb.br, `document.querySelector('#name').hasAttribute('aria-invalid')`))
+	require.Equal(t, "true", browsertest.Eval[string](bb.br, `document.querySelector('#name').getAttribute('aria-invalid')`))
+	require.Equal(t, "false", browsertest.Eval[string](bb.br, `document.querySelector('#audience').getAttribute('aria-invalid')`))
 	bb.br.Do(
 		chromedp.SendKeys(chromedp.CSS(`#name`), "June news"),
 		chromedp.Click(chromedp.CSS(`[data-testid=broadcast-submit]`)),
