@@ -25,13 +25,14 @@ type profileAliasRow struct {
 func (profileAliasRow) TableName() string { return "profile_aliases" }
 
 // AliasedProfile returns the external id of the profile an anonymous id
-// was identified as; ok is false when it never was (or that profile was
-// deleted).
+// was identified as; ok is false when it never was, or that profile was
+// deleted or erased (its anonymous calls then start a new anonymous
+// profile: nothing new lands on an erased person).
 func (s *Store) AliasedProfile(ctx context.Context, workspaceID, anonymousID string) (externalID string, ok bool, err error) {
 	var ids []string
 	err = s.db.WithContext(ctx).Table("profile_aliases AS a").Select("p.external_id").
 		Joins("JOIN profiles p ON p.id = a.profile_id").
-		Where("a.workspace_id = ? AND a.anonymous_id = ?", workspaceID, anonymousID).Limit(1).Pluck("p.external_id", &ids).Error
+		Where("a.workspace_id = ? AND a.anonymous_id = ? AND p.erased_at IS NULL", workspaceID, anonymousID).Limit(1).Pluck("p.external_id", &ids).Error
 	if err != nil {
 		return "", false, dbErr(err, "loading profile alias")
 	}

@@ -135,5 +135,13 @@ func TestMergeProfiles(t *testing.T) {
 		_, ok, err = b.store.AliasedProfile(b.ctx, "other-ws", "a2")
 		require.NoError(t, err)
 		require.False(t, ok, "aliases belong to their workspace")
+
+		// An erased profile is no alias any more.
+		erased, err := b.store.EraseProfile(b.ctx, b.ws, r.Profile.ID)
+		require.NoError(t, err)
+		require.True(t, erased)
+		_, ok, err = b.store.AliasedProfile(b.ctx, b.ws, "a2")
+		require.NoError(t, err)
+		require.False(t, ok, "nothing new lands on an erased profile")
 	})
 }
