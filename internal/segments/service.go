@@ -147,6 +147,11 @@ func (s *Service) Create(ctx context.Context, workspaceID, by string, in Input) 
 	if err != nil {
 		return Segment{}, err
 	}
+	if all, err := s.st.ListSegments(ctx, workspaceID); err != nil {
+		return Segment{}, err
+	} else if len(all) >= store.MaxSegments {
+		return Segment{}, &ValidationError{Problems: []Problem{{Field: "name", Message: fmt.Sprintf("a workspace holds at most %d segments; delete one first", store.MaxSegments)}}}
+	}
 	seg, err := s.st.CreateSegment(ctx, store.Segment{WorkspaceID: workspaceID, Name: in.Name, Description: in.Description,
 		Expr: expr, Rules: rules, CreatedBy: by})
 	if errors.Is(err, store.ErrConflict) {
