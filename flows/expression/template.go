@@ -98,7 +98,7 @@ func parseTemplate(src string, esc Escaping, generate bool) (*Template, error) {
 	if !utf8.ValidString(src) {
 		return nil, &Error{Message: "template is not valid UTF-8"}
 	}
-	if hasBlocks(src) {
+	if esc != JSONText && hasBlocks(src) { // a JSON template's text is JSON: "{%" in it is text
 		return parseBlocks(src, esc, generate)
 	}
 	t := &Template{src: src, esc: esc}
@@ -363,7 +363,8 @@ func jsonValue(v any) any {
 // most MaxLoopIterations times in all per render, blocks nest at most
 // MaxBlockDepth deep and a template has at most MaxPlaceholders
 // placeholders and tags together. "{%" followed by anything but if, else,
-// end or for is literal text; a literal tag is written {{ "{%" }}.
+// end or for is literal text; a literal tag is written {{ "{%" }}. JSON
+// templates have no blocks: "{%" in them is text, as before.
 
 // Block limits.
 const (
@@ -570,9 +571,6 @@ type frame struct {
 }
 
 func parseBlocks(src string, esc Escaping, generate bool) (*Template, error) {
-	if esc == JSONText {
-		return nil, &Error{Line: 1, Column: 1, Message: "blocks ({% if %}, {% for %}) are for text and HTML templates, not JSON"}
-	}
 	p := &blockParser{src: src, generate: generate, scope: loopScope{}}
 	root := &tnode{kind: tFor} // holds the top level in body
 	var stack []*frame
