@@ -29,7 +29,7 @@ type Rule struct {
 	Consent   string `json:"consent,omitempty"`
 	Segment   string `json:"segment,omitempty"`
 	Op        string `json:"op,omitempty"`
-	Value     any    `json:"value,omitempty"`
+	Value     any    `json:"value"` // no omitempty: 0 and false are values
 }
 
 // Bounds of a rule tree.

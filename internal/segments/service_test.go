@@ -176,6 +176,17 @@ func TestSegmentsCRUDAndCycles(t *testing.T) {
 	_, err = b.svc.Update(b.ctx, b.ws, vip.ID, segments.Input{Name: "vips", Expr: "true"})
 	require.Contains(t, problem(t, err).Message, `segment "loyal" refers to this segment`)
 
+	// A zero is a value: it survives storing and reading the rules.
+	zero, err := b.svc.Create(b.ctx, b.ws, "u1", segments.Input{Name: "no_spend", Rules: rules(t, `{"match":"all","rules":[{"attribute":"spend","type":"number","op":"eq","value":0}]}`)})
+	require.NoError(t, err)
+	got0, err := b.svc.Get(b.ctx, b.ws, zero.ID)
+	require.NoError(t, err)
+	require.Equal(t, 0.0, got0.Rules.Rules[0].Value)
+	_, err = b.svc.Update(b.ctx, b.ws, zero.ID, segments.Input{Name: "no_spend", Rules: got0.Rules})
+	require.NoError(t, err)
+	_, err = b.svc.Delete(b.ctx, b.ws, zero.ID)
+	require.NoError(t, err)
+
 	list, err := b.svc.List(b.ctx, b.ws)
 	require.NoError(t, err)
 	require.Len(t, list, 3)
