@@ -22,10 +22,10 @@ func TestMainNavigation(t *testing.T) {
 		{"nav-broadcasts", "/broadcasts", "broadcasts-empty"},
 		{"nav-runs", "/runs", ""},
 	} {
-		br.Do(chromedp.Click(chromedp.CSS(`[data-testid=`+tc.link+`]`)))
+		br.Do(chromedp.Click(chromedp.CSS(`[data-testid=` + tc.link + `]`)))
 		br.WaitJS(`location.pathname === '` + tc.path + `' && document.readyState === 'complete'`)
 		if tc.page != "" {
-			br.Do(chromedp.WaitVisible(chromedp.CSS(`[data-testid=`+tc.page+`]`)))
+			br.Do(chromedp.WaitVisible(chromedp.CSS(`[data-testid=` + tc.page + `]`)))
 		}
 		require.Equal(t, tc.path, browsertest.Eval[string](br, `location.pathname`))
 	}
