@@ -246,6 +246,9 @@ func TestAttackIDORAcrossWorkspaces(t *testing.T) {
 	jid := r.JSON(t)["id"].(string)
 	r = b.Call("POST", "/api/v1/profiles", own, []byte(`{"external_id":"u-1","email":"u1@example.com"}`))
 	require.Less(t, r.Status, 300, string(r.Body))
+	r = b.Call("POST", "/api/v1/segments", own, []byte(`{"name": "pros", "expr": "profile.plan == \"pro\""}`))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	sid := r.JSON(t)["id"].(string)
 	foreign := b.APIKey("other", "admin")
 
 	ids := map[string]string{":id": jid, ":external_id": "u-1", ":version": "1"}
@@ -255,6 +258,9 @@ func TestAttackIDORAcrossWorkspaces(t *testing.T) {
 			continue
 		}
 		path := rt.Path
+		if strings.HasPrefix(path, "/api/v1/segments/") {
+			path = strings.ReplaceAll(path, ":id", sid) // a segment of the first workspace
+		}
 		for k, v := range ids {
 			path = strings.ReplaceAll(path, k, v)
 		}
@@ -273,6 +279,9 @@ func TestAttackIDORAcrossWorkspaces(t *testing.T) {
 	r = b.Call("GET", "/api/v1/journeys/"+jid, own, nil)
 	require.Equal(t, http.StatusOK, r.Status)
 	require.Equal(t, "draft", r.JSON(t)["status"], "nothing changed")
+	r = b.Call("GET", "/api/v1/segments/"+sid, own, nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	require.Equal(t, "pros", r.JSON(t)["name"], "the segment is still there, unchanged")
 }
 
 // TestAttackIDORRunsAndUI covers the UI's id-taking admin actions across

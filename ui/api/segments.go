@@ -137,6 +137,10 @@ func (h *Handler) apiSegmentCreate(c *fiber.Ctx) error {
 }
 
 func (h *Handler) apiSegmentUpdate(c *fiber.Ctx) error {
+	// Another workspace's segment (or none) is not found, whatever the body.
+	if _, err := h.segments.Get(c.UserContext(), httpkit.APIKey(c).WorkspaceID, c.Params("id")); err != nil {
+		return SegmentError(err)
+	}
 	var in segmentInputJSON
 	if err := httpkit.DecodeJSON(c, &in); err != nil {
 		return err
