@@ -9,6 +9,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/connectors/secrets"
 	"github.com/waymarkhq/waymark/internal/hooks"
+	"github.com/waymarkhq/waymark/internal/segments"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/store"
 	"github.com/waymarkhq/waymark/worker"
@@ -50,7 +51,8 @@ type SandboxConn struct{}
 
 func (b *Bundle) NewEngine(reg *nodes.Registry) *worker.Engine {
 	b.Tasks = &TaskRecorder{}
-	b.Engine = worker.NewEngine(worker.EngineConfig{Store: b.Store, Registry: reg, Connectors: SandboxOnly{}, Enqueuer: b.Tasks})
+	b.Engine = worker.NewEngine(worker.EngineConfig{Store: b.Store, Registry: reg, Connectors: SandboxOnly{}, Enqueuer: b.Tasks,
+		Segments: segments.New(b.Store, segments.Options{})}) // in_segment, as serve wires it
 	return b.Engine
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/waymarkhq/waymark/connectors/netguard"
 	"github.com/waymarkhq/waymark/connectors/secrets"
 	"github.com/waymarkhq/waymark/internal/journeys"
+	"github.com/waymarkhq/waymark/internal/segments"
 	"github.com/waymarkhq/waymark/internal/testenv"
 	"github.com/waymarkhq/waymark/nodes"
 	"github.com/waymarkhq/waymark/nodes/builtin"
@@ -50,7 +51,8 @@ func SetupTestSends(t *testing.T, allowLoopback bool) (*Bundle, *connectors.Serv
 	reg := nodes.NewRegistry()
 	require.NoError(t, builtin.Register(reg))
 	b := &Bundle{T: t, Ctx: ctx, Store: st, Tasks: &TaskRecorder{}}
-	b.Engine = worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Connectors: conns, Enqueuer: b.Tasks})
+	b.Engine = worker.NewEngine(worker.EngineConfig{Store: st, Registry: reg, Connectors: conns, Enqueuer: b.Tasks,
+		Segments: segments.New(st, segments.Options{})}) // in_segment, as serve wires it
 	srv, err := ui.New(ui.Config{Version: "test", BodyLimit: 64 << 10}, ui.Deps{
 		Store: st, Journeys: journeys.New(st, reg).WithConnectorTypes(creg.Serves), Engine: b.Engine, TestSends: b.Engine,
 		Hooks: b.NewHooks(), Logger: slog.New(slog.NewTextHandler(LogWriter{t}, nil)),
