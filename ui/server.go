@@ -16,6 +16,7 @@ import (
 
 	"github.com/waymarkhq/waymark/connectors"
 	"github.com/waymarkhq/waymark/flows"
+	"github.com/waymarkhq/waymark/flows/expression"
 	"github.com/waymarkhq/waymark/internal/auth"
 	"github.com/waymarkhq/waymark/internal/broadcasts"
 	"github.com/waymarkhq/waymark/internal/entry"
@@ -44,6 +45,7 @@ type Store interface {
 	worker.LearningStore
 	broadcasts.Store
 	segments.Store
+	worker.HistoryStore
 }
 
 // RunEngine is the execution engine as the HTTP layer uses it.
@@ -215,7 +217,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	exports := httpkit.Exports{Store: deps.Store, Logger: s.logger, Now: cfg.Now}
 	bcasts := broadcasts.New(deps.Store, deps.Journeys, deps.Engine)
 	simulations := httpkit.Simulations{Store: deps.Store, Journeys: deps.Journeys, Simulator: deps.Simulator}
-	segs := segments.New(deps.Store, segments.Options{Now: cfg.Now}) // saved segments (docs/segments.md)
+	segs := segments.New(deps.Store, segments.Options{Now: cfg.Now, // saved segments (docs/segments.md)
+		History: func(ctx context.Context, env *expression.Env, workspaceID, profileID string) {
+			worker.AttachHistory(ctx, env, deps.Store, nil, workspaceID, profileID) // estimates of segments that read history
+		}})
 
 	var err error
 	s.web, err = web.New(web.Config{Version: cfg.Version, CookieSecure: cfg.CookieSecure, TrustedOrigin: cfg.TrustedOrigin,

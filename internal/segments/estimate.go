@@ -170,6 +170,9 @@ func (s *Service) scan(ctx context.Context, workspaceID, name, expr string, tota
 		}
 		for _, p := range page {
 			env.Profile = ProfileMap(p)
+			if s.history != nil {
+				s.history(ctx, env, workspaceID, p.ID)
+			}
 			if ok, _ := prog.EvalBool(env); ok {
 				est.Count++
 				matched = append(matched, p)

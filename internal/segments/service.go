@@ -52,6 +52,13 @@ type Options struct {
 	// expression profile by profile; defaults 1.5 s and 250,000.
 	ScanTime time.Duration
 	ScanRows int64
+	// History, when set, gives an estimate's environment the profile's
+	// event history, so a segment using count, sum, last, first_seen or
+	// last_seen is estimated by its real answer (one lookup per function
+	// per profile, within the scan's budget). Without it those functions
+	// fail and such a profile counts as not matching. serve wires
+	// worker.AttachHistory.
+	History func(ctx context.Context, env *expression.Env, workspaceID, profileID string)
 }
 
 // Service keeps saved segments.
@@ -60,6 +67,7 @@ type Service struct {
 	now      func() time.Time
 	scanTime time.Duration
 	scanRows int64
+	history  func(ctx context.Context, env *expression.Env, workspaceID, profileID string)
 
 	mu    sync.Mutex
 	progs map[string]*expression.Program // by segment id + updated_at, or by expanded source
@@ -67,7 +75,7 @@ type Service struct {
 
 // New returns the service.
 func New(st Store, opts Options) *Service {
-	s := &Service{st: st, now: opts.Now, scanTime: opts.ScanTime, scanRows: opts.ScanRows, progs: map[string]*expression.Program{}}
+	s := &Service{st: st, now: opts.Now, scanTime: opts.ScanTime, scanRows: opts.ScanRows, history: opts.History, progs: map[string]*expression.Program{}}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -100,6 +101,26 @@ func TestSegmentsAPI(t *testing.T) {
 	require.Equal(t, int64(1), est.Count)
 	require.Equal(t, "scan", est.Method)
 	require.Empty(t, est.Sample, "no profiles:read: no sample")
+	// A segment that reads history is estimated by its real answer: "a"
+	// bought twice in the last 30 days, "b" once, "c" never.
+	for ext, n := range map[string]int{"a": 2, "b": 1} {
+		p, err := b.Store.GetProfileByExternalID(b.Ctx, ws, ext)
+		require.NoError(t, err)
+		for i := 0; i < n; i++ {
+			_, err := b.Store.InsertEvent(b.Ctx, store.Event{WorkspaceID: ws, ProfileID: p.ID, Name: "purchase",
+				Properties: map[string]any{"total": 10}, OccurredAt: time.Now().Add(-time.Duration(i+1) * time.Hour)})
+			require.NoError(t, err)
+		}
+	}
+	res = b.Call("POST", "/api/v1/segments/estimate", read, []byte(`{"expr": "count(\"purchase\", within(\"30d\")) >= 2"}`))
+	require.Equal(t, 200, res.Status, string(res.Body))
+	require.NoError(t, json.Unmarshal(res.Body, &est))
+	require.Equal(t, int64(1), est.Count, string(res.Body))
+	res = b.Call("POST", "/api/v1/segments/estimate", read, []byte(`{"expr": "sum(\"purchase\", \"total\", within(\"30d\")) >= 10"}`))
+	require.Equal(t, 200, res.Status, string(res.Body))
+	require.NoError(t, json.Unmarshal(res.Body, &est))
+	require.Equal(t, int64(2), est.Count, string(res.Body))
+
 	res = b.Call("POST", "/api/v1/segments/estimate", read, []byte(`{"rules": {"match": "all", "rules": [{"consent": "email", "op": "maybe"}]}}`))
 	require.Equal(t, 422, res.Status)
 	require.Equal(t, "rules[0].op", segmentResp(t, res).Error.Details[0].Field)
