@@ -276,14 +276,7 @@ func (c *Connector) classify(ctx context.Context, resp *httpx.Response, ans Answ
 func (c *Connector) Test(ctx context.Context, to string) connectors.TestResult {
 	hook := c.webhookNote()
 	if to != "" {
-		if p := mailx.CheckTo(to); p != "" {
-			return connectors.TestResult{Detail: p}
-		}
-		res, err := c.Send(ctx, mailx.TestMessage("Postmark", to))
-		if err != nil {
-			return connectors.TestResult{Detail: connectors.Describe(err)}
-		}
-		return connectors.TestResult{OK: true, Detail: "Sent: Postmark message " + res.ProviderID + ". " + hook}
+		return mailx.SendTest(ctx, c.Send, "Postmark", "Postmark", to, hook)
 	}
 	resp, err := c.do(ctx, http.MethodGet, ServerPath, nil)
 	if err != nil {

@@ -312,14 +312,7 @@ func (c *Connector) classify(resp *httpx.Response) error {
 func (c *Connector) Test(ctx context.Context, to string) connectors.TestResult {
 	hook := c.webhookNote()
 	if to != "" {
-		if p := mailx.CheckTo(to); p != "" {
-			return connectors.TestResult{Detail: p}
-		}
-		res, err := c.Send(ctx, mailx.TestMessage("SendGrid", to))
-		if err != nil {
-			return connectors.TestResult{Detail: connectors.Describe(err)}
-		}
-		return connectors.TestResult{OK: true, Detail: "Sent: SendGrid message " + res.ProviderID + ". " + hook}
+		return mailx.SendTest(ctx, c.Send, "SendGrid", "SendGrid", to, hook)
 	}
 	resp, err := c.do(ctx, http.MethodGet, ScopesPath, nil)
 	if err != nil {

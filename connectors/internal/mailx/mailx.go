@@ -6,6 +6,7 @@
 package mailx
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/mail"
@@ -105,6 +106,20 @@ func TestMessage(title, to string) connectors.Message {
 		Subject: "Waymark test message",
 		Text:    "Your " + title + " connector works: this message went through it.",
 		HTML:    "<p>Your " + title + " connector works: this message went through it.</p>"}
+}
+
+// SendTest is a provider's "Send test" to the address to: the test
+// message through send, its answer naming the provider's message id
+// (short names the provider) and then note (the webhook to set up).
+func SendTest(ctx context.Context, send func(context.Context, connectors.Message) (connectors.Result, error), title, short, to, note string) connectors.TestResult {
+	if p := CheckTo(to); p != "" {
+		return connectors.TestResult{Detail: p}
+	}
+	res, err := send(ctx, TestMessage(title, to))
+	if err != nil {
+		return connectors.TestResult{Detail: connectors.Describe(err)}
+	}
+	return connectors.TestResult{OK: true, Detail: "Sent: " + short + " message " + res.ProviderID + ". " + note}
 }
 
 // CheckTo validates a "Send test" address.
