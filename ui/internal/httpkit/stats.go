@@ -18,6 +18,14 @@ type StatsReader interface {
 // for the API and the canvas alike: ?version=N, default the live version
 // (the draft's nodes, all zero, for a journey never published).
 func ServeStats(c *fiber.Ctx, r StatsReader, ws string) error {
+	return serveStats(c, func(ctx context.Context, journeyID string, version int) (journeys.Stats, error) {
+		return r.Stats(ctx, ws, journeyID, version)
+	})
+}
+
+// serveStats reads ?version=N (0: the live version), asks read for the
+// journey in the path's :id, and answers its numbers uncached.
+func serveStats[T any](c *fiber.Ctx, read func(ctx context.Context, journeyID string, version int) (T, error)) error {
 	version := 0
 	if raw := c.Query("version"); raw != "" {
 		n, err := strconv.Atoi(raw)
@@ -26,7 +34,7 @@ func ServeStats(c *fiber.Ctx, r StatsReader, ws string) error {
 		}
 		version = n
 	}
-	st, err := r.Stats(c.UserContext(), ws, c.Params("id"), version)
+	st, err := read(c.UserContext(), c.Params("id"), version)
 	if err != nil {
 		return StatsError(err)
 	}

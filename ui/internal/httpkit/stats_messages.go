@@ -2,7 +2,6 @@ package httpkit
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -18,18 +17,7 @@ type MessageStatsReader interface {
 // ServeStatsWithMessages is ServeStats with the message steps' engagement
 // ("messages", docs/engagement.md) beside the ledger's numbers.
 func ServeStatsWithMessages(c *fiber.Ctx, r MessageStatsReader, ws string) error {
-	version := 0
-	if raw := c.Query("version"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 {
-			return BadRequest("version: want a published version number, got %q", raw)
-		}
-		version = n
-	}
-	st, err := r.StatsWithMessages(c.UserContext(), ws, c.Params("id"), version)
-	if err != nil {
-		return StatsError(err)
-	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(st)
+	return serveStats(c, func(ctx context.Context, journeyID string, version int) (journeys.StatsWithMessages, error) {
+		return r.StatsWithMessages(ctx, ws, journeyID, version)
+	})
 }
