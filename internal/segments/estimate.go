@@ -98,6 +98,14 @@ func (s *Service) EstimateSegment(ctx context.Context, workspaceID, id string) (
 }
 
 func (s *Service) estimate(ctx context.Context, workspaceID, name, expr string, rules *Rule) (Estimate, error) {
+	// At most Options.Estimates at once, whoever asks: each may read a
+	// large share of the profiles.
+	select {
+	case s.turns <- struct{}{}:
+		defer func() { <-s.turns }()
+	case <-ctx.Done():
+		return Estimate{}, ctx.Err()
+	}
 	total, err := s.st.CountProfiles(ctx, workspaceID)
 	if err != nil {
 		return Estimate{}, err

@@ -59,6 +59,9 @@ type Options struct {
 	// fail and such a profile counts as not matching. serve wires
 	// worker.AttachHistory.
 	History func(ctx context.Context, env *expression.Env, workspaceID, profileID string)
+	// Estimates bounds how many estimates run at once (each may scan for
+	// ScanTime); more wait for a turn until their context ends. Default 4.
+	Estimates int
 }
 
 // Service keeps saved segments.
@@ -68,6 +71,7 @@ type Service struct {
 	scanTime time.Duration
 	scanRows int64
 	history  func(ctx context.Context, env *expression.Env, workspaceID, profileID string)
+	turns    chan struct{} // one token per estimate running
 
 	mu    sync.Mutex
 	progs map[string]*expression.Program // by segment id + updated_at, or by expanded source
@@ -85,6 +89,10 @@ func New(st Store, opts Options) *Service {
 	if s.scanRows <= 0 {
 		s.scanRows = 250_000
 	}
+	if opts.Estimates <= 0 {
+		opts.Estimates = 4
+	}
+	s.turns = make(chan struct{}, opts.Estimates)
 	return s
 }
 

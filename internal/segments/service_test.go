@@ -346,3 +346,36 @@ func TestEstimateScanBudget(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []segments.Attribute{{Name: "signup", Type: "date"}}, attrs)
 }
+
+// TestEstimatesTakeTurns: at most Options.Estimates run at once; another
+// waits for a turn and gives up when its context ends.
+func TestEstimatesTakeTurns(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	b := open(t, testenv.SQLiteURL(t), segments.Options{Estimates: 1,
+		History: func(context.Context, *expression.Env, string, string) {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			<-release
+		}})
+	_, _, err := b.st.UpsertProfile(b.ctx, store.ProfileUpsert{WorkspaceID: b.ws, ExternalID: "ada"})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.svc.Estimate(b.ctx, b.ws, segments.EstimateInput{Expr: "true"})
+		done <- err
+	}()
+	<-started // the first estimate holds the only turn
+	ctx, cancel := context.WithTimeout(b.ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = b.svc.Estimate(ctx, b.ws, segments.EstimateInput{Expr: "true"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	close(release)
+	require.NoError(t, <-done)
+	est, err := b.svc.Estimate(b.ctx, b.ws, segments.EstimateInput{Expr: "true"})
+	require.NoError(t, err, "the turn was given back")
+	require.EqualValues(t, 1, est.Count)
+}
